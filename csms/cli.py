@@ -1,0 +1,520 @@
+"""The ``csms`` command: run the platform and manage chargers, tokens and sessions.
+
+Run ``csms --help`` or see docs/reference/cli.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from csms import bootstrap, logs
+from csms.errors import CsmsError
+from csms.settings import CommonSettings, NodeSettings
+
+Command = Callable[[argparse.Namespace], Awaitable[int]]
+
+
+def _out(text: str = "") -> None:
+    sys.stdout.write(text + "\n")
+
+
+def _err(text: str) -> None:
+    sys.stderr.write(f"csms: {text}\n")
+
+
+async def _pool(settings: CommonSettings) -> asyncpg.Pool:
+    from csms.store.pool import create_pool
+
+    return await create_pool(await bootstrap.database_url(settings), min_size=1, max_size=2)
+
+
+# -- platform ---------------------------------------------------------------------------------
+
+
+async def cmd_migrate(args: argparse.Namespace) -> int:
+    from csms.store.pool import migrate
+
+    settings = CommonSettings()
+    await migrate(await bootstrap.database_url(settings))
+    _out("database migrated to head")
+    return 0
+
+
+async def cmd_node(args: argparse.Namespace) -> int:
+    overrides: dict[str, Any] = {}
+    if args.node_id:
+        overrides["node_id"] = args.node_id
+    if args.port is not None:
+        overrides["port"] = args.port
+    if args.host:
+        overrides["host"] = args.host
+    settings = NodeSettings(**overrides)
+    settings.check_safe()
+    return await _run_node(settings, migrate_first=args.migrate)
+
+
+async def cmd_up(args: argparse.Namespace) -> int:
+    overrides: dict[str, Any] = {}
+    if args.port is not None:
+        overrides["port"] = args.port
+    settings = NodeSettings(**overrides)
+    settings.check_safe()
+    return await _run_node(settings, migrate_first=True)
+
+
+async def _run_node(settings: NodeSettings, *, migrate_first: bool) -> int:
+    from csms.node.runtime import running_node
+    from csms.store.pool import migrate
+
+    database_url = await bootstrap.database_url(settings)
+    if migrate_first:
+        await migrate(database_url)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    async with running_node(settings, database_url) as node:
+        _out(f"csms node {settings.node_id}: chargers connect to "
+             f"ws://{settings.host}:{node.port}/ocpp/{{charge_point_id}}")
+        await stop.wait()
+    return 0
+
+
+# -- chargers ---------------------------------------------------------------------------------
+
+
+async def cmd_charger_add(args: argparse.Namespace) -> int:
+    from csms.passwords import (
+        MAX_CHARGER_PASSWORD,
+        MIN_CHARGER_PASSWORD,
+        generate_password,
+        hash_password,
+    )
+    from csms.node.server import valid_charge_point_id
+    from csms.store import chargers
+
+    if not valid_charge_point_id(args.charge_point_id):
+        _err("charge point id: 1-48 printable characters, no ':', '/' or spaces")
+        return 2
+    password: str | None = None
+    if args.no_auth:
+        password_hash = None
+    else:
+        password = args.password or os.environ.get("CSMS_CHARGER_PASSWORD")
+        generated = password is None
+        if password is None:
+            password = generate_password()
+        if not MIN_CHARGER_PASSWORD <= len(password) <= MAX_CHARGER_PASSWORD:
+            _err(f"password: {MIN_CHARGER_PASSWORD}-{MAX_CHARGER_PASSWORD} characters")
+            return 2
+        password_hash = hash_password(password)
+        if not generated:
+            password = None  # the operator knows it; never echo it
+    pool = await _pool(CommonSettings())
+    try:
+        await chargers.add_charger(
+            pool,
+            args.charge_point_id,
+            password_hash=password_hash,
+            boot_policy=args.boot_policy,
+            ocpp_version=_protocol(args.ocpp_version),
+            description=args.description,
+        )
+    finally:
+        await pool.close()
+    _out(f"charger {args.charge_point_id} added")
+    if args.no_auth:
+        _out("WARNING: no authentication; anyone can connect as this charger (dev/test only)")
+    if password is not None:
+        _out(f"generated password (shown once, only its hash is stored): {password}")
+    return 0
+
+
+def _protocol(version: str | None) -> str | None:
+    return None if version is None else f"ocpp{version}"
+
+
+async def cmd_charger_list(args: argparse.Namespace) -> int:
+    from csms.store import chargers
+
+    pool = await _pool(CommonSettings())
+    try:
+        rows = await chargers.list_chargers(pool, limit=args.limit)
+    finally:
+        await pool.close()
+    _table(
+        ["charge_point_id", "auth", "boot", "status", "connected", "vendor", "model",
+         "last_seen_at"],
+        [
+            [c.charge_point_id, c.auth_mode, c.boot_policy, c.registration_status,
+             c.connected_protocol, c.vendor, c.model, c.last_seen_at]
+            for c in rows
+        ],
+    )
+    return 0
+
+
+async def cmd_charger_show(args: argparse.Namespace) -> int:
+    from csms.store import chargers, transactions
+
+    pool = await _pool(CommonSettings())
+    try:
+        charger = await chargers.get_charger(pool, args.charge_point_id)
+        if charger is None:
+            _err(f"charger {args.charge_point_id} not found")
+            return 1
+        connectors = await chargers.list_connectors(pool, args.charge_point_id)
+        active = await transactions.list_transactions(
+            pool, charge_point_id=args.charge_point_id, active=True
+        )
+    finally:
+        await pool.close()
+    for key, value in charger.public().items():
+        _out(f"{key:21} {_fmt(value)}")
+    _out()
+    _table(
+        ["evse", "connector", "status", "error_code", "info", "vendor_error", "at"],
+        [[c.evse_id, c.connector_id, c.status, c.error_code, c.info, c.vendor_error_code,
+          c.status_at] for c in connectors],
+    )
+    _out()
+    _out(f"active transactions: {', '.join(t.transaction_id for t in active) or 'none'}")
+    return 0
+
+
+async def cmd_charger_set(args: argparse.Namespace) -> int:
+    from csms.passwords import hash_password
+    from csms.store import chargers
+
+    changes: dict[str, Any] = {}
+    if args.boot_policy:
+        changes["boot_policy"] = args.boot_policy
+    if args.ocpp_version:
+        changes["ocpp_version"] = None if args.ocpp_version == "any" else _protocol(args.ocpp_version)
+    if args.description is not None:
+        changes["description"] = args.description
+    if args.password or os.environ.get("CSMS_CHARGER_PASSWORD"):
+        changes["password_hash"] = hash_password(args.password or os.environ["CSMS_CHARGER_PASSWORD"])
+        changes["auth_mode"] = "basic"
+    if not changes:
+        _err("nothing to change")
+        return 2
+    pool = await _pool(CommonSettings())
+    try:
+        await chargers.update_charger(pool, args.charge_point_id, **changes)
+    finally:
+        await pool.close()
+    _out(f"charger {args.charge_point_id} updated")
+    return 0
+
+
+async def cmd_charger_remove(args: argparse.Namespace) -> int:
+    from csms.store import chargers
+
+    pool = await _pool(CommonSettings())
+    try:
+        await chargers.remove_charger(pool, args.charge_point_id)
+    finally:
+        await pool.close()
+    _out(f"charger {args.charge_point_id} removed")
+    return 0
+
+
+# -- id tokens --------------------------------------------------------------------------------
+
+
+async def cmd_token_add(args: argparse.Namespace) -> int:
+    from csms.store import id_tokens
+
+    pool = await _pool(CommonSettings())
+    try:
+        await id_tokens.add_id_token(
+            pool,
+            args.id_token,
+            token_type=args.type,
+            status=args.status,
+            expiry_date=args.expiry,
+            parent_id_token=args.parent,
+            allow_concurrent=args.allow_concurrent,
+            description=args.description,
+        )
+    finally:
+        await pool.close()
+    _out(f"id token {args.id_token} added ({args.status})")
+    return 0
+
+
+async def cmd_token_list(args: argparse.Namespace) -> int:
+    from csms.store import id_tokens
+
+    pool = await _pool(CommonSettings())
+    try:
+        rows = await id_tokens.list_id_tokens(pool, limit=args.limit)
+    finally:
+        await pool.close()
+    _table(
+        ["id_token", "type", "status", "expiry_date", "parent", "concurrent", "description"],
+        [[t.id_token, t.token_type, t.status, t.expiry_date, t.parent_id_token,
+          t.allow_concurrent, t.description] for t in rows],
+    )
+    return 0
+
+
+def _token_status_command(status: str) -> Command:
+    async def command(args: argparse.Namespace) -> int:
+        from csms.store import id_tokens
+
+        pool = await _pool(CommonSettings())
+        try:
+            await id_tokens.update_id_token(pool, args.id_token, status=status)
+        finally:
+            await pool.close()
+        _out(f"id token {args.id_token} is now {status}")
+        return 0
+
+    return command
+
+
+async def cmd_token_remove(args: argparse.Namespace) -> int:
+    from csms.store import id_tokens
+
+    pool = await _pool(CommonSettings())
+    try:
+        await id_tokens.remove_id_token(pool, args.id_token)
+    finally:
+        await pool.close()
+    _out(f"id token {args.id_token} removed")
+    return 0
+
+
+# -- sessions and journal ---------------------------------------------------------------------
+
+
+async def cmd_transactions(args: argparse.Namespace) -> int:
+    from csms.store import transactions
+
+    pool = await _pool(CommonSettings())
+    try:
+        rows = await transactions.list_transactions(
+            pool,
+            charge_point_id=args.charger,
+            id_token=args.token,
+            active=True if args.active else None,
+            limit=args.limit,
+        )
+    finally:
+        await pool.close()
+    _table(
+        ["id", "charger", "transaction_id", "evse", "conn", "id_token", "auth", "started_at",
+         "ended_at", "energy_wh", "stop_reason", "flags"],
+        [[t.id, t.charge_point_id, t.transaction_id, t.evse_id, t.connector_id, t.id_token,
+          t.authorization_status, t.started_at, t.ended_at, t.energy_wh, t.stop_reason,
+          ",".join(t.flags)] for t in rows],
+    )
+    return 0
+
+
+async def cmd_transaction_show(args: argparse.Namespace) -> int:
+    from csms.store import meter_values, transactions
+
+    pool = await _pool(CommonSettings())
+    try:
+        transaction = await transactions.get_by_pk(pool, args.id)
+        samples = await meter_values.list_for_transaction(pool, args.id) if transaction else []
+    finally:
+        await pool.close()
+    if transaction is None:
+        _err(f"transaction {args.id} not found")
+        return 1
+    for key in transaction.__slots__:
+        _out(f"{key:21} {_fmt(getattr(transaction, key))}")
+    _out()
+    _table(
+        ["sampled_at", "evse", "conn", "measurand", "phase", "location", "context", "value",
+         "unit"],
+        [[s["sampled_at"], s["evse_id"], s["connector_id"], s["measurand"], s["phase"],
+          s["location"], s["context"], s["value"] if s["value"] is not None else s["raw_value"],
+          s["unit"]] for s in samples],
+    )
+    return 0
+
+
+async def cmd_journal(args: argparse.Namespace) -> int:
+    import orjson
+
+    from csms.store import journal
+
+    pool = await _pool(CommonSettings())
+    try:
+        rows = await journal.list_messages(pool, args.charge_point_id, limit=args.limit)
+    finally:
+        await pool.close()
+    for row in rows:
+        arrow = "->" if row["direction"] == "in" else "<-"
+        payload = orjson.dumps(row["payload"]).decode()
+        _out(f"{_fmt(row['at'])} {arrow} {row['message_type']} {row['message_id']} "
+             f"{row['action'] or ''} {payload}")
+    return 0
+
+
+# -- output -----------------------------------------------------------------------------------
+
+
+def _fmt(value: object) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="seconds")
+    return str(value)
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    cells = [[_fmt(v) for v in row] for row in rows]
+    widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(headers)]
+    _out("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
+    for row in cells:
+        _out("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+
+
+# -- parser -----------------------------------------------------------------------------------
+
+
+def _datetime(text: str) -> datetime:
+    from csms.domain.clock import parse_timestamp
+
+    try:
+        return parse_timestamp(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 date/time: {text}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="csms", description="OCPP central system")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("up", help="all-in-one dev platform (embedded servers if none set)")
+    up.add_argument("--port", type=int, help="OCPP port (default CSMS_PORT or 9000)")
+    up.set_defaults(func=cmd_up)
+
+    node = sub.add_parser("node", help="run one charger-facing node")
+    node.add_argument("--node-id", help="unique node id (default host-pid)")
+    node.add_argument("--host", help="bind address (default CSMS_HOST or 127.0.0.1)")
+    node.add_argument("--port", type=int, help="OCPP port (default CSMS_PORT or 9000)")
+    node.add_argument("--migrate", action="store_true", help="apply migrations first")
+    node.set_defaults(func=cmd_node)
+
+    sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
+
+    charger = sub.add_parser("charger", help="register and manage chargers").add_subparsers(
+        dest="charger_command", required=True
+    )
+    add = charger.add_parser("add", help="register a charger")
+    add.add_argument("charge_point_id")
+    secret = add.add_mutually_exclusive_group()
+    secret.add_argument("--password", help="Basic-auth password (16-40 chars); "
+                        "default: CSMS_CHARGER_PASSWORD or a generated one, shown once")
+    secret.add_argument("--no-auth", action="store_true",
+                        help="accept the charger without credentials (dev/test only)")
+    add.add_argument("--boot-policy", choices=["accept", "pending", "reject"], default="accept")
+    add.add_argument("--ocpp-version", choices=["1.6", "2.0.1"], help="pin the OCPP version")
+    add.add_argument("--description", default="")
+    add.set_defaults(func=cmd_charger_add)
+    ls = charger.add_parser("list", help="list chargers")
+    ls.add_argument("--limit", type=int, default=1000)
+    ls.set_defaults(func=cmd_charger_list)
+    show = charger.add_parser("show", help="a charger, its connectors and active sessions")
+    show.add_argument("charge_point_id")
+    show.set_defaults(func=cmd_charger_show)
+    change = charger.add_parser("set", help="change a charger's settings")
+    change.add_argument("charge_point_id")
+    change.add_argument("--password", help="new Basic-auth password")
+    change.add_argument("--boot-policy", choices=["accept", "pending", "reject"])
+    change.add_argument("--ocpp-version", choices=["1.6", "2.0.1", "any"])
+    change.add_argument("--description")
+    change.set_defaults(func=cmd_charger_set)
+    remove = charger.add_parser("remove", help="delete a charger and its data")
+    remove.add_argument("charge_point_id")
+    remove.set_defaults(func=cmd_charger_remove)
+
+    token = sub.add_parser("token", help="register and manage id tokens").add_subparsers(
+        dest="token_command", required=True
+    )
+    tadd = token.add_parser("add", help="register an id token")
+    tadd.add_argument("id_token")
+    tadd.add_argument("--type", default="ISO14443", help="2.0.1 IdTokenEnumType")
+    tadd.add_argument("--status", choices=["Accepted", "Blocked", "Expired", "Invalid"],
+                      default="Accepted")
+    tadd.add_argument("--expiry", type=_datetime, help="expiry date/time (ISO 8601)")
+    tadd.add_argument("--parent", help="parent / group id token")
+    tadd.add_argument("--allow-concurrent", action="store_true",
+                      help="may have several sessions at once")
+    tadd.add_argument("--description", default="")
+    tadd.set_defaults(func=cmd_token_add)
+    tls = token.add_parser("list", help="list id tokens")
+    tls.add_argument("--limit", type=int, default=1000)
+    tls.set_defaults(func=cmd_token_list)
+    for name, status in (("block", "Blocked"), ("unblock", "Accepted")):
+        p = token.add_parser(name, help=f"set an id token's status to {status}")
+        p.add_argument("id_token")
+        p.set_defaults(func=_token_status_command(status))
+    trm = token.add_parser("remove", help="delete an id token")
+    trm.add_argument("id_token")
+    trm.set_defaults(func=cmd_token_remove)
+
+    txs = sub.add_parser("transactions", help="list charging sessions, newest first")
+    txs.add_argument("--charger", help="only this charger")
+    txs.add_argument("--token", help="only this id token")
+    txs.add_argument("--active", action="store_true", help="only sessions not ended")
+    txs.add_argument("--limit", type=int, default=50)
+    txs.set_defaults(func=cmd_transactions)
+    tx = sub.add_parser("transaction", help="one session").add_subparsers(
+        dest="transaction_command", required=True
+    )
+    txshow = tx.add_parser("show", help="a session with its meter values")
+    txshow.add_argument("id", type=int, help="the id column of `csms transactions`")
+    txshow.set_defaults(func=cmd_transaction_show)
+
+    journal = sub.add_parser("journal", help="the OCPP frames a charger sent and received")
+    journal.add_argument("charge_point_id")
+    journal.add_argument("--limit", type=int, default=100)
+    journal.set_defaults(func=cmd_journal)
+    return parser
+
+
+def _use_uvloop() -> None:
+    try:
+        import uvloop
+    except ImportError:
+        return
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logs.configure(os.environ.get("CSMS_LOG_LEVEL", "INFO"))
+    if args.command in ("up", "node"):
+        _use_uvloop()
+    func: Command = args.func
+    try:
+        return asyncio.run(func(args))
+    except CsmsError as exc:
+        _err(str(exc))
+        return 1
+    except (OSError, asyncpg.PostgresError) as exc:
+        _err(f"{type(exc).__name__}: {exc}")
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

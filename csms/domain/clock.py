@@ -1,0 +1,23 @@
+"""Time as OCPP speaks it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def parse_timestamp(text: str) -> datetime:
+    """An OCPP dateTime (RFC 3339) as an aware datetime; a naive one is taken as UTC."""
+    value = datetime.fromisoformat(text)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def format_timestamp(value: datetime) -> str:
+    """RFC 3339 in UTC with millisecond precision and a Z, as chargers expect."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"

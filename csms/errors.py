@@ -1,0 +1,119 @@
+"""The one exception tree of the ``csms`` package.
+
+::
+
+    CsmsError
+     ├── ConfigurationError          settings that must not be used (e.g. a default secret outside dev)
+     ├── NotFound                    a charger, token or transaction that does not exist
+     ├── AlreadyExists               create of something that is already there
+     ├── InvalidInput                a value an operator gave that cannot be accepted
+     └── OcppError                   becomes a CALLERROR at exactly one place (node.connection)
+          ├── FormatViolation        payload syntactically wrong / not the PDU structure
+          ├── OccurrenceViolation    a required field missing, too many items
+          ├── TypeViolation          a field with the wrong JSON type
+          ├── PropertyViolation      a field with an invalid value (enum, length, range)
+          ├── ProtocolViolation      frame that is not a valid OCPP-J frame
+          ├── RpcFrameworkViolation  frame whose message id cannot be read (2.0.1)
+          ├── MessageTypeNotSupported an unknown message type number
+          ├── NotImplementedAction   an action this version does not define
+          ├── NotSupportedAction     an action we know but do not support
+          ├── SecurityViolation      a call before BootNotification was accepted, ...
+          └── InternalFailure        our fault; the details never reach the charger
+
+``OcppError.kind`` is version neutral; ``csms.node.rpc`` turns it into the error code name of
+the charger's OCPP version.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class CsmsError(Exception):
+    """Base of every error raised on purpose by csms."""
+
+
+class ConfigurationError(CsmsError):
+    """Settings that must not be used."""
+
+
+class NotFound(CsmsError):
+    """The object asked for does not exist."""
+
+
+class AlreadyExists(CsmsError):
+    """The object to create exists already."""
+
+
+class InvalidInput(CsmsError):
+    """A value given by an operator cannot be accepted."""
+
+
+class ErrorKind(Enum):
+    FORMAT = "format"
+    OCCURRENCE = "occurrence"
+    TYPE = "type"
+    PROPERTY = "property"
+    PROTOCOL = "protocol"
+    RPC_FRAMEWORK = "rpc_framework"
+    MESSAGE_TYPE = "message_type"
+    NOT_IMPLEMENTED = "not_implemented"
+    NOT_SUPPORTED = "not_supported"
+    SECURITY = "security"
+    INTERNAL = "internal"
+    GENERIC = "generic"
+
+
+class OcppError(CsmsError):
+    """An error that is answered with a CALLERROR."""
+
+    kind: ErrorKind = ErrorKind.GENERIC
+
+    def __init__(self, description: str = "", details: dict[str, object] | None = None) -> None:
+        super().__init__(description)
+        self.description = description
+        self.details: dict[str, object] = details or {}
+
+
+class FormatViolation(OcppError):
+    kind = ErrorKind.FORMAT
+
+
+class OccurrenceViolation(OcppError):
+    kind = ErrorKind.OCCURRENCE
+
+
+class TypeViolation(OcppError):
+    kind = ErrorKind.TYPE
+
+
+class PropertyViolation(OcppError):
+    kind = ErrorKind.PROPERTY
+
+
+class ProtocolViolation(OcppError):
+    kind = ErrorKind.PROTOCOL
+
+
+class RpcFrameworkViolation(OcppError):
+    kind = ErrorKind.RPC_FRAMEWORK
+
+
+class MessageTypeNotSupported(OcppError):
+    kind = ErrorKind.MESSAGE_TYPE
+
+
+class NotImplementedAction(OcppError):
+    kind = ErrorKind.NOT_IMPLEMENTED
+
+
+class NotSupportedAction(OcppError):
+    kind = ErrorKind.NOT_SUPPORTED
+
+
+class SecurityViolation(OcppError):
+    kind = ErrorKind.SECURITY
+
+
+class InternalFailure(OcppError):
+    kind = ErrorKind.INTERNAL

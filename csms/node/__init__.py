@@ -1,0 +1,1 @@
+"""The charger-facing WebSocket node."""

@@ -1,0 +1,241 @@
+"""The WebSocket node: handshake (path, identity, auth, subprotocol) and the connections."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import hashlib
+import hmac
+import logging
+import secrets
+import weakref
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from http import HTTPStatus
+from urllib.parse import unquote
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.frames import CloseCode
+from websockets.http11 import Request, Response
+from websockets.typing import Subprotocol
+
+from csms.logs import ChargerLog
+from csms.node import rpc, v16, v201
+from csms.node.connection import ChargerConnection
+from csms.node.context import Handler, NodeServices, Session
+from csms.passwords import verify_password
+from csms.store import chargers as charger_store
+from csms.store.chargers import Charger
+
+log = logging.getLogger(__name__)
+
+PATH_PREFIX = "/ocpp/"
+MAX_CHARGE_POINT_ID = 48
+
+
+@dataclass(frozen=True, slots=True)
+class Version:
+    dialect: rpc.Dialect
+    routes: Mapping[str, Handler]
+
+
+VERSIONS: dict[str, Version] = {
+    "ocpp2.0.1": Version(v201.DIALECT, v201.ROUTES),
+    "ocpp1.6": Version(v16.DIALECT, v16.ROUTES),
+}
+# The order we prefer when a charger offers several.
+SUPPORTED_SUBPROTOCOLS = [Subprotocol(name) for name in VERSIONS]
+
+
+def charge_point_id_from_path(path: str) -> str | None:
+    """The id in ``/ocpp/{id}``, or None when the path is not that or the id is not valid."""
+    path = path.split("?", 1)[0]
+    if not path.startswith(PATH_PREFIX):
+        return None
+    charge_point_id = unquote(path[len(PATH_PREFIX) :])
+    if not valid_charge_point_id(charge_point_id):
+        return None
+    return charge_point_id
+
+
+def valid_charge_point_id(charge_point_id: str) -> bool:
+    """At most 48 characters (OCPP identityType), printable, no ':' (Basic auth) or '/'."""
+    return (
+        0 < len(charge_point_id) <= MAX_CHARGE_POINT_ID
+        and charge_point_id.isprintable()
+        and not any(c in charge_point_id for c in ":/ ")
+    )
+
+
+def basic_credentials(headers: Headers) -> tuple[str, str] | None:
+    value = headers.get("Authorization")
+    if not value or not value[:6].lower() == "basic ":
+        return None
+    try:
+        decoded = base64.b64decode(value[6:].strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    username, sep, password = decoded.partition(":")
+    return (username, password) if sep else None
+
+
+class CredentialCache:
+    """Remembers successful verifications so a reconnect storm costs no Argon2 work.
+
+    Keyed by charger and its current hash; holds an HMAC of the password under a key that
+    lives only in this process, never the password.
+    """
+
+    def __init__(self, max_entries: int = 200_000) -> None:
+        self._key = secrets.token_bytes(32)
+        self._entries: dict[str, tuple[str, bytes]] = {}
+        self._max_entries = max_entries
+
+    def _mac(self, password: str) -> bytes:
+        return hmac.new(self._key, password.encode(), hashlib.sha256).digest()
+
+    def known(self, charge_point_id: str, password_hash: str, password: str) -> bool:
+        entry = self._entries.get(charge_point_id)
+        return (
+            entry is not None
+            and entry[0] == password_hash
+            and hmac.compare_digest(entry[1], self._mac(password))
+        )
+
+    def remember(self, charge_point_id: str, password_hash: str, password: str) -> None:
+        if len(self._entries) >= self._max_entries:
+            self._entries.clear()
+        self._entries[charge_point_id] = (password_hash, self._mac(password))
+
+
+class Node:
+    """A charger-facing node: accepts OCPP-J sockets and serves each with a ChargerConnection."""
+
+    def __init__(self, services: NodeServices) -> None:
+        self.services = services
+        self.settings = services.settings
+        self.connections: dict[str, ChargerConnection] = {}
+        self._handshakes: weakref.WeakKeyDictionary[ServerConnection, Charger] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._credentials = CredentialCache()
+        self._server: Server | None = None
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None
+        sockets = self._server.sockets
+        return int(sockets[0].getsockname()[1])
+
+    async def start(self) -> None:
+        settings = self.settings
+        self._server = await serve(
+            self._serve,
+            settings.host,
+            settings.port,
+            subprotocols=SUPPORTED_SUBPROTOCOLS,
+            select_subprotocol=self._select_subprotocol,
+            process_request=self._process_request,
+            compression="deflate" if settings.ws_compression else None,
+            max_size=settings.max_frame_bytes,
+            open_timeout=settings.open_timeout,
+            ping_interval=settings.ws_ping_interval,
+            server_header=None,
+        )
+        log.info("node %s listening on ws://%s:%d%s{id}", settings.node_id, settings.host,
+                 self.port, PATH_PREFIX)
+
+    async def stop(self) -> None:
+        if self._server is None:
+            return
+        self._server.close(close_connections=True, code=CloseCode.GOING_AWAY)
+        await self._server.wait_closed()
+        self._server = None
+
+    async def _process_request(
+        self, connection: ServerConnection, request: Request
+    ) -> Response | None:
+        charge_point_id = charge_point_id_from_path(request.path)
+        if charge_point_id is None:
+            return connection.respond(HTTPStatus.NOT_FOUND, "expected /ocpp/{charge_point_id}\n")
+        charger = await charger_store.get_charger(self.services.pool, charge_point_id)
+        if charger is None:
+            log.warning("connection refused: unknown charger %s", charge_point_id)
+            return connection.respond(HTTPStatus.NOT_FOUND, "unknown charge point\n")
+        if not await self._authenticated(charger, request.headers):
+            log.warning("connection refused: bad credentials for %s", charge_point_id)
+            response = connection.respond(HTTPStatus.UNAUTHORIZED, "authentication required\n")
+            response.headers["WWW-Authenticate"] = 'Basic realm="csms", charset="UTF-8"'
+            return response
+        self._handshakes[connection] = charger
+        return None
+
+    async def _authenticated(self, charger: Charger, headers: Headers) -> bool:
+        if charger.auth_mode == "none":
+            return self.settings.is_dev or self.settings.allow_unauthenticated_chargers
+        credentials = basic_credentials(headers)
+        if credentials is None or charger.password_hash is None:
+            return False
+        username, password = credentials
+        if username != charger.charge_point_id:
+            return False
+        cid, stored = charger.charge_point_id, charger.password_hash
+        if self._credentials.known(cid, stored, password):
+            return True
+        if not await asyncio.to_thread(verify_password, stored, password):
+            return False
+        self._credentials.remember(cid, stored, password)
+        return True
+
+    def _select_subprotocol(
+        self, connection: ServerConnection, offered: Sequence[Subprotocol]
+    ) -> Subprotocol | None:
+        charger = self._handshakes.get(connection)
+        for subprotocol in SUPPORTED_SUBPROTOCOLS:
+            if subprotocol not in offered:
+                continue
+            if charger is not None and charger.ocpp_version not in (None, subprotocol):
+                continue
+            return subprotocol
+        return None  # the handler closes the socket at once
+
+    async def _serve(self, websocket: ServerConnection) -> None:
+        charger = self._handshakes.pop(websocket, None)
+        if charger is None:  # cannot happen: process_request let it through
+            await websocket.close(CloseCode.INTERNAL_ERROR, "no handshake state")
+            return
+        charge_point_id = charger.charge_point_id
+        charger_log = ChargerLog(log, charge_point_id)
+        subprotocol = websocket.subprotocol
+        if subprotocol is None:
+            charger_log.warning("no supported subprotocol offered: closing")
+            await websocket.close(CloseCode.PROTOCOL_ERROR, "no supported OCPP subprotocol")
+            return
+        version = VERSIONS[subprotocol]
+        session = Session(
+            charge_point_id=charge_point_id,
+            subprotocol=subprotocol,
+            services=self.services,
+            log=charger_log,
+            registration_status=charger.registration_status,
+        )
+        connection = ChargerConnection(websocket, session, version.dialect, version.routes)
+        previous = self.connections.get(charge_point_id)
+        self.connections[charge_point_id] = connection
+        if previous is not None:
+            charger_log.warning("newer connection replaces the open one")
+            await previous.websocket.close(CloseCode.POLICY_VIOLATION, "replaced by a newer connection")
+        clock = self.services.clock
+        await charger_store.record_connection(self.services.pool, charge_point_id, subprotocol, clock())
+        charger_log.info("connected with %s", subprotocol)
+        try:
+            await connection.serve()
+        finally:
+            if self.connections.get(charge_point_id) is connection:
+                del self.connections[charge_point_id]
+                await charger_store.record_connection(
+                    self.services.pool, charge_point_id, None, clock()
+                )
+            charger_log.info("disconnected (%s)", websocket.close_code)

@@ -1,0 +1,47 @@
+"""1.6 <-> version-neutral translations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from csms.domain.clock import format_timestamp, parse_timestamp
+from csms.domain.id_tokens import Authorization, TokenStatus
+from csms.domain.meter_values import DEFAULT_MEASURAND, MeterSample, parse_decimal
+
+# 1.6 has no "Unknown": an id we do not know is Invalid.
+_STATUS = {TokenStatus.UNKNOWN: "Invalid"}
+
+
+def id_tag_info(authorization: Authorization) -> dict[str, Any]:
+    info: dict[str, Any] = {
+        "status": _STATUS.get(authorization.status, authorization.status.value)
+    }
+    if authorization.expiry_date is not None:
+        info["expiryDate"] = format_timestamp(authorization.expiry_date)
+    if authorization.parent_id_token is not None:
+        info["parentIdTag"] = authorization.parent_id_token
+    return info
+
+
+def samples(meter_values: list[dict[str, Any]]) -> list[MeterSample]:
+    """MeterValue[] of a MeterValues.req or StopTransaction.req transactionData."""
+    result: list[MeterSample] = []
+    for meter_value in meter_values:
+        at = parse_timestamp(meter_value["timestamp"])
+        for sv in meter_value["sampledValue"]:
+            text = sv["value"]
+            signed = sv.get("format") == "SignedData"
+            value = None if signed else parse_decimal(text)
+            result.append(
+                MeterSample(
+                    sampled_at=at,
+                    measurand=sv.get("measurand", DEFAULT_MEASURAND),
+                    phase=sv.get("phase", ""),
+                    location=sv.get("location", "Outlet"),
+                    context=sv.get("context", "Sample.Periodic"),
+                    unit=sv.get("unit", ""),
+                    value=value,
+                    raw_value=text if value is None else None,
+                )
+            )
+    return result

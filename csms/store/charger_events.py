@@ -1,0 +1,83 @@
+"""Notifications chargers report, kept as received, and the 2.0.1 device model."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+Executor = asyncpg.Pool | asyncpg.Connection
+
+
+async def record(
+    db: Executor,
+    charge_point_id: str,
+    action: str,
+    payload: dict[str, Any],
+    *,
+    kind: str | None = None,
+    occurred_at: datetime | None = None,
+) -> None:
+    await db.execute(
+        """INSERT INTO charger_events (charge_point_id, action, kind, occurred_at, payload)
+           VALUES ($1, $2, $3, $4, $5)""",
+        charge_point_id,
+        action,
+        kind,
+        occurred_at,
+        payload,
+    )
+
+
+async def list_events(
+    db: Executor, charge_point_id: str, *, action: str | None = None, limit: int = 100
+) -> list[dict[str, Any]]:
+    records = await db.fetch(
+        """SELECT id, action, kind, occurred_at, payload, received_at FROM charger_events
+           WHERE charge_point_id = $1 AND ($2::text IS NULL OR action = $2)
+           ORDER BY id DESC LIMIT $3""",
+        charge_point_id,
+        action,
+        limit,
+    )
+    return [dict(r) for r in records]
+
+
+VariableRow = tuple[str, str, int, int, str, str, str, str | None, str | None, Any]
+
+
+async def upsert_variables(db: Executor, charge_point_id: str, rows: Sequence[VariableRow]) -> None:
+    """Rows of (component, component_instance, evse_id, connector_id, variable,
+    variable_instance, attribute_type, value, mutability, characteristics)."""
+    if not rows:
+        return
+    columns: list[list[Any]] = [list(c) for c in zip(*rows, strict=True)]
+    await db.execute(
+        """INSERT INTO device_model_variables (charge_point_id, component, component_instance,
+               evse_id, connector_id, variable, variable_instance, attribute_type, value,
+               mutability, characteristics)
+           SELECT $1, * FROM unnest($2::text[], $3::text[], $4::int[], $5::int[], $6::text[],
+               $7::text[], $8::text[], $9::text[], $10::text[], $11::jsonb[])
+           ON CONFLICT (charge_point_id, component, component_instance, evse_id, connector_id,
+               variable, variable_instance, attribute_type) DO UPDATE SET
+               value = excluded.value, mutability = excluded.mutability,
+               characteristics = coalesce(excluded.characteristics,
+                                          device_model_variables.characteristics),
+               updated_at = now()""",
+        charge_point_id,
+        *columns,
+    )
+
+
+async def list_variables(db: Executor, charge_point_id: str) -> list[dict[str, Any]]:
+    records = await db.fetch(
+        """SELECT component, component_instance, evse_id, connector_id, variable,
+               variable_instance, attribute_type, value, mutability, characteristics, updated_at
+           FROM device_model_variables WHERE charge_point_id = $1
+           ORDER BY component, component_instance, evse_id, connector_id, variable,
+               variable_instance, attribute_type""",
+        charge_point_id,
+    )
+    return [dict(r) for r in records]

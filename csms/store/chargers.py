@@ -1,0 +1,238 @@
+"""Chargers and their connector/EVSE status."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from csms.errors import AlreadyExists, NotFound
+
+Executor = asyncpg.Pool | asyncpg.Connection
+
+_CHARGER_COLUMNS = """charge_point_id, password_hash, auth_mode, boot_policy, ocpp_version,
+    description, registration_status, vendor, model, serial_number, firmware_version, iccid,
+    imsi, meter_type, meter_serial_number, connected_protocol, last_boot_at,
+    last_heartbeat_at, last_seen_at, firmware_status, diagnostics_status, created_at"""
+
+
+@dataclass(frozen=True, slots=True)
+class Charger:
+    charge_point_id: str
+    password_hash: str | None
+    auth_mode: str
+    boot_policy: str
+    ocpp_version: str | None
+    description: str
+    registration_status: str | None
+    vendor: str | None
+    model: str | None
+    serial_number: str | None
+    firmware_version: str | None
+    iccid: str | None
+    imsi: str | None
+    meter_type: str | None
+    meter_serial_number: str | None
+    connected_protocol: str | None
+    last_boot_at: datetime | None
+    last_heartbeat_at: datetime | None
+    last_seen_at: datetime | None
+    firmware_status: str | None
+    diagnostics_status: str | None
+    created_at: datetime
+
+    @classmethod
+    def from_record(cls, record: asyncpg.Record) -> Charger:
+        return cls(**dict(record))
+
+    def public(self) -> dict[str, Any]:
+        """Everything but the password hash."""
+        data = {k: getattr(self, k) for k in self.__slots__}
+        data.pop("password_hash")
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectorStatus:
+    evse_id: int
+    connector_id: int
+    status: str
+    error_code: str
+    info: str | None
+    vendor_id: str | None
+    vendor_error_code: str | None
+    status_at: datetime
+
+
+async def add_charger(
+    db: Executor,
+    charge_point_id: str,
+    *,
+    password_hash: str | None,
+    boot_policy: str = "accept",
+    ocpp_version: str | None = None,
+    description: str = "",
+) -> Charger:
+    auth_mode = "basic" if password_hash is not None else "none"
+    try:
+        record = await db.fetchrow(
+            f"""INSERT INTO chargers (charge_point_id, password_hash, auth_mode, boot_policy,
+                    ocpp_version, description)
+                VALUES ($1, $2, $3, $4, $5, $6) RETURNING {_CHARGER_COLUMNS}""",
+            charge_point_id,
+            password_hash,
+            auth_mode,
+            boot_policy,
+            ocpp_version,
+            description,
+        )
+    except asyncpg.UniqueViolationError:
+        raise AlreadyExists(f"charger {charge_point_id} exists already") from None
+    assert record is not None
+    return Charger.from_record(record)
+
+
+async def get_charger(db: Executor, charge_point_id: str) -> Charger | None:
+    record = await db.fetchrow(
+        f"SELECT {_CHARGER_COLUMNS} FROM chargers WHERE charge_point_id = $1", charge_point_id
+    )
+    return Charger.from_record(record) if record else None
+
+
+async def list_chargers(db: Executor, *, limit: int = 1000, after: str = "") -> list[Charger]:
+    records = await db.fetch(
+        f"""SELECT {_CHARGER_COLUMNS} FROM chargers WHERE charge_point_id > $1
+            ORDER BY charge_point_id LIMIT $2""",
+        after,
+        limit,
+    )
+    return [Charger.from_record(r) for r in records]
+
+
+async def remove_charger(db: Executor, charge_point_id: str) -> None:
+    result = await db.execute("DELETE FROM chargers WHERE charge_point_id = $1", charge_point_id)
+    if result == "DELETE 0":
+        raise NotFound(f"charger {charge_point_id} not found")
+
+
+async def update_charger(db: Executor, charge_point_id: str, **changes: Any) -> Charger:
+    """Change operator-set fields: password_hash/auth_mode, boot_policy, ocpp_version, ..."""
+    allowed = {"password_hash", "auth_mode", "boot_policy", "ocpp_version", "description"}
+    unknown = set(changes) - allowed
+    if unknown:
+        raise ValueError(f"cannot update {sorted(unknown)}")
+    assignments = ", ".join(f"{name} = ${i}" for i, name in enumerate(changes, start=2))
+    record = await db.fetchrow(
+        f"""UPDATE chargers SET {assignments}, updated_at = now()
+            WHERE charge_point_id = $1 RETURNING {_CHARGER_COLUMNS}""",
+        charge_point_id,
+        *changes.values(),
+    )
+    if record is None:
+        raise NotFound(f"charger {charge_point_id} not found")
+    return Charger.from_record(record)
+
+
+async def record_boot(
+    db: Executor,
+    charge_point_id: str,
+    *,
+    registration_status: str,
+    at: datetime,
+    identity: dict[str, str | None],
+) -> None:
+    """Store what the charger said about itself in BootNotification and our answer."""
+    await db.execute(
+        """UPDATE chargers SET registration_status = $2, last_boot_at = $3, last_seen_at = $3,
+               vendor = $4, model = $5, serial_number = $6, firmware_version = $7,
+               iccid = $8, imsi = $9, meter_type = $10, meter_serial_number = $11,
+               updated_at = now()
+           WHERE charge_point_id = $1""",
+        charge_point_id,
+        registration_status,
+        at,
+        identity.get("vendor"),
+        identity.get("model"),
+        identity.get("serial_number"),
+        identity.get("firmware_version"),
+        identity.get("iccid"),
+        identity.get("imsi"),
+        identity.get("meter_type"),
+        identity.get("meter_serial_number"),
+    )
+
+
+async def record_heartbeat(db: Executor, charge_point_id: str, at: datetime) -> None:
+    await db.execute(
+        """UPDATE chargers SET last_heartbeat_at = $2, last_seen_at = $2
+           WHERE charge_point_id = $1""",
+        charge_point_id,
+        at,
+    )
+
+
+async def record_connection(
+    db: Executor, charge_point_id: str, protocol: str | None, at: datetime
+) -> None:
+    """Note the negotiated subprotocol (None once disconnected)."""
+    await db.execute(
+        """UPDATE chargers SET connected_protocol = $2, last_seen_at = $3
+           WHERE charge_point_id = $1""",
+        charge_point_id,
+        protocol,
+        at,
+    )
+
+
+async def record_charger_status(
+    db: Executor, charge_point_id: str, *, firmware_status: str | None = None,
+    diagnostics_status: str | None = None,
+) -> None:
+    await db.execute(
+        """UPDATE chargers SET firmware_status = coalesce($2, firmware_status),
+               diagnostics_status = coalesce($3, diagnostics_status), updated_at = now()
+           WHERE charge_point_id = $1""",
+        charge_point_id,
+        firmware_status,
+        diagnostics_status,
+    )
+
+
+async def upsert_connector_status(
+    db: Executor,
+    charge_point_id: str,
+    status: ConnectorStatus,
+) -> None:
+    """Keep the newest status per connector; an older (replayed) status changes nothing."""
+    await db.execute(
+        """INSERT INTO connectors (charge_point_id, evse_id, connector_id, status, error_code,
+               info, vendor_id, vendor_error_code, status_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+           ON CONFLICT (charge_point_id, evse_id, connector_id) DO UPDATE SET
+               status = excluded.status, error_code = excluded.error_code,
+               info = excluded.info, vendor_id = excluded.vendor_id,
+               vendor_error_code = excluded.vendor_error_code,
+               status_at = excluded.status_at, updated_at = now()
+           WHERE connectors.status_at <= excluded.status_at""",
+        charge_point_id,
+        status.evse_id,
+        status.connector_id,
+        status.status,
+        status.error_code,
+        status.info,
+        status.vendor_id,
+        status.vendor_error_code,
+        status.status_at,
+    )
+
+
+async def list_connectors(db: Executor, charge_point_id: str) -> list[ConnectorStatus]:
+    records = await db.fetch(
+        """SELECT evse_id, connector_id, status, error_code, info, vendor_id,
+               vendor_error_code, status_at
+           FROM connectors WHERE charge_point_id = $1 ORDER BY evse_id, connector_id""",
+        charge_point_id,
+    )
+    return [ConnectorStatus(**dict(r)) for r in records]

@@ -1,0 +1,45 @@
+"""The per-charger OCPP message journal (every frame in and out), written with COPY."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from csms.store.batching import Row
+
+Executor = asyncpg.Pool | asyncpg.Connection
+
+COLUMNS = ("charge_point_id", "at", "direction", "message_type", "message_id", "action", "payload")
+
+
+async def insert_rows(pool: asyncpg.Pool, rows: Sequence[Row]) -> None:
+    async with pool.acquire() as connection:
+        await connection.copy_records_to_table(
+            "charger_messages", records=rows, columns=COLUMNS
+        )
+
+
+async def list_messages(
+    db: Executor, charge_point_id: str, *, limit: int = 100, since: datetime | None = None
+) -> list[dict[str, Any]]:
+    """The newest ``limit`` frames of a charger (oldest first)."""
+    records = await db.fetch(
+        """SELECT * FROM (
+             SELECT id, at, direction, message_type, message_id, action, payload
+             FROM charger_messages
+             WHERE charge_point_id = $1 AND ($2::timestamptz IS NULL OR at >= $2)
+             ORDER BY at DESC, id DESC LIMIT $3) newest
+           ORDER BY at, id""",
+        charge_point_id,
+        since,
+        limit,
+    )
+    return [dict(r) for r in records]
+
+
+async def purge_older_than(db: Executor, cutoff: datetime) -> int:
+    result = await db.execute("DELETE FROM charger_messages WHERE at < $1", cutoff)
+    return int(result.split()[-1])

@@ -1,0 +1,315 @@
+"""Charging sessions of both OCPP versions in one table.
+
+Idempotency lives in the schema: ``UNIQUE (charge_point_id, start_key)`` makes a replayed 1.6
+StartTransaction find its transaction, ``ended_at IS NULL`` guards make a second stop a no-op,
+and ``transaction_events`` keyed by ``(transaction, seq_no)`` makes a replayed 2.0.1
+TransactionEvent change nothing.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import asyncpg
+
+Executor = asyncpg.Pool | asyncpg.Connection
+
+_COLUMNS = """id, charge_point_id, protocol, transaction_id, evse_id, connector_id, id_token,
+    id_token_type, parent_id_token, authorization_status, remote_start_id, reservation_id,
+    started_at, ended_at, meter_start_wh, meter_stop_wh, energy_wh, stop_reason, stop_id_token,
+    charging_state, last_seq_no, last_trigger_reason, offline, flags"""
+
+# 1.6 transactionId is a signed 32-bit integer; ours are random so none can be guessed.
+_MAX_OCPP16_ID = 2**31 - 1
+_ID_ATTEMPTS = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Transaction:
+    id: int
+    charge_point_id: str
+    protocol: str
+    transaction_id: str
+    evse_id: int
+    connector_id: int
+    id_token: str | None
+    id_token_type: str | None
+    parent_id_token: str | None
+    authorization_status: str | None
+    remote_start_id: int | None
+    reservation_id: int | None
+    started_at: datetime
+    ended_at: datetime | None
+    meter_start_wh: Decimal | None
+    meter_stop_wh: Decimal | None
+    energy_wh: Decimal | None
+    stop_reason: str | None
+    stop_id_token: str | None
+    charging_state: str | None
+    last_seq_no: int | None
+    last_trigger_reason: str | None
+    offline: bool
+    flags: list[str]
+
+    @property
+    def active(self) -> bool:
+        return self.ended_at is None
+
+
+def _tx(record: asyncpg.Record) -> Transaction:
+    return Transaction(**dict(record))
+
+
+async def start_ocpp16(
+    db: Executor,
+    charge_point_id: str,
+    *,
+    connector_id: int,
+    id_token: str,
+    started_at: datetime,
+    meter_start_wh: int,
+    reservation_id: int | None,
+    authorization_status: str,
+    parent_id_token: str | None,
+) -> tuple[Transaction, bool]:
+    """Create the session, or find the one this very StartTransaction created before.
+
+    Returns ``(transaction, created)``.
+    """
+    start_key = ocpp16_start_key(connector_id, id_token, started_at, meter_start_wh)
+    for _ in range(_ID_ATTEMPTS):
+        transaction_id = str(secrets.randbelow(_MAX_OCPP16_ID) + 1)
+        try:
+            record = await db.fetchrow(
+                f"""INSERT INTO transactions (charge_point_id, protocol, transaction_id,
+                        start_key, evse_id, connector_id, id_token, id_token_type,
+                        parent_id_token, authorization_status, reservation_id, started_at,
+                        meter_start_wh)
+                    VALUES ($1, 'ocpp1.6', $2, $3, 0, $4, $5, 'Central', $6, $7, $8, $9, $10)
+                    ON CONFLICT (charge_point_id, start_key) DO NOTHING
+                    RETURNING {_COLUMNS}""",
+                charge_point_id,
+                transaction_id,
+                start_key,
+                connector_id,
+                id_token,
+                parent_id_token,
+                authorization_status,
+                reservation_id,
+                started_at,
+                meter_start_wh,
+            )
+        except asyncpg.UniqueViolationError:
+            continue  # the random id is taken by another charger's session: draw again
+        if record is not None:
+            return _tx(record), True
+        existing = await find_ocpp16_start(db, charge_point_id, start_key)
+        assert existing is not None
+        return existing, False
+    raise RuntimeError("could not draw a free transaction id")
+
+
+def ocpp16_start_key(
+    connector_id: int, id_token: str, started_at: datetime, meter_start_wh: int
+) -> str:
+    """What identifies one 1.6 StartTransaction across replays (1.6 has no transaction id
+    until we answer)."""
+    return f"{connector_id}|{id_token}|{started_at.isoformat()}|{meter_start_wh}"
+
+
+async def find_ocpp16_start(db: Executor, charge_point_id: str, start_key: str) -> Transaction | None:
+    record = await db.fetchrow(
+        f"SELECT {_COLUMNS} FROM transactions WHERE charge_point_id = $1 AND start_key = $2",
+        charge_point_id,
+        start_key,
+    )
+    return _tx(record) if record else None
+
+
+async def get(db: Executor, charge_point_id: str, transaction_id: str) -> Transaction | None:
+    record = await db.fetchrow(
+        f"""SELECT {_COLUMNS} FROM transactions
+            WHERE charge_point_id = $1 AND transaction_id = $2""",
+        charge_point_id,
+        transaction_id,
+    )
+    return _tx(record) if record else None
+
+
+async def get_by_pk(db: Executor, pk: int) -> Transaction | None:
+    record = await db.fetchrow(f"SELECT {_COLUMNS} FROM transactions WHERE id = $1", pk)
+    return _tx(record) if record else None
+
+
+async def finish(
+    db: Executor,
+    pk: int,
+    *,
+    ended_at: datetime,
+    meter_stop_wh: Decimal | None,
+    energy_wh: Decimal | None,
+    flags: tuple[str, ...],
+    stop_reason: str | None,
+    stop_id_token: str | None,
+    meter_start_wh: Decimal | None = None,
+) -> bool:
+    """End an active session. False (and nothing changed) if it had ended already."""
+    result = await db.execute(
+        """UPDATE transactions SET ended_at = $2, meter_stop_wh = $3, energy_wh = $4,
+               flags = flags || $5::text[], stop_reason = $6, stop_id_token = $7,
+               meter_start_wh = coalesce(meter_start_wh, $8), updated_at = now()
+           WHERE id = $1 AND ended_at IS NULL""",
+        pk,
+        ended_at,
+        meter_stop_wh,
+        energy_wh,
+        list(flags),
+        stop_reason,
+        stop_id_token,
+        meter_start_wh,
+    )
+    return result == "UPDATE 1"
+
+
+async def open_ocpp201(
+    db: Executor,
+    charge_point_id: str,
+    transaction_id: str,
+    *,
+    started_at: datetime,
+    evse_id: int,
+    connector_id: int,
+) -> Transaction:
+    """The 2.0.1 session with this id, created by whichever of its events arrives first."""
+    record = await db.fetchrow(
+        f"""INSERT INTO transactions (charge_point_id, protocol, transaction_id, evse_id,
+                connector_id, started_at)
+            VALUES ($1, 'ocpp2.0.1', $2, $3, $4, $5)
+            ON CONFLICT (charge_point_id, transaction_id) DO UPDATE
+                SET updated_at = transactions.updated_at
+            RETURNING {_COLUMNS}""",
+        charge_point_id,
+        transaction_id,
+        evse_id,
+        connector_id,
+        started_at,
+    )
+    assert record is not None
+    return _tx(record)
+
+
+async def record_event(
+    db: Executor,
+    pk: int,
+    *,
+    seq_no: int,
+    event_type: str,
+    trigger_reason: str,
+    occurred_at: datetime,
+    offline: bool,
+    payload: dict[str, Any],
+) -> bool:
+    """Remember one TransactionEvent; False if this seqNo was recorded before (a replay)."""
+    result = await db.execute(
+        """INSERT INTO transaction_events (transaction_pk, seq_no, event_type, trigger_reason,
+               occurred_at, offline, payload)
+           VALUES ($1, $2, $3, $4, $5, $6, $7)
+           ON CONFLICT (transaction_pk, seq_no) DO NOTHING""",
+        pk,
+        seq_no,
+        event_type,
+        trigger_reason,
+        occurred_at,
+        offline,
+        payload,
+    )
+    return result == "INSERT 0 1"
+
+
+async def update_ocpp201(
+    db: Executor,
+    pk: int,
+    *,
+    seq_no: int,
+    trigger_reason: str,
+    offline: bool,
+    started_at: datetime | None,
+    evse_id: int | None,
+    connector_id: int | None,
+    id_token: str | None,
+    id_token_type: str | None,
+    authorization_status: str | None,
+    parent_id_token: str | None,
+    charging_state: str | None,
+    remote_start_id: int | None,
+    reservation_id: int | None,
+) -> None:
+    """Apply what an event says to a session that has not ended (an ended one stays as is)."""
+    await db.execute(
+        """UPDATE transactions SET
+               last_seq_no = greatest(coalesce(last_seq_no, $2), $2),
+               last_trigger_reason = $3,
+               offline = offline OR $4,
+               started_at = least(started_at, coalesce($5, started_at)),
+               evse_id = coalesce($6, evse_id),
+               connector_id = coalesce($7, connector_id),
+               id_token = coalesce(id_token, $8),
+               id_token_type = coalesce(id_token_type, $9),
+               authorization_status = coalesce(authorization_status, $10),
+               parent_id_token = coalesce(parent_id_token, $11),
+               charging_state = coalesce($12, charging_state),
+               remote_start_id = coalesce(remote_start_id, $13),
+               reservation_id = coalesce(reservation_id, $14),
+               updated_at = now()
+           WHERE id = $1 AND ended_at IS NULL""",
+        pk,
+        seq_no,
+        trigger_reason,
+        offline,
+        started_at,
+        evse_id,
+        connector_id,
+        id_token,
+        id_token_type,
+        authorization_status,
+        parent_id_token,
+        charging_state,
+        remote_start_id,
+        reservation_id,
+    )
+
+
+async def list_transactions(
+    db: Executor,
+    *,
+    charge_point_id: str | None = None,
+    id_token: str | None = None,
+    active: bool | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = 100,
+    before_pk: int | None = None,
+) -> list[Transaction]:
+    """Newest first; page with ``before_pk`` = the last id of the previous page."""
+    records = await db.fetch(
+        f"""SELECT {_COLUMNS} FROM transactions
+            WHERE ($1::text IS NULL OR charge_point_id = $1)
+              AND ($2::text IS NULL OR id_token = $2)
+              AND ($3::boolean IS NULL OR (ended_at IS NULL) = $3)
+              AND ($4::timestamptz IS NULL OR started_at >= $4)
+              AND ($5::timestamptz IS NULL OR started_at < $5)
+              AND ($6::bigint IS NULL OR id < $6)
+            ORDER BY id DESC LIMIT $7""",
+        charge_point_id,
+        id_token,
+        active,
+        since,
+        until,
+        before_pk,
+        limit,
+    )
+    return [_tx(r) for r in records]
