@@ -10,7 +10,7 @@ import asyncio
 import os
 import signal
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -20,7 +20,7 @@ from csms import bootstrap, logs
 from csms.errors import CsmsError
 from csms.settings import CommonSettings, NodeSettings
 
-Command = Callable[[argparse.Namespace], Awaitable[int]]
+Command = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
 
 
 def _out(text: str = "") -> None:
@@ -83,8 +83,10 @@ async def _run_node(settings: NodeSettings, *, migrate_first: bool) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     async with running_node(settings, database_url) as node:
-        _out(f"csms node {settings.node_id}: chargers connect to "
-             f"ws://{settings.host}:{node.port}/ocpp/{{charge_point_id}}")
+        _out(
+            f"csms node {settings.node_id}: chargers connect to "
+            f"ws://{settings.host}:{node.port}/ocpp/{{charge_point_id}}"
+        )
         await stop.wait()
     return 0
 
@@ -93,13 +95,13 @@ async def _run_node(settings: NodeSettings, *, migrate_first: bool) -> int:
 
 
 async def cmd_charger_add(args: argparse.Namespace) -> int:
+    from csms.domain.charge_points import valid_charge_point_id
     from csms.passwords import (
         MAX_CHARGER_PASSWORD,
         MIN_CHARGER_PASSWORD,
         generate_password,
         hash_password,
     )
-    from csms.node.server import valid_charge_point_id
     from csms.store import chargers
 
     if not valid_charge_point_id(args.charge_point_id):
@@ -152,11 +154,27 @@ async def cmd_charger_list(args: argparse.Namespace) -> int:
     finally:
         await pool.close()
     _table(
-        ["charge_point_id", "auth", "boot", "status", "connected", "vendor", "model",
-         "last_seen_at"],
         [
-            [c.charge_point_id, c.auth_mode, c.boot_policy, c.registration_status,
-             c.connected_protocol, c.vendor, c.model, c.last_seen_at]
+            "charge_point_id",
+            "auth",
+            "boot",
+            "status",
+            "connected",
+            "vendor",
+            "model",
+            "last_seen_at",
+        ],
+        [
+            [
+                c.charge_point_id,
+                c.auth_mode,
+                c.boot_policy,
+                c.registration_status,
+                c.connected_protocol,
+                c.vendor,
+                c.model,
+                c.last_seen_at,
+            ]
             for c in rows
         ],
     )
@@ -183,8 +201,18 @@ async def cmd_charger_show(args: argparse.Namespace) -> int:
     _out()
     _table(
         ["evse", "connector", "status", "error_code", "info", "vendor_error", "at"],
-        [[c.evse_id, c.connector_id, c.status, c.error_code, c.info, c.vendor_error_code,
-          c.status_at] for c in connectors],
+        [
+            [
+                c.evse_id,
+                c.connector_id,
+                c.status,
+                c.error_code,
+                c.info,
+                c.vendor_error_code,
+                c.status_at,
+            ]
+            for c in connectors
+        ],
     )
     _out()
     _out(f"active transactions: {', '.join(t.transaction_id for t in active) or 'none'}")
@@ -199,11 +227,15 @@ async def cmd_charger_set(args: argparse.Namespace) -> int:
     if args.boot_policy:
         changes["boot_policy"] = args.boot_policy
     if args.ocpp_version:
-        changes["ocpp_version"] = None if args.ocpp_version == "any" else _protocol(args.ocpp_version)
+        changes["ocpp_version"] = (
+            None if args.ocpp_version == "any" else _protocol(args.ocpp_version)
+        )
     if args.description is not None:
         changes["description"] = args.description
     if args.password or os.environ.get("CSMS_CHARGER_PASSWORD"):
-        changes["password_hash"] = hash_password(args.password or os.environ["CSMS_CHARGER_PASSWORD"])
+        changes["password_hash"] = hash_password(
+            args.password or os.environ["CSMS_CHARGER_PASSWORD"]
+        )
         changes["auth_mode"] = "basic"
     if not changes:
         _err("nothing to change")
@@ -263,8 +295,18 @@ async def cmd_token_list(args: argparse.Namespace) -> int:
         await pool.close()
     _table(
         ["id_token", "type", "status", "expiry_date", "parent", "concurrent", "description"],
-        [[t.id_token, t.token_type, t.status, t.expiry_date, t.parent_id_token,
-          t.allow_concurrent, t.description] for t in rows],
+        [
+            [
+                t.id_token,
+                t.token_type,
+                t.status,
+                t.expiry_date,
+                t.parent_id_token,
+                t.allow_concurrent,
+                t.description,
+            ]
+            for t in rows
+        ],
     )
     return 0
 
@@ -314,11 +356,37 @@ async def cmd_transactions(args: argparse.Namespace) -> int:
     finally:
         await pool.close()
     _table(
-        ["id", "charger", "transaction_id", "evse", "conn", "id_token", "auth", "started_at",
-         "ended_at", "energy_wh", "stop_reason", "flags"],
-        [[t.id, t.charge_point_id, t.transaction_id, t.evse_id, t.connector_id, t.id_token,
-          t.authorization_status, t.started_at, t.ended_at, t.energy_wh, t.stop_reason,
-          ",".join(t.flags)] for t in rows],
+        [
+            "id",
+            "charger",
+            "transaction_id",
+            "evse",
+            "conn",
+            "id_token",
+            "auth",
+            "started_at",
+            "ended_at",
+            "energy_wh",
+            "stop_reason",
+            "flags",
+        ],
+        [
+            [
+                t.id,
+                t.charge_point_id,
+                t.transaction_id,
+                t.evse_id,
+                t.connector_id,
+                t.id_token,
+                t.authorization_status,
+                t.started_at,
+                t.ended_at,
+                t.energy_wh,
+                t.stop_reason,
+                ",".join(t.flags),
+            ]
+            for t in rows
+        ],
     )
     return 0
 
@@ -339,11 +407,31 @@ async def cmd_transaction_show(args: argparse.Namespace) -> int:
         _out(f"{key:21} {_fmt(getattr(transaction, key))}")
     _out()
     _table(
-        ["sampled_at", "evse", "conn", "measurand", "phase", "location", "context", "value",
-         "unit"],
-        [[s["sampled_at"], s["evse_id"], s["connector_id"], s["measurand"], s["phase"],
-          s["location"], s["context"], s["value"] if s["value"] is not None else s["raw_value"],
-          s["unit"]] for s in samples],
+        [
+            "sampled_at",
+            "evse",
+            "conn",
+            "measurand",
+            "phase",
+            "location",
+            "context",
+            "value",
+            "unit",
+        ],
+        [
+            [
+                s["sampled_at"],
+                s["evse_id"],
+                s["connector_id"],
+                s["measurand"],
+                s["phase"],
+                s["location"],
+                s["context"],
+                s["value"] if s["value"] is not None else s["raw_value"],
+                s["unit"],
+            ]
+            for s in samples
+        ],
     )
     return 0
 
@@ -361,8 +449,10 @@ async def cmd_journal(args: argparse.Namespace) -> int:
     for row in rows:
         arrow = "->" if row["direction"] == "in" else "<-"
         payload = orjson.dumps(row["payload"]).decode()
-        _out(f"{_fmt(row['at'])} {arrow} {row['message_type']} {row['message_id']} "
-             f"{row['action'] or ''} {payload}")
+        _out(
+            f"{_fmt(row['at'])} {arrow} {row['message_type']} {row['message_id']} "
+            f"{row['action'] or ''} {payload}"
+        )
     return 0
 
 
@@ -420,10 +510,16 @@ def build_parser() -> argparse.ArgumentParser:
     add = charger.add_parser("add", help="register a charger")
     add.add_argument("charge_point_id")
     secret = add.add_mutually_exclusive_group()
-    secret.add_argument("--password", help="Basic-auth password (16-40 chars); "
-                        "default: CSMS_CHARGER_PASSWORD or a generated one, shown once")
-    secret.add_argument("--no-auth", action="store_true",
-                        help="accept the charger without credentials (dev/test only)")
+    secret.add_argument(
+        "--password",
+        help="Basic-auth password (16-40 chars); "
+        "default: CSMS_CHARGER_PASSWORD or a generated one, shown once",
+    )
+    secret.add_argument(
+        "--no-auth",
+        action="store_true",
+        help="accept the charger without credentials (dev/test only)",
+    )
     add.add_argument("--boot-policy", choices=["accept", "pending", "reject"], default="accept")
     add.add_argument("--ocpp-version", choices=["1.6", "2.0.1"], help="pin the OCPP version")
     add.add_argument("--description", default="")
@@ -451,12 +547,14 @@ def build_parser() -> argparse.ArgumentParser:
     tadd = token.add_parser("add", help="register an id token")
     tadd.add_argument("id_token")
     tadd.add_argument("--type", default="ISO14443", help="2.0.1 IdTokenEnumType")
-    tadd.add_argument("--status", choices=["Accepted", "Blocked", "Expired", "Invalid"],
-                      default="Accepted")
+    tadd.add_argument(
+        "--status", choices=["Accepted", "Blocked", "Expired", "Invalid"], default="Accepted"
+    )
     tadd.add_argument("--expiry", type=_datetime, help="expiry date/time (ISO 8601)")
     tadd.add_argument("--parent", help="parent / group id token")
-    tadd.add_argument("--allow-concurrent", action="store_true",
-                      help="may have several sessions at once")
+    tadd.add_argument(
+        "--allow-concurrent", action="store_true", help="may have several sessions at once"
+    )
     tadd.add_argument("--description", default="")
     tadd.set_defaults(func=cmd_token_add)
     tls = token.add_parser("list", help="list id tokens")

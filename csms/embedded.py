@@ -24,14 +24,14 @@ _KEEP: list[Any] = []
 
 def postgres_url(data_dir: Path) -> str:
     """Start (or join) the embedded PostgreSQL; return a DSN to the ``postgres`` database."""
-    try:
-        import pgserver
-    except ImportError as exc:  # pragma: no cover - a dependency of csms
-        raise ConfigurationError("pgserver is not installed: set CSMS_DATABASE_URL") from exc
     pgdata = (data_dir / "postgres").resolve()
     pgdata.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+        warnings.simplefilter("ignore")  # platformdirs warns about XDG_RUNTIME_DIR
+        try:
+            import pgserver
+        except ImportError as exc:  # pragma: no cover - a dependency of csms
+            raise ConfigurationError("pgserver is not installed: set CSMS_DATABASE_URL") from exc
         server = pgserver.get_server(pgdata, cleanup_mode="stop")
     _KEEP.append(server)
     log.info("embedded PostgreSQL in %s", pgdata)

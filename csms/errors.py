@@ -3,7 +3,7 @@
 ::
 
     CsmsError
-     ├── ConfigurationError          settings that must not be used (e.g. a default secret outside dev)
+     ├── ConfigurationError          unsafe settings (a default secret outside dev)
      ├── NotFound                    a charger, token or transaction that does not exist
      ├── AlreadyExists               create of something that is already there
      ├── InvalidInput                a value an operator gave that cannot be accepted

@@ -23,6 +23,8 @@ def configure(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    for chatty in ("pgserver", "websockets.server"):
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, root.level))
 
 
 class ChargerLog(logging.LoggerAdapter[logging.Logger]):

@@ -57,7 +57,11 @@ def authorize(
     if token is None:
         return Authorization(TokenStatus.UNKNOWN)
     status = TokenStatus(token.status)
-    if status is TokenStatus.ACCEPTED and token.expiry_date is not None and token.expiry_date <= now:
+    if (
+        status is TokenStatus.ACCEPTED
+        and token.expiry_date is not None
+        and token.expiry_date <= now
+    ):
         status = TokenStatus.EXPIRED
     if (
         status is TokenStatus.ACCEPTED

@@ -48,9 +48,7 @@ def first_and_last_register_wh(
     samples: Iterable[MeterSample],
 ) -> tuple[Decimal | None, Decimal | None]:
     """The earliest and latest energy register readings (by sample time), in Wh."""
-    readings = sorted(
-        (s.sampled_at, wh) for s in samples if (wh := register_wh(s)) is not None
-    )
+    readings = sorted((s.sampled_at, wh) for s in samples if (wh := register_wh(s)) is not None)
     if not readings:
         return None, None
     return readings[0][1], readings[-1][1]

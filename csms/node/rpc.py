@@ -131,9 +131,7 @@ def parse(data: str | bytes, dialect: Dialect) -> Frame:
     if not isinstance(message_id, str) or not message_id:
         raise BadFrame(UNREADABLE_ID, _framework("message id is not a non-empty string"))
     if len(message_id) > MAX_MESSAGE_ID_LENGTH:
-        raise BadFrame(
-            UNREADABLE_ID, _framework(f"message id longer than {MAX_MESSAGE_ID_LENGTH}")
-        )
+        raise BadFrame(UNREADABLE_ID, _framework(f"message id longer than {MAX_MESSAGE_ID_LENGTH}"))
     if type_id == CALL and not isinstance(type_id, bool):
         if len(frame) != 4 or not isinstance(frame[2], str):
             raise BadFrame(message_id, _framework("CALL must be [2, id, action, {payload}]"))

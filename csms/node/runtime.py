@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import gc
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 
 import asyncpg
@@ -39,10 +39,10 @@ async def running_node(
     )
     delay = settings.write_batch_delay_ms / 1000
 
-    async def flush_meter_rows(rows: list[Row]) -> None:
+    async def flush_meter_rows(rows: Sequence[Row]) -> None:
         await meter_store.insert_rows(pool, rows)
 
-    async def flush_journal_rows(rows: list[Row]) -> None:
+    async def flush_journal_rows(rows: Sequence[Row]) -> None:
         await journal_store.insert_rows(pool, rows)
 
     meter_writer = BatchWriter(

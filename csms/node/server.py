@@ -21,6 +21,7 @@ from websockets.frames import CloseCode
 from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
+from csms.domain.charge_points import valid_charge_point_id
 from csms.logs import ChargerLog
 from csms.node import rpc, v16, v201
 from csms.node.connection import ChargerConnection
@@ -32,7 +33,7 @@ from csms.store.chargers import Charger
 log = logging.getLogger(__name__)
 
 PATH_PREFIX = "/ocpp/"
-MAX_CHARGE_POINT_ID = 48
+HEALTH_PATH = "/health"  # plain HTTP GET for load balancers: 200 while the node serves
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,15 +59,6 @@ def charge_point_id_from_path(path: str) -> str | None:
     if not valid_charge_point_id(charge_point_id):
         return None
     return charge_point_id
-
-
-def valid_charge_point_id(charge_point_id: str) -> bool:
-    """At most 48 characters (OCPP identityType), printable, no ':' (Basic auth) or '/'."""
-    return (
-        0 < len(charge_point_id) <= MAX_CHARGE_POINT_ID
-        and charge_point_id.isprintable()
-        and not any(c in charge_point_id for c in ":/ ")
-    )
 
 
 def basic_credentials(headers: Headers) -> tuple[str, str] | None:
@@ -144,8 +136,13 @@ class Node:
             ping_interval=settings.ws_ping_interval,
             server_header=None,
         )
-        log.info("node %s listening on ws://%s:%d%s{id}", settings.node_id, settings.host,
-                 self.port, PATH_PREFIX)
+        log.info(
+            "node %s listening on ws://%s:%d%s{id}",
+            settings.node_id,
+            settings.host,
+            self.port,
+            PATH_PREFIX,
+        )
 
     async def stop(self) -> None:
         if self._server is None:
@@ -157,6 +154,8 @@ class Node:
     async def _process_request(
         self, connection: ServerConnection, request: Request
     ) -> Response | None:
+        if request.path == HEALTH_PATH:
+            return connection.respond(HTTPStatus.OK, "ok\n")
         charge_point_id = charge_point_id_from_path(request.path)
         if charge_point_id is None:
             return connection.respond(HTTPStatus.NOT_FOUND, "expected /ocpp/{charge_point_id}\n")
@@ -226,9 +225,13 @@ class Node:
         self.connections[charge_point_id] = connection
         if previous is not None:
             charger_log.warning("newer connection replaces the open one")
-            await previous.websocket.close(CloseCode.POLICY_VIOLATION, "replaced by a newer connection")
+            await previous.websocket.close(
+                CloseCode.POLICY_VIOLATION, "replaced by a newer connection"
+            )
         clock = self.services.clock
-        await charger_store.record_connection(self.services.pool, charge_point_id, subprotocol, clock())
+        await charger_store.record_connection(
+            self.services.pool, charge_point_id, subprotocol, clock()
+        )
         charger_log.info("connected with %s", subprotocol)
         try:
             await connection.serve()

@@ -26,7 +26,9 @@ async def authorize_token(
         others = await token_store.count_active_sessions(
             session.pool, id_token, excluding_pk=excluding_pk
         )
-    return authorize(token, session.services.clock(), other_active_sessions=others, starting=starting)
+    return authorize(
+        token, session.services.clock(), other_active_sessions=others, starting=starting
+    )
 
 
 async def store_samples(

@@ -25,7 +25,10 @@ from csms.errors import (
 )
 
 _OCPP_DIR = Path(ocpp.__file__).parent
-_SCHEMA_DIRS = {"ocpp1.6": _OCPP_DIR / "v16" / "schemas", "ocpp2.0.1": _OCPP_DIR / "v201" / "schemas"}
+_SCHEMA_DIRS = {
+    "ocpp1.6": _OCPP_DIR / "v16" / "schemas",
+    "ocpp2.0.1": _OCPP_DIR / "v201" / "schemas",
+}
 
 Validator = Callable[[Any], Any]
 
@@ -65,7 +68,7 @@ def validator(subprotocol: str, action: str, response: bool) -> Validator:
 def error_for(exc: fastjsonschema.JsonSchemaValueException) -> OcppError:
     """The OcppError the OCPP-J error table names for this schema failure."""
     where = exc.name or "data"
-    detail = {"field": where, "rule": exc.rule or ""}
+    detail: dict[str, object] = {"field": where, "rule": exc.rule or ""}
     if exc.rule in _OCCURRENCE_RULES:
         return OccurrenceViolation(exc.message, detail)
     if exc.rule in _TYPE_RULES:

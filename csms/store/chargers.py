@@ -187,7 +187,10 @@ async def record_connection(
 
 
 async def record_charger_status(
-    db: Executor, charge_point_id: str, *, firmware_status: str | None = None,
+    db: Executor,
+    charge_point_id: str,
+    *,
+    firmware_status: str | None = None,
     diagnostics_status: str | None = None,
 ) -> None:
     await db.execute(

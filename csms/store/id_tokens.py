@@ -62,7 +62,12 @@ async def list_id_tokens(db: Executor, *, limit: int = 1000, after: str = "") ->
 
 async def update_id_token(db: Executor, id_token: str, **changes: Any) -> IdToken:
     allowed = {
-        "token_type", "status", "expiry_date", "parent_id_token", "allow_concurrent", "description"
+        "token_type",
+        "status",
+        "expiry_date",
+        "parent_id_token",
+        "allow_concurrent",
+        "description",
     }
     unknown = set(changes) - allowed
     if unknown:

@@ -17,9 +17,7 @@ COLUMNS = ("charge_point_id", "at", "direction", "message_type", "message_id", "
 
 async def insert_rows(pool: asyncpg.Pool, rows: Sequence[Row]) -> None:
     async with pool.acquire() as connection:
-        await connection.copy_records_to_table(
-            "charger_messages", records=rows, columns=COLUMNS
-        )
+        await connection.copy_records_to_table("charger_messages", records=rows, columns=COLUMNS)
 
 
 async def list_messages(

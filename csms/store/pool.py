@@ -27,7 +27,10 @@ def _jsonb_decode(data: bytes) -> Any:
 
 async def _init_connection(connection: asyncpg.Connection) -> None:
     await connection.set_type_codec(
-        "jsonb", encoder=_jsonb_encode, decoder=_jsonb_decode, schema="pg_catalog",
+        "jsonb",
+        encoder=_jsonb_encode,
+        decoder=_jsonb_decode,
+        schema="pg_catalog",
         format="binary",
     )
     await connection.set_type_codec(

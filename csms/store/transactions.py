@@ -121,7 +121,9 @@ def ocpp16_start_key(
     return f"{connector_id}|{id_token}|{started_at.isoformat()}|{meter_start_wh}"
 
 
-async def find_ocpp16_start(db: Executor, charge_point_id: str, start_key: str) -> Transaction | None:
+async def find_ocpp16_start(
+    db: Executor, charge_point_id: str, start_key: str
+) -> Transaction | None:
     record = await db.fetchrow(
         f"SELECT {_COLUMNS} FROM transactions WHERE charge_point_id = $1 AND start_key = $2",
         charge_point_id,

@@ -13,9 +13,7 @@ _STATUS = {TokenStatus.UNKNOWN: "Invalid"}
 
 
 def id_tag_info(authorization: Authorization) -> dict[str, Any]:
-    info: dict[str, Any] = {
-        "status": _STATUS.get(authorization.status, authorization.status.value)
-    }
+    info: dict[str, Any] = {"status": _STATUS.get(authorization.status, authorization.status.value)}
     if authorization.expiry_date is not None:
         info["expiryDate"] = format_timestamp(authorization.expiry_date)
     if authorization.parent_id_token is not None:

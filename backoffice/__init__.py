@@ -1,0 +1,1 @@
+"""The REST backoffice (FastAPI). See docs/ for what exists."""
