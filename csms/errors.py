@@ -7,6 +7,12 @@
      ├── NotFound                    a charger, token or transaction that does not exist
      ├── AlreadyExists               create of something that is already there
      ├── InvalidInput                a value an operator gave that cannot be accepted
+     ├── CommandError                a command to a charger did not get the charger's answer
+     │    ├── ChargerNotConnected    no live connection (or its node is gone)
+     │    ├── CommandTimeout         no answer before the deadline
+     │    ├── NodeUnavailable        the owning node's circuit breaker is open
+     │    ├── CommandRejected        invalid parameters, unsupported by the version, queue full
+     │    └── ChargerCallError       the charger answered with a CALLERROR
      └── OcppError                   becomes a CALLERROR at exactly one place (node.connection)
           ├── FormatViolation        payload syntactically wrong / not the PDU structure
           ├── OccurrenceViolation    a required field missing, too many items
@@ -47,6 +53,37 @@ class AlreadyExists(CsmsError):
 
 class InvalidInput(CsmsError):
     """A value given by an operator cannot be accepted."""
+
+
+class CommandError(CsmsError):
+    """A command sent to a charger through the cluster did not succeed."""
+
+    code = "error"
+
+    def __init__(self, detail: str, extra: dict[str, object] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extra: dict[str, object] = extra or {}
+
+
+class ChargerNotConnected(CommandError):
+    code = "not_connected"
+
+
+class CommandTimeout(CommandError):
+    code = "timeout"
+
+
+class NodeUnavailable(CommandError):
+    code = "node_unavailable"
+
+
+class CommandRejected(CommandError):
+    code = "rejected"
+
+
+class ChargerCallError(CommandError):
+    code = "call_error"
 
 
 class ErrorKind(Enum):

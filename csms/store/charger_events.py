@@ -6,9 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-import asyncpg
-
-Executor = asyncpg.Pool | asyncpg.Connection
+from csms.store.executor import Executor
 
 
 async def record(

@@ -9,8 +9,7 @@ from typing import Any
 import asyncpg
 
 from csms.errors import AlreadyExists, NotFound
-
-Executor = asyncpg.Pool | asyncpg.Connection
+from csms.store.executor import Executor
 
 _CHARGER_COLUMNS = """charge_point_id, password_hash, auth_mode, boot_policy, ocpp_version,
     description, registration_status, vendor, model, serial_number, firmware_version, iccid,

@@ -9,8 +9,7 @@ import asyncpg
 
 from csms.domain.id_tokens import IdToken
 from csms.errors import AlreadyExists, NotFound
-
-Executor = asyncpg.Pool | asyncpg.Connection
+from csms.store.executor import Executor
 
 _COLUMNS = (
     "id_token, token_type, status, expiry_date, parent_id_token, allow_concurrent, description"

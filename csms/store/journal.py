@@ -9,8 +9,7 @@ from typing import Any
 import asyncpg
 
 from csms.store.batching import Row
-
-Executor = asyncpg.Pool | asyncpg.Connection
+from csms.store.executor import Executor
 
 COLUMNS = ("charge_point_id", "at", "direction", "message_type", "message_id", "action", "payload")
 

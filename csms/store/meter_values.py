@@ -5,12 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import asyncpg
-
 from csms.domain.meter_values import MeterSample
 from csms.store.batching import Row
-
-Executor = asyncpg.Pool | asyncpg.Connection
+from csms.store.executor import Executor
 
 _INSERT = """
 INSERT INTO meter_values (charge_point_id, evse_id, connector_id, transaction_pk, sampled_at,

@@ -16,7 +16,7 @@ from typing import Any
 
 import asyncpg
 
-Executor = asyncpg.Pool | asyncpg.Connection
+from csms.store.executor import Executor
 
 _COLUMNS = """id, charge_point_id, protocol, transaction_id, evse_id, connector_id, id_token,
     id_token_type, parent_id_token, authorization_status, remote_start_id, reservation_id,
@@ -162,7 +162,8 @@ async def finish(
     """End an active session. False (and nothing changed) if it had ended already."""
     result = await db.execute(
         """UPDATE transactions SET ended_at = $2, meter_stop_wh = $3, energy_wh = $4,
-               flags = flags || $5::text[], stop_reason = $6, stop_id_token = $7,
+               flags = flags || $5::text[], stop_reason = $6,
+               stop_id_token = coalesce($7, stop_id_token),
                meter_start_wh = coalesce(meter_start_wh, $8), updated_at = now()
            WHERE id = $1 AND ended_at IS NULL""",
         pk,
@@ -175,6 +176,16 @@ async def finish(
         meter_start_wh,
     )
     return result == "UPDATE 1"
+
+
+async def set_stop_id_token(db: Executor, pk: int, stop_id_token: str) -> None:
+    """Who ended the authorization (2.0.1 StopAuthorized may come before Ended)."""
+    await db.execute(
+        """UPDATE transactions SET stop_id_token = $2, updated_at = now()
+           WHERE id = $1 AND ended_at IS NULL""",
+        pk,
+        stop_id_token,
+    )
 
 
 async def open_ocpp201(

@@ -209,7 +209,7 @@ DROP TABLE chargers;
 def _statements(sql: str) -> list[str]:
     # asyncpg prepares each statement, so a script is sent one statement at a time.
     chunks = (chunk.strip() for chunk in sql.split(";\n"))
-    return [c for c in chunks if any(not l.startswith("--") for l in c.splitlines() if l)]
+    return [c for c in chunks if any(not line.startswith("--") for line in c.splitlines() if line)]
 
 
 def upgrade() -> None:

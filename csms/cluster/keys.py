@@ -1,0 +1,37 @@
+"""Every Redis key name in one place. ``prefix`` is ``CSMS_REDIS_PREFIX``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    prefix: str
+
+    def node(self, node_id: str) -> str:
+        """Node registration (hash) with a TTL: alive while it exists."""
+        return f"{self.prefix}node:{node_id}"
+
+    def node_pattern(self) -> str:
+        return f"{self.prefix}node:*"
+
+    def inbox(self, node_id: str) -> str:
+        """List of commands for a node (LPUSH by callers, BRPOP by the node)."""
+        return f"{self.prefix}inbox:{node_id}"
+
+    def replies(self, caller_id: str) -> str:
+        """List of replies for one caller process."""
+        return f"{self.prefix}replies:{caller_id}"
+
+    def epoch(self, charge_point_id: str) -> str:
+        """Fencing counter of a charger: INCR on every accepted connection."""
+        return f"{self.prefix}epoch:{charge_point_id}"
+
+    def owner(self, charge_point_id: str) -> str:
+        """``node_id|epoch`` of the connection that currently holds the charger."""
+        return f"{self.prefix}owner:{charge_point_id}"
+
+    def events(self) -> str:
+        """Stream of live events (bounded)."""
+        return f"{self.prefix}events"

@@ -1,0 +1,110 @@
+"""Node registry: each node heartbeats a hash with a TTL; a lapsed TTL evicts it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from csms import __version__
+from csms.cluster.keys import Keys
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TTL = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class NodeInfo:
+    node_id: str
+    address: str
+    version: str
+    started_at: float
+    connections: int
+    heartbeat_at: float
+
+    @classmethod
+    def from_hash(cls, node_id: str, data: Mapping[Any, Any]) -> NodeInfo:
+        text = {_str(k): _str(v) for k, v in data.items()}
+        return cls(
+            node_id=node_id,
+            address=text.get("address", ""),
+            version=text.get("version", ""),
+            started_at=float(text.get("started_at", "0")),
+            connections=int(text.get("connections", "0")),
+            heartbeat_at=float(text.get("heartbeat_at", "0")),
+        )
+
+
+def _str(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+class Registry:
+    """Registration, renewal and lookup of live nodes."""
+
+    def __init__(self, redis: Redis, keys: Keys, *, ttl: float = DEFAULT_TTL) -> None:
+        self.redis = redis
+        self.keys = keys
+        self.ttl = ttl
+
+    async def heartbeat(
+        self, node_id: str, address: str, started_at: float, connections: int
+    ) -> None:
+        key = self.keys.node(node_id)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(
+                key,
+                mapping={
+                    "address": address,
+                    "version": __version__,
+                    "started_at": started_at,
+                    "connections": connections,
+                    "heartbeat_at": time.time(),
+                },
+            )
+            pipe.pexpire(key, int(self.ttl * 1000))
+            await pipe.execute()
+
+    async def deregister(self, node_id: str) -> None:
+        await self.redis.delete(self.keys.node(node_id))
+
+    async def is_alive(self, node_id: str) -> bool:
+        return bool(await self.redis.exists(self.keys.node(node_id)))
+
+    async def live_nodes(self) -> list[NodeInfo]:
+        nodes: list[NodeInfo] = []
+        prefix_len = len(self.keys.node(""))
+        async for key in self.redis.scan_iter(match=self.keys.node_pattern(), count=500):
+            data = await self.redis.hgetall(key)
+            if data:
+                nodes.append(NodeInfo.from_hash(key.decode()[prefix_len:], data))
+        return sorted(nodes, key=lambda n: n.node_id)
+
+
+async def heartbeat_forever(
+    registry: Registry,
+    node_id: str,
+    address: str,
+    connections: Callable[[], int],
+    on_beat: Callable[[], object] | None = None,
+) -> None:
+    """Renew the registration every ttl/3 seconds until cancelled; survive Redis outages."""
+    started_at = time.time()
+    interval = registry.ttl / 3
+    while True:
+        try:
+            await registry.heartbeat(node_id, address, started_at, connections())
+            if on_beat is not None:
+                result = on_beat()
+                if asyncio.iscoroutine(result):
+                    await result
+        except (RedisError, OSError) as exc:
+            log.warning("registry heartbeat failed: %s", exc)
+        await asyncio.sleep(interval)

@@ -1,0 +1,210 @@
+"""E. Transactions: TransactionEvent, idempotent under replay.
+
+One ``transactions`` row per (charger, transactionId), created by whichever event of the
+transaction arrives first; ``transaction_events`` keeps one row per seqNo, so a replayed
+event (same seqNo, after a reconnect, E04/E08/E11/E12 offline queues) changes nothing.
+
+What makes an acknowledged event impossible to lose:
+
+1. the meter samples are committed first (a replay stores them again as a no-op: they have
+   a unique key);
+2. Started/Updated: the seqNo is recorded and the event applied in one database
+   transaction, so a crash cannot leave a recorded-but-unapplied event that its replay would
+   then skip;
+3. Ended: the session is ended first (ending is itself idempotent: an ended session stays as
+   it is) and only then is the seqNo recorded.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from csms.domain.clock import parse_timestamp
+from csms.domain.id_tokens import Authorization
+from csms.domain.meter_values import MeterSample, first_and_last_register_wh
+from csms.node import sessions
+from csms.node.context import Payload, Session
+from csms.node.v201 import authorization as auth
+from csms.node.v201.availability import only_connector, remember_connector
+from csms.node.v201.convert import id_token_info, samples, status_name
+from csms.store import transactions as tx_store
+from csms.store.executor import Executor
+
+STARTED = "Started"
+ENDED = "Ended"
+STOP_AUTHORIZED = "StopAuthorized"
+CONCURRENT_TX = "ConcurrentTx"
+# E06.FR.09 / E07.FR.04: a transaction ended by the driver may omit stoppedReason.
+DEFAULT_STOP_REASON = "Local"
+
+
+async def transaction_event(session: Session, payload: Payload) -> Payload:
+    info = payload["transactionInfo"]
+    event_type = payload["eventType"]
+    at = parse_timestamp(payload["timestamp"])
+    evse_id, connector_id = _evse(session, payload.get("evse"))
+    transaction = await tx_store.open_ocpp201(
+        session.pool,
+        session.charge_point_id,
+        info["transactionId"],
+        started_at=at,
+        evse_id=evse_id or 0,
+        connector_id=connector_id or 0,
+    )
+    event_samples = samples(payload.get("meterValue", []))
+    if event_samples:
+        await sessions.store_samples(
+            session,
+            evse_id=transaction.evse_id if evse_id is None else evse_id,
+            connector_id=transaction.connector_id if connector_id is None else connector_id,
+            transaction_pk=transaction.id,
+            samples=event_samples,
+        )
+    id_token: dict[str, Any] | None = payload.get("idToken")
+    authorization = None
+    if id_token is not None:
+        # E01.FR.11 / E05.FR.01: verify the token even if the charger authorized it locally.
+        authorization = await auth.decide(
+            session,
+            id_token,
+            starting=_starting(payload, transaction, id_token["idToken"]),
+            excluding_pk=transaction.id,
+        )
+    changes = _changes(payload, at, evse_id, connector_id, authorization)
+    if event_type == ENDED:
+        fresh = await _end(session, transaction, payload, at, event_samples, changes)
+    else:
+        fresh = await _record_and_apply(session, transaction.id, payload, at, changes)
+        if fresh and id_token is not None and _stopping(payload):
+            await tx_store.set_stop_id_token(session.pool, transaction.id, id_token["idToken"])
+    if not fresh:
+        session.log.info(
+            "TransactionEvent %s seqNo %d replayed: no change",
+            info["transactionId"],
+            payload["seqNo"],
+        )
+    elif event_type == STARTED:
+        session.log.info("transaction %s started", info["transactionId"])
+    response: Payload = {}
+    if authorization is not None:
+        # E01.FR.12 / E02.FR.02 / E03.FR.02; no totalCost: we do not bill yet.
+        response["idTokenInfo"] = id_token_info(authorization)
+    return response
+
+
+def _evse(session: Session, evse: dict[str, Any] | None) -> tuple[int | None, int | None]:
+    """(evse id, connector id) of the event; an omitted connector of a one-connector EVSE
+    is filled in from what the charger reported before."""
+    if evse is None:
+        return None, None
+    evse_id: int = evse["id"]
+    connector_id: int | None = evse.get("connectorId")
+    if connector_id is None:
+        connector_id = only_connector(session, evse_id)
+    else:
+        remember_connector(session, evse_id, connector_id)
+    return evse_id, connector_id
+
+
+def _stopping(payload: Payload) -> bool:
+    """The idToken of this event is the one that ended the authorization (E07.FR.02)."""
+    return bool(payload["triggerReason"] == STOP_AUTHORIZED)
+
+
+def _starting(payload: Payload, transaction: tx_store.Transaction, token: str) -> bool:
+    """Whether the token is being used to start the session: then a token that does not
+    allow concurrent sessions and has another one gets ConcurrentTx.
+
+    True for Started, for the first token a session gets, and for the start token of a
+    session that got ConcurrentTx (so a replay answers the same, and the answer clears once
+    the other session ends). Never for a stop token or for Ended.
+    """
+    if payload["eventType"] == ENDED or _stopping(payload):
+        return False
+    return (
+        payload["eventType"] == STARTED
+        or transaction.id_token is None
+        or (transaction.id_token == token and transaction.authorization_status == CONCURRENT_TX)
+    )
+
+
+def _changes(
+    payload: Payload,
+    at: datetime,
+    evse_id: int | None,
+    connector_id: int | None,
+    authorization: Authorization | None,
+) -> dict[str, Any]:
+    """The keyword arguments of ``update_ocpp201`` for this event."""
+    info = payload["transactionInfo"]
+    id_token = payload.get("idToken")
+    start_token = None if id_token is None or _stopping(payload) else id_token
+    # A stop token's decision is answered but not stored as the session's authorization.
+    decided = authorization if start_token is not None else None
+    return {
+        "seq_no": payload["seqNo"],
+        "trigger_reason": payload["triggerReason"],
+        "offline": payload.get("offline", False),
+        "started_at": at if payload["eventType"] == STARTED else None,
+        "evse_id": evse_id,
+        "connector_id": connector_id,
+        "id_token": start_token["idToken"] if start_token else None,
+        "id_token_type": start_token["type"] if start_token else None,
+        "authorization_status": status_name(decided.status) if decided else None,
+        "parent_id_token": decided.parent_id_token if decided else None,
+        "charging_state": info.get("chargingState"),
+        "remote_start_id": info.get("remoteStartId"),
+        "reservation_id": payload.get("reservationId"),
+    }
+
+
+async def _record_and_apply(
+    session: Session, pk: int, payload: Payload, at: datetime, changes: dict[str, Any]
+) -> bool:
+    async with session.pool.acquire() as connection, connection.transaction():
+        fresh = await _record(connection, pk, payload, at)
+        if fresh:
+            # Changes only a session that has not ended: an Updated after Ended is kept in
+            # transaction_events but leaves the session as it is.
+            await tx_store.update_ocpp201(connection, pk, **changes)
+    return fresh
+
+
+async def _end(
+    session: Session,
+    transaction: tx_store.Transaction,
+    payload: Payload,
+    at: datetime,
+    event_samples: list[MeterSample],
+    changes: dict[str, Any],
+) -> bool:
+    # What the Ended event says (a first token, offline flag, state) is applied first, while
+    # the session is still active; both steps are no-ops once it has ended.
+    await tx_store.update_ocpp201(session.pool, transaction.id, **changes)
+    _, meter_stop = first_and_last_register_wh(event_samples)
+    id_token = payload.get("idToken")
+    ended = await sessions.end_transaction(
+        session,
+        transaction,
+        ended_at=at,
+        meter_stop_wh=meter_stop,  # None: the store falls back to the stored samples
+        stop_reason=payload["transactionInfo"].get("stoppedReason", DEFAULT_STOP_REASON),
+        stop_id_token=(id_token["idToken"] or None) if id_token else None,
+    )
+    if ended:
+        session.log.info("transaction %s ended", transaction.transaction_id)
+    return await _record(session.pool, transaction.id, payload, at)
+
+
+async def _record(db: Executor, pk: int, payload: Payload, at: datetime) -> bool:
+    return await tx_store.record_event(
+        db,
+        pk,
+        seq_no=payload["seqNo"],
+        event_type=payload["eventType"],
+        trigger_reason=payload["triggerReason"],
+        occurred_at=at,
+        offline=payload.get("offline", False),
+        payload=payload,
+    )

@@ -1,0 +1,150 @@
+"""``csms-sim``: run a simulated charging station against a CSMS.
+
+Exit status 0 on success, 1 with a one-line error on stderr when the scenario fails,
+2 for invalid arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from websockets.exceptions import InvalidHandshake, InvalidStatus, InvalidURI
+
+from simulators.config import StationConfig
+from simulators.errors import CallError, ConnectionLostError, SimulatorError
+from simulators.scenarios import run_boot, run_idle, run_session
+from simulators.station import Station
+
+PASSWORD_ENV = "CSMS_SIM_PASSWORD"
+SCENARIOS = ("session", "boot", "idle")
+HTTP_HINTS = {
+    401: "check --password",
+    403: "check --password and that the charge point is allowed",
+    404: "check --url and --id",
+}
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive: {text}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {text}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative: {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (subcommands: ``run``; ``fleet`` is to come)."""
+    parser = argparse.ArgumentParser(prog="csms-sim", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    run = commands.add_parser("run", help="run one charging station through a scenario")
+    run.add_argument("--url", required=True, help="CSMS endpoint, e.g. ws://127.0.0.1:9000/ocpp")
+    run.add_argument("--id", required=True, dest="charge_point_id", help="charge point id")
+    run.add_argument("--version", choices=("1.6", "2.0.1"), default="1.6", help="OCPP version")
+    run.add_argument(
+        "--password", help=f"HTTP Basic password (security profile 1); or set {PASSWORD_ENV}"
+    )
+    run.add_argument("--scenario", choices=SCENARIOS, default="session")
+    run.add_argument("--connectors", type=_positive_int, default=1)
+    run.add_argument("--meter-interval", type=_positive_float, default=5.0, help="seconds")
+    run.add_argument("--meter-values", type=_non_negative_int, default=3)
+    run.add_argument("--id-token", default="TAG-1")
+    run.add_argument("--call-timeout", type=_positive_float, default=10.0, help="seconds")
+    run.add_argument("--verbose", action="store_true", help="log every frame")
+    return parser
+
+
+def _config(args: argparse.Namespace) -> StationConfig:
+    return StationConfig(
+        url=args.url,
+        charge_point_id=args.charge_point_id,
+        version=args.version,
+        password=args.password or os.environ.get(PASSWORD_ENV) or None,
+        connectors=args.connectors,
+        meter_interval=args.meter_interval,
+        call_timeout=args.call_timeout,
+    )
+
+
+async def _run(args: argparse.Namespace) -> dict[str, Any]:
+    station = Station(_config(args))
+    if args.scenario == "boot":
+        return await run_boot(station)
+    if args.scenario == "session":
+        return await run_session(station, args.id_token, args.meter_values)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(signum, stop.set)
+    return await run_idle(station, stop)
+
+
+def describe(exc: BaseException) -> str:
+    """A one-line explanation of why a scenario failed."""
+    if isinstance(exc, InvalidStatus):
+        status = exc.response.status_code
+        return f"HTTP {status}: {HTTP_HINTS.get(status, 'the CSMS refused the WebSocket')}"
+    if isinstance(exc, InvalidURI):
+        return f"invalid --url: {exc}"
+    if isinstance(exc, InvalidHandshake):
+        return f"WebSocket handshake failed: {exc}"
+    if isinstance(exc, CallError):
+        return f"CSMS answered CALLERROR {exc}"
+    if isinstance(exc, ConnectionLostError):
+        return "connection closed by the CSMS"
+    if isinstance(exc, TimeoutError):
+        return "timed out waiting for the CSMS"
+    if isinstance(exc, OSError):
+        return f"cannot connect: {exc.strerror or exc}"
+    return str(exc) or type(exc).__name__
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        stream=sys.stderr,
+    )
+    # Frames are logged by the station already; websockets' own records add nothing.
+    logging.getLogger("simulators.wire").setLevel(logging.INFO)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``csms-sim``."""
+    args = build_parser().parse_args(argv)
+    _setup_logging(args.verbose)
+    try:
+        summary = asyncio.run(_run(args))
+    except KeyboardInterrupt:
+        return 130
+    except (SimulatorError, InvalidHandshake, InvalidURI, OSError) as exc:
+        sys.stderr.write(f"csms-sim: error: {describe(exc)}\n")
+        return 1
+    sys.stdout.write(json.dumps(summary) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

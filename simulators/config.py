@@ -1,0 +1,57 @@
+"""Configuration of one simulated charging station."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class MeterProfile:
+    """The electrical behaviour of the simulated EV and charger (three-phase AC)."""
+
+    voltage_v: float = 230.0
+    current_a: float = 16.0
+    phases: int = 3
+    battery_wh: float = 60_000.0
+    initial_soc_percent: float = 20.0
+
+    @property
+    def power_w(self) -> float:
+        """Active power drawn while charging."""
+        return self.voltage_v * self.current_a * self.phases
+
+
+@dataclass(frozen=True)
+class StationConfig:
+    """Everything a :class:`~simulators.station.Station` needs to know about itself.
+
+    ``url`` is the CSMS endpoint without the charge point id; the station appends
+    ``/{charge_point_id}``. ``password`` enables HTTP Basic authentication (security
+    profile 1) with the charge point id as user name. ``connectors`` is the number of
+    connectors (1.6, ids 1..N) or EVSEs each with connector 1 (2.0.1).
+    """
+
+    url: str
+    charge_point_id: str
+    version: str = "1.6"
+    password: str | None = field(default=None, repr=False)
+    connectors: int = 1
+    meter_interval: float = 60.0
+    vendor: str = "SimVendor"
+    model: str = "SimModel"
+    serial_number: str | None = None
+    firmware_version: str | None = "1.0.0"
+    subprotocols: list[str] | None = None
+    call_timeout: float = 10.0
+    open_timeout: float = 10.0
+    auto_replay: bool = True
+    fail_firmware: bool = False
+    meter: MeterProfile = field(default_factory=MeterProfile)
+
+    def __post_init__(self) -> None:
+        if self.version not in ("1.6", "2.0.1"):
+            raise ValueError(f"unsupported OCPP version {self.version!r} (1.6 or 2.0.1)")
+        if self.connectors < 1:
+            raise ValueError("connectors must be at least 1")
+        if self.meter_interval <= 0 or self.call_timeout <= 0:
+            raise ValueError("meter_interval and call_timeout must be positive")

@@ -1,0 +1,42 @@
+"""The mutable state of a simulated station, shared by the station and its handlers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from simulators.transaction import Transaction
+
+
+@dataclass
+class StationState:
+    """What the station remembers between messages.
+
+    ``configuration`` holds 1.6 configuration keys, or 2.0.1 variables keyed
+    ``"Component.Variable"``; keys in ``readonly`` cannot be changed by the CSMS.
+    ``transactions`` holds the active transaction per connector (1.6) / EVSE (2.0.1),
+    ``claimed`` the connectors where a remotely started one is about to begin,
+    ``reservations`` the reserved connector per reservation id and
+    ``energy_register_wh`` each connector's meter register outside transactions.
+    """
+
+    configuration: dict[str, str] = field(default_factory=dict)
+    readonly: set[str] = field(default_factory=set)
+    connector_status: dict[int, str] = field(default_factory=dict)
+    transactions: dict[int, Transaction] = field(default_factory=dict)
+    claimed: set[int] = field(default_factory=set)
+    reservations: dict[int, int] = field(default_factory=dict)
+    energy_register_wh: dict[int, float] = field(default_factory=dict)
+    local_list_version: int = 0
+    firmware_status: str = "Idle"
+    heartbeat_interval: int | None = None
+
+    def connector_free(self, connector_id: int) -> bool:
+        """No transaction is active or about to start on ``connector_id``."""
+        return connector_id not in self.transactions and connector_id not in self.claimed
+
+    def find_transaction(self, transaction_id: int | str) -> Transaction | None:
+        """The active transaction with this id, if any."""
+        for tx in self.transactions.values():
+            if tx.transaction_id == transaction_id:
+                return tx
+        return None

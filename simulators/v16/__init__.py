@@ -1,0 +1,1 @@
+"""OCPP 1.6J: message builders (:mod:`.adapter`), handlers and their routing table."""
