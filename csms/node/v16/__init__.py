@@ -24,4 +24,5 @@ ROUTES: Mapping[str, Handler] = {
     "SecurityEventNotification": notifications.security_event_notification,
     "LogStatusNotification": notifications.log_status_notification,
     "SignedFirmwareStatusNotification": notifications.signed_firmware_status_notification,
+    "SignCertificate": notifications.sign_certificate,
 }
