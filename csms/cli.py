@@ -7,17 +7,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import signal
 import sys
-from collections.abc import Callable, Coroutine, Sequence
+import time
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from datetime import datetime
 from typing import Any
 
 import asyncpg
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from csms import bootstrap, logs
-from csms.errors import CsmsError
+from csms.cluster.keys import Keys
+from csms.errors import CommandError, CsmsError
 from csms.settings import CommonSettings, NodeSettings
 
 Command = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
@@ -76,13 +81,14 @@ async def _run_node(settings: NodeSettings, *, migrate_first: bool) -> int:
     from csms.store.pool import migrate
 
     database_url = await bootstrap.database_url(settings)
+    redis_url = await bootstrap.redis_url(settings)
     if migrate_first:
         await migrate(database_url)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    async with running_node(settings, database_url) as node:
+    async with running_node(settings, database_url, redis_url) as node:
         _out(
             f"csms node {settings.node_id}: chargers connect to "
             f"ws://{settings.host}:{node.port}/ocpp/{{charge_point_id}}"
@@ -456,6 +462,84 @@ async def cmd_journal(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- cluster ----------------------------------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def _redis(settings: CommonSettings) -> AsyncIterator[tuple[Redis, Keys]]:
+    redis = Redis.from_url(await bootstrap.redis_url(settings))
+    try:
+        yield redis, Keys(settings.redis_prefix)
+    finally:
+        await redis.aclose()
+
+
+async def cmd_nodes(args: argparse.Namespace) -> int:
+    from csms.cluster.registry import Registry
+
+    async with _redis(CommonSettings()) as (redis, keys):
+        nodes = await Registry(redis, keys).live_nodes()
+    now = time.time()
+    _table(
+        ["node_id", "address", "version", "chargers", "up_s", "heartbeat_age_s"],
+        [
+            [
+                n.node_id,
+                n.address,
+                n.version,
+                n.connections,
+                int(now - n.started_at),
+                round(now - n.heartbeat_at, 1),
+            ]
+            for n in nodes
+        ],
+    )
+    return 0
+
+
+def _command_params(pairs: Sequence[str], raw_json: str | None) -> dict[str, Any]:
+    """``--key value`` pairs (dashes become underscores; JSON values decoded) and --params."""
+    import orjson
+
+    params: dict[str, Any] = orjson.loads(raw_json) if raw_json else {}
+    if not isinstance(params, dict):
+        raise CsmsError("--params must be a JSON object")
+    items = list(pairs)
+    while items:
+        key = items.pop(0)
+        if not key.startswith("--") or not items:
+            raise CsmsError(f"expected --name value pairs, got {key!r}")
+        value = items.pop(0)
+        try:
+            params[key[2:].replace("-", "_")] = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            params[key[2:].replace("-", "_")] = value
+    return params
+
+
+async def cmd_command(args: argparse.Namespace) -> int:
+    import orjson
+
+    from csms.cluster.bus import CommandClient
+
+    params = _command_params(args.params_pairs, args.params)
+    async with _redis(CommonSettings()) as (redis, keys):
+        client = CommandClient(redis, keys)
+        try:
+            result = await client.send(
+                args.charge_point_id, args.command, params, timeout=args.timeout
+            )
+        except CommandError as exc:
+            _err(f"{exc.code}: {exc.detail}")
+            if exc.extra:
+                _err(orjson.dumps(exc.extra).decode())
+            return 1
+        finally:
+            await client.close()
+    _out(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
+    return 0
+
+
 # -- output -----------------------------------------------------------------------------------
 
 
@@ -581,6 +665,19 @@ def build_parser() -> argparse.ArgumentParser:
     txshow.add_argument("id", type=int, help="the id column of `csms transactions`")
     txshow.set_defaults(func=cmd_transaction_show)
 
+    sub.add_parser("nodes", help="live nodes of the cluster").set_defaults(func=cmd_nodes)
+    command = sub.add_parser(
+        "command",
+        help="send a command to a charger, wherever it is connected",
+        description="Example: csms command CP-1 reset --type soft. Params are --name value "
+        "pairs (JSON values allowed) or --params '{...}'. See docs/reference/commands.md.",
+    )
+    command.add_argument("charge_point_id")
+    command.add_argument("command", help="neutral command name, or raw")
+    command.add_argument("--params", help="params as a JSON object")
+    command.add_argument("--timeout", type=float, default=30.0, help="seconds (default 30)")
+    command.set_defaults(func=cmd_command)
+
     journal = sub.add_parser("journal", help="the OCPP frames a charger sent and received")
     journal.add_argument("charge_point_id")
     journal.add_argument("--limit", type=int, default=100)
@@ -597,7 +694,12 @@ def _use_uvloop() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if args.command == "command":
+        args.params_pairs = extra
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     logs.configure(os.environ.get("CSMS_LOG_LEVEL", "INFO"))
     if args.command in ("up", "node"):
         _use_uvloop()
@@ -607,7 +709,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CsmsError as exc:
         _err(str(exc))
         return 1
-    except (OSError, asyncpg.PostgresError) as exc:
+    except (OSError, asyncpg.PostgresError, RedisError) as exc:
         _err(f"{type(exc).__name__}: {exc}")
         return 1
     except KeyboardInterrupt:

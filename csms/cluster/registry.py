@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from csms import __version__
 from csms.cluster.keys import Keys
@@ -56,9 +54,11 @@ class Registry:
 
     async def heartbeat(
         self, node_id: str, address: str, started_at: float, connections: int
-    ) -> None:
+    ) -> bool:
+        """Renew the registration; False if it had lapsed (or Redis lost it) before."""
         key = self.keys.node(node_id)
         async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.exists(key)
             pipe.hset(
                 key,
                 mapping={
@@ -70,7 +70,8 @@ class Registry:
                 },
             )
             pipe.pexpire(key, int(self.ttl * 1000))
-            await pipe.execute()
+            existed, *_ = await pipe.execute()
+        return bool(existed)
 
     async def deregister(self, node_id: str) -> None:
         await self.redis.delete(self.keys.node(node_id))
@@ -86,25 +87,3 @@ class Registry:
             if data:
                 nodes.append(NodeInfo.from_hash(key.decode()[prefix_len:], data))
         return sorted(nodes, key=lambda n: n.node_id)
-
-
-async def heartbeat_forever(
-    registry: Registry,
-    node_id: str,
-    address: str,
-    connections: Callable[[], int],
-    on_beat: Callable[[], object] | None = None,
-) -> None:
-    """Renew the registration every ttl/3 seconds until cancelled; survive Redis outages."""
-    started_at = time.time()
-    interval = registry.ttl / 3
-    while True:
-        try:
-            await registry.heartbeat(node_id, address, started_at, connections())
-            if on_beat is not None:
-                result = on_beat()
-                if asyncio.iscoroutine(result):
-                    await result
-        except (RedisError, OSError) as exc:
-            log.warning("registry heartbeat failed: %s", exc)
-        await asyncio.sleep(interval)

@@ -14,7 +14,7 @@ def utc_now() -> datetime:
 
 def parse_timestamp(text: str) -> datetime:
     """An OCPP dateTime (RFC 3339) as an aware datetime; a naive one is taken as UTC."""
-    value = datetime.fromisoformat(text)
+    value = datetime.fromisoformat(text.upper())  # RFC 3339 allows "t" and "z"
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import asyncpg
 
+from csms.cluster.events import EventPublisher
 from csms.domain.clock import Clock
 from csms.logs import ChargerLog
 from csms.settings import NodeSettings
@@ -25,6 +26,7 @@ class NodeServices:
     clock: Clock
     meter_writer: BatchWriter
     journal_writer: BatchWriter | None
+    events: EventPublisher | None = None
 
 
 @dataclass(slots=True)
@@ -47,6 +49,11 @@ class Session:
     @property
     def pool(self) -> asyncpg.Pool:
         return self.services.pool
+
+    def publish(self, event_type: str, **data: Any) -> None:
+        """A live event about this charger (dropped when the node runs without Redis)."""
+        if self.services.events is not None:
+            self.services.events.publish(event_type, self.charge_point_id, **data)
 
 
 Handler = Callable[[Session, Payload], Awaitable[Payload]]

@@ -125,8 +125,8 @@ def parse(data: str | bytes, dialect: Dialect) -> Frame:
         frame = orjson.loads(data)
     except orjson.JSONDecodeError:
         raise BadFrame(UNREADABLE_ID, _framework("not valid JSON")) from None
-    if not isinstance(frame, list) or len(frame) < 3:
-        raise BadFrame(UNREADABLE_ID, _framework("not a JSON array of at least 3 elements"))
+    if not isinstance(frame, list) or len(frame) < 2:
+        raise BadFrame(UNREADABLE_ID, _framework("not a JSON array [type, id, ...]"))
     type_id, message_id = frame[0], frame[1]
     if not isinstance(message_id, str) or not message_id:
         raise BadFrame(UNREADABLE_ID, _framework("message id is not a non-empty string"))

@@ -7,6 +7,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import itertools
 import logging
 import secrets
 import weakref
@@ -21,11 +22,14 @@ from websockets.frames import CloseCode
 from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
+from csms.cluster.routing import Owner
 from csms.domain.charge_points import valid_charge_point_id
 from csms.logs import ChargerLog
 from csms.node import rpc, v16, v201
+from csms.node.command_types import CommandAdapter
 from csms.node.connection import ChargerConnection
 from csms.node.context import Handler, NodeServices, Session
+from csms.node.membership import Membership
 from csms.passwords import verify_password
 from csms.store import chargers as charger_store
 from csms.store.chargers import Charger
@@ -46,6 +50,16 @@ VERSIONS: dict[str, Version] = {
     "ocpp2.0.1": Version(v201.DIALECT, v201.ROUTES),
     "ocpp1.6": Version(v16.DIALECT, v16.ROUTES),
 }
+
+
+def command_adapters() -> dict[str, Mapping[str, CommandAdapter]]:
+    """subprotocol -> neutral command name -> adapter (see docs/reference/commands.md)."""
+    from csms.node.v16.commands import COMMANDS as COMMANDS_16
+    from csms.node.v201.commands import COMMANDS as COMMANDS_201
+
+    return {"ocpp1.6": COMMANDS_16, "ocpp2.0.1": COMMANDS_201}
+
+
 # The order we prefer when a charger offers several.
 SUPPORTED_SUBPROTOCOLS = [Subprotocol(name) for name in VERSIONS]
 
@@ -105,10 +119,13 @@ class CredentialCache:
 class Node:
     """A charger-facing node: accepts OCPP-J sockets and serves each with a ChargerConnection."""
 
-    def __init__(self, services: NodeServices) -> None:
+    def __init__(self, services: NodeServices, membership: Membership | None = None) -> None:
         self.services = services
         self.settings = services.settings
+        self.membership = membership
         self.connections: dict[str, ChargerConnection] = {}
+        # Without a cluster, epochs are local: they still fence DB connection records.
+        self._local_epochs = itertools.count(1)
         self._handshakes: weakref.WeakKeyDictionary[ServerConnection, Charger] = (
             weakref.WeakKeyDictionary()
         )
@@ -144,12 +161,25 @@ class Node:
             PATH_PREFIX,
         )
 
-    async def stop(self) -> None:
+    async def stop(self, *, batch: int = 500, pause: float = 0.05) -> None:
+        """Drain: stop accepting, then close sockets with 1001 in batches so chargers
+        reconnect elsewhere without a thundering herd; each close releases ownership."""
         if self._server is None:
             return
-        self._server.close(close_connections=True, code=CloseCode.GOING_AWAY)
-        await self._server.wait_closed()
-        self._server = None
+        server, self._server = self._server, None
+        server.close(close_connections=False)
+        open_connections = list(self.connections.values())
+        for start in range(0, len(open_connections), batch):
+            chunk = open_connections[start : start + batch]
+            await asyncio.gather(
+                *(c.websocket.close(CloseCode.GOING_AWAY, "node shutting down") for c in chunk),
+                return_exceptions=True,
+            )
+            if start + batch < len(open_connections):
+                await asyncio.sleep(pause)
+        # handlers may be waiting for a batch to fill: write it now so they can finish
+        await self.services.meter_writer.flush()
+        await server.wait_closed()
 
     async def _process_request(
         self, connection: ServerConnection, request: Request
@@ -228,17 +258,25 @@ class Node:
             await previous.websocket.close(
                 CloseCode.POLICY_VIOLATION, "replaced by a newer connection"
             )
-        clock = self.services.clock
+        if self.membership is not None:
+            await self.membership.claim(connection)
+        else:
+            connection.owner = Owner(self.settings.node_id, next(self._local_epochs))
+        epoch = connection.owner.epoch if connection.owner is not None else 0
+        node_id = self.settings.node_id
+        pool, clock = self.services.pool, self.services.clock
         await charger_store.record_connection(
-            self.services.pool, charge_point_id, subprotocol, clock()
+            pool, charge_point_id, protocol=subprotocol, node_id=node_id, epoch=epoch, at=clock()
         )
-        charger_log.info("connected with %s", subprotocol)
+        charger_log.info("connected with %s (epoch %d)", subprotocol, epoch)
         try:
             await connection.serve()
         finally:
             if self.connections.get(charge_point_id) is connection:
                 del self.connections[charge_point_id]
-                await charger_store.record_connection(
-                    self.services.pool, charge_point_id, None, clock()
-                )
+            if self.membership is not None:
+                await self.membership.release(connection)
+            await charger_store.record_disconnection(
+                pool, charge_point_id, node_id=node_id, epoch=epoch, at=clock()
+            )
             charger_log.info("disconnected (%s)", websocket.close_code)

@@ -60,7 +60,8 @@ async def upsert_variables(db: Executor, charge_point_id: str, rows: Sequence[Va
                $7::text[], $8::text[], $9::text[], $10::text[], $11::jsonb[])
            ON CONFLICT (charge_point_id, component, component_instance, evse_id, connector_id,
                variable, variable_instance, attribute_type) DO UPDATE SET
-               value = excluded.value, mutability = excluded.mutability,
+               value = excluded.value,
+               mutability = coalesce(excluded.mutability, device_model_variables.mutability),
                characteristics = coalesce(excluded.characteristics,
                                           device_model_variables.characteristics),
                updated_at = now()""",

@@ -13,7 +13,7 @@ from csms.store.executor import Executor
 
 _CHARGER_COLUMNS = """charge_point_id, password_hash, auth_mode, boot_policy, ocpp_version,
     description, registration_status, vendor, model, serial_number, firmware_version, iccid,
-    imsi, meter_type, meter_serial_number, connected_protocol, last_boot_at,
+    imsi, meter_type, meter_serial_number, connected_protocol, connected_node, last_boot_at,
     last_heartbeat_at, last_seen_at, firmware_status, diagnostics_status, created_at"""
 
 
@@ -35,6 +35,7 @@ class Charger:
     meter_type: str | None
     meter_serial_number: str | None
     connected_protocol: str | None
+    connected_node: str | None
     last_boot_at: datetime | None
     last_heartbeat_at: datetime | None
     last_seen_at: datetime | None
@@ -173,14 +174,38 @@ async def record_heartbeat(db: Executor, charge_point_id: str, at: datetime) -> 
 
 
 async def record_connection(
-    db: Executor, charge_point_id: str, protocol: str | None, at: datetime
+    db: Executor,
+    charge_point_id: str,
+    *,
+    protocol: str,
+    node_id: str,
+    epoch: int,
+    at: datetime,
 ) -> None:
-    """Note the negotiated subprotocol (None once disconnected)."""
+    """Note the negotiated subprotocol and which node/epoch holds the socket."""
     await db.execute(
-        """UPDATE chargers SET connected_protocol = $2, last_seen_at = $3
+        """UPDATE chargers SET connected_protocol = $2, connected_node = $3,
+               connection_epoch = $4, last_seen_at = $5
            WHERE charge_point_id = $1""",
         charge_point_id,
         protocol,
+        node_id,
+        epoch,
+        at,
+    )
+
+
+async def record_disconnection(
+    db: Executor, charge_point_id: str, *, node_id: str, epoch: int, at: datetime
+) -> None:
+    """Mark the charger disconnected, unless a newer connection (elsewhere) holds it."""
+    await db.execute(
+        """UPDATE chargers SET connected_protocol = NULL, connected_node = NULL,
+               connection_epoch = NULL, last_seen_at = $4
+           WHERE charge_point_id = $1 AND connected_node = $2 AND connection_epoch = $3""",
+        charge_point_id,
+        node_id,
+        epoch,
         at,
     )
 

@@ -46,7 +46,9 @@ async def add_id_token(
 
 
 async def get_id_token(db: Executor, id_token: str) -> IdToken | None:
-    record = await db.fetchrow(f"SELECT {_COLUMNS} FROM id_tokens WHERE id_token = $1", id_token)
+    record = await db.fetchrow(
+        f"SELECT {_COLUMNS} FROM id_tokens WHERE lower(id_token) = lower($1)", id_token
+    )
     return IdToken(**dict(record)) if record else None
 
 
@@ -73,7 +75,7 @@ async def update_id_token(db: Executor, id_token: str, **changes: Any) -> IdToke
         raise ValueError(f"cannot update {sorted(unknown)}")
     assignments = ", ".join(f"{name} = ${i}" for i, name in enumerate(changes, start=2))
     record = await db.fetchrow(
-        f"""UPDATE id_tokens SET {assignments}, updated_at = now() WHERE id_token = $1
+        f"""UPDATE id_tokens SET {assignments}, updated_at = now() WHERE lower(id_token) = lower($1)
             RETURNING {_COLUMNS}""",
         id_token,
         *changes.values(),
@@ -84,7 +86,10 @@ async def update_id_token(db: Executor, id_token: str, **changes: Any) -> IdToke
 
 
 async def remove_id_token(db: Executor, id_token: str) -> None:
-    if await db.execute("DELETE FROM id_tokens WHERE id_token = $1", id_token) == "DELETE 0":
+    if (
+        await db.execute("DELETE FROM id_tokens WHERE lower(id_token) = lower($1)", id_token)
+        == "DELETE 0"
+    ):
         raise NotFound(f"id token {id_token} not found")
 
 
@@ -94,7 +99,7 @@ async def count_active_sessions(
     """Sessions of ``id_token`` that have not ended, on any charger."""
     count = await db.fetchval(
         """SELECT count(*) FROM transactions
-           WHERE id_token = $1 AND ended_at IS NULL AND id IS DISTINCT FROM $2""",
+           WHERE lower(id_token) = lower($1) AND ended_at IS NULL AND id IS DISTINCT FROM $2""",
         id_token,
         excluding_pk,
     )

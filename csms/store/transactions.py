@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -118,7 +118,8 @@ def ocpp16_start_key(
 ) -> str:
     """What identifies one 1.6 StartTransaction across replays (1.6 has no transaction id
     until we answer)."""
-    return f"{connector_id}|{id_token}|{started_at.isoformat()}|{meter_start_wh}"
+    instant = started_at.astimezone(UTC).isoformat()  # the same instant, however written
+    return f"{connector_id}|{id_token.lower()}|{instant}|{meter_start_wh}"
 
 
 async def find_ocpp16_start(
@@ -311,7 +312,7 @@ async def list_transactions(
     records = await db.fetch(
         f"""SELECT {_COLUMNS} FROM transactions
             WHERE ($1::text IS NULL OR charge_point_id = $1)
-              AND ($2::text IS NULL OR id_token = $2)
+              AND ($2::text IS NULL OR lower(id_token) = lower($2))
               AND ($3::boolean IS NULL OR (ended_at IS NULL) = $3)
               AND ($4::timestamptz IS NULL OR started_at >= $4)
               AND ($5::timestamptz IS NULL OR started_at < $5)

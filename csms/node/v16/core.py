@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from csms.cluster import events
 from csms.domain.clock import format_timestamp, parse_timestamp
 from csms.node import sessions
 from csms.node.context import Payload, Session
@@ -49,6 +50,13 @@ async def status_notification(session: Session, payload: Payload) -> Payload:
             vendor_error_code=payload.get("vendorErrorCode"),
             status_at=parse_timestamp(timestamp) if timestamp else session.services.clock(),
         ),
+    )
+    session.publish(
+        events.STATUS_CHANGED,
+        evse_id=0,
+        connector_id=payload["connectorId"],
+        status=payload["status"],
+        error_code=payload["errorCode"],
     )
     return {}
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from csms.cluster import events
 from csms.domain.clock import parse_timestamp
 from csms.node import sessions
 from csms.node.context import Payload, Session
@@ -37,6 +38,13 @@ async def start_transaction(session: Session, payload: Payload) -> Payload:
         parent_id_token=info.get("parentIdTag"),
     )
     if created:
+        session.publish(
+            events.TRANSACTION_STARTED,
+            transaction_id=transaction.transaction_id,
+            connector_id=connector_id,
+            id_token=id_tag,
+            authorization=info["status"],
+        )
         session.log.info(
             "transaction %s started on connector %d (%s)",
             transaction.transaction_id,
@@ -86,6 +94,7 @@ async def stop_transaction(session: Session, payload: Payload) -> Payload:
         stop_id_token=id_tag,
     )
     if applied:
+        session.publish(events.TRANSACTION_ENDED, transaction_id=transaction.transaction_id)
         session.log.info("transaction %s stopped", transaction.transaction_id)
     else:
         session.log.info("StopTransaction %s replayed: no change", transaction.transaction_id)
@@ -101,6 +110,7 @@ async def meter_values(session: Session, payload: Payload) -> Payload:
             session.log.warning("MeterValues for unknown transaction %s", transaction_id)
         else:
             transaction_pk = transaction.id
+            session.publish(events.TRANSACTION_UPDATED, transaction_id=str(transaction_id))
     await sessions.store_samples(
         session,
         evse_id=0,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from csms.cluster import events
 from csms.domain.clock import parse_timestamp
 from csms.node.context import Payload, Session
 from csms.store import chargers as charger_store
@@ -41,6 +42,9 @@ async def record_connector_status(
             vendor_error_code=None,
             status_at=parse_timestamp(timestamp),
         ),
+    )
+    session.publish(
+        events.STATUS_CHANGED, evse_id=evse_id, connector_id=connector_id, status=status
     )
 
 

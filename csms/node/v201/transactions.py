@@ -20,6 +20,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from csms.cluster import events
 from csms.domain.clock import parse_timestamp
 from csms.domain.id_tokens import Authorization
 from csms.domain.meter_values import MeterSample, first_and_last_register_wh
@@ -37,6 +38,11 @@ STOP_AUTHORIZED = "StopAuthorized"
 CONCURRENT_TX = "ConcurrentTx"
 # E06.FR.09 / E07.FR.04: a transaction ended by the driver may omit stoppedReason.
 DEFAULT_STOP_REASON = "Local"
+_EVENT_TYPES = {
+    STARTED: events.TRANSACTION_STARTED,
+    "Updated": events.TRANSACTION_UPDATED,
+    ENDED: events.TRANSACTION_ENDED,
+}
 
 
 async def transaction_event(session: Session, payload: Payload) -> Payload:
@@ -84,8 +90,17 @@ async def transaction_event(session: Session, payload: Payload) -> Payload:
             info["transactionId"],
             payload["seqNo"],
         )
-    elif event_type == STARTED:
-        session.log.info("transaction %s started", info["transactionId"])
+    else:
+        if event_type == STARTED:
+            session.log.info("transaction %s started", info["transactionId"])
+        session.publish(
+            _EVENT_TYPES[event_type],
+            transaction_id=info["transactionId"],
+            evse_id=evse_id,
+            seq_no=payload["seqNo"],
+            trigger_reason=payload["triggerReason"],
+            charging_state=info.get("chargingState"),
+        )
     response: Payload = {}
     if authorization is not None:
         # E01.FR.12 / E02.FR.02 / E03.FR.02; no totalCost: we do not bill yet.

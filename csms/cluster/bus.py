@@ -1,0 +1,310 @@
+"""Command request/reply over Redis lists (see docs/adr/0001-command-bus.md).
+
+A caller LPUSHes a command onto the owning node's inbox list; the node BRPOPs it, calls the
+charger and LPUSHes the reply onto the caller's own reply list, which one listener task per
+caller process BRPOPs and hands to the waiting future by command id. Lists keep messages
+across a momentary disconnect (pub/sub would drop them); both lists expire when idle so a
+dead node's inbox or a gone caller's replies do not pile up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import pybreaker
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from csms.cluster.breakers import BreakerBox, guarded
+from csms.cluster.keys import Keys
+from csms.cluster.registry import Registry
+from csms.cluster.routing import Owner, Routing
+from csms.errors import (
+    ChargerCallError,
+    ChargerNotConnected,
+    CommandError,
+    CommandRejected,
+    CommandTimeout,
+    NodeUnavailable,
+)
+
+log = logging.getLogger(__name__)
+
+INBOX_TTL_MS = 60_000
+REPLIES_TTL_MS = 60_000
+POLL_SECONDS = 1.0
+# The node answers "charger timed out" this long before the caller's deadline, so a slow
+# charger is told apart from a node that does not answer at all.
+NODE_MARGIN = 0.5
+
+# Reply error codes (node -> caller)
+MOVED = "moved"
+NOT_CONNECTED = "not_connected"
+TIMEOUT = "timeout"
+REJECTED = "rejected"
+CALL_ERROR = "call_error"
+INTERNAL = "internal"
+
+
+@dataclass(frozen=True, slots=True)
+class CommandMessage:
+    """A command as it travels to a node."""
+
+    id: str
+    charge_point_id: str
+    epoch: int
+    command: str
+    params: dict[str, Any]
+    deadline: float
+    reply_to: str
+
+    def encode(self) -> bytes:
+        return orjson.dumps(
+            {
+                "k": "call",
+                "id": self.id,
+                "cp": self.charge_point_id,
+                "epoch": self.epoch,
+                "cmd": self.command,
+                "params": self.params,
+                "deadline": self.deadline,
+                "reply": self.reply_to,
+            }
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class EvictMessage:
+    """Tell a node that a newer connection (``epoch``) took the charger over."""
+
+    charge_point_id: str
+    epoch: int
+
+    def encode(self) -> bytes:
+        return orjson.dumps({"k": "evict", "cp": self.charge_point_id, "epoch": self.epoch})
+
+
+def decode_message(data: bytes | str) -> CommandMessage | EvictMessage | None:
+    try:
+        raw = orjson.loads(data)
+        if raw["k"] == "evict":
+            return EvictMessage(str(raw["cp"]), int(raw["epoch"]))
+        if raw["k"] == "call":
+            return CommandMessage(
+                id=str(raw["id"]),
+                charge_point_id=str(raw["cp"]),
+                epoch=int(raw["epoch"]),
+                command=str(raw["cmd"]),
+                params=dict(raw["params"]),
+                deadline=float(raw["deadline"]),
+                reply_to=str(raw["reply"]),
+            )
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+        pass
+    return None
+
+
+def reply_ok(command_id: str, result: dict[str, Any]) -> bytes:
+    return orjson.dumps({"id": command_id, "ok": True, "result": result})
+
+
+def reply_error(
+    command_id: str, code: str, detail: str, extra: dict[str, Any] | None = None
+) -> bytes:
+    return orjson.dumps(
+        {"id": command_id, "ok": False, "error": code, "detail": detail, "extra": extra or {}}
+    )
+
+
+async def push(redis: Redis, key: str, data: bytes, ttl_ms: int) -> None:
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.lpush(key, data)
+        pipe.pexpire(key, ttl_ms)
+        await pipe.execute()
+
+
+class _NoReply(Exception):
+    """The node did not answer before the deadline (counts against its breaker)."""
+
+
+@dataclass
+class _Pending:
+    future: asyncio.Future[dict[str, Any]]
+    node_id: str
+    started: float = field(default_factory=time.monotonic)
+
+
+class CommandClient:
+    """Sends commands to whichever node owns a charger and waits for the answer."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        keys: Keys,
+        *,
+        caller_id: str | None = None,
+        breaker_fail_max: int = 5,
+        breaker_reset_timeout: float = 30.0,
+    ) -> None:
+        self.redis = redis
+        self.keys = keys
+        self.caller_id = caller_id or f"caller-{secrets.token_hex(6)}"
+        self.routing = Routing(redis, keys)
+        self.registry = Registry(redis, keys)
+        self.breakers = BreakerBox(fail_max=breaker_fail_max, reset_timeout=breaker_reset_timeout)
+        self._pending: dict[str, _Pending] = {}
+        self._listener: asyncio.Task[None] | None = None
+        self.late_replies = 0
+
+    @property
+    def reply_key(self) -> str:
+        return self.keys.replies(self.caller_id)
+
+    async def start(self) -> None:
+        if self._listener is None:
+            self._listener = asyncio.create_task(self._listen(), name="command-replies")
+
+    async def close(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener
+            self._listener = None
+        for pending in self._pending.values():
+            if not pending.future.done():
+                pending.future.cancel()
+        self._pending.clear()
+
+    async def send(
+        self,
+        charge_point_id: str,
+        command: str,
+        params: dict[str, Any] | None = None,
+        *,
+        timeout: float = 30.0,
+    ) -> dict[str, Any]:
+        """The charger's answer to ``command``; raises a CommandError subclass otherwise.
+
+        Resolves the owner, sends, and re-resolves once if the node says the charger moved.
+        """
+        await self.start()
+        deadline = time.time() + timeout
+        for attempt in (1, 2):
+            owner = await self._owner(charge_point_id)
+            reply = await self._send_to(owner, charge_point_id, command, params or {}, deadline)
+            if reply.get("ok"):
+                result: dict[str, Any] = reply["result"]
+                return result
+            code, detail = reply.get("error"), str(reply.get("detail", ""))
+            if code == MOVED and attempt == 1:
+                log.info("%s moved off node %s; re-resolving", charge_point_id, owner.node_id)
+                continue
+            raise _error_for(code, detail, reply.get("extra") or {})
+        raise ChargerNotConnected(f"{charge_point_id} moved twice while being reached")
+
+    async def _owner(self, charge_point_id: str) -> Owner:
+        try:
+            owner = await self.routing.owner(charge_point_id)
+            alive = owner is not None and await self.registry.is_alive(owner.node_id)
+        except (RedisError, OSError) as exc:
+            raise NodeUnavailable(f"Redis unavailable: {exc}") from exc
+        if owner is None:
+            raise ChargerNotConnected(f"{charge_point_id} is not connected")
+        if not alive:
+            raise ChargerNotConnected(
+                f"{charge_point_id}'s node {owner.node_id} is gone; the charger will reconnect"
+            )
+        return owner
+
+    async def _send_to(
+        self,
+        owner: Owner,
+        charge_point_id: str,
+        command: str,
+        params: dict[str, Any],
+        deadline: float,
+    ) -> dict[str, Any]:
+        message = CommandMessage(
+            id=uuid.uuid4().hex,
+            charge_point_id=charge_point_id,
+            epoch=owner.epoch,
+            command=command,
+            params=params,
+            deadline=deadline,
+            reply_to=self.reply_key,
+        )
+        loop = asyncio.get_running_loop()
+        pending = _Pending(loop.create_future(), owner.node_id)
+        self._pending[message.id] = pending
+
+        async def exchange() -> dict[str, Any]:
+            await push(self.redis, self.keys.inbox(owner.node_id), message.encode(), INBOX_TTL_MS)
+            try:
+                return await asyncio.wait_for(
+                    asyncio.shield(pending.future), max(0.0, deadline - time.time())
+                )
+            except TimeoutError:
+                raise _NoReply() from None
+
+        try:
+            return await guarded(self.breakers.get(owner.node_id), exchange)
+        except pybreaker.CircuitBreakerError:
+            raise NodeUnavailable(
+                f"node {owner.node_id} is failing; its circuit breaker is open"
+            ) from None
+        except _NoReply:
+            raise CommandTimeout(
+                f"no answer from node {owner.node_id} for {charge_point_id} in time"
+            ) from None
+        except (RedisError, OSError) as exc:
+            raise NodeUnavailable(f"Redis unavailable: {exc}") from exc
+        finally:
+            self._pending.pop(message.id, None)
+
+    async def _listen(self) -> None:
+        while True:
+            try:
+                item = await self.redis.brpop([self.reply_key], timeout=POLL_SECONDS)
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError) as exc:
+                log.warning("reply listener: %s", exc)
+                await asyncio.sleep(POLL_SECONDS / 2)
+                continue
+            if item is None:
+                continue
+            self._deliver(item[1])
+
+    def _deliver(self, data: bytes | str) -> None:
+        try:
+            reply = orjson.loads(data)
+            command_id = str(reply["id"])
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            log.warning("unreadable reply dropped")
+            return
+        pending = self._pending.get(command_id)
+        if pending is None or pending.future.done():
+            self.late_replies += 1
+            log.warning("late reply to command %s dropped (caller gave up)", command_id)
+            return
+        pending.future.set_result(reply)
+
+
+def _error_for(code: object, detail: str, extra: dict[str, Any]) -> CommandError:
+    if code in (NOT_CONNECTED, MOVED):
+        return ChargerNotConnected(detail, extra)
+    if code == TIMEOUT:
+        return CommandTimeout(detail, extra)
+    if code == CALL_ERROR:
+        return ChargerCallError(detail, extra)
+    if code == REJECTED:
+        return CommandRejected(detail, extra)
+    return CommandError(detail or f"command failed ({code})", extra)

@@ -1,0 +1,173 @@
+"""Serves bus commands for the chargers connected to this node.
+
+The node BRPOPs its inbox; each command is checked (deadline, connection, fencing epoch),
+translated by the charger's version adapter (``v16/commands.py``, ``v201/commands.py``) or
+passed through raw, sent as one CALL, and answered on the caller's reply list.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from csms.cluster import bus
+from csms.cluster.keys import Keys
+from csms.cluster.routing import Owner, Routing
+from csms.errors import CommandError, InvalidInput
+from csms.node.command_types import CommandAdapter
+from csms.node.connection import ChargerConnection
+
+log = logging.getLogger(__name__)
+
+RAW = "raw"
+POLL_SECONDS = 1.0
+
+
+class CommandServer:
+    """The consumer of one node's inbox."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        keys: Keys,
+        node_id: str,
+        connections: Mapping[str, ChargerConnection],
+        adapters: Mapping[str, Mapping[str, CommandAdapter]],
+    ) -> None:
+        self.redis = redis
+        self.keys = keys
+        self.node_id = node_id
+        self.connections = connections
+        self.adapters = adapters  # subprotocol -> command name -> adapter
+        self.routing = Routing(redis, keys)
+        self._task: asyncio.Task[None] | None = None
+        self._inflight: set[asyncio.Task[None]] = set()
+        self.outcomes: dict[str, int] = {}
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="command-inbox")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        for task in list(self._inflight):
+            task.cancel()
+
+    async def _run(self) -> None:
+        inbox = self.keys.inbox(self.node_id)
+        while True:
+            try:
+                item = await self.redis.brpop([inbox], timeout=POLL_SECONDS)
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError) as exc:
+                log.warning("command inbox: %s", exc)
+                await asyncio.sleep(POLL_SECONDS / 2)
+                continue
+            if item is None:
+                continue
+            message = bus.decode_message(item[1])
+            if message is None:
+                log.warning("unreadable command dropped")
+                continue
+            task = asyncio.create_task(self._handle(message))
+            self._inflight.add(task)
+            task.add_done_callback(self._inflight.discard)
+
+    async def _handle(self, message: bus.CommandMessage | bus.EvictMessage) -> None:
+        if isinstance(message, bus.EvictMessage):
+            await self._evict(message)
+            return
+        remaining = message.deadline - time.time()
+        if remaining <= 0:
+            log.warning(
+                "command %s for %s expired in the inbox", message.id, message.charge_point_id
+            )
+            self._count("expired")
+            return
+        reply = await self._execute(message, remaining)
+        try:
+            await bus.push(self.redis, message.reply_to, reply, bus.REPLIES_TTL_MS)
+        except (RedisError, OSError) as exc:
+            log.warning("reply to %s lost: %s", message.id, exc)
+
+    async def _execute(self, message: bus.CommandMessage, remaining: float) -> bytes:
+        cp = message.charge_point_id
+        connection = self.connections.get(cp)
+        if connection is None or connection.closed:
+            self._count(bus.NOT_CONNECTED)
+            return bus.reply_error(
+                message.id, bus.MOVED, f"{cp} is not connected to {self.node_id}"
+            )
+        expected = Owner(self.node_id, message.epoch)
+        if connection.owner != expected or not await self.routing.holds(cp, expected):
+            # routed with an older (or newer) epoch than this socket's: never deliver
+            self._count(bus.MOVED)
+            return bus.reply_error(message.id, bus.MOVED, f"{cp} moved")
+        try:
+            action, payload, adapter = self._translate(connection, message.command, message.params)
+            result = await connection.call(action, payload, max(0.1, remaining - bus.NODE_MARGIN))
+            if adapter is not None and adapter.persist is not None:
+                await adapter.persist(connection.session, payload, result)
+        except CommandError as exc:
+            self._count(exc.code)
+            code = {"timeout": bus.TIMEOUT, "call_error": bus.CALL_ERROR, "rejected": bus.REJECTED}
+            return bus.reply_error(
+                message.id, code.get(exc.code, bus.NOT_CONNECTED), exc.detail, exc.extra
+            )
+        except InvalidInput as exc:
+            self._count(bus.REJECTED)
+            return bus.reply_error(message.id, bus.REJECTED, str(exc))
+        except Exception:
+            log.exception("command %s (%s) for %s failed", message.id, message.command, cp)
+            self._count(bus.INTERNAL)
+            return bus.reply_error(message.id, bus.INTERNAL, "internal error on the node")
+        self._count("ok")
+        return bus.reply_ok(
+            message.id,
+            {
+                "action": action,
+                "request": payload,
+                "response": result,
+                "protocol": connection.session.subprotocol,
+            },
+        )
+
+    def _translate(
+        self, connection: ChargerConnection, command: str, params: dict[str, Any]
+    ) -> tuple[str, dict[str, Any], CommandAdapter | None]:
+        subprotocol = connection.session.subprotocol
+        if command == RAW:
+            action, payload = params.get("action"), params.get("payload", {})
+            if not isinstance(action, str) or not isinstance(payload, dict):
+                raise InvalidInput('raw: params must be {"action": "<OCPP action>", "payload": {}}')
+            return action, payload, None
+        adapter = self.adapters.get(subprotocol, {}).get(command)
+        if adapter is None:
+            raise InvalidInput(
+                f"command {command!r} is not available for {subprotocol} chargers "
+                "(see docs/reference/commands.md, or use raw)"
+            )
+        return adapter.action, adapter.build(params), adapter
+
+    async def _evict(self, message: bus.EvictMessage) -> None:
+        connection = self.connections.get(message.charge_point_id)
+        if connection is None or connection.owner is None:
+            return
+        if connection.owner.epoch < message.epoch:
+            connection.session.log.warning(
+                "a newer connection (epoch %d) took over: closing this one", message.epoch
+            )
+            await connection.websocket.close(1008, "replaced by a newer connection")
+
+    def _count(self, outcome: str) -> None:
+        self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1

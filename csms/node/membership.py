@@ -1,0 +1,153 @@
+"""A node's place in the cluster: registration heartbeats and fenced charger ownership.
+
+On connect the node claims the charger (a new epoch); if another socket held it, that
+socket's node is told to close it and a security event is recorded. On close the node
+releases only its own epoch. If Redis loses its data (restart), the next heartbeat finds
+the registration gone and the node re-asserts every charger it still holds; connections
+claimed while Redis was down are claimed when it is back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Mapping
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from csms.cluster import events
+from csms.cluster.bus import INBOX_TTL_MS, EvictMessage, push
+from csms.cluster.events import EventPublisher
+from csms.cluster.keys import Keys
+from csms.cluster.registry import Registry
+from csms.cluster.routing import Owner, Routing
+from csms.node.connection import ChargerConnection
+from csms.store import charger_events
+
+log = logging.getLogger(__name__)
+
+REDIS_ERRORS = (RedisError, OSError)
+
+
+class Membership:
+    """Registry heartbeat and ownership of this node's chargers."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        keys: Keys,
+        node_id: str,
+        address: str,
+        connections: Mapping[str, ChargerConnection],
+        publisher: EventPublisher,
+        *,
+        ttl: float = 10.0,
+    ) -> None:
+        self.redis = redis
+        self.keys = keys
+        self.node_id = node_id
+        self.address = address
+        self.connections = connections
+        self.publisher = publisher
+        self.registry = Registry(redis, keys, ttl=ttl)
+        self.routing = Routing(redis, keys)
+        self._started_at = time.time()
+        self._task: asyncio.Task[None] | None = None
+        self._registered_once = False
+
+    async def start(self) -> None:
+        await self._beat()
+        self._task = asyncio.create_task(self._heartbeats(), name="registry-heartbeat")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        with contextlib.suppress(*REDIS_ERRORS):
+            await self.registry.deregister(self.node_id)
+
+    async def claim(self, connection: ChargerConnection) -> None:
+        """Take ownership for a newly accepted connection (tolerates Redis being down)."""
+        charge_point_id = connection.charge_point_id
+        try:
+            epoch, previous = await self.routing.claim(charge_point_id, self.node_id)
+        except REDIS_ERRORS as exc:
+            connection.session.log.warning("ownership not recorded (Redis: %s); will retry", exc)
+            return
+        connection.owner = Owner(self.node_id, epoch)
+        self.publisher.publish(
+            events.CHARGER_CONNECTED, charge_point_id, protocol=connection.session.subprotocol
+        )
+        if previous is not None and previous.node_id != self.node_id:
+            await self._evict_remote(connection, previous, epoch)
+
+    async def _evict_remote(
+        self, connection: ChargerConnection, previous: Owner, epoch: int
+    ) -> None:
+        charge_point_id = connection.charge_point_id
+        connection.session.log.warning(
+            "took over from node %s (epoch %d -> %d)", previous.node_id, previous.epoch, epoch
+        )
+        with contextlib.suppress(*REDIS_ERRORS):
+            await push(
+                self.redis,
+                self.keys.inbox(previous.node_id),
+                EvictMessage(charge_point_id, epoch).encode(),
+                INBOX_TTL_MS,
+            )
+        await charger_events.record(
+            connection.session.pool,
+            charge_point_id,
+            "ConnectionReplaced",
+            {
+                "previousNode": previous.node_id,
+                "previousEpoch": previous.epoch,
+                "node": self.node_id,
+                "epoch": epoch,
+            },
+            kind="security",
+        )
+
+    async def release(self, connection: ChargerConnection) -> None:
+        owner = connection.owner
+        if owner is None:
+            return
+        with contextlib.suppress(*REDIS_ERRORS):
+            if await self.routing.release(connection.charge_point_id, owner):
+                self.publisher.publish(events.CHARGER_DISCONNECTED, connection.charge_point_id)
+
+    async def _heartbeats(self) -> None:
+        while True:
+            await asyncio.sleep(self.registry.ttl / 3)
+            await self._beat()
+
+    async def _beat(self) -> None:
+        try:
+            existed = await self.registry.heartbeat(
+                self.node_id, self.address, self._started_at, len(self.connections)
+            )
+            if not existed and self._registered_once:
+                log.warning("registration had lapsed (Redis restarted?): re-owning chargers")
+                await self._reassert_all()
+            self._registered_once = True
+            await self._claim_unowned()
+        except REDIS_ERRORS as exc:
+            log.warning("registry heartbeat failed: %s", exc)
+
+    async def _reassert_all(self) -> None:
+        for connection in list(self.connections.values()):
+            owner = connection.owner
+            if owner is None:
+                continue
+            if not await self.routing.reassert(connection.charge_point_id, owner):
+                connection.session.log.warning("a newer connection owns the charger: closing")
+                await connection.websocket.close(1008, "replaced by a newer connection")
+
+    async def _claim_unowned(self) -> None:
+        for connection in list(self.connections.values()):
+            if connection.owner is None and not connection.closed:
+                await self.claim(connection)

@@ -1,0 +1,81 @@
+"""What the 2.0.1 command adapters share: the schema-checked adapter, addressing an EVSE, id
+tokens."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from csms.domain.clock import format_timestamp, utc_now
+from csms.domain.commands import ParamReader
+from csms.errors import InvalidInput, OcppError
+from csms.node.command_types import CommandAdapter, Params, Payload, Persist
+from csms.node.validation import validate
+
+SUBPROTOCOL = "ocpp2.0.1"
+WHOLE_STATION = 0  # evseId 0: the charging station as a whole
+DEFAULT_TOKEN_TYPE = "Central"  # IdTokenEnumType of a token the CSMS hands out
+FIRST_CONNECTOR = 1
+
+Builder = Callable[[ParamReader], Payload]
+Entry = tuple[str, str, Builder, Persist | None]  # command, action, builder, persist
+now = utc_now  # replaced in tests
+
+
+def adapter(
+    command: str, action: str, builder: Builder, persist: Persist | None = None
+) -> CommandAdapter:
+    """An adapter whose payload is checked against the 2.0.1 schema of ``action``."""
+
+    def build(params: Params) -> Payload:
+        payload = builder(ParamReader(command, params))
+        try:
+            validate(SUBPROTOCOL, action, payload)
+        except OcppError as exc:
+            raise InvalidInput(f"{command}: invalid {action} ({exc.description})") from None
+        return payload
+
+    return CommandAdapter(action, build, persist)
+
+
+def with_optional(payload: Payload, **optional: Any) -> Payload:
+    """``payload`` plus the optional fields that are not None."""
+    payload.update({k: v for k, v in optional.items() if v is not None})
+    return payload
+
+
+def evse_and_connector(p: ParamReader) -> tuple[int | None, int | None]:
+    """(EVSE id, connector id on that EVSE). Without ``evse_id``, ``connector_id`` names the
+    EVSE: a 1.6 connector is a 2.0.1 EVSE."""
+    evse_id = p.opt_integer("evse_id")
+    connector_id = p.opt_integer("connector_id")
+    if evse_id is None:
+        return connector_id, None
+    return evse_id, connector_id
+
+
+def evse_id(p: ParamReader) -> int | None:
+    return evse_and_connector(p)[0]
+
+
+def evse(p: ParamReader) -> Payload | None:
+    """EVSEType, or None for the whole station (no EVSE, or EVSE 0)."""
+    evse_id, connector_id = evse_and_connector(p)
+    if not evse_id:
+        return None
+    return with_optional({"id": evse_id}, connectorId=connector_id)
+
+
+def id_token(p: ParamReader, name: str = "id_token") -> Payload:
+    """IdTokenType of ``name``: an IdTokenType object as is, or a string typed by
+    ``id_token_type`` (default Central)."""
+    value = p.value(name)
+    if isinstance(value, dict):
+        return value
+    token_type = p.opt_text("id_token_type") or DEFAULT_TOKEN_TYPE
+    return {"idToken": p.text(name), "type": token_type}
+
+
+def retrieve_date(p: ParamReader) -> str:
+    """``retrieve_date``, or now."""
+    return p.opt_text("retrieve_date") or format_timestamp(now())

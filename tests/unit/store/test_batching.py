@@ -1,0 +1,287 @@
+"""BatchWriter with a fake flush: no database, no sleeping for time to pass.
+
+Rows submitted in the same event-loop turn share a batch whatever ``max_delay`` is (the timer
+cannot fire before the loop runs again), so a batch is deterministic; a huge ``max_delay``
+proves a flush was caused by size or close, not by the timer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+
+import pytest
+from timeouts import TIMEOUT
+
+from csms.store.batching import BatchWriter, Row
+
+NEVER = TIMEOUT * 100  # a delay no test lives to see
+
+
+class FakeFlush:
+    """Records every batch; can hold flushes at a gate and fail on demand."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[Row]] = []
+        self.gate: asyncio.Event | None = None
+        self.failure: Exception | None = None
+        self.started = asyncio.Event()
+
+    async def __call__(self, rows: Sequence[Row]) -> None:
+        self.batches.append(list(rows))
+        self.started.set()
+        if self.gate is not None:
+            await self.gate.wait()
+        if self.failure is not None:
+            raise self.failure
+
+
+async def settle(future: asyncio.Future[None]) -> None:
+    await asyncio.wait_for(asyncio.shield(future), TIMEOUT)
+
+
+async def test_rows_written_in_one_turn_share_one_flush() -> None:
+    flush = FakeFlush()
+    writer = BatchWriter(flush, max_rows=100, max_delay=0)
+    waiters = [writer.submit([(i,)]) for i in range(3)]
+    await asyncio.wait_for(asyncio.gather(*waiters), TIMEOUT)
+    assert flush.batches == [[(0,), (1,), (2,)]]
+    assert writer.rows_written == 3
+
+
+async def test_write_returns_after_its_rows_are_flushed() -> None:
+    flush = FakeFlush()
+    writer = BatchWriter(flush, max_rows=100, max_delay=0)
+    await asyncio.wait_for(writer.write([("a",), ("b",)]), TIMEOUT)
+    assert flush.batches == [[("a",), ("b",)]]
+
+
+async def test_empty_write_flushes_nothing() -> None:
+    flush = FakeFlush()
+    writer = BatchWriter(flush, max_rows=1, max_delay=0)
+    await asyncio.wait_for(writer.write([]), TIMEOUT)
+    writer.add([])
+    await writer.flush()
+    assert flush.batches == []
+
+
+async def test_nothing_is_flushed_before_the_delay_or_size() -> None:
+    flush = FakeFlush()
+    writer = BatchWriter(flush, max_rows=10, max_delay=NEVER)
+    waiter = writer.submit([(1,)])
+    for _ in range(10):
+        await asyncio.sleep(0)  # give the loop every chance to run a (wrong) early flush
+    assert flush.batches == []
+    assert not waiter.done()
+    await writer.flush()
+    await settle(waiter)
+    assert flush.batches == [[(1,)]]
+
+
+async def test_delay_timer_flushes_without_more_rows() -> None:
+    flush = FakeFlush()
+    writer = BatchWriter(flush, max_rows=10, max_delay=TIMEOUT / 1000)
+    await asyncio.wait_for(writer.write([(1,)]), TIMEOUT)
+    assert flush.batches == [[(1,)]]
+
+
+async def test_reaching_max_rows_flushes_at_once() -> None:
+    flush = FakeFlush()
+    writer = BatchWriter(flush, max_rows=2, max_delay=NEVER)
+    first = writer.submit([(1,)])
+    second = writer.submit([(2,)])
+    await settle(first)
+    await settle(second)
+    assert flush.batches == [[(1,), (2,)]]
+
+
+async def test_batches_split_by_size_and_the_rest_waits_for_the_timer() -> None:
+    flush = FakeFlush()
+    writer = BatchWriter(flush, max_rows=2, max_delay=NEVER)
+    waiters = [writer.submit([(i,)]) for i in range(5)]
+    await asyncio.wait_for(asyncio.gather(*waiters[:4]), TIMEOUT)
+    assert flush.batches == [[(0,), (1,)], [(2,), (3,)]]
+    assert not waiters[4].done()
+    await writer.flush()
+    await settle(waiters[4])
+    assert flush.batches[-1] == [(4,)]
+    assert writer.rows_written == 5
+
+
+async def test_one_write_larger_than_max_rows_is_not_split() -> None:
+    flush = FakeFlush()
+    writer = BatchWriter(flush, max_rows=2, max_delay=NEVER)
+    await asyncio.wait_for(writer.write([(i,) for i in range(5)]), TIMEOUT)
+    assert flush.batches == [[(i,) for i in range(5)]]
+
+
+async def test_waiters_are_released_only_after_the_flush_completes() -> None:
+    flush = FakeFlush()
+    flush.gate = asyncio.Event()
+    writer = BatchWriter(flush, max_rows=100, max_delay=0)
+    waiters = [writer.submit([(1,)]), writer.submit([(2,)])]
+    await asyncio.wait_for(flush.started.wait(), TIMEOUT)
+    assert not any(w.done() for w in waiters)
+    flush.gate.set()
+    await asyncio.wait_for(asyncio.gather(*waiters), TIMEOUT)
+    assert all(w.result() is None for w in waiters)
+
+
+async def test_rows_added_during_a_flush_go_to_the_next_batch() -> None:
+    flush = FakeFlush()
+    flush.gate = asyncio.Event()
+    writer = BatchWriter(flush, max_rows=100, max_delay=0)
+    first = writer.submit([(1,)])
+    await asyncio.wait_for(flush.started.wait(), TIMEOUT)
+    second = writer.submit([(2,)])
+    flush.gate.set()
+    await asyncio.wait_for(asyncio.gather(first, second), TIMEOUT)
+    assert flush.batches == [[(1,)], [(2,)]]
+
+
+async def test_failure_reaches_every_waiter_of_the_batch(caplog: pytest.LogCaptureFixture) -> None:
+    flush = FakeFlush()
+    flush.failure = OSError("database went away")
+    writer = BatchWriter(flush, max_rows=100, max_delay=0)
+    waiters = [writer.submit([(i,)]) for i in range(3)]
+    with caplog.at_level(logging.ERROR, logger="csms.store.batching"):
+        results = await asyncio.wait_for(asyncio.gather(*waiters, return_exceptions=True), TIMEOUT)
+    assert all(r is flush.failure for r in results)
+    assert writer.rows_written == 0
+    # the batch, then each submission on its own
+    assert flush.batches == [[(0,), (1,), (2,)], [(0,)], [(1,)], [(2,)]]
+    assert caplog.text.count("write of 1 rows failed: database went away") == 3
+
+
+class FailOn(FakeFlush):
+    """Fails any flush that contains ``bad``."""
+
+    def __init__(self, bad: Row) -> None:
+        super().__init__()
+        self.bad = bad
+
+    async def __call__(self, rows: Sequence[Row]) -> None:
+        await super().__call__(rows)
+        if self.bad in rows:
+            raise ValueError("invalid byte sequence")
+
+
+async def test_one_bad_submission_fails_only_its_own_waiter() -> None:
+    flush = FailOn(("bad",))
+    writer = BatchWriter(flush, max_rows=100, max_delay=0)
+    good1, bad, good2 = (writer.submit(r) for r in ([("a",)], [("bad",)], [("b",)]))
+    results = await asyncio.wait_for(
+        asyncio.gather(good1, bad, good2, return_exceptions=True), TIMEOUT
+    )
+    assert results[0] is None and results[2] is None
+    assert isinstance(results[1], ValueError)
+    assert (writer.rows_written, writer.rows_failed) == (2, 1)
+
+
+async def test_write_raises_the_flush_error() -> None:
+    flush = FakeFlush()
+    flush.failure = OSError("disk full")
+    writer = BatchWriter(flush, max_rows=100, max_delay=0)
+    with pytest.raises(OSError, match="disk full"):
+        await asyncio.wait_for(writer.write([(1,)]), TIMEOUT)
+
+
+async def test_writer_recovers_after_a_failed_batch() -> None:
+    flush = FakeFlush()
+    flush.failure = OSError("once")
+    writer = BatchWriter(flush, max_rows=100, max_delay=0)
+    with pytest.raises(OSError):
+        await asyncio.wait_for(writer.write([(1,)]), TIMEOUT)
+    flush.failure = None
+    await asyncio.wait_for(writer.write([(2,)]), TIMEOUT)
+    assert flush.batches == [[(1,)], [(2,)]]
+    assert writer.rows_written == 1
+
+
+async def test_add_is_fire_and_forget_and_a_failure_is_only_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    flush = FakeFlush()
+    flush.failure = OSError("journal table locked")
+    writer = BatchWriter(flush, max_rows=100, max_delay=0)
+    with caplog.at_level(logging.ERROR, logger="csms.store.batching"):
+        writer.add([(1,), (2,)])
+        await writer.flush()
+    assert flush.batches == [[(1,), (2,)]]
+    assert "write of 2 rows failed: journal table locked" in caplog.text
+
+
+async def test_add_and_submit_share_a_batch() -> None:
+    flush = FakeFlush()
+    writer = BatchWriter(flush, max_rows=100, max_delay=0)
+    writer.add([("journal",)])
+    await asyncio.wait_for(writer.write([("meter",)]), TIMEOUT)
+    assert flush.batches == [[("journal",), ("meter",)]]
+
+
+async def test_add_reaching_max_rows_flushes_at_once() -> None:
+    flush = FakeFlush()
+    writer = BatchWriter(flush, max_rows=2, max_delay=NEVER)
+    writer.add([(1,), (2,)])
+    await asyncio.wait_for(flush.started.wait(), TIMEOUT)
+    assert flush.batches == [[(1,), (2,)]]
+    await writer.flush()
+
+
+async def test_close_flushes_what_is_queued_and_waits_for_flushes_in_flight() -> None:
+    flush = FakeFlush()
+    flush.gate = asyncio.Event()
+    writer = BatchWriter(flush, max_rows=1, max_delay=NEVER)
+    in_flight = writer.submit([(1,)])
+    await asyncio.wait_for(flush.started.wait(), TIMEOUT)
+    writer.add([(2,)])  # max_rows=1: starts a second flush, also held at the gate
+    closing = asyncio.ensure_future(writer.flush())
+    await asyncio.sleep(0)
+    assert not closing.done()
+    flush.gate.set()
+    await asyncio.wait_for(closing, TIMEOUT)
+    assert in_flight.done()
+    assert flush.batches == [[(1,)], [(2,)]]
+    assert writer.rows_written == 2
+
+
+async def test_close_without_rows_is_a_no_op() -> None:
+    flush = FakeFlush()
+    writer = BatchWriter(flush)
+    await asyncio.wait_for(writer.flush(), TIMEOUT)
+    assert flush.batches == []
+
+
+async def test_close_cancels_the_pending_timer() -> None:
+    flush = FakeFlush()
+    writer = BatchWriter(flush, max_rows=100, max_delay=NEVER)
+    writer.add([(1,)])
+    await asyncio.wait_for(writer.flush(), TIMEOUT)
+    assert writer._timer is None
+    assert flush.batches == [[(1,)]]
+
+
+async def test_close_does_not_raise_a_failed_flush() -> None:
+    flush = FakeFlush()
+    flush.failure = OSError("gone")
+    writer = BatchWriter(flush, max_rows=100, max_delay=NEVER)
+    waiter = writer.submit([(1,)])
+    await asyncio.wait_for(writer.flush(), TIMEOUT)
+    assert isinstance(waiter.exception(), OSError)
+
+
+async def test_cancelled_writer_does_not_break_the_batch() -> None:
+    """A charger that disconnects while its rows are being written cancels its wait; the
+    others of the batch are still told the outcome."""
+    flush = FakeFlush()
+    flush.gate = asyncio.Event()
+    writer = BatchWriter(flush, max_rows=100, max_delay=0)
+    leaving = asyncio.ensure_future(writer.write([(1,)]))
+    staying = writer.submit([(2,)])
+    await asyncio.wait_for(flush.started.wait(), TIMEOUT)
+    leaving.cancel()
+    flush.gate.set()
+    await settle(staying)
+    assert leaving.cancelled()
+    assert writer.rows_written == 2
