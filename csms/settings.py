@@ -11,7 +11,7 @@ import socket
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from csms.errors import ConfigurationError
@@ -96,3 +96,78 @@ class NodeSettings(CommonSettings):
         if not value or len(value) > 64 or any(c in value for c in " :/"):
             raise ValueError("node_id: 1-64 characters, no spaces, ':' or '/'")
         return value
+
+
+# A placeholder that works out of the box in dev; `check_safe` refuses it outside dev.
+DEFAULT_JWT_SECRET = "dev-only-insecure-jwt-secret-change-me"
+MIN_JWT_SECRET = 32
+
+
+class BackofficeSettings(CommonSettings):
+    """Settings of the REST backoffice (``csms backoffice`` / ``csms up``).
+
+    ``api_host``/``api_port`` are not ``host``/``port`` so that ``csms up`` can run a node and
+    the backoffice from one environment.
+    """
+
+    api_host: str = Field("127.0.0.1", description="Address the REST API binds.")
+    api_port: int = Field(8000, ge=0, le=65535, description="REST API port (0: any free).")
+    forwarded_allow_ips: str = Field(
+        "127.0.0.1",
+        description="Proxies whose X-Forwarded-For/-Proto are trusted (comma list, or *).",
+    )
+    jwt_secret: SecretStr = Field(
+        SecretStr(DEFAULT_JWT_SECRET),
+        description="HS256 signing key of access tokens; at least 32 characters outside dev.",
+    )
+    jwt_issuer: str = Field("csms", min_length=1, description="`iss` of access tokens.")
+    jwt_audience: str = Field(
+        "csms-backoffice", min_length=1, description="`aud` of access tokens."
+    )
+    access_token_minutes: int = Field(15, ge=1, le=1440, description="Access token lifetime.")
+    refresh_token_days: int = Field(14, ge=1, le=365, description="Refresh token lifetime.")
+    bootstrap_admin: str | None = Field(
+        None, description="Username of an admin created at start-up if it does not exist."
+    )
+    bootstrap_admin_password: SecretStr | None = Field(
+        None, description="Password of the bootstrap admin (12-128 characters)."
+    )
+    login_max_attempts: int = Field(
+        5, ge=1, description="Failed logins per username and client address per window."
+    )
+    login_max_attempts_per_ip: int = Field(
+        50, ge=1, description="Failed logins per client address (any username) per window."
+    )
+    login_window_seconds: int = Field(300, ge=1, description="Login rate-limit window.")
+    default_page_size: int = Field(50, ge=1, description="Items per page when none is asked.")
+    max_page_size: int = Field(200, ge=1, le=1000, description="Largest page of any list.")
+    command_timeout: float = Field(
+        30.0, gt=0, le=300, description="Default and largest seconds a charger command waits."
+    )
+    sse_keepalive_seconds: float = Field(
+        15.0, gt=0, description="Seconds between keep-alive comments on an idle event stream."
+    )
+    sse_max_streams: int = Field(
+        100, ge=1, description="Concurrent event streams per backoffice process."
+    )
+
+    @property
+    def default_jwt_secret(self) -> bool:
+        return self.jwt_secret.get_secret_value() == DEFAULT_JWT_SECRET
+
+    def check_safe(self) -> None:
+        """Besides the common checks: a real signing key outside dev mode."""
+        super().check_safe()
+        password = self.bootstrap_admin_password
+        if self.bootstrap_admin and (password is None or len(password.get_secret_value()) < 12):
+            raise ConfigurationError(
+                "CSMS_BOOTSTRAP_ADMIN_PASSWORD must have at least 12 characters"
+            )
+        if self.is_dev:
+            return
+        secret = self.jwt_secret.get_secret_value()
+        if secret == DEFAULT_JWT_SECRET or len(secret) < MIN_JWT_SECRET:
+            raise ConfigurationError(
+                f"CSMS_JWT_SECRET must be set to at least {MIN_JWT_SECRET} random characters "
+                "when CSMS_ENV=production"
+            )

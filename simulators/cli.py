@@ -72,7 +72,29 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--id-token", default="TAG-1")
     run.add_argument("--call-timeout", type=_positive_float, default=10.0, help="seconds")
     run.add_argument("--verbose", action="store_true", help="log every frame")
+    _add_fleet(commands)
     return parser
+
+
+def _add_fleet(commands: Any) -> None:
+    fleet = commands.add_parser(
+        "fleet", help="load generator: many chargers over several processes (docs/performance.md)"
+    )
+    fleet.add_argument("--url", required=True, help="CSMS endpoint, e.g. ws://127.0.0.1:9000/ocpp")
+    fleet.add_argument("--chargers", type=_positive_int, required=True)
+    fleet.add_argument("--processes", type=_positive_int, default=1)
+    fleet.add_argument("--id-prefix", default="FLEET-", help="ids are PREFIX0, PREFIX1, ...")
+    fleet.add_argument("--first-index", type=_non_negative_int, default=0)
+    fleet.add_argument("--password", help=f"shared Basic-auth password; or set {PASSWORD_ENV}")
+    fleet.add_argument("--connect-rate", type=_positive_float, default=1000.0, help="per second")
+    fleet.add_argument("--heartbeat", type=_positive_float, default=60.0, help="seconds")
+    fleet.add_argument("--meter-interval", type=_positive_float, default=10.0, help="seconds")
+    fleet.add_argument("--session-share", type=float, default=0.5, help="0..1 of chargers charge")
+    fleet.add_argument("--session-meter-values", type=_positive_int, default=30)
+    fleet.add_argument("--v201-share", type=float, default=0.2, help="0..1 speak OCPP 2.0.1")
+    fleet.add_argument("--duration", type=_positive_float, default=30.0, help="seconds after ramp")
+    fleet.add_argument("--id-token", default="FLEET-TAG")
+    fleet.add_argument("--no-spread", action="store_true", help="all connections from 127.0.0.1")
 
 
 def _config(args: argparse.Namespace) -> StationConfig:
@@ -131,9 +153,42 @@ def _setup_logging(verbose: bool) -> None:
     logging.getLogger("simulators.wire").setLevel(logging.INFO)
 
 
+def _fleet(args: argparse.Namespace) -> int:
+    from simulators.fleet.runner import run_fleet
+    from simulators.fleet.worker import FleetProfile
+
+    profile = FleetProfile(
+        url=args.url.rstrip("/"),
+        chargers=args.chargers,
+        processes=args.processes,
+        id_prefix=args.id_prefix,
+        first_index=args.first_index,
+        password=args.password or os.environ.get(PASSWORD_ENV),
+        connect_rate=args.connect_rate,
+        heartbeat=args.heartbeat,
+        meter_interval=args.meter_interval,
+        session_share=args.session_share,
+        session_meter_values=args.session_meter_values,
+        v201_share=args.v201_share,
+        duration=args.duration,
+        id_token=args.id_token,
+        spread_addresses=not args.no_spread,
+    )
+    summary = run_fleet(profile)
+    sys.stdout.write(json.dumps(summary) + "\n")
+    failed = summary["connect_failures"] + summary["call_errors"] + summary["timeouts"]
+    return 1 if failed else 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``csms-sim``."""
     args = build_parser().parse_args(argv)
+    if args.command == "fleet":
+        _setup_logging(False)
+        try:
+            return _fleet(args)
+        except KeyboardInterrupt:
+            return 130
     _setup_logging(args.verbose)
     try:
         summary = asyncio.run(_run(args))

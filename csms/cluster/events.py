@@ -24,7 +24,8 @@ log = logging.getLogger(__name__)
 
 STREAM_MAXLEN = 100_000
 QUEUE_LIMIT = 10_000
-BATCH = 200
+BATCH = 500
+GATHER_SECONDS = 0.005
 
 # Event types
 CHARGER_CONNECTED = "charger.connected"
@@ -89,6 +90,7 @@ class EventPublisher:
         stream = self.keys.events()
         while True:
             batch = [await self._queue.get()]
+            await asyncio.sleep(GATHER_SECONDS)  # one pipeline for many events, not one each
             while len(batch) < BATCH and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             try:

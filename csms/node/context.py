@@ -27,6 +27,8 @@ class NodeServices:
     meter_writer: BatchWriter
     journal_writer: BatchWriter | None
     events: EventPublisher | None = None
+    # Heartbeats are batched fire-and-forget: losing one on a crash loses nothing of value.
+    heartbeat_writer: BatchWriter | None = None
 
 
 @dataclass(slots=True)

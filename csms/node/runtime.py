@@ -20,6 +20,7 @@ from csms.node.context import NodeServices
 from csms.node.membership import Membership
 from csms.node.server import Node, command_adapters
 from csms.settings import NodeSettings
+from csms.store import chargers as charger_store
 from csms.store import journal as journal_store
 from csms.store import meter_values as meter_store
 from csms.store.batching import BatchWriter, Row
@@ -71,7 +72,16 @@ async def running_node(
     publisher: EventPublisher | None = None
     membership: Membership | None = None
     command_server: CommandServer | None = None
-    services = NodeServices(settings, pool, clock, meter_writer, journal_writer)
+
+    async def flush_heartbeats(rows: Sequence[Row]) -> None:
+        await charger_store.record_heartbeats(pool, rows)
+
+    heartbeat_writer = BatchWriter(
+        flush_heartbeats, max_rows=settings.write_batch_rows, max_delay=0.2
+    )
+    services = NodeServices(
+        settings, pool, clock, meter_writer, journal_writer, heartbeat_writer=heartbeat_writer
+    )
     node = Node(services)
     if redis_url is not None:
         redis = Redis.from_url(redis_url, health_check_interval=30)
@@ -104,6 +114,7 @@ async def running_node(
         if publisher is not None:
             await publisher.close()
         await meter_writer.flush()
+        await heartbeat_writer.flush()
         if journal_writer is not None:
             await journal_writer.flush()
         await pool.close()

@@ -75,6 +75,44 @@ async def end_transaction(
     )
 
 
+async def record_heartbeat(session: Session) -> datetime:
+    """Note the heartbeat (batched with other chargers'); return the time to answer."""
+    now = session.services.clock()
+    writer = session.services.heartbeat_writer
+    if writer is not None:
+        writer.add([(session.charge_point_id, now)])
+    else:
+        await charger_store.record_heartbeat(session.pool, session.charge_point_id, now)
+    return now
+
+
+_TRANSACTION_PKS = "transaction_pks"
+_TRANSACTION_PKS_KEPT = 8
+
+
+def remember_transaction(session: Session, transaction_id: str, pk: int) -> None:
+    """Cache the row id of a transaction of this connection (bounded, newest kept)."""
+    cache: dict[str, int] = session.extra.setdefault(_TRANSACTION_PKS, {})
+    cache.pop(transaction_id, None)
+    cache[transaction_id] = pk
+    if len(cache) > _TRANSACTION_PKS_KEPT:
+        del cache[next(iter(cache))]
+
+
+async def transaction_pk(session: Session, transaction_id: str) -> int | None:
+    """The row id of this charger's transaction ``transaction_id`` (None: not this
+    charger's), looked up once per connection: periodic meter values need no query."""
+    cache: dict[str, int] = session.extra.get(_TRANSACTION_PKS, {})
+    pk = cache.get(transaction_id)
+    if pk is None:
+        transaction = await tx_store.get(session.pool, session.charge_point_id, transaction_id)
+        if transaction is None:
+            return None
+        pk = transaction.id
+        remember_transaction(session, transaction_id, pk)
+    return pk
+
+
 async def register_boot(session: Session, identity: dict[str, str | None]) -> tuple[str, int]:
     """Decide the registration status from the operator's boot policy and persist the boot.
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -173,6 +174,18 @@ async def record_heartbeat(db: Executor, charge_point_id: str, at: datetime) -> 
     )
 
 
+async def record_heartbeats(db: Executor, rows: Sequence[tuple[str, datetime]]) -> None:
+    """Many chargers' heartbeats in one statement (rows of charge_point_id, at)."""
+    ids, times = (list(c) for c in zip(*rows, strict=True))
+    await db.execute(
+        """UPDATE chargers SET last_heartbeat_at = v.at, last_seen_at = v.at
+           FROM unnest($1::text[], $2::timestamptz[]) AS v(id, at)
+           WHERE chargers.charge_point_id = v.id""",
+        ids,
+        times,
+    )
+
+
 async def record_connection(
     db: Executor,
     charge_point_id: str,
@@ -263,3 +276,19 @@ async def list_connectors(db: Executor, charge_point_id: str) -> list[ConnectorS
         charge_point_id,
     )
     return [ConnectorStatus(**dict(r)) for r in records]
+
+
+async def add_chargers_bulk(
+    db: Executor, charge_point_ids: Sequence[str], *, password_hash: str | None
+) -> int:
+    """Register many chargers sharing one password hash (fleets, benchmarks); existing ids
+    are left as they are. Returns how many were added."""
+    result = await db.execute(
+        """INSERT INTO chargers (charge_point_id, password_hash, auth_mode)
+           SELECT id, $2, CASE WHEN $2::text IS NULL THEN 'none' ELSE 'basic' END
+           FROM unnest($1::text[]) AS id
+           ON CONFLICT (charge_point_id) DO NOTHING""",
+        list(charge_point_ids),
+        password_hash,
+    )
+    return int(result.split()[-1])

@@ -30,8 +30,7 @@ async def boot_notification(session: Session, payload: Payload) -> Payload:
 
 
 async def heartbeat(session: Session, payload: Payload) -> Payload:
-    now = session.services.clock()
-    await charger_store.record_heartbeat(session.pool, session.charge_point_id, now)
+    now = await sessions.record_heartbeat(session)
     return {"currentTime": format_timestamp(now)}
 
 

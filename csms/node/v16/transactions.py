@@ -37,6 +37,7 @@ async def start_transaction(session: Session, payload: Payload) -> Payload:
         authorization_status=info["status"],
         parent_id_token=info.get("parentIdTag"),
     )
+    sessions.remember_transaction(session, transaction.transaction_id, transaction.id)
     if created:
         session.publish(
             events.TRANSACTION_STARTED,
@@ -105,11 +106,10 @@ async def meter_values(session: Session, payload: Payload) -> Payload:
     transaction_pk = None
     transaction_id = payload.get("transactionId")
     if transaction_id is not None:
-        transaction = await tx_store.get(session.pool, session.charge_point_id, str(transaction_id))
-        if transaction is None:
+        transaction_pk = await sessions.transaction_pk(session, str(transaction_id))
+        if transaction_pk is None:
             session.log.warning("MeterValues for unknown transaction %s", transaction_id)
         else:
-            transaction_pk = transaction.id
             session.publish(events.TRANSACTION_UPDATED, transaction_id=str(transaction_id))
     await sessions.store_samples(
         session,

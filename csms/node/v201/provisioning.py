@@ -9,7 +9,6 @@ from csms.node import sessions
 from csms.node.context import Payload, Session
 from csms.node.v201.events import remember
 from csms.store import charger_events
-from csms.store import chargers as charger_store
 
 # part 2 VariableAttributeType: type defaults to Actual, mutability to ReadWrite.
 DEFAULT_ATTRIBUTE = "Actual"
@@ -37,8 +36,7 @@ async def boot_notification(session: Session, payload: Payload) -> Payload:
 
 
 async def heartbeat(session: Session, payload: Payload) -> Payload:
-    now = session.services.clock()
-    await charger_store.record_heartbeat(session.pool, session.charge_point_id, now)
+    now = await sessions.record_heartbeat(session)
     return {"currentTime": format_timestamp(now)}
 
 

@@ -1,0 +1,174 @@
+"""OCPP frames a fleet charger sends, per version, built from small templates."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+SUBPROTOCOL = {"1.6": "ocpp1.6", "2.0.1": "ocpp2.0.1"}
+# Answered with {"status": "Accepted"} (valid in both versions); anything else NotImplemented.
+ACCEPTED_COMMANDS = frozenset({"ClearCache", "TriggerMessage", "ChangeAvailability", "Reset"})
+
+
+def now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _sampled(meter_wh: float, v201: bool) -> list[dict[str, Any]]:
+    """8 sampled values, as a three-phase AC charger reports them."""
+    values = [
+        ("Energy.Active.Import.Register", "", "Wh", round(meter_wh, 1)),
+        ("Power.Active.Import", "", "W", 11040),
+        ("Current.Import", "L1", "A", 16.0),
+        ("Current.Import", "L2", "A", 16.0),
+        ("Current.Import", "L3", "A", 16.0),
+        ("Voltage", "L1-N", "V", 230.1),
+        ("Voltage", "L2-N", "V", 229.8),
+        ("SoC", "", "Percent", 42),
+    ]
+    result = []
+    for measurand, phase, unit, value in values:
+        sample: dict[str, Any] = {"measurand": measurand, "context": "Sample.Periodic"}
+        if phase:
+            sample["phase"] = phase
+        if v201:
+            sample["value"] = value
+            sample["unitOfMeasure"] = {"unit": unit}
+        else:
+            sample["value"] = str(value)
+            sample["unit"] = unit
+        result.append(sample)
+    return result
+
+
+@dataclass
+class Frames:
+    """Builds the frames of one charger; message ids are a per-charger counter."""
+
+    charge_point_id: str
+    version: str
+    id_token: str
+    _next_id: int = 0
+    seq_no: int = 0
+    transaction_id: str | int | None = None
+
+    @property
+    def v201(self) -> bool:
+        return self.version == "2.0.1"
+
+    def _call(self, action: str, payload: dict[str, Any]) -> tuple[str, bytes]:
+        self._next_id += 1
+        message_id = str(self._next_id)
+        return message_id, orjson.dumps([2, message_id, action, payload])
+
+    def boot(self) -> tuple[str, bytes]:
+        if self.v201:
+            return self._call(
+                "BootNotification",
+                {
+                    "reason": "PowerUp",
+                    "chargingStation": {
+                        "model": "FleetModel",
+                        "vendorName": "Fleet",
+                        "serialNumber": self.charge_point_id[-25:],
+                    },
+                },
+            )
+        return self._call(
+            "BootNotification",
+            {
+                "chargePointVendor": "Fleet",
+                "chargePointModel": "FleetModel",
+                "chargePointSerialNumber": self.charge_point_id[-25:],
+            },
+        )
+
+    def heartbeat(self) -> tuple[str, bytes]:
+        return self._call("Heartbeat", {})
+
+    def status(self, status: str) -> tuple[str, bytes]:
+        if self.v201:
+            return self._call(
+                "StatusNotification",
+                {"timestamp": now(), "connectorStatus": status, "evseId": 1, "connectorId": 1},
+            )
+        return self._call(
+            "StatusNotification",
+            {"connectorId": 1, "errorCode": "NoError", "status": status, "timestamp": now()},
+        )
+
+    def start(self, meter_wh: float) -> tuple[str, bytes]:
+        if self.v201:
+            self.transaction_id = uuid.uuid4().hex
+            self.seq_no = 0
+            return self._event("Started", "Authorized", meter_wh, id_token=True)
+        return self._call(
+            "StartTransaction",
+            {
+                "connectorId": 1,
+                "idTag": self.id_token,
+                "meterStart": int(meter_wh),
+                "timestamp": now(),
+            },
+        )
+
+    def meter_values(self, meter_wh: float) -> tuple[str, bytes]:
+        if self.v201:
+            return self._event("Updated", "MeterValuePeriodic", meter_wh)
+        return self._call(
+            "MeterValues",
+            {
+                "connectorId": 1,
+                "transactionId": self.transaction_id,
+                "meterValue": [{"timestamp": now(), "sampledValue": _sampled(meter_wh, False)}],
+            },
+        )
+
+    def stop(self, meter_wh: float) -> tuple[str, bytes]:
+        if self.v201:
+            return self._event("Ended", "StopAuthorized", meter_wh, stopped=True)
+        return self._call(
+            "StopTransaction",
+            {
+                "transactionId": self.transaction_id,
+                "meterStop": int(meter_wh),
+                "timestamp": now(),
+                "reason": "Local",
+            },
+        )
+
+    def _event(
+        self,
+        event_type: str,
+        trigger: str,
+        meter_wh: float,
+        *,
+        id_token: bool = False,
+        stopped: bool = False,
+    ) -> tuple[str, bytes]:
+        info: dict[str, Any] = {"transactionId": self.transaction_id, "chargingState": "Charging"}
+        if stopped:
+            info["stoppedReason"] = "Local"
+        payload: dict[str, Any] = {
+            "eventType": event_type,
+            "timestamp": now(),
+            "triggerReason": trigger,
+            "seqNo": self.seq_no,
+            "transactionInfo": info,
+            "evse": {"id": 1, "connectorId": 1},
+            "meterValue": [{"timestamp": now(), "sampledValue": _sampled(meter_wh, True)}],
+        }
+        if id_token:
+            payload["idToken"] = {"idToken": self.id_token, "type": "ISO14443"}
+        self.seq_no += 1
+        return self._call("TransactionEvent", payload)
+
+    @staticmethod
+    def answer(message_id: str, action: str) -> bytes:
+        if action in ACCEPTED_COMMANDS:
+            return orjson.dumps([3, message_id, {"status": "Accepted"}])
+        return orjson.dumps([4, message_id, "NotImplemented", f"fleet: {action}", {}])

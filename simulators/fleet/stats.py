@@ -1,0 +1,68 @@
+"""Counters and a mergeable latency histogram (log buckets, 5 % wide)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+_BASE = math.log(1.05)
+
+
+def _bucket(seconds: float) -> int:
+    micros = max(seconds * 1e6, 1.0)
+    return int(math.log(micros) / _BASE)
+
+
+def _value(bucket: int) -> float:
+    return math.exp((bucket + 0.5) * _BASE) / 1e6
+
+
+@dataclass
+class Stats:
+    connected: int = 0
+    connect_failures: int = 0
+    disconnects: int = 0
+    sent: int = 0
+    answered: int = 0
+    call_errors: int = 0
+    timeouts: int = 0
+    commands_answered: int = 0
+    boots: int = 0
+    histogram: dict[int, int] = field(default_factory=dict)
+    boot_histogram: dict[int, int] = field(default_factory=dict)
+
+    def latency(self, seconds: float, *, boot: bool = False) -> None:
+        target = self.boot_histogram if boot else self.histogram
+        bucket = _bucket(seconds)
+        target[bucket] = target.get(bucket, 0) + 1
+
+    def merge(self, other: Stats) -> None:
+        for name in (
+            "connected", "connect_failures", "disconnects", "sent", "answered", "call_errors",
+            "timeouts", "commands_answered", "boots",
+        ):  # fmt: skip
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for mine, theirs in (
+            (self.histogram, other.histogram),
+            (self.boot_histogram, other.boot_histogram),
+        ):
+            for bucket, count in theirs.items():
+                mine[bucket] = mine.get(bucket, 0) + count
+
+    def snapshot(self) -> Stats:
+        copy = Stats()
+        copy.merge(self)
+        return copy
+
+    @staticmethod
+    def percentile(histogram: dict[int, int], fraction: float) -> float | None:
+        total = sum(histogram.values())
+        if total == 0:
+            return None
+        rank = fraction * total
+        seen = 0
+        for bucket in sorted(histogram):
+            seen += histogram[bucket]
+            if seen >= rank:
+                return _value(bucket)
+        return _value(max(histogram))
