@@ -94,6 +94,9 @@ def _add_fleet(commands: Any) -> None:
     fleet.add_argument("--v201-share", type=float, default=0.2, help="0..1 speak OCPP 2.0.1")
     fleet.add_argument("--duration", type=_positive_float, default=30.0, help="seconds after ramp")
     fleet.add_argument("--id-token", default="FLEET-TAG")
+    fleet.add_argument(
+        "--warmup", type=float, default=5.0, help="seconds after the ramp before latencies count"
+    )
     fleet.add_argument("--no-spread", action="store_true", help="all connections from 127.0.0.1")
 
 
@@ -173,6 +176,7 @@ def _fleet(args: argparse.Namespace) -> int:
         duration=args.duration,
         id_token=args.id_token,
         spread_addresses=not args.no_spread,
+        warmup=args.warmup,
     )
     summary = run_fleet(profile)
     sys.stdout.write(json.dumps(summary) + "\n")

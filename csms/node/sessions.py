@@ -118,21 +118,11 @@ async def register_boot(session: Session, identity: dict[str, str | None]) -> tu
 
     Returns ``(status, interval)``: the heartbeat interval when Accepted, else the retry wait.
     """
-    charger = await charger_store.get_charger(session.pool, session.charge_point_id)
-    policy = charger.boot_policy if charger else "reject"
-    status = _BOOT_STATUS[policy]
-    await charger_store.record_boot(
-        session.pool,
-        session.charge_point_id,
-        registration_status=status,
-        at=session.services.clock(),
-        identity=identity,
+    status = await charger_store.record_boot(
+        session.pool, session.charge_point_id, at=session.services.clock(), identity=identity
     )
     session.registration_status = status
     settings = session.services.settings
     interval = settings.heartbeat_interval if status == "Accepted" else settings.boot_retry_interval
     session.log.info("boot %s (%s %s)", status, identity.get("vendor"), identity.get("model"))
     return status, interval
-
-
-_BOOT_STATUS = {"accept": "Accepted", "pending": "Pending", "reject": "Rejected"}

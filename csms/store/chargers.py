@@ -140,19 +140,22 @@ async def record_boot(
     db: Executor,
     charge_point_id: str,
     *,
-    registration_status: str,
     at: datetime,
     identity: dict[str, str | None],
-) -> None:
-    """Store what the charger said about itself in BootNotification and our answer."""
-    await db.execute(
-        """UPDATE chargers SET registration_status = $2, last_boot_at = $3, last_seen_at = $3,
-               vendor = $4, model = $5, serial_number = $6, firmware_version = $7,
-               iccid = $8, imsi = $9, meter_type = $10, meter_serial_number = $11,
+) -> str:
+    """Store what the charger said about itself in BootNotification; return the registration
+    status its boot policy gives (Accepted/Pending/Rejected; Rejected if it was removed)."""
+    status = await db.fetchval(
+        """UPDATE chargers SET registration_status = CASE boot_policy
+                   WHEN 'accept' THEN 'Accepted' WHEN 'pending' THEN 'Pending'
+                   ELSE 'Rejected' END,
+               last_boot_at = $2, last_seen_at = $2,
+               vendor = $3, model = $4, serial_number = $5, firmware_version = $6,
+               iccid = $7, imsi = $8, meter_type = $9, meter_serial_number = $10,
                updated_at = now()
-           WHERE charge_point_id = $1""",
+           WHERE charge_point_id = $1
+           RETURNING registration_status""",
         charge_point_id,
-        registration_status,
         at,
         identity.get("vendor"),
         identity.get("model"),
@@ -163,6 +166,7 @@ async def record_boot(
         identity.get("meter_type"),
         identity.get("meter_serial_number"),
     )
+    return str(status) if status is not None else "Rejected"
 
 
 async def record_heartbeat(db: Executor, charge_point_id: str, at: datetime) -> None:

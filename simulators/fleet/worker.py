@@ -43,6 +43,7 @@ class FleetProfile:
     duration: float = 30.0  # after the last charger connected
     id_token: str = "FLEET-TAG"
     spread_addresses: bool = True
+    warmup: float = 5.0  # after the last connection, before latencies are recorded
 
     def charger_id(self, index: int) -> str:
         return f"{self.id_prefix}{self.first_index + index}"
@@ -56,6 +57,9 @@ def source_address(index: int) -> str:
 
 
 class Charger:
+    # latencies of ordinary calls count from this time.monotonic() on (set by _run)
+    measure_from = 0.0
+
     def __init__(self, profile: FleetProfile, index: int, stats: Stats) -> None:
         self.profile = profile
         self.index = index
@@ -128,7 +132,8 @@ class Charger:
                 continue
             if reply[1] != message_id:
                 continue
-            self.stats.latency(time.perf_counter() - started, boot=boot)
+            if boot or time.monotonic() >= Charger.measure_from:
+                self.stats.latency(time.perf_counter() - started, boot=boot)
             if reply[0] == 3:
                 self.stats.answered += 1
                 return reply[2]
@@ -195,6 +200,7 @@ async def _run(profile: FleetProfile, indexes: range, queue: Queue[Stats], start
     rate = profile.connect_rate / max(profile.processes, 1)
     ramp = len(indexes) / rate if rate > 0 else 0.0
     stop_at = start_at + ramp + profile.duration
+    Charger.measure_from = start_at + ramp + profile.warmup
     tasks: list[asyncio.Task[None]] = []
 
     async def report() -> None:

@@ -100,8 +100,9 @@ class FakeStore:
     async def get_charger(self, db: Any, charge_point_id: str) -> Any:
         return SimpleNamespace(boot_policy=self.boot_policy)
 
-    async def record_boot(self, db: Any, charge_point_id: str, **kwargs: Any) -> None:
+    async def record_boot(self, db: Any, charge_point_id: str, **kwargs: Any) -> str:
         self.boots.append(kwargs)
+        return {"accept": "Accepted", "pending": "Pending"}.get(self.boot_policy, "Rejected")
 
     async def record_heartbeat(self, db: Any, charge_point_id: str, at: datetime) -> None:
         self.heartbeats.append(at)

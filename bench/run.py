@@ -1,0 +1,329 @@
+"""Benchmark a csms node against the ocpp-as-shipped baseline and print a table.
+
+    python bench/run.py                 # quick: a few thousand chargers, ~2 minutes
+    python bench/run.py --full          # the issue's sizes (50,000 idle chargers, ...)
+
+Starts PostgreSQL/Redis (CSMS_BENCH_DATABASE_URL / CSMS_BENCH_REDIS_URL, else the machine's
+defaults, else embedded), a fresh database, one node pinned to CPU 0 and the fleet
+(`csms-sim fleet`) pinned to CPU 1; then the same sustained scenario against
+bench/baseline_csms.py. See docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import secrets
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from redis.asyncio import Redis
+
+from csms import embedded
+from csms.bootstrap import ensure_database
+from csms.cluster.bus import CommandClient
+from csms.cluster.keys import Keys
+from csms.store import chargers, id_tokens
+from csms.store.pool import create_pool, migrate
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+NODE_CPU, FLEET_CPU = "0", "1"
+
+
+def _pin(cpu: str) -> list[str]:
+    return (
+        ["taskset", "-c", cpu]
+        if shutil.which("taskset") and os.cpu_count() and os.cpu_count() > 1
+        else []
+    )  # type: ignore[operator]
+
+
+@dataclass
+class Proc:
+    popen: subprocess.Popen[str]
+    ready_line: str
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def cpu_seconds(self) -> float:
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks = os.sysconf("SC_CLK_TCK")
+        return (int(fields[11]) + int(fields[12])) / ticks
+
+    def rss_kib(self) -> int:
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+        return 0
+
+    def stop(self) -> None:
+        if self.popen.poll() is None:
+            self.popen.terminate()
+            try:
+                self.popen.wait(30)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+
+
+def start(cmd: Sequence[str], env: dict[str, str], ready: str) -> Proc:
+    popen = subprocess.Popen(
+        list(cmd), env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
+    assert popen.stdout is not None
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        line = popen.stdout.readline()
+        if ready in line:
+            return Proc(popen, line)
+        if not line and popen.poll() is not None:
+            break
+    popen.kill()
+    raise RuntimeError(f"{cmd[0]} did not start")
+
+
+def fleet(
+    url: str, chargers_: int, *, first: int, extra: Sequence[str], processes: int = 1
+) -> dict[str, Any]:
+    cmd = [
+        *_pin(FLEET_CPU), str(BIN / "csms-sim"), "fleet", "--url", url,
+        "--chargers", str(chargers_), "--first-index", str(first),
+        "--processes", str(processes), *extra,
+    ]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=3600)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if not lines:
+        raise RuntimeError(f"fleet failed: {done.stderr[-500:]}")
+    result: dict[str, Any] = json.loads(lines[-1])
+    return result
+
+
+class Sampler:
+    """CPU and RSS of a process over a window."""
+
+    def __init__(self, proc: Proc) -> None:
+        self.proc = proc
+        self.cpu0 = proc.cpu_seconds()
+        self.t0 = time.monotonic()
+
+    def cpu_percent(self) -> float:
+        return 100 * (self.proc.cpu_seconds() - self.cpu0) / (time.monotonic() - self.t0)
+
+
+async def servers(args: argparse.Namespace) -> tuple[str, str]:
+    server_dsn = os.environ.get("CSMS_BENCH_DATABASE_URL") or os.environ.get(
+        "CSMS_TEST_DATABASE_URL"
+    )
+    redis_url = os.environ.get("CSMS_BENCH_REDIS_URL") or os.environ.get("CSMS_TEST_REDIS_URL")
+    data = ROOT / ".data" / "bench"
+    if not server_dsn:
+        server_dsn = await asyncio.to_thread(embedded.postgres_url, data)
+    if not redis_url:
+        redis_url = await asyncio.to_thread(embedded.redis_url, data)
+    return server_dsn, redis_url
+
+
+async def main(args: argparse.Namespace) -> None:
+    server_dsn, redis_url = await servers(args)
+    name = f"csms_bench_{secrets.token_hex(3)}"
+    await ensure_database(server_dsn, name)
+    dsn = embedded.with_database(server_dsn, name)
+    await migrate(dsn)
+    pool = await create_pool(dsn, min_size=1, max_size=4)
+    total = args.idle + args.sustained * 2
+    await chargers.add_chargers_bulk(pool, [f"B-{i}" for i in range(total)], password_hash=None)
+    await id_tokens.add_id_token(pool, "FLEET-TAG", allow_concurrent=True)
+    prefix = f"bench-{secrets.token_hex(3)}:"
+    env = {
+        **os.environ,
+        "CSMS_DATABASE_URL": dsn,
+        "CSMS_REDIS_URL": redis_url,
+        "CSMS_REDIS_PREFIX": prefix,
+        "CSMS_LOG_LEVEL": "WARNING",
+        "CSMS_DB_POOL_MAX": "20",
+    }
+    rows: list[tuple[str, str, str]] = []
+    node = start(
+        [*_pin(NODE_CPU), str(BIN / "csms"), "node", "--node-id", "bench", "--port", "0"],
+        env,
+        "chargers connect to",
+    )
+    # "csms node bench: chargers connect to ws://127.0.0.1:PORT/ocpp/{charge_point_id}"
+    url = node.ready_line.split("connect to ", 1)[1].split("/{", 1)[0]
+    try:
+        rows += await scenario_idle(node, url, args)
+        rows += await scenario_sustained(node, url, pool, redis_url, prefix, args, "csms")
+    finally:
+        node.stop()
+    baseline = start(
+        [*_pin(NODE_CPU), sys.executable, str(ROOT / "bench" / "baseline_csms.py"),
+         "--dsn", dsn, "--port", str(args.baseline_port)],
+        env,
+        "baseline listening",
+    )  # fmt: skip
+    try:
+        rows += await scenario_sustained(
+            baseline, f"ws://127.0.0.1:{args.baseline_port}", pool, None, prefix, args, "baseline"
+        )
+    finally:
+        baseline.stop()
+    await pool.close()
+    ours = next(float(v) for k, v, _ in rows if k == "csms: messages/s per CPU-second")
+    base = next(float(v) for k, v, _ in rows if k == "baseline: messages/s per CPU-second")
+    rows.append(("ratio csms / baseline (messages per CPU-second)", f"{ours / base:.1f}x", ">= 5x"))
+    print_table(rows, args)
+
+
+async def scenario_idle(
+    node: Proc, url: str, args: argparse.Namespace
+) -> list[tuple[str, str, str]]:
+    rss0 = node.rss_kib()
+    result = fleet(
+        url, args.idle, first=0, processes=args.fleet_processes,
+        extra=["--id-prefix", "B-", "--connect-rate", str(args.connect_rate),
+               "--heartbeat", "60", "--session-share", "0", "--duration", str(args.hold),
+               "--v201-share", "0.2"],
+    )  # fmt: skip
+    rss = node.rss_kib()
+    # the fleet held them for `hold` seconds; RSS was read right after (sockets still closing)
+    per = (rss - rss0) / max(result["peak_connected"], 1)
+    boots_per_s = result["boots"] / result["boot_window_s"] if result["boot_window_s"] else 0
+    return [
+        ("chargers held (idle, heartbeat 60 s)", f"{result['peak_connected']}", "50,000"),
+        ("RSS per charger", f"{per:.1f} KiB", "<= 24 KiB"),
+        ("boot storm (BootNotification + DB writes)", f"{boots_per_s:.0f}/s", ">= 2,000/s"),
+        ("boot storm p99", f"{result['boot_p99_ms']} ms", "< 250 ms"),
+        (
+            "idle fleet errors",
+            str(result["connect_failures"] + result["call_errors"] + result["timeouts"]),
+            "0",
+        ),
+    ]
+
+
+async def scenario_sustained(
+    proc: Proc,
+    url: str,
+    pool: asyncpg.Pool,
+    redis_url: str | None,
+    prefix: str,
+    args: argparse.Namespace,
+    label: str,
+) -> list[tuple[str, str, str]]:
+    rows0 = await pool.fetchval("SELECT count(*) FROM meter_values")
+    first = args.idle + (args.sustained if label == "baseline" else 0)
+    extra = ["--id-prefix", "B-", "--connect-rate", str(args.connect_rate), "--heartbeat", "30",
+             "--meter-interval", str(args.meter_interval), "--session-share", "1",
+             "--session-meter-values", "1000", "--duration", str(args.duration),
+             "--v201-share", "0.2"]  # fmt: skip
+    whole_run = Sampler(proc)
+    loop = asyncio.get_running_loop()
+    fleet_task = loop.run_in_executor(
+        None,
+        lambda: fleet(
+            url, args.sustained, first=first, extra=extra, processes=args.fleet_processes
+        ),
+    )
+    ramp = args.sustained / args.connect_rate + 3
+    await asyncio.sleep(ramp + 2)
+    sampler = Sampler(proc)
+    window_rows0 = await pool.fetchval("SELECT count(*) FROM meter_values")
+    rtts: list[float] = []
+    if redis_url is not None:
+        rtts = await commands(redis_url, prefix, args, first)
+    await asyncio.sleep(max(0.0, args.duration - 6 - (time.monotonic() - sampler.t0)))
+    cpu = sampler.cpu_percent()
+    elapsed = time.monotonic() - sampler.t0
+    window_rows = await pool.fetchval("SELECT count(*) FROM meter_values") - window_rows0
+    result = await fleet_task
+    cpu_seconds = whole_run.proc.cpu_seconds() - whole_run.cpu0
+    rows_total = await pool.fetchval("SELECT count(*) FROM meter_values") - rows0
+    offered = args.sustained / args.meter_interval + args.sustained / 30
+    # everything the fleet got answered (boots included) per second of the server's CPU
+    msgs_per_cpu_s = result["answered"] / max(cpu_seconds, 1e-9)
+    out = [
+        (f"{label}: offered load", f"{offered:.0f} msg/s", ""),
+        (f"{label}: CPU of its core at that load", f"{cpu:.0f} %", "<= 80 % at 5,000 msg/s"),
+        (f"{label}: messages/s per CPU-second", f"{msgs_per_cpu_s:.0f}", ""),
+        (f"{label}: charger-to-CSMS latency p50 / p99", f"{result['p50_ms']} / {result['p99_ms']} ms", "p99 < 50 ms"),
+        (f"{label}: errors (CALLERROR, timeouts)", str(result["call_errors"] + result["timeouts"]), "0"),
+        (f"{label}: meter rows persisted/s", f"{window_rows / elapsed:.0f}", ">= 30,000/s"),
+    ]  # fmt: skip
+    if label == "csms":
+        out.append((f"{label}: meter rows stored in the run", str(rows_total), "none lost"))
+    if rtts:
+        out.append((
+            "command round trip via Redis under load p50 / p99",
+            f"{statistics.median(rtts) * 1000:.1f} / {sorted(rtts)[int(len(rtts) * 0.99) - 1] * 1000:.1f} ms",
+            "p50 <= 2 ms, p99 <= 20 ms",
+        ))  # fmt: skip
+    return out
+
+
+async def commands(
+    redis_url: str, prefix: str, args: argparse.Namespace, first: int
+) -> list[float]:
+    redis = Redis.from_url(redis_url)
+    client = CommandClient(redis, Keys(prefix))
+    await client.start()
+    rtts = []
+    try:
+        for _ in range(args.commands):
+            cp = f"B-{first + random.randrange(args.sustained)}"
+            t0 = time.perf_counter()
+            try:
+                await client.send(cp, "clear_cache", {}, timeout=10)
+            except Exception:
+                continue
+            rtts.append(time.perf_counter() - t0)
+            await asyncio.sleep(1 / args.command_rate)
+    finally:
+        await client.close()
+        await redis.aclose()
+    return rtts
+
+
+def print_table(rows: list[tuple[str, str, str]], args: argparse.Namespace) -> None:
+    width = max(len(r[0]) for r in rows)
+    out = sys.stdout
+    out.write(f"\n{'figure'.ljust(width)}  {'measured':>22}  target\n")
+    for name, value, target in rows:
+        out.write(f"{name.ljust(width)}  {value:>22}  {target}\n")
+    out.write(f"\n(cpus={os.cpu_count()}, idle={args.idle}, sustained={args.sustained}, "
+              f"meter_interval={args.meter_interval}s)\n")  # fmt: skip
+
+
+def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--full", action="store_true", help="the issue's sizes")
+    parser.add_argument("--idle", type=int, default=5000)
+    parser.add_argument("--sustained", type=int, default=3000)
+    parser.add_argument("--meter-interval", type=float, default=1.0)
+    parser.add_argument("--duration", type=float, default=30.0)
+    parser.add_argument("--hold", type=float, default=10.0)
+    parser.add_argument("--connect-rate", type=float, default=2000.0)
+    parser.add_argument("--fleet-processes", type=int, default=2)
+    parser.add_argument("--commands", type=int, default=300)
+    parser.add_argument("--command-rate", type=float, default=50.0)
+    parser.add_argument("--baseline-port", type=int, default=9788)
+    args = parser.parse_args(argv)
+    if args.full:
+        args.idle, args.sustained, args.hold = 50_000, 5000, 30.0
+    return args
+
+
+if __name__ == "__main__":
+    asyncio.run(main(parse()))
