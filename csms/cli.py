@@ -540,6 +540,134 @@ async def cmd_command(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- backoffice and its users ----------------------------------------------------------------
+
+# The backoffice is loaded by name (uvicorn's factory), so `csms` never imports it.
+BACKOFFICE_FACTORY = "backoffice.app:app_from_environment"
+USER_ROLES = ("admin", "operator", "monitor", "driver")
+MIN_USER_PASSWORD, MAX_USER_PASSWORD = 12, 128
+
+
+def backoffice_server(host: str, port: int, forwarded_allow_ips: str) -> Any:
+    """A uvicorn server for the backoffice (``await server.serve()`` runs it)."""
+    import uvicorn
+
+    config = uvicorn.Config(
+        BACKOFFICE_FACTORY,
+        factory=True,
+        host=host,
+        port=port,
+        proxy_headers=True,
+        forwarded_allow_ips=forwarded_allow_ips,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=5,
+    )
+    return uvicorn.Server(config)
+
+
+async def cmd_backoffice(args: argparse.Namespace) -> int:
+    from csms.settings import BackofficeSettings
+    from csms.store.pool import migrate
+
+    settings = BackofficeSettings()
+    settings.check_safe()
+    if args.migrate:
+        await migrate(await bootstrap.database_url(settings))
+    host = args.host or settings.api_host
+    port = settings.api_port if args.port is None else args.port
+    _out(f"csms backoffice: http://{host}:{port}/docs")
+    await backoffice_server(host, port, settings.forwarded_allow_ips).serve()
+    return 0
+
+
+async def cmd_user_add(args: argparse.Namespace) -> int:
+    import re
+
+    from csms.passwords import generate_password, hash_password
+    from csms.store import users
+
+    if not re.fullmatch(r"[A-Za-z0-9._@+-]{1,64}", args.username):
+        _err("username: 1-64 of letters, digits and . _ @ + -")
+        return 2
+    password = args.password or os.environ.get("CSMS_USER_PASSWORD")
+    generated = password is None
+    if password is None:
+        password = generate_password(20)
+    if not MIN_USER_PASSWORD <= len(password) <= MAX_USER_PASSWORD:
+        _err(f"password: {MIN_USER_PASSWORD}-{MAX_USER_PASSWORD} characters")
+        return 2
+    pool = await _pool(CommonSettings())
+    try:
+        await users.add_user(
+            pool, args.username, password_hash=hash_password(password), role=args.role
+        )
+    finally:
+        await pool.close()
+    _out(f"user {args.username} added ({args.role})")
+    if generated:
+        _out(f"generated password (shown once, only its hash is stored): {password}")
+    return 0
+
+
+async def cmd_user_list(args: argparse.Namespace) -> int:
+    from csms.store import users
+
+    pool = await _pool(CommonSettings())
+    try:
+        rows = await users.list_users(pool, limit=args.limit)
+    finally:
+        await pool.close()
+    _table(
+        ["id", "username", "role", "disabled", "created_at"],
+        [[u.id, u.username, u.role, u.disabled, u.created_at] for u in rows],
+    )
+    return 0
+
+
+async def cmd_user_remove(args: argparse.Namespace) -> int:
+    from csms.store import users
+
+    pool = await _pool(CommonSettings())
+    try:
+        user = await users.get_user_by_username(pool, args.username)
+        if user is None:
+            _err(f"user {args.username} not found")
+            return 1
+        await users.remove_user(pool, user.id)
+    finally:
+        await pool.close()
+    _out(f"user {args.username} removed")
+    return 0
+
+
+def _add_backoffice_parsers(sub: Any) -> None:
+    backoffice = sub.add_parser("backoffice", help="run the REST backoffice (FastAPI)")
+    backoffice.add_argument("--host", help="bind address (default CSMS_API_HOST or 127.0.0.1)")
+    backoffice.add_argument("--port", type=int, help="HTTP port (default CSMS_API_PORT or 8000)")
+    backoffice.add_argument("--migrate", action="store_true", help="apply migrations first")
+    backoffice.set_defaults(func=cmd_backoffice)
+
+    user = sub.add_parser("user", help="backoffice users").add_subparsers(
+        dest="user_command", required=True
+    )
+    uadd = user.add_parser("add", help="create a backoffice user")
+    uadd.add_argument("username")
+    uadd.add_argument("--role", choices=USER_ROLES, required=True)
+    uadd.add_argument(
+        "--password",
+        help=f"{MIN_USER_PASSWORD}-{MAX_USER_PASSWORD} characters; default: CSMS_USER_PASSWORD "
+        "or a generated one, shown once",
+    )
+    uadd.set_defaults(func=cmd_user_add)
+    uls = user.add_parser("list", help="list backoffice users")
+    uls.add_argument("--limit", type=int, default=1000)
+    uls.set_defaults(func=cmd_user_list)
+    urm = user.add_parser("remove", help="delete a backoffice user")
+    urm.add_argument("username")
+    urm.set_defaults(func=cmd_user_remove)
+
+
 # -- output -----------------------------------------------------------------------------------
 
 
@@ -682,6 +810,7 @@ def build_parser() -> argparse.ArgumentParser:
     journal.add_argument("charge_point_id")
     journal.add_argument("--limit", type=int, default=100)
     journal.set_defaults(func=cmd_journal)
+    _add_backoffice_parsers(sub)
     return parser
 
 

@@ -25,8 +25,7 @@ async def set_owner(db: Executor, id_token: str, user_id: int | None) -> None:
     """Bind ``id_token`` to ``user_id`` (replacing any owner), or unbind it with None."""
     if user_id is None:
         await db.execute(
-            """DELETE FROM id_token_users
-               WHERE id_token = (SELECT id_token FROM id_tokens WHERE lower(id_token) = lower($1))""",
+            "DELETE FROM id_token_users WHERE lower(id_token) = lower($1)",
             id_token,
         )
         return

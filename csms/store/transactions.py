@@ -244,57 +244,74 @@ async def record_event(
     return result == "INSERT 0 1"
 
 
-async def update_ocpp201(
+# What a TransactionEvent changes on its session ($1 = id, $2.. = _UPDATE_ARGS in order).
+_UPDATE_SET = """
+    last_seq_no = greatest(coalesce(last_seq_no, $2), $2),
+    last_trigger_reason = $3,
+    offline = offline OR $4,
+    started_at = least(started_at, coalesce($5, started_at)),
+    evse_id = coalesce($6, evse_id),
+    connector_id = coalesce($7, connector_id),
+    id_token = coalesce(id_token, $8),
+    id_token_type = coalesce(id_token_type, $9),
+    authorization_status = coalesce(authorization_status, $10),
+    parent_id_token = coalesce(parent_id_token, $11),
+    charging_state = coalesce($12, charging_state),
+    remote_start_id = coalesce(remote_start_id, $13),
+    reservation_id = coalesce(reservation_id, $14),
+    updated_at = now()"""
+_UPDATE_ARGS = (
+    "seq_no", "trigger_reason", "offline", "started_at", "evse_id", "connector_id", "id_token",
+    "id_token_type", "authorization_status", "parent_id_token", "charging_state",
+    "remote_start_id", "reservation_id",
+)  # fmt: skip
+
+
+async def update_ocpp201(db: Executor, pk: int, **changes: Any) -> None:
+    """Apply what an event says to a session that has not ended (an ended one stays as is).
+
+    ``changes``: every name of ``_UPDATE_ARGS`` (None where the event says nothing).
+    """
+    await db.execute(
+        f"UPDATE transactions SET {_UPDATE_SET} WHERE id = $1 AND ended_at IS NULL",
+        pk,
+        *(changes[name] for name in _UPDATE_ARGS),
+    )
+
+
+async def record_and_update_ocpp201(
     db: Executor,
     pk: int,
     *,
-    seq_no: int,
-    trigger_reason: str,
-    offline: bool,
-    started_at: datetime | None,
-    evse_id: int | None,
-    connector_id: int | None,
-    id_token: str | None,
-    id_token_type: str | None,
-    authorization_status: str | None,
-    parent_id_token: str | None,
-    charging_state: str | None,
-    remote_start_id: int | None,
-    reservation_id: int | None,
-) -> None:
-    """Apply what an event says to a session that has not ended (an ended one stays as is)."""
-    await db.execute(
-        """UPDATE transactions SET
-               last_seq_no = greatest(coalesce(last_seq_no, $2), $2),
-               last_trigger_reason = $3,
-               offline = offline OR $4,
-               started_at = least(started_at, coalesce($5, started_at)),
-               evse_id = coalesce($6, evse_id),
-               connector_id = coalesce($7, connector_id),
-               id_token = coalesce(id_token, $8),
-               id_token_type = coalesce(id_token_type, $9),
-               authorization_status = coalesce(authorization_status, $10),
-               parent_id_token = coalesce(parent_id_token, $11),
-               charging_state = coalesce($12, charging_state),
-               remote_start_id = coalesce(remote_start_id, $13),
-               reservation_id = coalesce(reservation_id, $14),
-               updated_at = now()
-           WHERE id = $1 AND ended_at IS NULL""",
+    event_type: str,
+    occurred_at: datetime,
+    payload: dict[str, Any],
+    **changes: Any,
+) -> bool:
+    """Record one TransactionEvent and apply it, in one statement (one round trip).
+
+    False, and nothing changed, if this seqNo was recorded before (a replay); a session
+    that has ended is left as it is, but the event is still kept.
+    """
+    fresh = await db.fetchval(
+        f"""WITH recorded AS (
+                INSERT INTO transaction_events (transaction_pk, seq_no, event_type,
+                    trigger_reason, occurred_at, offline, payload)
+                VALUES ($1, $2, $15, $3, $16, $4, $17)
+                ON CONFLICT (transaction_pk, seq_no) DO NOTHING
+                RETURNING 1
+            ), applied AS (
+                UPDATE transactions SET {_UPDATE_SET}
+                WHERE id = $1 AND ended_at IS NULL AND EXISTS (SELECT 1 FROM recorded)
+            )
+            SELECT EXISTS (SELECT 1 FROM recorded)""",
         pk,
-        seq_no,
-        trigger_reason,
-        offline,
-        started_at,
-        evse_id,
-        connector_id,
-        id_token,
-        id_token_type,
-        authorization_status,
-        parent_id_token,
-        charging_state,
-        remote_start_id,
-        reservation_id,
+        *(changes[name] for name in _UPDATE_ARGS),
+        event_type,
+        occurred_at,
+        payload,
     )
+    return bool(fresh)
 
 
 async def list_transactions(

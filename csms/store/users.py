@@ -174,3 +174,9 @@ async def purge_refresh_tokens(db: Executor, *, expired_before: datetime) -> int
     """Delete tokens that expired before ``expired_before`` (used, revoked or not)."""
     result = await db.execute("DELETE FROM refresh_tokens WHERE expires_at < $1", expired_before)
     return int(result.split()[-1])
+
+
+async def lock_users(db: Executor) -> None:
+    """Serialise changes of roles until the end of the caller's transaction (so two admins
+    demoting each other cannot leave no admin)."""
+    await db.execute("SELECT pg_advisory_xact_lock(hashtext('csms.users'))")

@@ -37,10 +37,11 @@ ENDED = "Ended"
 STOP_AUTHORIZED = "StopAuthorized"
 CONCURRENT_TX = "ConcurrentTx"
 # E06.FR.09 / E07.FR.04: a transaction ended by the driver may omit stoppedReason.
+UPDATED = "Updated"
 DEFAULT_STOP_REASON = "Local"
 _EVENT_TYPES = {
     STARTED: events.TRANSACTION_STARTED,
-    "Updated": events.TRANSACTION_UPDATED,
+    UPDATED: events.TRANSACTION_UPDATED,
     ENDED: events.TRANSACTION_ENDED,
 }
 
@@ -50,6 +51,21 @@ async def transaction_event(session: Session, payload: Payload) -> Payload:
     event_type = payload["eventType"]
     at = parse_timestamp(payload["timestamp"])
     evse_id, connector_id = _evse(session, payload.get("evse"))
+    id_token: dict[str, Any] | None = payload.get("idToken")
+    known = _known(session, info["transactionId"])
+    if known is not None and event_type == UPDATED and id_token is None:
+        # A periodic update of a session this connection has seen: no lookup, one statement.
+        pk, known_evse, known_connector = known
+        await _store_samples(
+            session,
+            payload,
+            pk,
+            known_evse if evse_id is None else evse_id,
+            known_connector if connector_id is None else connector_id,
+        )
+        changes = _changes(payload, at, evse_id, connector_id, None)
+        _report(session, payload, await _record_and_apply(session, pk, payload, at, changes))
+        return {}
     transaction = await tx_store.open_ocpp201(
         session.pool,
         session.charge_point_id,
@@ -58,16 +74,14 @@ async def transaction_event(session: Session, payload: Payload) -> Payload:
         evse_id=evse_id or 0,
         connector_id=connector_id or 0,
     )
-    event_samples = samples(payload.get("meterValue", []))
-    if event_samples:
-        await sessions.store_samples(
-            session,
-            evse_id=transaction.evse_id if evse_id is None else evse_id,
-            connector_id=transaction.connector_id if connector_id is None else connector_id,
-            transaction_pk=transaction.id,
-            samples=event_samples,
-        )
-    id_token: dict[str, Any] | None = payload.get("idToken")
+    _remember(session, transaction)
+    event_samples = await _store_samples(
+        session,
+        payload,
+        transaction.id,
+        transaction.evse_id if evse_id is None else evse_id,
+        transaction.connector_id if connector_id is None else connector_id,
+    )
     authorization = None
     if id_token is not None:
         # E01.FR.11 / E05.FR.01: verify the token even if the charger authorized it locally.
@@ -84,28 +98,73 @@ async def transaction_event(session: Session, payload: Payload) -> Payload:
         fresh = await _record_and_apply(session, transaction.id, payload, at, changes)
         if fresh and id_token is not None and _stopping(payload):
             await tx_store.set_stop_id_token(session.pool, transaction.id, id_token["idToken"])
+    _report(session, payload, fresh)
+    response: Payload = {}
+    if authorization is not None:
+        # E01.FR.12 / E02.FR.02 / E03.FR.02; no totalCost: we do not bill yet.
+        response["idTokenInfo"] = id_token_info(authorization)
+    return response
+
+
+_KNOWN = "v201_transactions"
+_KNOWN_KEPT = 8
+
+
+def _known(session: Session, transaction_id: str) -> tuple[int, int, int] | None:
+    """(row id, evse id, connector id) of a transaction this connection has seen."""
+    known: dict[str, tuple[int, int, int]] = session.extra.get(_KNOWN, {})
+    return known.get(transaction_id)
+
+
+def _remember(session: Session, transaction: tx_store.Transaction) -> None:
+    known: dict[str, tuple[int, int, int]] = session.extra.setdefault(_KNOWN, {})
+    known.pop(transaction.transaction_id, None)
+    known[transaction.transaction_id] = (
+        transaction.id,
+        transaction.evse_id,
+        transaction.connector_id,
+    )
+    if len(known) > _KNOWN_KEPT:
+        del known[next(iter(known))]
+
+
+async def _store_samples(
+    session: Session, payload: Payload, pk: int, evse_id: int, connector_id: int
+) -> list[MeterSample]:
+    """Store the event's meter values first: a replay after a crash stores them again as
+    no-ops, so nothing is lost between this and recording the event."""
+    event_samples = samples(payload.get("meterValue", []))
+    if event_samples:
+        await sessions.store_samples(
+            session,
+            evse_id=evse_id,
+            connector_id=connector_id,
+            transaction_pk=pk,
+            samples=event_samples,
+        )
+    return event_samples
+
+
+def _report(session: Session, payload: Payload, fresh: bool) -> None:
+    info = payload["transactionInfo"]
     if not fresh:
         session.log.info(
             "TransactionEvent %s seqNo %d replayed: no change",
             info["transactionId"],
             payload["seqNo"],
         )
-    else:
-        if event_type == STARTED:
-            session.log.info("transaction %s started", info["transactionId"])
-        session.publish(
-            _EVENT_TYPES[event_type],
-            transaction_id=info["transactionId"],
-            evse_id=evse_id,
-            seq_no=payload["seqNo"],
-            trigger_reason=payload["triggerReason"],
-            charging_state=info.get("chargingState"),
-        )
-    response: Payload = {}
-    if authorization is not None:
-        # E01.FR.12 / E02.FR.02 / E03.FR.02; no totalCost: we do not bill yet.
-        response["idTokenInfo"] = id_token_info(authorization)
-    return response
+        return
+    if payload["eventType"] == STARTED:
+        session.log.info("transaction %s started", info["transactionId"])
+    evse = payload.get("evse")
+    session.publish(
+        _EVENT_TYPES[payload["eventType"]],
+        transaction_id=info["transactionId"],
+        evse_id=evse["id"] if evse else None,
+        seq_no=payload["seqNo"],
+        trigger_reason=payload["triggerReason"],
+        charging_state=info.get("chargingState"),
+    )
 
 
 def _evse(session: Session, evse: dict[str, Any] | None) -> tuple[int | None, int | None]:
@@ -177,13 +236,15 @@ def _changes(
 async def _record_and_apply(
     session: Session, pk: int, payload: Payload, at: datetime, changes: dict[str, Any]
 ) -> bool:
-    async with session.pool.acquire() as connection, connection.transaction():
-        fresh = await _record(connection, pk, payload, at)
-        if fresh:
-            # Changes only a session that has not ended: an Updated after Ended is kept in
-            # transaction_events but leaves the session as it is.
-            await tx_store.update_ocpp201(connection, pk, **changes)
-    return fresh
+    # One statement: the event row and what it changes, or neither (a replayed seqNo).
+    return await tx_store.record_and_update_ocpp201(
+        session.pool,
+        pk,
+        event_type=payload["eventType"],
+        occurred_at=at,
+        payload=payload,
+        **changes,
+    )
 
 
 async def _end(

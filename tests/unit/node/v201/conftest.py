@@ -33,7 +33,14 @@ def store(monkeypatch: pytest.MonkeyPatch) -> FakeStore:
         (id_tokens, ("get_id_token", "count_active_sessions")),
         (
             transactions,
-            ("open_ocpp201", "record_event", "update_ocpp201", "finish", "set_stop_id_token"),
+            (
+                "open_ocpp201",
+                "record_event",
+                "update_ocpp201",
+                "finish",
+                "set_stop_id_token",
+                "record_and_update_ocpp201",
+            ),
         ),
         (meter_values, ("register_readings_wh",)),
     ):

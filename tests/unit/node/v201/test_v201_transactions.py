@@ -122,7 +122,7 @@ async def test_started_and_updated_record_and_apply_atomically_after_samples(
     session: Session, store: FakeStore
 ) -> None:
     """Nothing acknowledged is lost: samples are committed first, then the seqNo and its
-    changes in one database transaction."""
+    changes in one statement (record_and_update_ocpp201: both or neither)."""
     await send(
         session,
         event(
@@ -132,7 +132,7 @@ async def test_started_and_updated_record_and_apply_atomically_after_samples(
             meterValue=energy(5, "Transaction.Begin", "2026-01-01T10:00:00Z"),
         ),
     )
-    assert store.calls == ["open", "store_samples", "begin", "record_event", "update", "commit"]
+    assert store.calls == ["open", "store_samples", "record_event", "update"]
 
 
 async def test_e06_ended_energy_from_the_ended_register_reading(

@@ -208,6 +208,15 @@ class FakeStore:
             if row[name] is None:
                 row[name] = c[name]
 
+    async def record_and_update_ocpp201(
+        self, db: Any, pk: int, *, event_type: str, occurred_at: Any, payload: Any, **c: Any
+    ) -> bool:
+        """The store's one-statement record + apply: both or neither."""
+        if not await self.record_event(db, pk, seq_no=c["seq_no"]):
+            return False
+        await self.update_ocpp201(db, pk, **c)
+        return True
+
     async def finish(self, db: Any, pk: int, **c: Any) -> bool:
         self.calls.append("finish")
         row = self.transactions[pk]
