@@ -28,11 +28,11 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-from redis.asyncio import Redis
 
 from csms import embedded
 from csms.bootstrap import ensure_database
 from csms.cluster.bus import CommandClient
+from csms.cluster.connect import redis_client
 from csms.cluster.keys import Keys
 from csms.store import chargers, id_tokens
 from csms.store.pool import create_pool, migrate
@@ -190,6 +190,7 @@ async def main(args: argparse.Namespace) -> None:
 async def scenario_idle(
     node: Proc, url: str, args: argparse.Namespace
 ) -> list[tuple[str, str, str]]:
+    note(f"idle: {args.idle} chargers")
     rss0 = node.rss_kib()
     result = fleet(
         url, args.idle, first=0, processes=args.fleet_processes,
@@ -223,6 +224,7 @@ async def scenario_sustained(
     args: argparse.Namespace,
     label: str,
 ) -> list[tuple[str, str, str]]:
+    note(f"{label}: sustained load with {args.sustained} chargers")
     rows0 = await pool.fetchval("SELECT count(*) FROM meter_values")
     first = args.idle + (args.sustained if label == "baseline" else 0)
     extra = ["--id-prefix", "B-", "--connect-rate", str(args.connect_rate), "--heartbeat", "30",
@@ -243,12 +245,16 @@ async def scenario_sustained(
     window_rows0 = await pool.fetchval("SELECT count(*) FROM meter_values")
     rtts: list[float] = []
     if redis_url is not None:
+        note("commands through Redis")
         rtts = await commands(redis_url, prefix, args, first)
+        note(f"{len(rtts)} commands answered")
     await asyncio.sleep(max(0.0, args.duration - 6 - (time.monotonic() - sampler.t0)))
     cpu = sampler.cpu_percent()
     elapsed = time.monotonic() - sampler.t0
     window_rows = await pool.fetchval("SELECT count(*) FROM meter_values") - window_rows0
+    note("waiting for the fleet to finish")
     result = await fleet_task
+    note("fleet done")
     cpu_seconds = whole_run.proc.cpu_seconds() - whole_run.cpu0
     rows_total = await pool.fetchval("SELECT count(*) FROM meter_values") - rows0
     offered = args.sustained / args.meter_interval + args.sustained / 30
@@ -276,16 +282,19 @@ async def scenario_sustained(
 async def commands(
     redis_url: str, prefix: str, args: argparse.Namespace, first: int
 ) -> list[float]:
-    redis = Redis.from_url(redis_url)
+    redis = redis_client(redis_url)
     client = CommandClient(redis, Keys(prefix))
     await client.start()
     rtts = []
+    stop_at = time.monotonic() + args.duration / 2  # stay inside the load window
     try:
         for _ in range(args.commands):
+            if time.monotonic() > stop_at:
+                break
             cp = f"B-{first + random.randrange(args.sustained)}"
             t0 = time.perf_counter()
             try:
-                await client.send(cp, "clear_cache", {}, timeout=10)
+                await client.send(cp, "clear_cache", {}, timeout=5)
             except Exception:
                 continue
             rtts.append(time.perf_counter() - t0)
@@ -294,6 +303,11 @@ async def commands(
         await client.close()
         await redis.aclose()
     return rtts
+
+
+def note(text: str) -> None:
+    sys.stderr.write(f"[bench {time.strftime('%H:%M:%S')}] {text}\n")
+    sys.stderr.flush()
 
 
 def print_table(rows: list[tuple[str, str, str]], args: argparse.Namespace) -> None:

@@ -21,6 +21,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from csms import bootstrap, logs
+from csms.cluster.connect import redis_client
 from csms.cluster.keys import Keys
 from csms.errors import CommandError, CsmsError
 from csms.settings import CommonSettings, NodeSettings
@@ -467,7 +468,7 @@ async def cmd_journal(args: argparse.Namespace) -> int:
 
 @contextlib.asynccontextmanager
 async def _redis(settings: CommonSettings) -> AsyncIterator[tuple[Redis, Keys]]:
-    redis = Redis.from_url(await bootstrap.redis_url(settings))
+    redis = redis_client(await bootstrap.redis_url(settings), max_connections=4)
     try:
         yield redis, Keys(settings.redis_prefix)
     finally:

@@ -144,6 +144,12 @@ class BackofficeSettings(CommonSettings):
     command_timeout: float = Field(
         30.0, gt=0, le=300, description="Default and largest seconds a charger command waits."
     )
+    breaker_fail_max: int = Field(
+        5, ge=1, description="Failed commands to a node in a row that open its circuit breaker."
+    )
+    breaker_reset_timeout: float = Field(
+        30.0, gt=0, description="Seconds an open breaker waits before letting a command try."
+    )
     sse_keepalive_seconds: float = Field(
         15.0, gt=0, description="Seconds between keep-alive comments on an idle event stream."
     )

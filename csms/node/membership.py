@@ -116,9 +116,15 @@ class Membership:
         owner = connection.owner
         if owner is None:
             return
-        with contextlib.suppress(*REDIS_ERRORS):
-            if await self.routing.release(connection.charge_point_id, owner):
-                self.publisher.publish(events.CHARGER_DISCONNECTED, connection.charge_point_id)
+        try:
+            released = await self.routing.release(connection.charge_point_id, owner)
+        except REDIS_ERRORS as exc:
+            # the entry stays until a newer connection claims over it; commands routed to
+            # it are answered "not connected" by this node
+            connection.session.log.warning("ownership not released (Redis: %s)", exc)
+            return
+        if released:
+            self.publisher.publish(events.CHARGER_DISCONNECTED, connection.charge_point_id)
 
     async def _heartbeats(self) -> None:
         while True:

@@ -12,6 +12,7 @@ from datetime import timedelta
 import asyncpg
 from redis.asyncio import Redis
 
+from csms.cluster.connect import redis_client
 from csms.cluster.events import EventPublisher
 from csms.cluster.keys import Keys
 from csms.domain.clock import Clock, utc_now
@@ -84,7 +85,7 @@ async def running_node(
     )
     node = Node(services)
     if redis_url is not None:
-        redis = Redis.from_url(redis_url, health_check_interval=30)
+        redis = redis_client(redis_url)
         keys = Keys(settings.redis_prefix)
         publisher = EventPublisher(redis, keys, settings.node_id)
         services.events = publisher

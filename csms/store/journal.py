@@ -6,17 +6,19 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-import asyncpg
-
 from csms.store.batching import Row
 from csms.store.executor import Executor
 
-COLUMNS = ("charge_point_id", "at", "direction", "message_type", "message_id", "action", "payload")
 
-
-async def insert_rows(pool: asyncpg.Pool, rows: Sequence[Row]) -> None:
-    async with pool.acquire() as connection:
-        await connection.copy_records_to_table("charger_messages", records=rows, columns=COLUMNS)
+async def insert_rows(db: Executor, rows: Sequence[Row]) -> None:
+    """One statement per batch; rows travel as one JSON array (see store/meter_values.py)."""
+    await db.execute(
+        """INSERT INTO charger_messages (charge_point_id, at, direction, message_type,
+               message_id, action, payload)
+           SELECT r->>0, (r->>1)::timestamptz, r->>2, (r->>3)::int, r->>4, r->>5, r->6
+           FROM json_array_elements($1::json) AS r""",
+        rows,
+    )
 
 
 async def list_messages(

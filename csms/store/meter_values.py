@@ -9,12 +9,15 @@ from csms.domain.meter_values import MeterSample
 from csms.store.batching import Row
 from csms.store.executor import Executor
 
+# The batch travels as one JSON array of rows that PostgreSQL unpacks: encoding it costs the
+# node ~1 us per row with orjson, against ~6-11 us for typed unnest arrays (numeric, jsonb),
+# and the parsing happens in the database, off the node's core (docs/performance.md).
 _INSERT = """
 INSERT INTO meter_values (charge_point_id, evse_id, connector_id, transaction_pk, sampled_at,
     measurand, phase, location, context, unit, value, raw_value, signed)
-SELECT * FROM unnest($1::text[], $2::int[], $3::int[], $4::bigint[], $5::timestamptz[],
-    $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::numeric[], $12::text[],
-    $13::jsonb[])
+SELECT r->>0, (r->>1)::int, (r->>2)::int, (r->>3)::bigint, (r->>4)::timestamptz, r->>5, r->>6,
+    r->>7, r->>8, r->>9, (r->>10)::numeric, r->>11, (r->12)::jsonb
+FROM json_array_elements($1::json) AS r
 ON CONFLICT (charge_point_id, evse_id, connector_id, sampled_at, measurand, phase, location,
     context) DO NOTHING
 """
@@ -39,7 +42,7 @@ def rows_for(
             s.location,
             s.context,
             s.unit,
-            s.value,
+            None if s.value is None else str(s.value),  # exact: numeric from its text
             s.raw_value,
             s.signed,
         )
@@ -49,8 +52,7 @@ def rows_for(
 
 async def insert_rows(db: Executor, rows: Sequence[Row]) -> None:
     """One statement for the whole batch (rows as made by :func:`rows_for`)."""
-    columns: list[list[Any]] = [list(c) for c in zip(*rows, strict=True)]
-    await db.execute(_INSERT, *columns)
+    await db.execute(_INSERT, rows)
 
 
 async def list_for_transaction(db: Executor, transaction_pk: int) -> list[dict[str, Any]]:

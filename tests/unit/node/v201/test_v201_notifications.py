@@ -276,7 +276,7 @@ async def test_meter_values_main_meter_no_transaction(session: Session, store: F
     await call(session, "MeterValues", payload)
     [row] = store.writer.rows
     assert row[1:4] == (0, 0, None)
-    assert (row[9], row[10]) == ("kWh", 7.5)
+    assert (row[9], row[10]) == ("kWh", "7.5")
 
 
 async def test_reports_are_kept_by_request_id(session: Session, store: FakeStore) -> None:

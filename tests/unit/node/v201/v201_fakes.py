@@ -241,7 +241,7 @@ class FakeStore:
 
     async def register_readings_wh(self, db: Any, pk: int) -> tuple[Any, Any]:
         readings = sorted(
-            (row[4], row[10] * (1000 if row[9] == "kWh" else 1))
+            (row[4], Decimal(row[10]) * (1000 if row[9] == "kWh" else 1))
             for row in self.samples_of(pk)
             if row[5] == ENERGY and row[6] == "" and row[10] is not None
             if row[9] in ("", "Wh", "kWh")

@@ -1,0 +1,80 @@
+"""Every route has exactly one permission check, and docs/api.md shows them all."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+
+from backoffice.app import create_app
+from backoffice.deps import AnyUser, Public
+from backoffice.permissions import Role, markdown_table, route_permissions, api_routes, route_table
+from csms.settings import BackofficeSettings
+
+API_DOC = Path(__file__).resolve().parents[3] / "docs" / "api.md"
+
+
+@pytest.fixture(scope="module")
+def app() -> FastAPI:
+    return create_app(BackofficeSettings())
+
+
+def test_every_route_has_exactly_one_permission_check(app: FastAPI) -> None:
+    routes = api_routes(app)
+    assert len(routes) >= 25
+    unchecked = [r.path for r in routes if len(route_permissions(r)) != 1]
+    assert unchecked == []
+
+
+def test_only_probes_and_login_are_public(app: FastAPI) -> None:
+    public = {(method, path) for method, path, roles in route_table(app) if roles is None}
+    assert public == {
+        ("POST", "/api/v1/auth/token"),
+        ("POST", "/api/v1/auth/refresh"),
+        ("GET", "/api/v1/health"),
+        ("GET", "/api/v1/ready"),
+        ("GET", "/metrics"),
+    }
+
+
+def test_users_are_for_admins_only(app: FastAPI) -> None:
+    for _method, path, roles in route_table(app):
+        if path.startswith("/api/v1/users") and not path.startswith("/api/v1/users/me"):
+            assert roles == (Role.ADMIN,), path
+
+
+def test_monitors_and_drivers_change_nothing_but_their_own_session(app: FastAPI) -> None:
+    own = {"/api/v1/auth/logout", "/api/v1/users/me/password"}
+    for method, path, roles in route_table(app):
+        if method != "GET" and roles is not None and path not in own:
+            assert Role.MONITOR not in roles and Role.DRIVER not in roles, (method, path)
+
+
+def test_a_route_without_a_check_is_caught() -> None:
+    app = FastAPI()
+
+    @app.get("/open")
+    async def open_route() -> None: ...
+
+    with pytest.raises(LookupError, match="/open"):
+        route_table(app)
+
+
+def test_a_route_with_two_checks_is_caught() -> None:
+    app = FastAPI()
+
+    @app.get("/twice")
+    async def twice(_: Public, user: AnyUser) -> None: ...
+
+    with pytest.raises(LookupError, match="/twice"):
+        route_table(app)
+
+
+def test_docs_show_the_role_table(app: FastAPI) -> None:
+    assert markdown_table(app) in API_DOC.read_text(encoding="utf-8"), (
+        "docs/api.md's role table is out of date; paste "
+        "`python -c 'from backoffice.app import create_app; from backoffice.permissions import "
+        "markdown_table; from csms.settings import BackofficeSettings; "
+        "print(markdown_table(create_app(BackofficeSettings())))'`"
+    )
