@@ -15,6 +15,7 @@ import logging
 import secrets
 import time
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -129,6 +130,19 @@ async def push(redis: Redis, key: str, data: bytes, ttl_ms: int) -> None:
         pipe.lpush(key, data)
         pipe.pexpire(key, ttl_ms)
         await pipe.execute()
+
+
+async def consume(redis: Redis, key: str, what: str) -> AsyncIterator[bytes | str]:
+    """Every item pushed onto list ``key``, forever; a Redis outage is logged and waited out."""
+    while True:
+        try:
+            item = await redis.brpop([key], timeout=POLL_SECONDS)
+        except (RedisError, OSError) as exc:
+            log.warning("%s: %s", what, exc)
+            await asyncio.sleep(POLL_SECONDS / 2)
+            continue
+        if item is not None:
+            yield item[1]
 
 
 class _NoReply(Exception):
@@ -270,18 +284,8 @@ class CommandClient:
             self._pending.pop(message.id, None)
 
     async def _listen(self) -> None:
-        while True:
-            try:
-                item = await self.redis.brpop([self.reply_key], timeout=POLL_SECONDS)
-            except asyncio.CancelledError:
-                raise
-            except (RedisError, OSError) as exc:
-                log.warning("reply listener: %s", exc)
-                await asyncio.sleep(POLL_SECONDS / 2)
-                continue
-            if item is None:
-                continue
-            self._deliver(item[1])
+        async for data in consume(self.redis, self.reply_key, "reply listener"):
+            self._deliver(data)
 
     def _deliver(self, data: bytes | str) -> None:
         try:

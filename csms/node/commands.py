@@ -27,7 +27,6 @@ from csms.node.connection import ChargerConnection
 log = logging.getLogger(__name__)
 
 RAW = "raw"
-POLL_SECONDS = 1.0
 
 
 class CommandServer:
@@ -63,19 +62,8 @@ class CommandServer:
             task.cancel()
 
     async def _run(self) -> None:
-        inbox = self.keys.inbox(self.node_id)
-        while True:
-            try:
-                item = await self.redis.brpop([inbox], timeout=POLL_SECONDS)
-            except asyncio.CancelledError:
-                raise
-            except (RedisError, OSError) as exc:
-                log.warning("command inbox: %s", exc)
-                await asyncio.sleep(POLL_SECONDS / 2)
-                continue
-            if item is None:
-                continue
-            message = bus.decode_message(item[1])
+        async for data in bus.consume(self.redis, self.keys.inbox(self.node_id), "command inbox"):
+            message = bus.decode_message(data)
             if message is None:
                 log.warning("unreadable command dropped")
                 continue
