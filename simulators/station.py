@@ -327,6 +327,22 @@ class Station:
         self._meter_loops[connector_id] = MeterLoop(tx, interval, self.send_meter_values, self.log)
         return tx
 
+    async def reboot(self, reason: str) -> None:
+        """What a charger does after an accepted Reset (1.6 section 5.14, 2.0.1 B11/B12):
+        end its sessions with ``reason``, close, reconnect, boot and report its connectors."""
+        for tx in list(self.state.transactions.values()):
+            await self.end_charging(tx, reason)
+        for loop in list(self._meter_loops.values()):
+            await loop.stop()
+        self._meter_loops.clear()
+        if self._connection is not None:
+            await self._connection.close()
+        self.log.info("rebooting (%s)", reason)
+        await self.connect()
+        await self.boot(reason="RemoteReset")
+        for connector_id in range(1, self.config.connectors + 1):
+            await self.status_notification(connector_id, "Available")
+
     async def end_charging(self, tx: Transaction, reason: str) -> None:
         """Stop ``tx`` and its periodic meter values; the connector becomes Available."""
         await self.stop_transaction(tx, reason)

@@ -80,6 +80,8 @@ def remote_stop_transaction(ctx: StationContext, payload: Payload) -> Payload:
 
 
 def reset(ctx: StationContext, payload: Payload) -> Payload:
+    reason = "HardReset" if payload["type"] == "Hard" else "SoftReset"
+    ctx.after(lambda: ctx.reboot(reason))
     return {"status": "Accepted"}
 
 

@@ -68,6 +68,8 @@ def get_transaction_status(ctx: StationContext, payload: Payload) -> Payload:
 def reset(ctx: StationContext, payload: Payload) -> Payload:
     if payload["type"] == "OnIdle" and ctx.state.transactions:
         return {"status": "Scheduled"}
+    reason = "HardReset" if payload["type"] == "Immediate" else "SoftReset"
+    ctx.after(lambda: ctx.reboot(reason))
     return {"status": "Accepted"}
 
 

@@ -73,6 +73,9 @@ class FakeContext:
     async def end_charging(self, tx: Transaction, reason: str) -> None:
         self.events.append(("end_charging", tx, reason))
 
+    async def reboot(self, reason: str) -> None:
+        self.events.append(("reboot", reason))
+
 
 def _schema(version: str, name: str) -> dict[str, Any]:
     directory = "v16" if version == "1.6" else "v201"
@@ -359,3 +362,20 @@ async def test_v201_get_base_report_sends_notify_report() -> None:
     assert action == "NotifyReport"
     assert report["requestId"] == 5 and report["seqNo"] == 0
     assert len(report["reportData"]) == len(ctx.state.configuration)
+
+
+@pytest.mark.parametrize(
+    ("version", "reset_type", "reason"),
+    [("1.6", "Hard", "HardReset"), ("1.6", "Soft", "SoftReset"),
+     ("2.0.1", "Immediate", "HardReset"), ("2.0.1", "OnIdle", "SoftReset")],
+)  # fmt: skip
+async def test_accepted_reset_reboots_after_answering(
+    version: str, reset_type: str, reason: str
+) -> None:
+    """1.6 section 5.14 / 2.0.1 B11-B12: an accepted Reset makes the station reboot."""
+    ctx = FakeContext(version)
+    answer = ctx.adapter.routes["Reset"](ctx, {"type": reset_type})
+    assert answer == {"status": "Accepted"}
+    assert ("reboot", reason) not in ctx.events  # only after the answer is sent
+    await ctx.run_after()
+    assert ("reboot", reason) in ctx.events
