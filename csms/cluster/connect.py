@@ -21,4 +21,4 @@ def redis_client(url: str, *, max_connections: int = DEFAULT_MAX_CONNECTIONS) ->
         timeout=POOL_WAIT_SECONDS,
         health_check_interval=30,
     )
-    return Redis(connection_pool=pool)
+    return Redis.from_pool(pool)  # the client owns the pool: aclose() closes its sockets
