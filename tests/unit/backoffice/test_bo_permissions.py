@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from backoffice.app import create_app
 from backoffice.deps import AnyUser, Public
-from backoffice.permissions import Role, markdown_table, route_permissions, api_routes, route_table
+from backoffice.permissions import Role, api_routes, markdown_table, route_permissions, route_table
 from csms.settings import BackofficeSettings
 
 API_DOC = Path(__file__).resolve().parents[3] / "docs" / "api.md"

@@ -1,0 +1,120 @@
+"""The backoffice application: ``create_app(settings)``.
+
+Resources (asyncpg pool, Redis, the command client) are opened by the lifespan and closed
+after it; nothing is read from the environment here (``csms.cli`` builds the settings).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+from redis.asyncio import Redis
+
+from backoffice import errors
+from backoffice.metrics import MetricsMiddleware
+from backoffice.routes import (
+    auth,
+    chargers,
+    commands,
+    events,
+    health,
+    id_tokens,
+    nodes,
+    transactions,
+    users,
+)
+from backoffice.services import sessions
+from backoffice.state import Resources, State
+from csms import __version__, bootstrap
+from csms.cluster.bus import CommandClient
+from csms.settings import BackofficeSettings
+from csms.store.pool import create_pool
+
+log = logging.getLogger(__name__)
+
+CLOSE_TIMEOUT = 5.0
+
+ROUTERS = (
+    auth.router,
+    users.router,
+    chargers.router,
+    commands.router,
+    id_tokens.router,
+    transactions.router,
+    nodes.router,
+    events.router,
+    health.router,
+    health.metrics_router,
+)
+
+
+def create_app(settings: BackofficeSettings) -> FastAPI:
+    """The FastAPI app; raises ConfigurationError for settings unsafe outside dev."""
+    settings.check_safe()
+    state = State(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.default_jwt_secret:
+            log.warning("using the default JWT signing key: dev mode only")
+        database_url = await bootstrap.database_url(settings)
+        redis_url = await bootstrap.redis_url(settings)
+        pool = await create_pool(
+            database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
+        )
+        redis = Redis.from_url(redis_url, health_check_interval=30)
+        command_client = CommandClient(
+            redis,
+            state.keys,
+            caller_id=f"backoffice-{secrets.token_hex(6)}",
+            breaker_fail_max=settings.breaker_fail_max,
+            breaker_reset_timeout=settings.breaker_reset_timeout,
+        )
+        try:
+            await command_client.start()
+            state.open(Resources(pool, redis, command_client))
+            await sessions.ensure_bootstrap_admin(state)
+            await sessions.purge_expired(state)
+            yield
+        finally:
+            state.close()
+            # bounded: a reply listener stuck in a cancelled BRPOP must not block shutdown
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(CLOSE_TIMEOUT):
+                    await command_client.close()
+            await redis.aclose()
+            try:
+                async with asyncio.timeout(CLOSE_TIMEOUT):
+                    await pool.close()
+            except TimeoutError:
+                pool.terminate()
+
+    app = FastAPI(
+        title="csms backoffice",
+        version=__version__,
+        description="REST API of the OCPP central system. Log in at `POST /api/v1/auth/token`"
+        " and send `Authorization: Bearer <access_token>`. Errors are RFC 9457 "
+        "`application/problem+json`.",
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    app.state.backoffice = state
+    errors.install(app)
+    app.add_middleware(MetricsMiddleware, metrics=state.metrics)
+
+    for router in ROUTERS:
+        app.include_router(router)
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app with settings from ``CSMS_*`` variables (uvicorn factory of ``csms
+    backoffice``)."""
+    return create_app(BackofficeSettings())

@@ -1,0 +1,172 @@
+"""Who may call what: one dependency on every route.
+
+Every route declares exactly one of :class:`Allow` (the roles that may call it; the caller
+is authenticated from the bearer token) or :func:`public` (no credentials). A test walks
+``app.routes`` and fails on a route with neither, and docs/api.md's role table is checked
+against :func:`route_table`.
+
+Roles (the paper's system users): ``admin`` everything including users; ``operator``
+chargers, tokens, commands; ``monitor`` read-only; ``driver`` their own tokens and
+sessions. An object a driver does not own is answered 404 exactly like one that does not
+exist.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI
+from fastapi.routing import APIRoute
+from fastapi.security import OAuth2PasswordBearer
+from redis.exceptions import RedisError
+
+from backoffice.errors import Forbidden, ServiceUnavailable, Unauthorized
+from backoffice.security import AccessClaims, InvalidToken
+from backoffice.state import State, get_state
+from csms.store import users
+
+log = logging.getLogger(__name__)
+
+TOKEN_URL = "/api/v1/auth/token"
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    OPERATOR = "operator"
+    MONITOR = "monitor"
+    DRIVER = "driver"
+
+
+ALL_ROLES = tuple(Role)
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The authenticated caller."""
+
+    user_id: int
+    username: str
+    role: Role
+    claims: AccessClaims
+
+    @property
+    def is_driver(self) -> bool:
+        return self.role is Role.DRIVER
+
+
+_bearer = OAuth2PasswordBearer(tokenUrl=TOKEN_URL, auto_error=False)
+
+
+def revoked_key(state: State, jti: str) -> str:
+    return state.redis_key("revoked", jti)
+
+
+async def authenticate(
+    state: Annotated[State, Depends(get_state)],
+    token: Annotated[str | None, Depends(_bearer)],
+) -> Principal:
+    """The caller of a valid, unrevoked access token whose user still has that role."""
+    if not token:
+        raise Unauthorized("a bearer access token is required")
+    try:
+        claims = state.tokens.verify(token)
+    except InvalidToken as exc:
+        raise Unauthorized(str(exc)) from None
+    user = await users.get_user(state.pool, claims.user_id)
+    if (
+        user is None
+        or user.disabled
+        or user.token_version != claims.token_version
+        or user.role != claims.role
+    ):
+        raise Unauthorized("the access token was revoked")
+    try:
+        logged_out = await state.redis.exists(revoked_key(state, claims.jti))
+    except (RedisError, OSError) as exc:
+        log.warning("cannot check token revocation: %s", exc)
+        raise ServiceUnavailable("cannot check the access token now; retry") from None
+    if logged_out:
+        raise Unauthorized("the access token was revoked")
+    return Principal(user.id, user.username, Role(user.role), claims)
+
+
+class Allow:
+    """Dependency: the authenticated caller, if their role is one of ``roles`` (403 if not)."""
+
+    def __init__(self, *roles: Role) -> None:
+        self.roles = frozenset(roles)
+
+    async def __call__(self, principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+        if principal.role not in self.roles:
+            raise Forbidden(f"the {principal.role} role may not do this")
+        return principal
+
+    def __repr__(self) -> str:
+        return f"Allow({', '.join(sorted(self.roles))})"
+
+
+async def public() -> None:
+    """Dependency marking a route that needs no credentials (health, login, metrics)."""
+
+
+def _checks(dependencies: list[Any]) -> Iterator[Allow | None]:
+    for dependant in dependencies:
+        if isinstance(dependant.call, Allow):
+            yield dependant.call
+        elif dependant.call is public:
+            yield None
+        yield from _checks(dependant.dependencies)
+
+
+def route_permissions(route: APIRoute) -> list[Allow | None]:
+    """The permission checks of a route: Allow instances, None for :func:`public`."""
+    return list(_checks(route.dependant.dependencies))
+
+
+def api_routes(app: FastAPI) -> list[APIRoute]:
+    """Every APIRoute of the app, however routers were included."""
+    try:
+        from fastapi.routing import iter_route_contexts  # FastAPI >= 0.16x: lazy includes
+    except ImportError:
+        candidates: list[Any] = list(app.routes)
+    else:
+        candidates = [context.original_route for context in iter_route_contexts(app.routes)]
+    return [route for route in candidates if isinstance(route, APIRoute)]
+
+
+def route_table(app: FastAPI) -> list[tuple[str, str, tuple[Role, ...] | None]]:
+    """``(method, path, roles)`` of every API route; roles None for public routes.
+
+    Raises LookupError for a route without exactly one check.
+    """
+    table: list[tuple[str, str, tuple[Role, ...] | None]] = []
+    for route in api_routes(app):
+        checks = route_permissions(route)
+        if len(checks) != 1:
+            raise LookupError(f"{route.path} has {len(checks)} permission checks, not 1")
+        check = checks[0]
+        roles = None if check is None else tuple(r for r in ALL_ROLES if r in check.roles)
+        for method in sorted(route.methods or ()):
+            table.append((method, route.path, roles))
+    return table
+
+
+def markdown_table(app: FastAPI) -> str:
+    """The route x role table of docs/api.md."""
+    lines = [
+        "| method | path | " + " | ".join(r.value for r in ALL_ROLES) + " |",
+        "|---|---|" + "---|" * len(ALL_ROLES),
+    ]
+    for method, path, roles in route_table(app):
+        if roles is None:
+            cells = ["public"] * len(ALL_ROLES)
+        else:
+            cells = [
+                ("own" if r is Role.DRIVER else "yes") if r in roles else "-" for r in ALL_ROLES
+            ]
+        lines.append(f"| {method} | `{path}` | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,49 @@
+"""Login (OAuth2 password grant), token refresh, logout."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, status
+from fastapi.security import OAuth2PasswordRequestForm
+
+from backoffice.deps import AnyUser, Public, StateDep
+from backoffice.routes import API
+from backoffice.schemas.auth import LogoutRequest, RefreshRequest, TokenResponse
+from backoffice.services import sessions
+
+router = APIRouter(prefix=f"{API}/auth", tags=["auth"])
+
+
+def _address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+@router.post("/token", response_model=TokenResponse)
+async def token(
+    _: Public,
+    state: StateDep,
+    request: Request,
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+) -> TokenResponse:
+    """Log in with username and password (form fields, OAuth2 password grant).
+
+    Failed attempts are rate-limited per username and client address (429 with
+    Retry-After).
+    """
+    return await sessions.login(state, form.username, form.password, _address(request))
+
+
+@router.post("/refresh", response_model=TokenResponse)
+async def refresh(_: Public, state: StateDep, body: RefreshRequest) -> TokenResponse:
+    """Trade a refresh token for a new access token and the next refresh token. Each
+    refresh token works once; presenting a used one again revokes its whole session."""
+    return await sessions.refresh(state, body.refresh_token)
+
+
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+async def logout(user: AnyUser, state: StateDep, body: LogoutRequest | None = None) -> None:
+    """Revoke this access token, and the session of ``refresh_token`` if given (or every
+    session of the user with ``everywhere``)."""
+    body = body or LogoutRequest()
+    await sessions.logout(state, user, body.refresh_token, everywhere=body.everywhere)

@@ -1,0 +1,70 @@
+"""Login rate limits in Redis, shared by every backoffice replica.
+
+Failed logins are counted per (username, client address) and per client address within a
+fixed window; once either count reaches its limit, logins from there answer 429 until the
+window ends, even with the right password. A success clears the (username, address) count.
+If Redis is unreachable the limiter lets logins through (and logs it): Argon2 still makes
+guessing slow, and an outage of Redis must not lock every operator out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from backoffice.errors import TooManyRequests
+from csms.settings import BackofficeSettings
+
+log = logging.getLogger(__name__)
+
+
+class LoginLimiter:
+    def __init__(self, redis: Redis, key_prefix: str, settings: BackofficeSettings) -> None:
+        self.redis = redis
+        self.key_prefix = key_prefix
+        self.window = settings.login_window_seconds
+        self.max_per_user = settings.login_max_attempts
+        self.max_per_address = settings.login_max_attempts_per_ip
+
+    def _keys(self, username: str, address: str) -> tuple[str, str]:
+        # hashed: usernames may hold anything; keys stay short and unreadable
+        who = hashlib.sha256(f"{username.lower()}\x00{address}".encode()).hexdigest()[:32]
+        return f"{self.key_prefix}user:{who}", f"{self.key_prefix}addr:{address}"
+
+    async def check(self, username: str, address: str) -> None:
+        """Raise TooManyRequests while either count is at its limit."""
+        user_key, address_key = self._keys(username, address)
+        try:
+            user_count, address_count = await self.redis.mget([user_key, address_key])
+            if user_count is not None and int(user_count) >= self.max_per_user:
+                blocked = user_key
+            elif address_count is not None and int(address_count) >= self.max_per_address:
+                blocked = address_key
+            else:
+                return
+            ttl = await self.redis.ttl(blocked)
+        except (RedisError, OSError) as exc:
+            log.warning("login rate limit not checked (Redis: %s)", exc)
+            return
+        raise TooManyRequests(
+            "too many failed logins; try again later", retry_after=ttl if ttl > 0 else self.window
+        )
+
+    async def failed(self, username: str, address: str) -> None:
+        try:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                for key in self._keys(username, address):
+                    pipe.incr(key)
+                    pipe.expire(key, self.window, nx=True)
+                await pipe.execute()
+        except (RedisError, OSError) as exc:
+            log.warning("failed login not counted (Redis: %s)", exc)
+
+    async def succeeded(self, username: str, address: str) -> None:
+        try:
+            await self.redis.delete(self._keys(username, address)[0])
+        except (RedisError, OSError) as exc:
+            log.warning("login count not cleared (Redis: %s)", exc)

@@ -1,0 +1,67 @@
+"""What the app holds: made by ``create_app`` (settings, token codec, metrics) and opened by
+the lifespan (pool, Redis, command client)."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+import asyncpg
+from fastapi import Request
+from redis.asyncio import Redis
+
+from backoffice.metrics import Metrics
+from backoffice.security import TokenCodec
+from csms.cluster.bus import CommandClient
+from csms.cluster.keys import Keys
+from csms.settings import BackofficeSettings
+
+
+@dataclass(slots=True)
+class Resources:
+    pool: asyncpg.Pool
+    redis: Redis
+    commands: CommandClient
+
+
+class State:
+    def __init__(self, settings: BackofficeSettings) -> None:
+        self.settings = settings
+        self.keys = Keys(settings.redis_prefix)
+        self.tokens = TokenCodec(settings)
+        self.metrics = Metrics()
+        self.streams = asyncio.Semaphore(settings.sse_max_streams)
+        self._resources: Resources | None = None
+
+    def open(self, resources: Resources) -> None:
+        self._resources = resources
+
+    def close(self) -> None:
+        self._resources = None
+
+    @property
+    def resources(self) -> Resources:
+        if self._resources is None:
+            raise RuntimeError("the backoffice is not started (lifespan not run)")
+        return self._resources
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        return self.resources.pool
+
+    @property
+    def redis(self) -> Redis:
+        return self.resources.redis
+
+    @property
+    def commands(self) -> CommandClient:
+        return self.resources.commands
+
+    def redis_key(self, *parts: str) -> str:
+        """A key of the backoffice's own (rate limits, revoked tokens)."""
+        return f"{self.settings.redis_prefix}backoffice:{':'.join(parts)}"
+
+
+def get_state(request: Request) -> State:
+    state: State = request.app.state.backoffice
+    return state

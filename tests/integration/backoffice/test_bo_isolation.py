@@ -1,0 +1,165 @@
+"""Drivers see their own tokens and sessions and nothing else (BOLA): another driver's
+object answers exactly like one that does not exist, on every route with an id."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import asyncpg
+import httpx
+import pytest
+
+from backoffice.permissions import route_table
+from csms.store import chargers, id_tokens, token_owners, transactions
+from tests.integration.backoffice.conftest import Account, Backoffice, NewAccount
+
+
+@dataclass(frozen=True)
+class Owned:
+    account: Account
+    id_token: str
+    transaction_pk: int
+
+
+@dataclass(frozen=True)
+class World:
+    charge_point_id: str
+    alice: Owned
+    bob: Owned
+
+
+async def _driver_with_session(
+    pool: asyncpg.Pool, new_account: NewAccount, charge_point_id: str, connector_id: int
+) -> Owned:
+    account = await new_account("driver")
+    tag = f"TAG-{secrets.token_hex(4)}"
+    await id_tokens.add_id_token(pool, tag)
+    await token_owners.set_owner(pool, tag.lower(), account.user_id)  # case insensitive
+    tx, _ = await transactions.start_ocpp16(
+        pool,
+        charge_point_id,
+        connector_id=connector_id,
+        id_token=tag,
+        started_at=datetime.now(UTC),
+        meter_start_wh=0,
+        reservation_id=None,
+        authorization_status="Accepted",
+        parent_id_token=None,
+    )
+    return Owned(account, tag, tx.id)
+
+
+@pytest.fixture(scope="module")
+async def world(pool: asyncpg.Pool, new_account: NewAccount) -> World:
+    charge_point_id = f"ISO-{secrets.token_hex(4)}"
+    await chargers.add_charger(pool, charge_point_id, password_hash=None)
+    alice = await _driver_with_session(pool, new_account, charge_point_id, 1)
+    bob = await _driver_with_session(pool, new_account, charge_point_id, 2)
+    return World(charge_point_id, alice, bob)
+
+
+async def test_driver_lists_only_their_own(client: httpx.AsyncClient, world: World) -> None:
+    headers = world.alice.account.headers
+    tokens = (await client.get("/api/v1/id-tokens", headers=headers)).json()["items"]
+    assert [t["id_token"] for t in tokens] == [world.alice.id_token]
+    assert tokens[0]["user_id"] == world.alice.account.user_id
+    sessions = (await client.get("/api/v1/transactions", headers=headers)).json()["items"]
+    assert [s["id"] for s in sessions] == [world.alice.transaction_pk]
+    for params in (
+        {"id_token": world.bob.id_token},
+        {"user_id": world.bob.account.user_id},
+        {"charge_point_id": world.charge_point_id, "id_token": world.bob.id_token},
+    ):
+        response = await client.get("/api/v1/transactions", params=params, headers=headers)
+        assert response.status_code == 200 and response.json()["items"] == [], params
+    mine = await client.get(
+        "/api/v1/transactions", params={"charge_point_id": world.charge_point_id}, headers=headers
+    )
+    assert [s["id"] for s in mine.json()["items"]] == [world.alice.transaction_pk]
+
+
+async def test_driver_reads_their_own_objects(client: httpx.AsyncClient, world: World) -> None:
+    headers = world.alice.account.headers
+    token = await client.get(f"/api/v1/id-tokens/{world.alice.id_token.lower()}", headers=headers)
+    assert token.status_code == 200 and token.json()["id_token"] == world.alice.id_token
+    session = await client.get(
+        f"/api/v1/transactions/{world.alice.transaction_pk}", headers=headers
+    )
+    assert session.status_code == 200 and session.json()["id_token"] == world.alice.id_token
+
+
+def _existing(world: World) -> dict[str, str]:
+    """Ids of objects that exist but are not Alice's."""
+    return {
+        "charge_point_id": world.charge_point_id,
+        "user_id": str(world.bob.account.user_id),
+        "id_token": world.bob.id_token,
+        "transaction_pk": str(world.bob.transaction_pk),
+        "command": "remote_start",
+    }
+
+
+def _missing() -> dict[str, str]:
+    return {
+        "charge_point_id": "ISO-MISSING",
+        "user_id": "987654321",
+        "id_token": "TAG-MISSING",
+        "transaction_pk": "987654321",
+        "command": "remote_start",
+    }
+
+
+async def _answer(
+    client: httpx.AsyncClient, method: str, url: str, headers: dict[str, str], ids: dict[str, str]
+) -> tuple[int, str]:
+    body = {} if method in ("POST", "PATCH") else None
+    response = await client.request(method, url, headers=headers, json=body)
+    detail = str(response.json().get("detail", "")) if response.content else ""
+    instance = str(response.json().get("instance", "")) if response.content else ""
+    for value in sorted(ids.values(), key=len, reverse=True):
+        detail = detail.replace(value, "<id>")
+    assert instance in ("", url), instance
+    return response.status_code, detail
+
+
+async def test_no_route_tells_another_drivers_object_from_a_missing_one(
+    client: httpx.AsyncClient, backoffice: Backoffice, world: World
+) -> None:
+    headers = world.alice.account.headers
+    checked = []
+    for method, path, _roles in route_table(backoffice.app):
+        names = re.findall(r"{(\w+)}", path)
+        if not names:
+            continue
+        existing, missing = _existing(world), _missing()
+        foreign = await _answer(client, method, path.format(**existing), headers, existing)
+        absent = await _answer(client, method, path.format(**missing), headers, missing)
+        assert foreign[0] in (403, 404), (method, path, foreign)
+        assert foreign == absent, (method, path, foreign, absent)
+        checked.append((method, path))
+    assert len(checked) >= 12
+    # the id routes a driver may use answer 404 (never 403) for what is not theirs
+    assert ("GET", "/api/v1/id-tokens/{id_token}") in checked
+    assert ("GET", "/api/v1/transactions/{transaction_pk}") in checked
+
+
+async def test_staff_see_everything(
+    client: httpx.AsyncClient, accounts: dict[str, Account], world: World
+) -> None:
+    headers = accounts["monitor"].headers
+    sessions = await client.get(
+        "/api/v1/transactions", params={"charge_point_id": world.charge_point_id}, headers=headers
+    )
+    assert {s["id"] for s in sessions.json()["items"]} == {
+        world.alice.transaction_pk,
+        world.bob.transaction_pk,
+    }
+    by_user = await client.get(
+        "/api/v1/transactions", params={"user_id": world.bob.account.user_id}, headers=headers
+    )
+    assert [s["id"] for s in by_user.json()["items"]] == [world.bob.transaction_pk]
+    token = await client.get(f"/api/v1/id-tokens/{world.bob.id_token}", headers=headers)
+    assert token.json()["user_id"] == world.bob.account.user_id
