@@ -23,6 +23,7 @@ from csms.cluster.routing import Owner, Routing
 from csms.errors import CommandError, InvalidInput
 from csms.node.command_types import CommandAdapter
 from csms.node.connection import ChargerConnection
+from csms.node.metrics import NodeMetrics
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,9 @@ class CommandServer:
         node_id: str,
         connections: Mapping[str, ChargerConnection],
         adapters: Mapping[str, Mapping[str, CommandAdapter]],
+        metrics: NodeMetrics | None = None,
     ) -> None:
+        self.metrics = metrics
         self.redis = redis
         self.keys = keys
         self.node_id = node_id
@@ -159,3 +162,5 @@ class CommandServer:
 
     def _count(self, outcome: str) -> None:
         self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
+        if self.metrics is not None:
+            self.metrics.command(outcome)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -153,6 +154,8 @@ class ChargerConnection:
         self._pending = (message_id, future)
         try:
             self._journal("out", rpc.CALL, message_id, action, payload)
+            if self.session.services.metrics is not None:
+                self.session.services.metrics.message("out", action)
             try:
                 await self.websocket.send(rpc.call(message_id, action, payload), text=True)
             except ConnectionClosed:
@@ -196,6 +199,17 @@ class ChargerConnection:
         return None
 
     async def _handle_call(self, call: rpc.Call) -> bytes:
+        metrics = self.session.services.metrics
+        if metrics is None:
+            return await self._answer(call)
+        started = time.perf_counter()
+        answer = await self._answer(call)
+        known = call.action if call.action in self._known_actions else "unknown"
+        metrics.message("in", known)
+        metrics.handled(known, time.perf_counter() - started)
+        return answer
+
+    async def _answer(self, call: rpc.Call) -> bytes:
         action = call.action
         try:
             handler = self.routes.get(action)

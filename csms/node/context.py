@@ -11,6 +11,7 @@ import asyncpg
 from csms.cluster.events import EventPublisher
 from csms.domain.clock import Clock
 from csms.logs import ChargerLog
+from csms.node.metrics import NodeMetrics
 from csms.settings import NodeSettings
 from csms.store.batching import BatchWriter
 
@@ -29,6 +30,7 @@ class NodeServices:
     events: EventPublisher | None = None
     # Heartbeats are batched fire-and-forget: losing one on a crash loses nothing of value.
     heartbeat_writer: BatchWriter | None = None
+    metrics: NodeMetrics | None = None
 
 
 @dataclass(slots=True)

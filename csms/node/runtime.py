@@ -19,6 +19,7 @@ from csms.domain.clock import Clock, utc_now
 from csms.node.commands import CommandServer
 from csms.node.context import NodeServices
 from csms.node.membership import Membership
+from csms.node.metrics import NodeMetrics
 from csms.node.server import Node, command_adapters
 from csms.settings import NodeSettings
 from csms.store import chargers as charger_store
@@ -84,6 +85,7 @@ async def running_node(
         settings, pool, clock, meter_writer, journal_writer, heartbeat_writer=heartbeat_writer
     )
     node = Node(services)
+    services.metrics = NodeMetrics(lambda: len(node.connections))
     if redis_url is not None:
         redis = redis_client(redis_url)
         keys = Keys(settings.redis_prefix)
@@ -99,7 +101,12 @@ async def running_node(
             )
             node.membership = membership
             command_server = CommandServer(
-                redis, keys, settings.node_id, node.connections, command_adapters()
+                redis,
+                keys,
+                settings.node_id,
+                node.connections,
+                command_adapters(),
+                services.metrics,
             )
             await publisher.start()
             await membership.start()

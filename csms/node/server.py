@@ -37,6 +37,7 @@ from csms.store.chargers import Charger
 log = logging.getLogger(__name__)
 
 PATH_PREFIX = "/ocpp/"
+METRICS_PATH = "/metrics"  # Prometheus text format
 HEALTH_PATH = "/health"  # plain HTTP GET for load balancers: 200 while the node serves
 
 
@@ -186,6 +187,8 @@ class Node:
     ) -> Response | None:
         if request.path == HEALTH_PATH:
             return connection.respond(HTTPStatus.OK, "ok\n")
+        if request.path == METRICS_PATH and self.services.metrics is not None:
+            return connection.respond(HTTPStatus.OK, self.services.metrics.render())
         charge_point_id = charge_point_id_from_path(request.path)
         if charge_point_id is None:
             return connection.respond(HTTPStatus.NOT_FOUND, "expected /ocpp/{charge_point_id}\n")
