@@ -544,7 +544,7 @@ async def cmd_command(args: argparse.Namespace) -> int:
         client = CommandClient(redis, keys)
         try:
             result = await client.send(
-                args.charge_point_id, args.command, params, timeout=args.timeout
+                args.charge_point_id, args.command_name, params, timeout=args.timeout
             )
         except CommandError as exc:
             _err(f"{exc.code}: {exc.detail}")
@@ -818,7 +818,7 @@ def build_parser() -> argparse.ArgumentParser:
         "pairs (JSON values allowed) or --params '{...}'. See docs/reference/commands.md.",
     )
     command.add_argument("charge_point_id")
-    command.add_argument("command", help="neutral command name, or raw")
+    command.add_argument("command_name", metavar="command", help="neutral command name, or raw")
     command.add_argument("--params", help="params as a JSON object")
     command.add_argument("--timeout", type=float, default=30.0, help="seconds (default 30)")
     command.set_defaults(func=cmd_command)
@@ -843,7 +843,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if args.command == "command":
-        args.params_pairs = extra
+        args.params_pairs = extra  # --name value pairs become the command's params
     elif extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     logs.configure(os.environ.get("CSMS_LOG_LEVEL", "INFO"))
