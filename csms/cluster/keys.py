@@ -14,7 +14,9 @@ class Keys:
         return f"{self.prefix}node:{node_id}"
 
     def node_pattern(self) -> str:
-        return f"{self.prefix}node:*"
+        """A SCAN pattern for every node key; glob characters in the prefix are escaped."""
+        escaped = "".join(f"\\{c}" if c in "*?[]\\^-" else c for c in self.prefix)
+        return f"{escaped}node:*"
 
     def inbox(self, node_id: str) -> str:
         """List of commands for a node (LPUSH by callers, BRPOP by the node)."""

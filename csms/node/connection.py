@@ -75,7 +75,12 @@ class ChargerConnection:
             async for message in self.websocket:
                 reply = await self.handle(message)
                 if reply is not None:
-                    await self.websocket.send(reply, text=True)
+                    try:
+                        await self.websocket.send(reply, text=True)
+                    except ConnectionClosed:
+                        # closed under us: still read what the charger sent before closing
+                        # (e.g. its answer to our Reset, sent just before it reboots)
+                        continue
         except ConnectionClosed:
             pass
         finally:
