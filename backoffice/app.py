@@ -13,7 +13,6 @@ import secrets
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
-from redis.asyncio import Redis
 
 from backoffice import errors
 from backoffice.metrics import MetricsMiddleware
@@ -32,6 +31,7 @@ from backoffice.services import sessions
 from backoffice.state import Resources, State
 from csms import __version__, bootstrap
 from csms.cluster.bus import CommandClient
+from csms.cluster.connect import redis_client
 from csms.settings import BackofficeSettings
 from csms.store.pool import create_pool
 
@@ -67,7 +67,7 @@ def create_app(settings: BackofficeSettings) -> FastAPI:
         pool = await create_pool(
             database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
         )
-        redis = Redis.from_url(redis_url, health_check_interval=30)
+        redis = redis_client(redis_url)
         command_client = CommandClient(
             redis,
             state.keys,
