@@ -3,7 +3,8 @@ action each must become and what the simulated station answers (docs/reference/c
 simulators/v16/routes.py, simulators/v201/routes.py).
 
 Cases here leave the station idle and change nothing the later steps depend on; the ones
-with follow-ups (sessions, firmware, availability, configuration) are steps of the test.
+with follow-ups (sessions, firmware, availability, configuration, reset: the station
+reboots) are steps of the test.
 """
 
 from __future__ import annotations
@@ -85,7 +86,6 @@ def common_cases(version: str, id_token: str) -> list[Case]:
     v16 = version == "1.6"
     list_version = {"listVersion": 7} if v16 else {"versionNumber": 7}
     return [
-        Case("reset", {"type": "soft"}, "Reset", {"status": "Accepted"}),
         Case("unlock_connector", {"connector_id": 2}, "UnlockConnector", {"status": "Unlocked"}),
         Case("clear_cache", {}, "ClearCache", {"status": "Accepted"}),
         Case(

@@ -20,6 +20,7 @@ from csms.cluster.keys import Keys
 from csms.cluster.registry import Registry
 from csms.cluster.routing import Routing
 from tests.e2e.cluster import Cluster
+from tests.e2e.fleet import close_client, disconnect_all
 
 FAILED = pytest.StashKey[bool]()
 
@@ -34,11 +35,30 @@ def pytest_runtest_makereport(
     return report
 
 
+@pytest.fixture(autouse=True)
+async def stations_disconnected() -> AsyncIterator[None]:
+    """Whatever a test left connected is disconnected (no stray sockets or tasks)."""
+    await disconnect_all()
+    yield
+    await disconnect_all()
+
+
 @pytest.fixture
-def prefix(redis_prefix: str, request: pytest.FixtureRequest) -> str:
-    """This test's Redis key prefix (no glob characters: SCAN MATCH patterns use it)."""
+async def prefix(
+    redis_prefix: str, redis_url: str, request: pytest.FixtureRequest
+) -> AsyncIterator[str]:
+    """This test's Redis key prefix (no glob characters: SCAN MATCH patterns use it); its
+    keys are deleted afterwards (epoch counters never expire on their own)."""
     name = re.sub(r"[^A-Za-z0-9_.-]+", "-", request.node.name)
-    return f"{redis_prefix}{name}:"
+    test_prefix = f"{redis_prefix}{name}:"
+    yield test_prefix
+    client = Redis.from_url(redis_url)
+    try:
+        keys = [key async for key in client.scan_iter(match=f"{test_prefix}*", count=1000)]
+        if keys:
+            await client.delete(*keys)
+    finally:
+        await client.aclose()
 
 
 @pytest.fixture
@@ -105,4 +125,4 @@ async def client(redis: Redis, keys: Keys) -> AsyncIterator[CommandClient]:
     """A caller of the cluster's command bus (what the backoffice and ``csms command`` use)."""
     command_client = CommandClient(redis, keys)
     yield command_client
-    await command_client.close()
+    await close_client(command_client)

@@ -8,16 +8,17 @@ everything else is awaited.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
-import inspect
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import asyncpg
 
 from csms.cluster.bus import CommandClient
+from csms.cluster.registry import DEFAULT_TTL as REGISTRY_TTL
 from csms.passwords import hash_password
 from csms.store import chargers, id_tokens
 from simulators.framing import Call, CallErrorFrame, CallResult
@@ -26,6 +27,7 @@ from simulators.transaction import Transaction
 from tests.timeouts import TIMEOUT
 
 T = TypeVar("T")
+S = TypeVar("S", bound=Station)
 
 VERSIONS = ("1.6", "2.0.1")
 PASSWORD = "e2e-test-password-00000001"
@@ -34,16 +36,28 @@ PASSWORD_HASH = hash_password(PASSWORD)
 POLL = TIMEOUT / 100  # pause between two looks in eventually()
 METER_INTERVAL = TIMEOUT / 50  # pace of periodic meter values of running sessions
 COMMAND_TIMEOUT = TIMEOUT
-REGISTRY_TTL = 10.0  # csms.cluster.registry.DEFAULT_TTL, the lapse a killed node needs
 NODE_GONE = REGISTRY_TTL + TIMEOUT  # a killed node's registration is gone by then
+CLOSE_BOUND = TIMEOUT / 4  # CommandClient.close() is instant when healthy
+
+
+async def close_client(client: CommandClient) -> None:
+    """``client.close()``, bounded: it can wait for its reply listener indefinitely
+    (test_e2e_tools.py shows it), which must not hang the whole run."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(CLOSE_BOUND):
+            await client.close()
 
 
 class RecordingStation(Station):
     """A simulated station that also remembers every CALL the CSMS sent it."""
 
+    # every station a test made, so the fixture can disconnect them whatever happened
+    made: ClassVar[list[RecordingStation]] = []
+
     def __init__(self, config: StationConfig) -> None:
         super().__init__(config)
         self.received: list[Call] = []
+        RecordingStation.made.append(self)
 
     def answer(self, call: Call) -> CallResult | CallErrorFrame:
         self.received.append(call)
@@ -68,7 +82,16 @@ def new_station(url: str, charge_point_id: str, version: str) -> RecordingStatio
     )
 
 
-async def online(station: Station) -> Station:
+async def disconnect_all() -> None:
+    """Disconnect every station made so far (their sessions and follow-ups stop)."""
+    stations, RecordingStation.made[:] = list(RecordingStation.made), []
+    for station in stations:
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(CLOSE_BOUND):
+                await station.disconnect()
+
+
+async def online(station: S) -> S:
     """Connect and boot (Accepted), as a charger does when it powers up."""
     await station.connect()
     response = await station.boot()
@@ -86,6 +109,8 @@ async def move(station: Station, url: str) -> None:
     station.config = dataclasses.replace(station.config, url=url)
     await station.reconnect()
     await station.flush_queue()
+    # answered only once the node serves the socket, i.e. after it claimed the charger
+    await station.heartbeat()
 
 
 async def closed(station: Station) -> tuple[int | None, str]:
@@ -95,21 +120,28 @@ async def closed(station: Station) -> tuple[int | None, str]:
 
 
 async def eventually(
-    probe: Callable[[], Awaitable[T | None] | T | None], what: str, *, timeout: float = TIMEOUT
+    probe: Callable[[], Awaitable[T | None]], what: str, *, timeout: float = TIMEOUT
 ) -> T:
-    """Look until ``probe`` (a function or a coroutine function) returns something truthy;
-    fail after ``timeout`` seconds."""
+    """Look until ``probe`` returns something truthy; fail after ``timeout`` seconds."""
     last: T | None = None
     try:
         async with asyncio.timeout(timeout):
             while True:
-                outcome = probe()
-                last = await outcome if inspect.isawaitable(outcome) else outcome
+                last = await probe()
                 if last:
                     return last
                 await asyncio.sleep(POLL)
     except TimeoutError:
         raise AssertionError(f"not within {timeout:.0f} s: {what} (last: {last!r})") from None
+
+
+async def until(predicate: Callable[[], bool], what: str, *, timeout: float = TIMEOUT) -> None:
+    """:func:`eventually` for in-memory state (counters of running tasks)."""
+
+    async def probe() -> bool:
+        return predicate()
+
+    await eventually(probe, what, timeout=timeout)
 
 
 # -- PostgreSQL ---------------------------------------------------------------------------------
@@ -207,7 +239,7 @@ async def start_session(
         rows = await transactions_of(pool, cp)
         return rows[0] if len(rows) == 1 and rows[0]["ended_at"] is None else None
 
-    row = await eventually(active, f"{cp}: the remotely started transaction")
+    row: asyncpg.Record = await eventually(active, f"{cp}: the remotely started transaction")
     session = Session(station, id_token, row["id"], station.state.transactions[1])
     await metered(pool, session, 2)
     return session

@@ -14,7 +14,6 @@ import asyncio
 from typing import Any
 
 import asyncpg
-import orjson
 import pytest
 
 from csms import __version__
@@ -34,6 +33,8 @@ from tests.e2e.fleet import (
     register_chargers,
     register_token,
     sent_calls,
+    start_session,
+    stop_session,
     transactions_of,
 )
 
@@ -63,7 +64,11 @@ async def run_case(client: CommandClient, station: RecordingStation, case: Case)
 
 
 async def exercise(
-    client: CommandClient, pool: asyncpg.Pool, station: RecordingStation, id_token: str
+    client: CommandClient,
+    pool: asyncpg.Pool,
+    routing: Routing,
+    station: RecordingStation,
+    id_token: str,
 ) -> None:
     """Every command family against one station, one command at a time."""
     version = station.config.version
@@ -83,6 +88,7 @@ async def exercise(
     if version == "2.0.1":
         await check_device_model_reports(pool, cp, request_ids)
     await check_remote_session(client, pool, station, id_token)
+    await check_reset(client, pool, routing, station)
 
 
 async def check_trigger_message(
@@ -265,10 +271,14 @@ async def check_device_model_reports(
         )
         return found is not None
 
-    for action, name in (("NotifyReport", "report"), ("NotifyCustomerInformation", "customer")):
-        await eventually(
-            lambda a=action, n=name: event_with_request_id(a, request_ids[n]), f"{cp}: {action}"
-        )
+    async def reported() -> bool:
+        return await event_with_request_id("NotifyReport", request_ids["report"])
+
+    async def customer_informed() -> bool:
+        return await event_with_request_id("NotifyCustomerInformation", request_ids["customer"])
+
+    await eventually(reported, f"{cp}: NotifyReport")
+    await eventually(customer_informed, f"{cp}: NotifyCustomerInformation")
 
 
 async def check_remote_session(
@@ -277,48 +287,56 @@ async def check_remote_session(
     """remote_start (1.6 section 5.11, 2.0.1 F01): the station starts a real session on
     connector 1; its transaction and periodic meter values reach PostgreSQL; remote_stop
     (1.6 section 5.12, 2.0.1 F03) ends it with reason Remote."""
-    cp = station.config.charge_point_id
-    started = await send(client, station, "remote_start", {"id_token": id_token, "connector_id": 1})
-    assert started["response"] == {"status": "Accepted"}
-
-    async def active_row() -> asyncpg.Record | None:
-        tx = station.state.transactions.get(1)
-        if tx is None or tx.transaction_id is None:
-            return None
-        rows = await transactions_of(pool, cp)
-        return rows[0] if len(rows) == 1 and rows[0]["ended_at"] is None else None
-
-    row = await eventually(active_row, f"{cp}: the remotely started transaction")
-    tx = station.state.transactions[1]
-    assert row["transaction_id"] == str(tx.transaction_id)
+    session = await start_session(client, pool, station, id_token)
+    assert station.received_actions()[-1] == (
+        "RemoteStartTransaction" if station.config.version == "1.6" else "RequestStartTransaction"
+    )
+    (row,) = await transactions_of(pool, session.charge_point_id)
+    assert row["transaction_id"] == str(session.tx.transaction_id)
     assert (row["id_token"], row["authorization_status"]) == (id_token, "Accepted")
-
-    async def metering() -> bool:
-        count = await pool.fetchval(
-            "SELECT count(DISTINCT sampled_at) FROM meter_values WHERE transaction_pk = $1"
-            " AND context = 'Sample.Periodic'",
-            row["id"],
-        )
-        return bool(count >= 2)
-
-    await eventually(metering, f"{cp}: periodic meter values of the session")
     if station.config.version == "2.0.1":
         status = await send(
-            client, station, "get_transaction_status", {"transaction_id": tx.transaction_id}
+            client, station, "get_transaction_status", {"transaction_id": row["transaction_id"]}
         )
-        assert status["response"]["ongoingIndicator"] is True
+        assert status["response"] == {"messagesInQueue": False, "ongoingIndicator": True}
 
-    stopped = await send(client, station, "remote_stop", {"transaction_id": tx.transaction_id})
-    assert stopped["response"] == {"status": "Accepted"}
-
-    async def ended() -> asyncpg.Record | None:
-        rows = await transactions_of(pool, cp)
-        return rows[0] if len(rows) == 1 and rows[0]["ended_at"] is not None else None
-
-    final = await eventually(ended, f"{cp}: the transaction ended")
+    final = await stop_session(client, pool, session)
+    assert station.received_actions()[-1] == (
+        "RemoteStopTransaction" if station.config.version == "1.6" else "RequestStopTransaction"
+    )
     assert final["stop_reason"] == "Remote"
     assert final["energy_wh"] > 0
     assert 1 not in station.state.transactions
+
+
+async def check_reset(
+    client: CommandClient, pool: asyncpg.Pool, routing: Routing, station: RecordingStation
+) -> None:
+    """Reset (1.6 section 5.14, 2.0.1 B11/B12): the station reboots, i.e. closes, connects
+    again (a new epoch on its node), boots and reports its connectors; commands reach the
+    new socket."""
+    cp = station.config.charge_point_id
+    before = await routing.owner(cp)
+    assert before is not None
+    result = await send(client, station, "reset", {"type": "soft"})
+    assert (result["action"], result["response"]) == ("Reset", {"status": "Accepted"})
+
+    async def rebooted() -> bool:
+        owner = await routing.owner(cp)
+        if owner is None or owner.node_id != before.node_id or owner.epoch <= before.epoch:
+            return False
+        statuses = await pool.fetchval(
+            """SELECT count(*) FROM charger_messages WHERE charge_point_id = $1
+               AND direction = 'in' AND message_type = 2 AND action = 'StatusNotification'
+               AND id > (SELECT max(id) FROM charger_messages WHERE charge_point_id = $1
+                         AND direction = 'in' AND action = 'BootNotification')""",
+            cp,
+        )
+        return station.connected and statuses >= station.config.connectors
+
+    await eventually(rebooted, f"{cp}: rebooted after the Reset")
+    again = await send(client, station, "get_local_list_version", {})
+    assert again["action"] == "GetLocalListVersion"
 
 
 async def check_refusals(
@@ -366,7 +384,7 @@ async def test_every_command_family_round_trips_to_both_versions_on_three_nodes(
     tokens = [await register_token(pool) for _ in stations]
     async with asyncio.TaskGroup() as group:
         for station, id_token in zip(stations, tokens, strict=True):
-            group.create_task(exercise(client, pool, station, id_token))
+            group.create_task(exercise(client, pool, routing, station, id_token))
 
     for station in (stations[0], stations[3]):
         await check_refusals(client, pool, station)
@@ -399,22 +417,3 @@ async def test_every_command_family_round_trips_to_both_versions_on_three_nodes(
             leaving.config.charge_point_id, "reset", {"type": "soft"}, timeout=COMMAND_TIMEOUT
         )
     await asyncio.gather(*(station.disconnect() for station in stations))
-
-
-async def test_csms_command_cli_round_trips_through_the_bus(
-    cluster: Cluster, pool: asyncpg.Pool
-) -> None:
-    """`csms command CP-1 reset --type soft` (docs/reference/cli.md): the shell's way onto
-    the same bus, from a process that is no node."""
-    (node,) = await cluster.start("n1")
-    (cp,) = await register_chargers(pool, 1)
-    station = await online(new_station(node.url, cp, "2.0.1"))
-
-    status, out, err = await cluster.cli("command", cp, "get_local_list_version")
-    assert status == 0, err
-    assert orjson.loads(out)["response"] == {"versionNumber": 0}
-    status, out, err = await cluster.cli("command", cp, "reset", "--type", "soft")
-    assert status == 0, err
-    assert orjson.loads(out)["response"] == {"status": "Accepted"}
-    assert [c.action for c in station.received] == ["GetLocalListVersion", "Reset"]
-    await station.disconnect()

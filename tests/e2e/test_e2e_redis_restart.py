@@ -18,6 +18,7 @@ import asyncpg
 from redis.asyncio import Redis
 
 from csms.cluster.bus import CommandClient
+from csms.cluster.connect import redis_client
 from csms.cluster.keys import Keys
 from csms.cluster.registry import Registry
 from csms.cluster.routing import Owner, Routing
@@ -31,6 +32,7 @@ from tests.e2e.fleet import (
     VERSIONS,
     RecordingStation,
     charger_row,
+    close_client,
     eventually,
     new_station,
     online,
@@ -38,6 +40,7 @@ from tests.e2e.fleet import (
     register_chargers,
     register_token,
     transactions_of,
+    until,
 )
 from tests.timeouts import TIMEOUT
 
@@ -98,29 +101,26 @@ async def ride_out(
     for station in stations:
         tx = await station.start_transaction(1, await register_token(pool))
         loads.append(Load(station, tx, stop))
-
-    async with asyncio.TaskGroup() as group:
-        for load in loads:
-            group.create_task(load.run())
-        running = dict.fromkeys(range(CHARGERS), 2)
-        await eventually(lambda: progressed(loads, running), "load running")
-
-        await redis_server.kill()
-        # the chargers are served while Redis is down
-        during = {i: load.meter_values + 2 for i, load in enumerate(loads)}
-        await eventually(lambda: progressed(loads, during), "load during the outage")
-        await redis_server.start()
-
-        redis = Redis.from_url(redis_server.url)
-        client = CommandClient(redis, keys)
-        try:
-            await check_recovery(redis, keys, client, pool, stations, home)
-        finally:
-            await client.close()
-            await redis.aclose()
-        after = {i: load.meter_values + 2 for i, load in enumerate(loads)}
-        await eventually(lambda: progressed(loads, after), "load after the restart")
+    # a long-lived caller (what the backoffice holds), built as csms builds its clients
+    caller = redis_client(redis_server.url)
+    client = CommandClient(caller, keys)
+    # the test's own eyes on Redis: redis-py's default client retries a stale connection
+    observer = Redis(host="127.0.0.1", port=redis_server.port)
+    try:
+        async with asyncio.TaskGroup() as group:
+            for load in loads:
+                group.create_task(load.run())
+            try:
+                await restart_under_load(redis_server, keys, pool, loads, client, observer, home)
+            finally:
+                # the loads end on this even if a cancellation got lost (Python 3.11's
+                # wait_for can swallow one, and the TaskGroup would wait forever)
+                stop.set()
+    finally:
         stop.set()
+        await close_client(client)
+        await caller.aclose()
+        await observer.aclose()
 
     assert not any(close.done() for close in closes), "a station saw its socket close"
     for close in closes:
@@ -136,14 +136,54 @@ async def ride_out(
     await asyncio.gather(*(station.disconnect() for station in stations))
 
 
-async def check_recovery(
+async def restart_under_load(
+    redis_server: RedisServer,
+    keys: Keys,
+    pool: asyncpg.Pool,
+    loads: list[Load],
+    client: CommandClient,
+    observer: Redis,
+    home: dict[str, str],
+) -> None:
+    """Redis killed and started again while ``loads`` run; commands before and after."""
+    stations = [load.station for load in loads]
+    running = dict.fromkeys(range(CHARGERS), 2)
+    await until(lambda: progressed(loads, running), "load running")
+    assert await command_burst(client, stations, "before") == {}
+
+    await redis_server.kill()
+    # the chargers are served while Redis is down
+    during = {i: load.meter_values + 2 for i, load in enumerate(loads)}
+    await until(lambda: progressed(loads, during), "load during the outage")
+    await redis_server.start()
+
+    await recovered(observer, keys, pool, stations, home)
+    # a caller that connected after the restart sees only the nodes' side ...
+    fresh = CommandClient(observer, keys)
+    try:
+        through_nodes = await command_burst(fresh, stations, "fresh caller")
+    finally:
+        await close_client(fresh)
+    # ... the long-lived one also its own pooled connections of before the restart
+    long_lived = await command_burst(client, stations, "long-lived caller")
+    assert (through_nodes, long_lived) == ({}, {}), (
+        f"after the Redis restart, {len(through_nodes)} of {CHARGERS} commands from a "
+        f"new caller failed: {through_nodes}; {len(long_lived)} of {CHARGERS} from "
+        f"the long-lived caller failed: {long_lived}"
+    )
+    after = {i: load.meter_values + 2 for i, load in enumerate(loads)}
+    await until(lambda: progressed(loads, after), "load after the restart")
+
+
+async def recovered(
     redis: Redis,
     keys: Keys,
-    client: CommandClient,
     pool: asyncpg.Pool,
     stations: list[RecordingStation],
     home: dict[str, str],
 ) -> None:
+    """Both nodes registered again and every charger owned again by the node holding its
+    socket, with that connection's epoch (chargers.connection_epoch)."""
     registry, routing = Registry(redis, keys), Routing(redis, keys)
 
     async def registered_again() -> bool:
@@ -160,13 +200,31 @@ async def check_recovery(
         return True
 
     await eventually(owned_again, "every charger re-owned by its node", timeout=BACK_WITHIN)
-    for station in stations:
-        before = len(station.received)
-        result = await client.send(
-            station.config.charge_point_id,
-            "data_transfer",
-            {"vendor_id": VENDOR, "message_id": "after-restart"},
-            timeout=COMMAND_TIMEOUT,
-        )
-        assert result["response"] == {"status": "Accepted"}
-        assert [c.action for c in station.received[before:]] == ["DataTransfer"]
+
+
+async def command_burst(
+    client: CommandClient, stations: list[RecordingStation], marker: str
+) -> dict[str, str]:
+    """A command to every charger at once; the ones that did not reach their station and
+    come back Accepted, with what went wrong."""
+    before = {id(station): len(station.received) for station in stations}
+    results = await asyncio.gather(
+        *(
+            client.send(
+                station.config.charge_point_id,
+                "data_transfer",
+                {"vendor_id": VENDOR, "message_id": marker},
+                timeout=COMMAND_TIMEOUT,
+            )
+            for station in stations
+        ),
+        return_exceptions=True,
+    )
+    failed: dict[str, str] = {}
+    for station, result in zip(stations, results, strict=True):
+        received = [c.action for c in station.received[before[id(station)] :]]
+        if isinstance(result, BaseException):
+            failed[station.config.charge_point_id] = repr(result)
+        elif result["response"] != {"status": "Accepted"} or received != ["DataTransfer"]:
+            failed[station.config.charge_point_id] = f"{result} / received {received}"
+    return failed

@@ -134,14 +134,16 @@ async def test_a_newer_connection_on_another_node_replaces_the_open_one(
     assert t.new.received_actions() == ["DataTransfer"]
     assert t.old.received_actions() == []
 
-    async def replaced_event() -> Any:
+    async def replaced_event() -> asyncpg.Record | None:
         return await pool.fetchrow(
             """SELECT kind, payload FROM charger_events WHERE charge_point_id = $1
                AND action = 'ConnectionReplaced'""",
             cp,
         )
 
-    event = await eventually(replaced_event, "the ConnectionReplaced security event")
+    event: asyncpg.Record = await eventually(
+        replaced_event, "the ConnectionReplaced security event"
+    )
     assert event["kind"] == "security"
     assert event["payload"] == {
         "previousNode": "n1",
