@@ -53,6 +53,7 @@ TIMEOUT = "timeout"
 REJECTED = "rejected"
 CALL_ERROR = "call_error"
 INTERNAL = "internal"
+UNAVAILABLE = "unavailable"  # the node cannot do its part right now (e.g. Redis errors)
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,4 +324,6 @@ def _error_for(code: object, detail: str, extra: dict[str, Any]) -> CommandError
         return ChargerCallError(detail, extra)
     if code == REJECTED:
         return CommandRejected(detail, extra)
+    if code == UNAVAILABLE:
+        return NodeUnavailable(detail, extra)
     return CommandError(detail or f"command failed ({code})", extra)

@@ -100,7 +100,15 @@ class CommandServer:
                 message.id, bus.MOVED, f"{cp} is not connected to {self.node_id}"
             )
         expected = Owner(self.node_id, message.epoch)
-        if connection.owner != expected or not await self.routing.holds(cp, expected):
+        try:
+            still_owner = connection.owner == expected and await self.routing.holds(cp, expected)
+        except (RedisError, OSError) as exc:
+            # cannot prove the route is current: never deliver on a guess, but answer
+            self._count(bus.UNAVAILABLE)
+            return bus.reply_error(
+                message.id, bus.UNAVAILABLE, f"node {self.node_id} cannot check ownership: {exc}"
+            )
+        if not still_owner:
             # routed with an older (or newer) epoch than this socket's: never deliver
             self._count(bus.MOVED)
             return bus.reply_error(message.id, bus.MOVED, f"{cp} moved")
