@@ -298,7 +298,8 @@ async def check_remote_session(
         status = await send(
             client, station, "get_transaction_status", {"transaction_id": row["transaction_id"]}
         )
-        assert status["response"] == {"messagesInQueue": False, "ongoingIndicator": True}
+        # (messagesInQueue may be true: a periodic TransactionEvent can be on its way)
+        assert status["response"]["ongoingIndicator"] is True
 
     final = await stop_session(client, pool, session)
     assert station.received_actions()[-1] == (
