@@ -10,9 +10,8 @@ import asyncio
 import contextlib
 import os
 import signal
-import sys
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -21,27 +20,25 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from csms import bootstrap, logs
+from csms.cli_records import (
+    cmd_charger_add,
+    cmd_charger_list,
+    cmd_charger_remove,
+    cmd_charger_set,
+    cmd_charger_show,
+    cmd_journal,
+    cmd_token_add,
+    cmd_token_list,
+    cmd_token_remove,
+    cmd_transaction_show,
+    cmd_transactions,
+    token_status_command,
+)
+from csms.cli_support import Command, err, open_pool, out, table
 from csms.cluster.connect import redis_client
 from csms.cluster.keys import Keys
 from csms.errors import CommandError, CsmsError
 from csms.settings import CommonSettings, NodeSettings
-
-Command = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
-
-
-def _out(text: str = "") -> None:
-    sys.stdout.write(text + "\n")
-
-
-def _err(text: str) -> None:
-    sys.stderr.write(f"csms: {text}\n")
-
-
-async def _pool(settings: CommonSettings) -> asyncpg.Pool:
-    from csms.store.pool import create_pool
-
-    return await create_pool(await bootstrap.database_url(settings), min_size=1, max_size=2)
-
 
 # -- platform ---------------------------------------------------------------------------------
 
@@ -51,7 +48,7 @@ async def cmd_migrate(args: argparse.Namespace) -> int:
 
     settings = CommonSettings()
     await migrate(await bootstrap.database_url(settings))
-    _out("database migrated to head")
+    out("database migrated to head")
     return 0
 
 
@@ -85,7 +82,7 @@ async def cmd_up(args: argparse.Namespace) -> int:
     await migrate(database_url)
     server = backoffice_server(api.api_host, api.api_port, api.forwarded_allow_ips)
     serving = asyncio.create_task(server.serve(), name="backoffice")
-    _out(f"csms backoffice: http://{api.api_host}:{api.api_port}/docs")
+    out(f"csms backoffice: http://{api.api_host}:{api.api_port}/docs")
     try:
         return await _run_node(settings, migrate_first=False)
     finally:
@@ -106,376 +103,11 @@ async def _run_node(settings: NodeSettings, *, migrate_first: bool) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     async with running_node(settings, database_url, redis_url) as node:
-        _out(
+        out(
             f"csms node {settings.node_id}: chargers connect to "
             f"ws://{settings.host}:{node.port}/ocpp/{{charge_point_id}}"
         )
         await stop.wait()
-    return 0
-
-
-# -- chargers ---------------------------------------------------------------------------------
-
-
-async def cmd_charger_add(args: argparse.Namespace) -> int:
-    from csms.domain.charge_points import valid_charge_point_id
-    from csms.passwords import (
-        MAX_CHARGER_PASSWORD,
-        MIN_CHARGER_PASSWORD,
-        generate_password,
-        hash_password,
-    )
-    from csms.store import chargers
-
-    if not valid_charge_point_id(args.charge_point_id):
-        _err("charge point id: 1-48 printable characters, no ':', '/' or spaces")
-        return 2
-    password: str | None = None
-    if args.no_auth:
-        password_hash = None
-    else:
-        password = args.password or os.environ.get("CSMS_CHARGER_PASSWORD")
-        generated = password is None
-        if password is None:
-            password = generate_password()
-        if not MIN_CHARGER_PASSWORD <= len(password) <= MAX_CHARGER_PASSWORD:
-            _err(f"password: {MIN_CHARGER_PASSWORD}-{MAX_CHARGER_PASSWORD} characters")
-            return 2
-        password_hash = hash_password(password)
-        if not generated:
-            password = None  # the operator knows it; never echo it
-    pool = await _pool(CommonSettings())
-    try:
-        await chargers.add_charger(
-            pool,
-            args.charge_point_id,
-            password_hash=password_hash,
-            boot_policy=args.boot_policy,
-            ocpp_version=_protocol(args.ocpp_version),
-            description=args.description,
-        )
-    finally:
-        await pool.close()
-    _out(f"charger {args.charge_point_id} added")
-    if args.no_auth:
-        _out("WARNING: no authentication; anyone can connect as this charger (dev/test only)")
-    if password is not None:
-        _out(f"generated password (shown once, only its hash is stored): {password}")
-    return 0
-
-
-def _protocol(version: str | None) -> str | None:
-    return None if version is None else f"ocpp{version}"
-
-
-async def cmd_charger_list(args: argparse.Namespace) -> int:
-    from csms.store import chargers
-
-    pool = await _pool(CommonSettings())
-    try:
-        rows = await chargers.list_chargers(pool, limit=args.limit)
-    finally:
-        await pool.close()
-    _table(
-        [
-            "charge_point_id",
-            "auth",
-            "boot",
-            "status",
-            "connected",
-            "vendor",
-            "model",
-            "last_seen_at",
-        ],
-        [
-            [
-                c.charge_point_id,
-                c.auth_mode,
-                c.boot_policy,
-                c.registration_status,
-                c.connected_protocol,
-                c.vendor,
-                c.model,
-                c.last_seen_at,
-            ]
-            for c in rows
-        ],
-    )
-    return 0
-
-
-async def cmd_charger_show(args: argparse.Namespace) -> int:
-    from csms.store import chargers, transactions
-
-    pool = await _pool(CommonSettings())
-    try:
-        charger = await chargers.get_charger(pool, args.charge_point_id)
-        if charger is None:
-            _err(f"charger {args.charge_point_id} not found")
-            return 1
-        connectors = await chargers.list_connectors(pool, args.charge_point_id)
-        active = await transactions.list_transactions(
-            pool, charge_point_id=args.charge_point_id, active=True
-        )
-    finally:
-        await pool.close()
-    for key, value in charger.public().items():
-        _out(f"{key:21} {_fmt(value)}")
-    _out()
-    _table(
-        ["evse", "connector", "status", "error_code", "info", "vendor_error", "at"],
-        [
-            [
-                c.evse_id,
-                c.connector_id,
-                c.status,
-                c.error_code,
-                c.info,
-                c.vendor_error_code,
-                c.status_at,
-            ]
-            for c in connectors
-        ],
-    )
-    _out()
-    _out(f"active transactions: {', '.join(t.transaction_id for t in active) or 'none'}")
-    return 0
-
-
-async def cmd_charger_set(args: argparse.Namespace) -> int:
-    from csms.passwords import hash_password
-    from csms.store import chargers
-
-    changes: dict[str, Any] = {}
-    if args.boot_policy:
-        changes["boot_policy"] = args.boot_policy
-    if args.ocpp_version:
-        changes["ocpp_version"] = (
-            None if args.ocpp_version == "any" else _protocol(args.ocpp_version)
-        )
-    if args.description is not None:
-        changes["description"] = args.description
-    if args.password or os.environ.get("CSMS_CHARGER_PASSWORD"):
-        changes["password_hash"] = hash_password(
-            args.password or os.environ["CSMS_CHARGER_PASSWORD"]
-        )
-        changes["auth_mode"] = "basic"
-    if not changes:
-        _err("nothing to change")
-        return 2
-    pool = await _pool(CommonSettings())
-    try:
-        await chargers.update_charger(pool, args.charge_point_id, **changes)
-    finally:
-        await pool.close()
-    _out(f"charger {args.charge_point_id} updated")
-    return 0
-
-
-async def cmd_charger_remove(args: argparse.Namespace) -> int:
-    from csms.store import chargers
-
-    pool = await _pool(CommonSettings())
-    try:
-        await chargers.remove_charger(pool, args.charge_point_id)
-    finally:
-        await pool.close()
-    _out(f"charger {args.charge_point_id} removed")
-    return 0
-
-
-# -- id tokens --------------------------------------------------------------------------------
-
-
-async def cmd_token_add(args: argparse.Namespace) -> int:
-    from csms.store import id_tokens
-
-    pool = await _pool(CommonSettings())
-    try:
-        await id_tokens.add_id_token(
-            pool,
-            args.id_token,
-            token_type=args.type,
-            status=args.status,
-            expiry_date=args.expiry,
-            parent_id_token=args.parent,
-            allow_concurrent=args.allow_concurrent,
-            description=args.description,
-        )
-    finally:
-        await pool.close()
-    _out(f"id token {args.id_token} added ({args.status})")
-    return 0
-
-
-async def cmd_token_list(args: argparse.Namespace) -> int:
-    from csms.store import id_tokens
-
-    pool = await _pool(CommonSettings())
-    try:
-        rows = await id_tokens.list_id_tokens(pool, limit=args.limit)
-    finally:
-        await pool.close()
-    _table(
-        ["id_token", "type", "status", "expiry_date", "parent", "concurrent", "description"],
-        [
-            [
-                t.id_token,
-                t.token_type,
-                t.status,
-                t.expiry_date,
-                t.parent_id_token,
-                t.allow_concurrent,
-                t.description,
-            ]
-            for t in rows
-        ],
-    )
-    return 0
-
-
-def _token_status_command(status: str) -> Command:
-    async def command(args: argparse.Namespace) -> int:
-        from csms.store import id_tokens
-
-        pool = await _pool(CommonSettings())
-        try:
-            await id_tokens.update_id_token(pool, args.id_token, status=status)
-        finally:
-            await pool.close()
-        _out(f"id token {args.id_token} is now {status}")
-        return 0
-
-    return command
-
-
-async def cmd_token_remove(args: argparse.Namespace) -> int:
-    from csms.store import id_tokens
-
-    pool = await _pool(CommonSettings())
-    try:
-        await id_tokens.remove_id_token(pool, args.id_token)
-    finally:
-        await pool.close()
-    _out(f"id token {args.id_token} removed")
-    return 0
-
-
-# -- sessions and journal ---------------------------------------------------------------------
-
-
-async def cmd_transactions(args: argparse.Namespace) -> int:
-    from csms.store import transactions
-
-    pool = await _pool(CommonSettings())
-    try:
-        rows = await transactions.list_transactions(
-            pool,
-            charge_point_id=args.charger,
-            id_token=args.token,
-            active=True if args.active else None,
-            limit=args.limit,
-        )
-    finally:
-        await pool.close()
-    _table(
-        [
-            "id",
-            "charger",
-            "transaction_id",
-            "evse",
-            "conn",
-            "id_token",
-            "auth",
-            "started_at",
-            "ended_at",
-            "energy_wh",
-            "stop_reason",
-            "flags",
-        ],
-        [
-            [
-                t.id,
-                t.charge_point_id,
-                t.transaction_id,
-                t.evse_id,
-                t.connector_id,
-                t.id_token,
-                t.authorization_status,
-                t.started_at,
-                t.ended_at,
-                t.energy_wh,
-                t.stop_reason,
-                ",".join(t.flags),
-            ]
-            for t in rows
-        ],
-    )
-    return 0
-
-
-async def cmd_transaction_show(args: argparse.Namespace) -> int:
-    from csms.store import meter_values, transactions
-
-    pool = await _pool(CommonSettings())
-    try:
-        transaction = await transactions.get_by_pk(pool, args.id)
-        samples = await meter_values.list_for_transaction(pool, args.id) if transaction else []
-    finally:
-        await pool.close()
-    if transaction is None:
-        _err(f"transaction {args.id} not found")
-        return 1
-    for key in transaction.__slots__:
-        _out(f"{key:21} {_fmt(getattr(transaction, key))}")
-    _out()
-    _table(
-        [
-            "sampled_at",
-            "evse",
-            "conn",
-            "measurand",
-            "phase",
-            "location",
-            "context",
-            "value",
-            "unit",
-        ],
-        [
-            [
-                s["sampled_at"],
-                s["evse_id"],
-                s["connector_id"],
-                s["measurand"],
-                s["phase"],
-                s["location"],
-                s["context"],
-                s["value"] if s["value"] is not None else s["raw_value"],
-                s["unit"],
-            ]
-            for s in samples
-        ],
-    )
-    return 0
-
-
-async def cmd_journal(args: argparse.Namespace) -> int:
-    import orjson
-
-    from csms.store import journal
-
-    pool = await _pool(CommonSettings())
-    try:
-        rows = await journal.list_messages(pool, args.charge_point_id, limit=args.limit)
-    finally:
-        await pool.close()
-    for row in rows:
-        arrow = "->" if row["direction"] == "in" else "<-"
-        payload = orjson.dumps(row["payload"]).decode()
-        _out(
-            f"{_fmt(row['at'])} {arrow} {row['message_type']} {row['message_id']} "
-            f"{row['action'] or ''} {payload}"
-        )
     return 0
 
 
@@ -497,7 +129,7 @@ async def cmd_nodes(args: argparse.Namespace) -> int:
     async with _redis(CommonSettings()) as (redis, keys):
         nodes = await Registry(redis, keys).live_nodes()
     now = time.time()
-    _table(
+    table(
         ["node_id", "address", "version", "chargers", "up_s", "heartbeat_age_s"],
         [
             [
@@ -547,13 +179,13 @@ async def cmd_command(args: argparse.Namespace) -> int:
                 args.charge_point_id, args.command_name, params, timeout=args.timeout
             )
         except CommandError as exc:
-            _err(f"{exc.code}: {exc.detail}")
+            err(f"{exc.code}: {exc.detail}")
             if exc.extra:
-                _err(orjson.dumps(exc.extra).decode())
+                err(orjson.dumps(exc.extra).decode())
             return 1
         finally:
             await client.close()
-    _out(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
+    out(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
     return 0
 
 
@@ -593,7 +225,7 @@ async def cmd_backoffice(args: argparse.Namespace) -> int:
         await migrate(await bootstrap.database_url(settings))
     host = args.host or settings.api_host
     port = settings.api_port if args.port is None else args.port
-    _out(f"csms backoffice: http://{host}:{port}/docs")
+    out(f"csms backoffice: http://{host}:{port}/docs")
     await backoffice_server(host, port, settings.forwarded_allow_ips).serve()
     return 0
 
@@ -605,37 +237,37 @@ async def cmd_user_add(args: argparse.Namespace) -> int:
     from csms.store import users
 
     if not re.fullmatch(r"[A-Za-z0-9._@+-]{1,64}", args.username):
-        _err("username: 1-64 of letters, digits and . _ @ + -")
+        err("username: 1-64 of letters, digits and . _ @ + -")
         return 2
     password = args.password or os.environ.get("CSMS_USER_PASSWORD")
     generated = password is None
     if password is None:
         password = generate_password(20)
     if not MIN_USER_PASSWORD <= len(password) <= MAX_USER_PASSWORD:
-        _err(f"password: {MIN_USER_PASSWORD}-{MAX_USER_PASSWORD} characters")
+        err(f"password: {MIN_USER_PASSWORD}-{MAX_USER_PASSWORD} characters")
         return 2
-    pool = await _pool(CommonSettings())
+    pool = await open_pool(CommonSettings())
     try:
         await users.add_user(
             pool, args.username, password_hash=hash_password(password), role=args.role
         )
     finally:
         await pool.close()
-    _out(f"user {args.username} added ({args.role})")
+    out(f"user {args.username} added ({args.role})")
     if generated:
-        _out(f"generated password (shown once, only its hash is stored): {password}")
+        out(f"generated password (shown once, only its hash is stored): {password}")
     return 0
 
 
 async def cmd_user_list(args: argparse.Namespace) -> int:
     from csms.store import users
 
-    pool = await _pool(CommonSettings())
+    pool = await open_pool(CommonSettings())
     try:
         rows = await users.list_users(pool, limit=args.limit)
     finally:
         await pool.close()
-    _table(
+    table(
         ["id", "username", "role", "disabled", "created_at"],
         [[u.id, u.username, u.role, u.disabled, u.created_at] for u in rows],
     )
@@ -645,16 +277,16 @@ async def cmd_user_list(args: argparse.Namespace) -> int:
 async def cmd_user_remove(args: argparse.Namespace) -> int:
     from csms.store import users
 
-    pool = await _pool(CommonSettings())
+    pool = await open_pool(CommonSettings())
     try:
         user = await users.get_user_by_username(pool, args.username)
         if user is None:
-            _err(f"user {args.username} not found")
+            err(f"user {args.username} not found")
             return 1
         await users.remove_user(pool, user.id)
     finally:
         await pool.close()
-    _out(f"user {args.username} removed")
+    out(f"user {args.username} removed")
     return 0
 
 
@@ -683,25 +315,6 @@ def _add_backoffice_parsers(sub: Any) -> None:
     urm = user.add_parser("remove", help="delete a backoffice user")
     urm.add_argument("username")
     urm.set_defaults(func=cmd_user_remove)
-
-
-# -- output -----------------------------------------------------------------------------------
-
-
-def _fmt(value: object) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, datetime):
-        return value.isoformat(timespec="seconds")
-    return str(value)
-
-
-def _table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
-    cells = [[_fmt(v) for v in row] for row in rows]
-    widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(headers)]
-    _out("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
-    for row in cells:
-        _out("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
 
 
 # -- parser -----------------------------------------------------------------------------------
@@ -792,7 +405,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, status in (("block", "Blocked"), ("unblock", "Accepted")):
         p = token.add_parser(name, help=f"set an id token's status to {status}")
         p.add_argument("id_token")
-        p.set_defaults(func=_token_status_command(status))
+        p.set_defaults(func=token_status_command(status))
     trm = token.add_parser("remove", help="delete an id token")
     trm.add_argument("id_token")
     trm.set_defaults(func=cmd_token_remove)
@@ -853,10 +466,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return asyncio.run(func(args))
     except CsmsError as exc:
-        _err(str(exc))
+        err(str(exc))
         return 1
     except (OSError, asyncpg.PostgresError, RedisError) as exc:
-        _err(f"{type(exc).__name__}: {exc}")
+        err(f"{type(exc).__name__}: {exc}")
         return 1
     except KeyboardInterrupt:
         return 130
