@@ -10,7 +10,6 @@ dead node's inbox or a gone caller's replies do not pile up.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import secrets
 import time
@@ -28,6 +27,7 @@ from csms.cluster.breakers import BreakerBox, guarded
 from csms.cluster.keys import Keys
 from csms.cluster.registry import Registry
 from csms.cluster.routing import Owner, Routing
+from csms.cluster.tasks import stop_task
 from csms.errors import (
     ChargerCallError,
     ChargerNotConnected,
@@ -201,9 +201,7 @@ class CommandClient:
 
     async def close(self) -> None:
         if self._listener is not None:
-            self._listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._listener
+            await stop_task(self._listener)
             self._listener = None
         for pending in self._pending.values():
             if not pending.future.done():

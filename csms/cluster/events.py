@@ -20,6 +20,7 @@ from redis.exceptions import RedisError
 
 from csms.cluster.bus import raise_if_cancelling
 from csms.cluster.keys import Keys
+from csms.cluster.tasks import stop_task
 
 log = logging.getLogger(__name__)
 
@@ -79,10 +80,8 @@ class EventPublisher:
             async with asyncio.timeout(2.0):
                 while not self._queue.empty():
                     await asyncio.sleep(0.01)
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
-        self._task = None
+        task, self._task = self._task, None
+        await stop_task(task)
 
     async def _run(self) -> None:
         stream = self.keys.events()

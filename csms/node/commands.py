@@ -8,7 +8,6 @@ passed through raw, sent as one CALL, and answered on the caller's reply list.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Mapping
@@ -20,6 +19,7 @@ from redis.exceptions import RedisError
 from csms.cluster import bus
 from csms.cluster.keys import Keys
 from csms.cluster.routing import Owner, Routing
+from csms.cluster.tasks import stop_task
 from csms.errors import CommandError, InvalidInput
 from csms.node.command_types import CommandAdapter
 from csms.node.connection import ChargerConnection
@@ -58,9 +58,7 @@ class CommandServer:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await stop_task(self._task)
         for task in list(self._inflight):
             task.cancel()
 

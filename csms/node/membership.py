@@ -24,6 +24,7 @@ from csms.cluster.events import EventPublisher
 from csms.cluster.keys import Keys
 from csms.cluster.registry import Registry
 from csms.cluster.routing import Owner, Routing
+from csms.cluster.tasks import stop_task
 from csms.node.connection import ChargerConnection
 from csms.store import charger_events
 
@@ -64,9 +65,7 @@ class Membership:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await stop_task(self._task)
         with contextlib.suppress(*REDIS_ERRORS):
             await self.registry.deregister(self.node_id)
 
