@@ -8,6 +8,7 @@ epoch. An owner whose node is no longer registered is stale.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
@@ -21,11 +22,36 @@ redis.call('SET', KEYS[2], ARGV[1] .. '|' .. epoch)
 return {epoch, previous or ''}
 """
 
+# The same for many chargers at once: KEYS are epoch, owner pairs; one round trip per batch.
+_CLAIM_MANY = """
+local result = {}
+for i = 1, #KEYS, 2 do
+  local epoch = redis.call('INCR', KEYS[i])
+  local previous = redis.call('GET', KEYS[i + 1])
+  redis.call('SET', KEYS[i + 1], ARGV[1] .. '|' .. epoch)
+  result[#result + 1] = epoch
+  result[#result + 1] = previous or ''
+end
+return result
+"""
+
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
 end
 return 0
+"""
+
+_RELEASE_MANY = """
+local result = {}
+for i = 1, #KEYS do
+  if redis.call('GET', KEYS[i]) == ARGV[i] then
+    result[i] = redis.call('DEL', KEYS[i])
+  else
+    result[i] = 0
+  end
+end
+return result
 """
 
 # After Redis lost its data: put our entry back unless a newer connection claimed meanwhile.
@@ -70,6 +96,8 @@ class Routing:
         self.keys = keys
         self._claim = redis.register_script(_CLAIM)
         self._release = redis.register_script(_RELEASE)
+        self._claim_many = redis.register_script(_CLAIM_MANY)
+        self._release_many = redis.register_script(_RELEASE_MANY)
         self._reassert = redis.register_script(_REASSERT)
 
     async def claim(self, charge_point_id: str, node_id: str) -> tuple[int, Owner | None]:
@@ -86,6 +114,21 @@ class Routing:
             keys=[self.keys.owner(charge_point_id)], args=[owner.encode()]
         )
         return bool(removed)
+
+    async def claim_many(
+        self, charge_point_ids: Sequence[str], node_id: str
+    ) -> list[tuple[int, Owner | None]]:
+        """``claim`` for many chargers in one script run (a connect storm), in order."""
+        keys = [k for cp in charge_point_ids for k in (self.keys.epoch(cp), self.keys.owner(cp))]
+        flat = await self._claim_many(keys=keys, args=[node_id])
+        return [(int(flat[i]), Owner.decode(flat[i + 1])) for i in range(0, len(flat), 2)]
+
+    async def release_many(self, held: Sequence[tuple[str, Owner]]) -> list[bool]:
+        """``release`` for many chargers in one script run, in order."""
+        removed = await self._release_many(
+            keys=[self.keys.owner(cp) for cp, _ in held], args=[o.encode() for _, o in held]
+        )
+        return [bool(r) for r in removed]
 
     async def reassert(self, charge_point_id: str, owner: Owner) -> bool:
         """Restore ``owner`` after Redis lost it; False if a newer connection owns it."""

@@ -11,6 +11,7 @@ import asyncpg
 from csms.cluster.events import EventPublisher
 from csms.domain.clock import Clock
 from csms.logs import ChargerLog
+from csms.node.batches import ChargerBatches
 from csms.node.metrics import NodeMetrics
 from csms.settings import NodeSettings
 from csms.store.batching import BatchWriter
@@ -31,6 +32,11 @@ class NodeServices:
     # Heartbeats are batched fire-and-forget: losing one on a crash loses nothing of value.
     heartbeat_writer: BatchWriter | None = None
     metrics: NodeMetrics | None = None
+    # per-connection lookups and writes, batched across chargers (connect/boot storms)
+    chargers: ChargerBatches = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.chargers = ChargerBatches(self.pool)
 
 
 @dataclass(slots=True)

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -27,6 +27,7 @@ from csms.cluster.routing import Owner, Routing
 from csms.cluster.tasks import stop_task
 from csms.node.connection import ChargerConnection
 from csms.store import charger_events
+from csms.store.batching import BatchCall
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,9 @@ class Membership:
         self.publisher = publisher
         self.registry = Registry(redis, keys, ttl=ttl)
         self.routing = Routing(redis, keys)
+        # a connect storm's claims (and releases) go to Redis as one script run per batch
+        self._claim_batch = BatchCall(self._claim_many, max_items=200)
+        self._release_batch = BatchCall(self.routing.release_many, max_items=200)
         self._started_at = time.time()
         self._task: asyncio.Task[None] | None = None
         self._registered_once = False
@@ -73,7 +77,7 @@ class Membership:
         """Take ownership for a newly accepted connection (tolerates Redis being down)."""
         charge_point_id = connection.charge_point_id
         try:
-            epoch, previous = await self.routing.claim(charge_point_id, self.node_id)
+            epoch, previous = await self._claim_batch(charge_point_id)
         except REDIS_ERRORS as exc:
             connection.session.log.warning("ownership not recorded (Redis: %s); will retry", exc)
             return
@@ -83,6 +87,9 @@ class Membership:
         )
         if previous is not None and previous.node_id != self.node_id:
             await self._evict_remote(connection, previous, epoch)
+
+    async def _claim_many(self, charge_point_ids: Sequence[str]) -> list[tuple[int, Owner | None]]:
+        return await self.routing.claim_many(charge_point_ids, self.node_id)
 
     async def _evict_remote(
         self, connection: ChargerConnection, previous: Owner, epoch: int
@@ -116,7 +123,7 @@ class Membership:
         if owner is None:
             return
         try:
-            released = await self.routing.release(connection.charge_point_id, owner)
+            released = await self._release_batch((connection.charge_point_id, owner))
         except REDIS_ERRORS as exc:
             # the entry stays until a newer connection claims over it; commands routed to
             # it are answered "not connected" by this node

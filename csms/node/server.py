@@ -31,8 +31,7 @@ from csms.node.connection import ChargerConnection
 from csms.node.context import Handler, NodeServices, Session
 from csms.node.membership import Membership
 from csms.passwords import verify_password
-from csms.store import chargers as charger_store
-from csms.store.chargers import Charger
+from csms.store.chargers import Charger, Presence
 
 log = logging.getLogger(__name__)
 
@@ -192,7 +191,7 @@ class Node:
         charge_point_id = charge_point_id_from_path(request.path)
         if charge_point_id is None:
             return connection.respond(HTTPStatus.NOT_FOUND, "expected /ocpp/{charge_point_id}\n")
-        charger = await charger_store.get_charger(self.services.pool, charge_point_id)
+        charger = await self.services.chargers.lookup(charge_point_id)
         if charger is None:
             log.warning("connection refused: unknown charger %s", charge_point_id)
             return connection.respond(HTTPStatus.NOT_FOUND, "unknown charge point\n")
@@ -267,10 +266,8 @@ class Node:
             connection.owner = Owner(self.settings.node_id, next(self._local_epochs))
         epoch = connection.owner.epoch if connection.owner is not None else 0
         node_id = self.settings.node_id
-        pool, clock = self.services.pool, self.services.clock
-        await charger_store.record_connection(
-            pool, charge_point_id, protocol=subprotocol, node_id=node_id, epoch=epoch, at=clock()
-        )
+        presence, clock = self.services.chargers.presence, self.services.clock
+        await presence(Presence(charge_point_id, subprotocol, node_id, epoch, clock()))
         charger_log.info("connected with %s (epoch %d)", subprotocol, epoch)
         try:
             await connection.serve()
@@ -279,7 +276,5 @@ class Node:
                 del self.connections[charge_point_id]
             if self.membership is not None:
                 await self.membership.release(connection)
-            await charger_store.record_disconnection(
-                pool, charge_point_id, node_id=node_id, epoch=epoch, at=clock()
-            )
+            await presence(Presence(charge_point_id, None, node_id, epoch, clock()))
             charger_log.info("disconnected (%s)", websocket.close_code)

@@ -118,8 +118,8 @@ async def register_boot(session: Session, identity: dict[str, str | None]) -> tu
 
     Returns ``(status, interval)``: the heartbeat interval when Accepted, else the retry wait.
     """
-    status = await charger_store.record_boot(
-        session.pool, session.charge_point_id, at=session.services.clock(), identity=identity
+    status = await session.services.chargers.boot(
+        charger_store.Boot(session.charge_point_id, session.services.clock(), identity)
     )
     session.registration_status = status
     settings = session.services.settings

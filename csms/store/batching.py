@@ -10,9 +10,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 Row = tuple[Any, ...]
 Flush = Callable[[Sequence[Row]], Awaitable[None]]
@@ -110,3 +113,100 @@ class BatchWriter:
         self._start_flush()
         if self._inflight:
             await asyncio.gather(*self._inflight, return_exceptions=True)
+
+
+class BatchCall(Generic[T, R]):
+    """Many callers' single-item requests answered by one call per batch (group commit).
+
+    A request starts a batch on the next loop iteration, so an idle node adds no delay;
+    while ``max_inflight`` batches run, new requests wait and join the next one, so under
+    load each statement carries many items. ``run`` gets the items in arrival order and
+    returns one result per item. If a batch fails, each item is retried alone, so one bad
+    item fails only its own caller. With ``max_inflight=1`` batches run strictly in order.
+    """
+
+    def __init__(
+        self,
+        run: Callable[[Sequence[T]], Awaitable[Sequence[R]]],
+        *,
+        max_items: int = 500,
+        max_inflight: int = 2,
+    ) -> None:
+        self._run_batch = run
+        self._max_items = max_items
+        self._max_inflight = max_inflight
+        self._pending: list[tuple[T, asyncio.Future[R]]] = []
+        self._scheduled = False
+        self._inflight: set[asyncio.Task[None]] = set()
+        self.batches = 0
+        self.items = 0
+
+    async def __call__(self, item: T) -> R:
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[R] = loop.create_future()
+        self._pending.append((item, waiter))
+        if not self._scheduled and len(self._inflight) < self._max_inflight:
+            self._scheduled = True
+            loop.call_soon(self._start)
+        return await waiter
+
+    def _start(self) -> None:
+        self._scheduled = False
+        loop = asyncio.get_running_loop()
+        while self._pending and len(self._inflight) < self._max_inflight:
+            batch = self._pending[: self._max_items]
+            del self._pending[: self._max_items]
+            task = loop.create_task(self._run(batch))
+            self._inflight.add(task)
+            task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._inflight.discard(task)
+        if self._pending and not self._scheduled:
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self._start)
+
+    async def _run(self, batch: list[tuple[T, asyncio.Future[R]]]) -> None:
+        self.batches += 1
+        self.items += len(batch)
+        try:
+            results = await self._run_batch([item for item, _ in batch])
+        except Exception as exc:
+            if len(batch) == 1:
+                _settle(batch[0][1], exc)
+                return
+            log.warning("batch of %d failed (%s); retrying each alone", len(batch), exc)
+            for item, waiter in batch:
+                try:
+                    (result,) = await self._run_batch([item])
+                except Exception as one:
+                    _settle(waiter, one)
+                else:
+                    _settle(waiter, result)
+            return
+        except BaseException as exc:  # cancelled: nobody may wait forever
+            for _, waiter in batch:
+                _settle(waiter, exc)
+            raise
+        for (_, waiter), result in zip(batch, results, strict=True):
+            _settle(waiter, result)
+
+    async def drain(self) -> None:
+        """Wait until every request made so far has its answer."""
+        while self._pending or self._inflight or self._scheduled:
+            if self._inflight:
+                await asyncio.gather(*self._inflight, return_exceptions=True)
+            else:
+                await asyncio.sleep(0)
+
+
+def _settle(waiter: asyncio.Future[R], outcome: R | BaseException) -> None:
+    if waiter.done():
+        return
+    if isinstance(outcome, BaseException):
+        if isinstance(outcome, asyncio.CancelledError):
+            waiter.cancel()
+        else:
+            waiter.set_exception(outcome)
+    else:
+        waiter.set_result(outcome)

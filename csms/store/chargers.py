@@ -296,3 +296,142 @@ async def add_chargers_bulk(
         password_hash,
     )
     return int(result.split()[-1])
+
+
+async def get_chargers(db: Executor, charge_point_ids: Sequence[str]) -> dict[str, Charger]:
+    """Many chargers by id in one query (the handshakes of a connect storm)."""
+    records = await db.fetch(
+        f"SELECT {_CHARGER_COLUMNS} FROM chargers WHERE charge_point_id = ANY($1::text[])",
+        list(charge_point_ids),
+    )
+    return {r["charge_point_id"]: Charger.from_record(r) for r in records}
+
+
+_IDENTITY_FIELDS = (
+    "vendor", "model", "serial_number", "firmware_version", "iccid", "imsi", "meter_type",
+    "meter_serial_number",
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Boot:
+    """One BootNotification to record (see record_boot)."""
+
+    charge_point_id: str
+    at: datetime
+    identity: dict[str, str | None]
+
+
+async def record_boots(db: Executor, boots: Sequence[Boot]) -> dict[str, str]:
+    """record_boot for many chargers in one statement; charge_point_id -> status. A charger
+    that boots twice in one batch keeps its last boot; a removed charger is absent."""
+    latest = {boot.charge_point_id: boot for boot in boots}
+    columns: list[list[Any]] = [list(latest), [b.at for b in latest.values()]]
+    columns += [[b.identity.get(f) for b in latest.values()] for f in _IDENTITY_FIELDS]
+    records = await db.fetch(
+        """UPDATE chargers SET registration_status = CASE boot_policy
+                   WHEN 'accept' THEN 'Accepted' WHEN 'pending' THEN 'Pending'
+                   ELSE 'Rejected' END,
+               last_boot_at = v.at, last_seen_at = v.at,
+               vendor = v.vendor, model = v.model, serial_number = v.serial_number,
+               firmware_version = v.firmware_version, iccid = v.iccid, imsi = v.imsi,
+               meter_type = v.meter_type, meter_serial_number = v.meter_serial_number,
+               updated_at = now()
+           FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[],
+                       $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])
+                AS v(id, at, vendor, model, serial_number, firmware_version, iccid, imsi,
+                     meter_type, meter_serial_number)
+           WHERE chargers.charge_point_id = v.id
+           RETURNING chargers.charge_point_id, chargers.registration_status""",
+        *columns,
+    )
+    return {r["charge_point_id"]: r["registration_status"] for r in records}
+
+
+async def upsert_connector_statuses(
+    db: Executor, statuses: Sequence[tuple[str, ConnectorStatus]]
+) -> None:
+    """upsert_connector_status for many connectors in one statement; within the batch the
+    newest status per connector wins (as it would one by one)."""
+    newest: dict[tuple[str, int, int], ConnectorStatus] = {}
+    for charge_point_id, status in statuses:
+        key = (charge_point_id, status.evse_id, status.connector_id)
+        kept = newest.get(key)
+        if kept is None or kept.status_at <= status.status_at:
+            newest[key] = status
+    values = list(newest.values())
+    await db.execute(
+        """INSERT INTO connectors (charge_point_id, evse_id, connector_id, status, error_code,
+               info, vendor_id, vendor_error_code, status_at)
+           SELECT * FROM unnest($1::text[], $2::int[], $3::int[], $4::text[], $5::text[],
+                                $6::text[], $7::text[], $8::text[], $9::timestamptz[])
+           ON CONFLICT (charge_point_id, evse_id, connector_id) DO UPDATE SET
+               status = excluded.status, error_code = excluded.error_code,
+               info = excluded.info, vendor_id = excluded.vendor_id,
+               vendor_error_code = excluded.vendor_error_code,
+               status_at = excluded.status_at, updated_at = now()
+           WHERE connectors.status_at <= excluded.status_at""",
+        [key[0] for key in newest],
+        [s.evse_id for s in values],
+        [s.connector_id for s in values],
+        [s.status for s in values],
+        [s.error_code for s in values],
+        [s.info for s in values],
+        [s.vendor_id for s in values],
+        [s.vendor_error_code for s in values],
+        [s.status_at for s in values],
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Presence:
+    """A connection (``protocol`` set) or a disconnection (``protocol`` None) of the
+    connection ``node_id``/``epoch``, for record_presence."""
+
+    charge_point_id: str
+    protocol: str | None
+    node_id: str
+    epoch: int
+    at: datetime
+
+
+async def record_presence(db: Executor, changes: Sequence[Presence]) -> None:
+    """record_connection / record_disconnection for many chargers in one statement.
+
+    ``changes`` are in the order they happened. Per charger they collapse to what applying
+    them one by one would leave: after a connection the outcome is known (connected, or
+    disconnected if that same connection closed later in the batch); a lone disconnection
+    still applies only if the row names that connection.
+    """
+    final: dict[str, tuple[Presence, bool]] = {}  # -> (change, conditional)
+    for change in changes:
+        before = final.get(change.charge_point_id)
+        if change.protocol is not None:
+            final[change.charge_point_id] = (change, False)
+        elif before is not None and not before[1]:
+            held = before[0]
+            closes_it = held.protocol is not None and (held.node_id, held.epoch) == (
+                change.node_id,
+                change.epoch,
+            )
+            final[change.charge_point_id] = (change, False) if closes_it else before
+        else:
+            final[change.charge_point_id] = (change, True)
+    rows = list(final.values())
+    await db.execute(
+        """UPDATE chargers SET connected_protocol = v.protocol,
+               connected_node = CASE WHEN v.protocol IS NULL THEN NULL ELSE v.node END,
+               connection_epoch = CASE WHEN v.protocol IS NULL THEN NULL ELSE v.epoch END,
+               last_seen_at = v.at
+           FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::timestamptz[],
+                       $6::bool[]) AS v(id, protocol, node, epoch, at, conditional)
+           WHERE chargers.charge_point_id = v.id
+             AND (NOT v.conditional
+                  OR (chargers.connected_node = v.node AND chargers.connection_epoch = v.epoch))""",
+        [c.charge_point_id for c, _ in rows],
+        [c.protocol for c, _ in rows],
+        [c.node_id for c, _ in rows],
+        [c.epoch for c, _ in rows],
+        [c.at for c, _ in rows],
+        [conditional for _, conditional in rows],
+    )

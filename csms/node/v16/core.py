@@ -36,19 +36,20 @@ async def heartbeat(session: Session, payload: Payload) -> Payload:
 
 async def status_notification(session: Session, payload: Payload) -> Payload:
     timestamp = payload.get("timestamp")
-    await charger_store.upsert_connector_status(
-        session.pool,
-        session.charge_point_id,
-        charger_store.ConnectorStatus(
-            evse_id=0,
-            connector_id=payload["connectorId"],
-            status=payload["status"],
-            error_code=payload["errorCode"],
-            info=payload.get("info"),
-            vendor_id=payload.get("vendorId"),
-            vendor_error_code=payload.get("vendorErrorCode"),
-            status_at=parse_timestamp(timestamp) if timestamp else session.services.clock(),
-        ),
+    await session.services.chargers.connector_status(
+        (
+            session.charge_point_id,
+            charger_store.ConnectorStatus(
+                evse_id=0,
+                connector_id=payload["connectorId"],
+                status=payload["status"],
+                error_code=payload["errorCode"],
+                info=payload.get("info"),
+                vendor_id=payload.get("vendorId"),
+                vendor_error_code=payload.get("vendorErrorCode"),
+                status_at=parse_timestamp(timestamp) if timestamp else session.services.clock(),
+            ),
+        )
     )
     session.publish(
         events.STATUS_CHANGED,

@@ -29,19 +29,20 @@ async def record_connector_status(
     session: Session, evse_id: int, connector_id: int, status: str, timestamp: str
 ) -> None:
     remember_connector(session, evse_id, connector_id)
-    await charger_store.upsert_connector_status(
-        session.pool,
-        session.charge_point_id,
-        charger_store.ConnectorStatus(
-            evse_id=evse_id,
-            connector_id=connector_id,
-            status=status,
-            error_code=NO_ERROR,
-            info=None,
-            vendor_id=None,
-            vendor_error_code=None,
-            status_at=parse_timestamp(timestamp),
-        ),
+    await session.services.chargers.connector_status(
+        (
+            session.charge_point_id,
+            charger_store.ConnectorStatus(
+                evse_id=evse_id,
+                connector_id=connector_id,
+                status=status,
+                error_code=NO_ERROR,
+                info=None,
+                vendor_id=None,
+                vendor_error_code=None,
+                status_at=parse_timestamp(timestamp),
+            ),
+        )
     )
     session.publish(
         events.STATUS_CHANGED, evse_id=evse_id, connector_id=connector_id, status=status

@@ -23,10 +23,10 @@ def store(monkeypatch: pytest.MonkeyPatch) -> FakeStore:
             charger_store,
             (
                 "get_charger",
-                "record_boot",
+                "record_boots",
                 "record_heartbeat",
                 "record_charger_status",
-                "upsert_connector_status",
+                "upsert_connector_statuses",
             ),
         ),
         (charger_events, ("upsert_variables",)),

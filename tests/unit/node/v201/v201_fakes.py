@@ -100,9 +100,13 @@ class FakeStore:
     async def get_charger(self, db: Any, charge_point_id: str) -> Any:
         return SimpleNamespace(boot_policy=self.boot_policy)
 
-    async def record_boot(self, db: Any, charge_point_id: str, **kwargs: Any) -> str:
-        self.boots.append(kwargs)
-        return {"accept": "Accepted", "pending": "Pending"}.get(self.boot_policy, "Rejected")
+    async def record_boots(
+        self, db: Any, boots: Sequence[charger_store.Boot]
+    ) -> dict[str, str]:
+        status = {"accept": "Accepted", "pending": "Pending"}.get(self.boot_policy, "Rejected")
+        for boot in boots:
+            self.boots.append({"at": boot.at, "identity": boot.identity})
+        return {boot.charge_point_id: status for boot in boots}
 
     async def record_heartbeat(self, db: Any, charge_point_id: str, at: datetime) -> None:
         self.heartbeats.append(at)
@@ -110,13 +114,14 @@ class FakeStore:
     async def record_charger_status(self, db: Any, charge_point_id: str, **kwargs: Any) -> None:
         self.charger_status.update({k: v for k, v in kwargs.items() if v is not None})
 
-    async def upsert_connector_status(
-        self, db: Any, charge_point_id: str, status: charger_store.ConnectorStatus
+    async def upsert_connector_statuses(
+        self, db: Any, statuses: Sequence[tuple[str, charger_store.ConnectorStatus]]
     ) -> None:
-        key = (status.evse_id, status.connector_id)
-        old = self.connectors.get(key)
-        if old is None or old.status_at <= status.status_at:
-            self.connectors[key] = status
+        for _, status in statuses:
+            key = (status.evse_id, status.connector_id)
+            old = self.connectors.get(key)
+            if old is None or old.status_at <= status.status_at:
+                self.connectors[key] = status
 
     # -- charger events and the device model ----------------------------------------------
 
