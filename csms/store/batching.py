@@ -170,7 +170,17 @@ class BatchCall(Generic[T, R]):
         self.batches += 1
         self.items += len(batch)
         try:
+            await self._answer(batch)
+        finally:  # cancelled, or a bug: nobody may wait forever
+            for _, waiter in batch:
+                if not waiter.done():
+                    waiter.cancel()
+
+    async def _answer(self, batch: list[tuple[T, asyncio.Future[R]]]) -> None:
+        try:
             results = await self._run_batch([item for item, _ in batch])
+            if len(results) != len(batch):
+                raise ValueError(f"{len(results)} results for {len(batch)} items")
         except Exception as exc:
             if len(batch) == 1:
                 _settle(batch[0][1], exc)
@@ -184,10 +194,6 @@ class BatchCall(Generic[T, R]):
                 else:
                     _settle(waiter, result)
             return
-        except BaseException as exc:  # cancelled: nobody may wait forever
-            for _, waiter in batch:
-                _settle(waiter, exc)
-            raise
         for (_, waiter), result in zip(batch, results, strict=True):
             _settle(waiter, result)
 
@@ -204,9 +210,6 @@ def _settle(waiter: asyncio.Future[R], outcome: R | BaseException) -> None:
     if waiter.done():
         return
     if isinstance(outcome, BaseException):
-        if isinstance(outcome, asyncio.CancelledError):
-            waiter.cancel()
-        else:
-            waiter.set_exception(outcome)
+        waiter.set_exception(outcome)
     else:
         waiter.set_result(outcome)

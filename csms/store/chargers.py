@@ -396,28 +396,41 @@ class Presence:
 
 
 async def record_presence(db: Executor, changes: Sequence[Presence]) -> None:
-    """record_connection / record_disconnection for many chargers in one statement.
+    """record_connection / record_disconnection for many chargers, usually in one statement.
 
     ``changes`` are in the order they happened. Per charger they collapse to what applying
     them one by one would leave: after a connection the outcome is known (connected, or
     disconnected if that same connection closed later in the batch); a lone disconnection
     still applies only if the row names that connection.
     """
-    final: dict[str, tuple[Presence, bool]] = {}  # -> (change, conditional)
+    # Usually one round; two lone disconnections of one charger need one round each.
+    rounds: list[dict[str, tuple[Presence, bool]]] = [{}]  # -> (change, conditional)
+    last_round: dict[str, int] = {}
     for change in changes:
-        before = final.get(change.charge_point_id)
-        if change.protocol is not None:
-            final[change.charge_point_id] = (change, False)
-        elif before is not None and not before[1]:
+        cp = change.charge_point_id
+        index = last_round.get(cp, 0)
+        before = rounds[index].get(cp)
+        if change.protocol is not None or before is None:
+            entry = (change, change.protocol is None)
+        elif not before[1]:
             held = before[0]
             closes_it = held.protocol is not None and (held.node_id, held.epoch) == (
                 change.node_id,
                 change.epoch,
             )
-            final[change.charge_point_id] = (change, False) if closes_it else before
-        else:
-            final[change.charge_point_id] = (change, True)
-    rows = list(final.values())
+            entry = (change, False) if closes_it else before
+        else:  # a lone disconnection after another: it applies after that one
+            index += 1
+            if index == len(rounds):
+                rounds.append({})
+            entry = (change, True)
+        rounds[index][cp] = entry
+        last_round[cp] = index
+    for collapsed in rounds:
+        await _apply_presence(db, list(collapsed.values()))
+
+
+async def _apply_presence(db: Executor, rows: Sequence[tuple[Presence, bool]]) -> None:
     await db.execute(
         """UPDATE chargers SET connected_protocol = v.protocol,
                connected_node = CASE WHEN v.protocol IS NULL THEN NULL ELSE v.node END,

@@ -382,11 +382,6 @@ async def test_record_presence_of_nothing_and_of_unknown_chargers(pool: asyncpg.
     assert await chargers.get_charger(pool, unknown) is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="record_presence collapses two lone disconnections of one charger to the last: "
-    "the first, which names the row's connection, is lost and the charger stays connected",
-)
 async def test_two_disconnections_in_one_batch_the_first_naming_the_row(
     pool: asyncpg.Pool,
 ) -> None:
@@ -443,11 +438,6 @@ Initial = tuple[str, int] | None
 Change = tuple[int, str | None, str, int]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="record_presence loses a lone disconnection followed by another disconnection "
-    "of the same charger (see test_two_disconnections_in_one_batch_the_first_naming_the_row)",
-)
 @settings(max_examples=40, deadline=None, database=None)
 @given(
     initial=st.lists(INITIAL, min_size=1, max_size=3),

@@ -264,11 +264,6 @@ class WrongCount(FakeRun):
         return results[:-1] if len(results) > 1 else results
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BatchCall._run zips results with strict=True outside its try: the ValueError "
-    "kills the batch task and every caller of the batch waits forever",
-)
 async def test_a_run_returning_too_few_results_fails_its_callers_instead_of_hanging() -> None:
     run = WrongCount()
     batch: BatchCall[object, str] = BatchCall(run)
