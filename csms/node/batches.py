@@ -1,10 +1,10 @@
-"""The per-connection statements of a connect or boot storm, batched across chargers.
+"""Per-charger statements batched across chargers: the connect/boot path, 2.0.1 events.
 
 Every connection looks its charger up, records where it is connected and, at boot, its
-identity and connector states. One at a time each is a round trip to PostgreSQL (and, on
-this kind of machine, a costly wake-up of a database process); gathered by
-``BatchCall`` they become one statement per batch while each caller still awaits its
-own committed result.
+identity and connector states; a 2.0.1 charger records each TransactionEvent. One at
+a time each is a round trip to PostgreSQL (and, on this kind of machine, a costly wake-up
+of a database process); gathered by ``BatchCall`` they become one statement per batch
+while each caller still awaits its own committed result.
 """
 
 from __future__ import annotations
@@ -14,11 +14,13 @@ from collections.abc import Sequence
 import asyncpg
 
 from csms.store import chargers as charger_store
+from csms.store import transactions as tx_store
 from csms.store.batching import BatchCall
 from csms.store.chargers import Boot, Charger, ConnectorStatus, Presence
+from csms.store.transactions import EventRecord
 
 
-class ChargerBatches:
+class NodeBatches:
     """Batched charger lookups and writes of one node (shared by all its connections)."""
 
     def __init__(self, pool: asyncpg.Pool, *, max_items: int = 500) -> None:
@@ -40,12 +42,23 @@ class ChargerBatches:
             await charger_store.record_presence(pool, items)
             return [None] * len(items)
 
+        async def transaction_events(items: Sequence[EventRecord]) -> list[bool]:
+            return await tx_store.record_and_update_ocpp201_many(pool, items)
+
         self.lookup = BatchCall(lookup, max_items=max_items)
+        # 2.0.1 TransactionEvents: the event row and its session changes (True: fresh)
+        self.transaction_event = BatchCall(transaction_events, max_items=max_items)
         self.boot = BatchCall(boots, max_items=max_items)
         self.connector_status = BatchCall(statuses, max_items=max_items)
         # one batch at a time: a connection and its disconnection must land in order
         self.presence = BatchCall(presence, max_items=max_items, max_inflight=1)
 
     async def drain(self) -> None:
-        for call in (self.lookup, self.boot, self.connector_status, self.presence):
+        for call in (
+            self.lookup,
+            self.boot,
+            self.connector_status,
+            self.presence,
+            self.transaction_event,
+        ):
             await call.drain()

@@ -11,7 +11,7 @@ import asyncpg
 from csms.cluster.events import EventPublisher
 from csms.domain.clock import Clock
 from csms.logs import ChargerLog
-from csms.node.batches import ChargerBatches
+from csms.node.batches import NodeBatches
 from csms.node.metrics import NodeMetrics
 from csms.settings import NodeSettings
 from csms.store.batching import BatchWriter
@@ -33,10 +33,10 @@ class NodeServices:
     heartbeat_writer: BatchWriter | None = None
     metrics: NodeMetrics | None = None
     # per-connection lookups and writes, batched across chargers (connect/boot storms)
-    chargers: ChargerBatches = field(init=False)
+    batches: NodeBatches = field(init=False)
 
     def __post_init__(self) -> None:
-        self.chargers = ChargerBatches(self.pool)
+        self.batches = NodeBatches(self.pool)
 
 
 @dataclass(slots=True)

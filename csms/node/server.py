@@ -191,7 +191,7 @@ class Node:
         charge_point_id = charge_point_id_from_path(request.path)
         if charge_point_id is None:
             return connection.respond(HTTPStatus.NOT_FOUND, "expected /ocpp/{charge_point_id}\n")
-        charger = await self.services.chargers.lookup(charge_point_id)
+        charger = await self.services.batches.lookup(charge_point_id)
         if charger is None:
             log.warning("connection refused: unknown charger %s", charge_point_id)
             return connection.respond(HTTPStatus.NOT_FOUND, "unknown charge point\n")
@@ -266,7 +266,7 @@ class Node:
             connection.owner = Owner(self.settings.node_id, next(self._local_epochs))
         epoch = connection.owner.epoch if connection.owner is not None else 0
         node_id = self.settings.node_id
-        presence, clock = self.services.chargers.presence, self.services.clock
+        presence, clock = self.services.batches.presence, self.services.clock
         await presence(Presence(charge_point_id, subprotocol, node_id, epoch, clock()))
         charger_log.info("connected with %s (epoch %d)", subprotocol, epoch)
         try:

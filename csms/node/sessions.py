@@ -118,7 +118,7 @@ async def register_boot(session: Session, identity: dict[str, str | None]) -> tu
 
     Returns ``(status, interval)``: the heartbeat interval when Accepted, else the retry wait.
     """
-    status = await session.services.chargers.boot(
+    status = await session.services.batches.boot(
         charger_store.Boot(session.charge_point_id, session.services.clock(), identity)
     )
     session.registration_status = status

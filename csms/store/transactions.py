@@ -9,6 +9,7 @@ TransactionEvent change nothing.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -312,6 +313,96 @@ async def record_and_update_ocpp201(
         payload,
     )
     return bool(fresh)
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    """One TransactionEvent for record_and_update_ocpp201_many; ``changes`` as for
+    update_ocpp201."""
+
+    pk: int
+    event_type: str
+    occurred_at: datetime
+    payload: dict[str, Any]
+    changes: dict[str, Any]
+
+
+# unnest column types, in _UPDATE_ARGS order
+_UPDATE_TYPES = (
+    "int", "text", "bool", "timestamptz", "int", "int", "text", "text", "text", "text", "text",
+    "int", "int",
+)  # fmt: skip
+# _UPDATE_SET with the values from the unnest row ``v`` (keep the two alike)
+_MANY_SET = """
+    last_seq_no = greatest(coalesce(t.last_seq_no, v.seq_no), v.seq_no),
+    last_trigger_reason = v.trigger_reason,
+    offline = t.offline OR v.offline,
+    started_at = least(t.started_at, coalesce(v.started_at, t.started_at)),
+    evse_id = coalesce(v.evse_id, t.evse_id),
+    connector_id = coalesce(v.connector_id, t.connector_id),
+    id_token = coalesce(t.id_token, v.id_token),
+    id_token_type = coalesce(t.id_token_type, v.id_token_type),
+    authorization_status = coalesce(t.authorization_status, v.authorization_status),
+    parent_id_token = coalesce(t.parent_id_token, v.parent_id_token),
+    charging_state = coalesce(v.charging_state, t.charging_state),
+    remote_start_id = coalesce(t.remote_start_id, v.remote_start_id),
+    reservation_id = coalesce(t.reservation_id, v.reservation_id),
+    updated_at = now()"""
+
+
+async def record_and_update_ocpp201_many(db: Executor, events: Sequence[EventRecord]) -> list[bool]:
+    """record_and_update_ocpp201 for many events, one statement per round; in order, one
+    result per event. A session with several events in the batch gets one round each, so
+    each applies after the one before, as one by one."""
+    results: list[bool] = [False] * len(events)
+    rounds: list[list[int]] = []
+    seen: dict[int, int] = {}  # pk -> rounds it is in
+    for index, event in enumerate(events):
+        n = seen.get(event.pk, 0)
+        seen[event.pk] = n + 1
+        if n == len(rounds):
+            rounds.append([])
+        rounds[n].append(index)
+    for members in rounds:
+        batch = [events[i] for i in members]
+        fresh = await _record_and_update_round(db, batch)
+        for i in members:
+            event = events[i]
+            results[i] = (event.pk, event.changes["seq_no"]) in fresh
+    return results
+
+
+async def _record_and_update_round(
+    db: Executor, events: Sequence[EventRecord]
+) -> set[tuple[int, int]]:
+    """One statement for events of distinct sessions; the (pk, seq_no) recorded fresh."""
+    columns = ", ".join(f"${i}::{t}[]" for i, t in enumerate(_UPDATE_TYPES, start=2))
+    n = len(_UPDATE_TYPES) + 2
+    records = await db.fetch(
+        f"""WITH v AS (
+                SELECT * FROM unnest($1::bigint[], {columns}, ${n}::text[],
+                                     ${n + 1}::timestamptz[], ${n + 2}::jsonb[])
+                    AS v(pk, {", ".join(_UPDATE_ARGS)}, event_type, occurred_at, payload)
+            ), recorded AS (
+                INSERT INTO transaction_events (transaction_pk, seq_no, event_type,
+                    trigger_reason, occurred_at, offline, payload)
+                SELECT pk, seq_no, event_type, trigger_reason, occurred_at, offline, payload
+                FROM v
+                ON CONFLICT (transaction_pk, seq_no) DO NOTHING
+                RETURNING transaction_pk, seq_no
+            ), applied AS (
+                UPDATE transactions t SET {_MANY_SET}
+                FROM v JOIN recorded r ON r.transaction_pk = v.pk AND r.seq_no = v.seq_no
+                WHERE t.id = v.pk AND t.ended_at IS NULL
+            )
+            SELECT transaction_pk, seq_no FROM recorded""",
+        [e.pk for e in events],
+        *([e.changes[name] for e in events] for name in _UPDATE_ARGS),
+        [e.event_type for e in events],
+        [e.occurred_at for e in events],
+        [e.payload for e in events],
+    )
+    return {(r["transaction_pk"], r["seq_no"]) for r in records}
 
 
 async def list_transactions(

@@ -1,4 +1,4 @@
-"""ChargerBatches: a node's per-connection lookups and writes, batched across chargers.
+"""NodeBatches: a node's per-connection lookups and writes, batched across chargers.
 
 Directly against the run's database (one bad item fails only its caller), then as a node
 uses them: many chargers connecting and booting at once are all recorded, and so are
@@ -21,7 +21,7 @@ from redis.asyncio import Redis
 
 from csms.cluster.keys import Keys
 from csms.cluster.routing import Owner, Routing
-from csms.node.batches import ChargerBatches
+from csms.node.batches import NodeBatches
 from csms.node.runtime import running_node
 from csms.node.server import Node
 from csms.settings import NodeSettings
@@ -48,7 +48,7 @@ def available(connector_id: int = 1) -> ConnectorStatus:
 async def test_one_bad_item_fails_only_its_own_caller(pool: asyncpg.Pool) -> None:
     kept, removed = await new_chargers(pool, 2)
     await chargers.remove_charger(pool, removed)
-    batches = ChargerBatches(pool)
+    batches = NodeBatches(pool)
     kept_status, removed_status = await asyncio.gather(
         batches.connector_status((kept, available())),
         batches.connector_status((removed, available())),
@@ -62,7 +62,7 @@ async def test_one_bad_item_fails_only_its_own_caller(pool: asyncpg.Pool) -> Non
 async def test_lookups_and_boots_answer_each_caller(pool: asyncpg.Pool) -> None:
     known, removed = await new_chargers(pool, 2)
     await chargers.remove_charger(pool, removed)
-    batches = ChargerBatches(pool)
+    batches = NodeBatches(pool)
     found = await asyncio.gather(batches.lookup(known), batches.lookup(removed))
     assert [c.charge_point_id if c else None for c in found] == [known, None]
     statuses = await asyncio.gather(
@@ -150,7 +150,7 @@ async def test_a_connect_storm_is_recorded_and_so_are_the_disconnections(
         "SELECT count(*) FROM connectors WHERE charge_point_id = ANY($1::text[])", ids
     )
     assert connectors == STORM
-    batches = node.services.chargers
+    batches = node.services.batches
     assert (batches.lookup.items, batches.boot.items, batches.connector_status.items) == (
         STORM,
         STORM,

@@ -36,7 +36,7 @@ async def heartbeat(session: Session, payload: Payload) -> Payload:
 
 async def status_notification(session: Session, payload: Payload) -> Payload:
     timestamp = payload.get("timestamp")
-    await session.services.chargers.connector_status(
+    await session.services.batches.connector_status(
         (
             session.charge_point_id,
             charger_store.ConnectorStatus(

@@ -29,7 +29,7 @@ async def record_connector_status(
     session: Session, evse_id: int, connector_id: int, status: str, timestamp: str
 ) -> None:
     remember_connector(session, evse_id, connector_id)
-    await session.services.chargers.connector_status(
+    await session.services.batches.connector_status(
         (
             session.charge_point_id,
             charger_store.ConnectorStatus(

@@ -237,13 +237,8 @@ async def _record_and_apply(
     session: Session, pk: int, payload: Payload, at: datetime, changes: dict[str, Any]
 ) -> bool:
     # One statement: the event row and what it changes, or neither (a replayed seqNo).
-    return await tx_store.record_and_update_ocpp201(
-        session.pool,
-        pk,
-        event_type=payload["eventType"],
-        occurred_at=at,
-        payload=payload,
-        **changes,
+    return await session.services.batches.transaction_event(
+        tx_store.EventRecord(pk, payload["eventType"], at, payload, changes)
     )
 
 

@@ -39,7 +39,7 @@ def store(monkeypatch: pytest.MonkeyPatch) -> FakeStore:
                 "update_ocpp201",
                 "finish",
                 "set_stop_id_token",
-                "record_and_update_ocpp201",
+                "record_and_update_ocpp201_many",
             ),
         ),
         (meter_values, ("register_readings_wh",)),

@@ -16,7 +16,7 @@ from typing import Any
 
 from csms.domain.id_tokens import IdToken
 from csms.store import chargers as charger_store
-from csms.store.transactions import Transaction
+from csms.store.transactions import EventRecord, Transaction
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 CHARGE_POINT_ID = "CP-201"
@@ -100,9 +100,7 @@ class FakeStore:
     async def get_charger(self, db: Any, charge_point_id: str) -> Any:
         return SimpleNamespace(boot_policy=self.boot_policy)
 
-    async def record_boots(
-        self, db: Any, boots: Sequence[charger_store.Boot]
-    ) -> dict[str, str]:
+    async def record_boots(self, db: Any, boots: Sequence[charger_store.Boot]) -> dict[str, str]:
         status = {"accept": "Accepted", "pending": "Pending"}.get(self.boot_policy, "Rejected")
         for boot in boots:
             self.boots.append({"at": boot.at, "identity": boot.identity})
@@ -221,6 +219,22 @@ class FakeStore:
             return False
         await self.update_ocpp201(db, pk, **c)
         return True
+
+    async def record_and_update_ocpp201_many(
+        self, db: Any, events: Sequence[EventRecord]
+    ) -> list[bool]:
+        """The store's batched record + apply: in order, as one by one."""
+        return [
+            await self.record_and_update_ocpp201(
+                db,
+                e.pk,
+                event_type=e.event_type,
+                occurred_at=e.occurred_at,
+                payload=e.payload,
+                **e.changes,
+            )
+            for e in events
+        ]
 
     async def finish(self, db: Any, pk: int, **c: Any) -> bool:
         self.calls.append("finish")

@@ -1,0 +1,170 @@
+"""Node CPU per OCPP message, in process: ``ChargerConnection.handle`` with a real pool.
+
+    python bench/handle.py                 # 1.6 MeterValues and 2.0.1 TransactionEvent
+    python bench/handle.py --profile out.prof   # the same under cProfile
+
+No sockets: it measures what the node does for a received frame (parse, validate,
+dispatch, persist through the batch writers, journal, build the answer), with many
+chargers in flight at once so batches fill as they do under load. Uses
+CSMS_BENCH_DATABASE_URL / CSMS_TEST_DATABASE_URL, else embedded PostgreSQL. Prints
+microseconds of process CPU per message. See docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import logging
+import os
+import secrets
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from csms import embedded  # noqa: E402
+from csms.bootstrap import ensure_database  # noqa: E402
+from csms.domain.clock import format_timestamp, utc_now  # noqa: E402
+from csms.logs import ChargerLog  # noqa: E402
+from csms.node import v16, v201  # noqa: E402
+from csms.node.connection import ChargerConnection  # noqa: E402
+from csms.node.context import Session  # noqa: E402
+from csms.node.runtime import running_node  # noqa: E402
+from csms.settings import NodeSettings  # noqa: E402
+from csms.store import chargers, id_tokens  # noqa: E402
+from csms.store.pool import migrate  # noqa: E402
+
+log = logging.getLogger("bench.handle")
+
+
+def _sampled(v201_: bool, wh: float) -> list[dict[str, Any]]:
+    values = [
+        ("Energy.Active.Import.Register", "", "Wh", wh), ("Power.Active.Import", "", "W", 11040),
+        ("Current.Import", "L1", "A", 16.0), ("Current.Import", "L2", "A", 16.0),
+        ("Current.Import", "L3", "A", 16.0), ("Voltage", "L1-N", "V", 230.1),
+        ("Voltage", "L2-N", "V", 229.8), ("SoC", "", "Percent", 42),
+    ]  # fmt: skip
+    out = []
+    for measurand, phase, unit, value in values:
+        s: dict[str, Any] = {"measurand": measurand, "context": "Sample.Periodic"}
+        if phase:
+            s["phase"] = phase
+        if v201_:
+            s["value"], s["unitOfMeasure"] = value, {"unit": unit}
+        else:
+            s["value"], s["unit"] = str(value), unit
+        out.append(s)
+    return out
+
+
+async def _open(conn: ChargerConnection, v201_: bool, n: int) -> str:
+    """Boot and start a transaction; return its id."""
+    cp = conn.charge_point_id
+    now = format_timestamp(utc_now())
+    if v201_:
+        boot = {"reason": "PowerUp", "chargingStation": {"vendorName": "B", "model": "M"}}
+        await conn.handle(orjson.dumps([2, "b", "BootNotification", boot]))
+        tx = f"T-{cp}"
+        event = {
+            "eventType": "Started", "timestamp": now, "triggerReason": "Authorized",
+            "seqNo": 0, "transactionInfo": {"transactionId": tx},
+            "idToken": {"idToken": "FLEET-TAG", "type": "ISO14443"}, "evse": {"id": 1, "connectorId": 1},
+        }  # fmt: skip
+        await conn.handle(orjson.dumps([2, "s", "TransactionEvent", event]))
+        return tx
+    boot = {"chargePointVendor": "B", "chargePointModel": "M"}
+    await conn.handle(orjson.dumps([2, "b", "BootNotification", boot]))
+    start = {"connectorId": 1, "idTag": "FLEET-TAG", "meterStart": 0, "timestamp": now}
+    reply = orjson.loads(await conn.handle(orjson.dumps([2, "s", "StartTransaction", start])))
+    return str(reply[2]["transactionId"])
+
+
+def _frame(v201_: bool, tx: str, seq: int) -> bytes:
+    now = format_timestamp(utc_now())
+    if v201_:
+        event = {
+            "eventType": "Updated", "timestamp": now, "triggerReason": "MeterValuePeriodic",
+            "seqNo": seq, "transactionInfo": {"transactionId": tx},
+            "meterValue": [{"timestamp": now, "sampledValue": _sampled(True, 1000.0 + seq)}],
+        }  # fmt: skip
+        return orjson.dumps([2, f"m{seq}", "TransactionEvent", event])
+    mv = {
+        "connectorId": 1, "transactionId": int(tx),
+        "meterValue": [{"timestamp": now, "sampledValue": _sampled(False, 1000.0 + seq)}],
+    }  # fmt: skip
+    return orjson.dumps([2, f"m{seq}", "MeterValues", mv])
+
+
+async def run(args: argparse.Namespace) -> None:
+    server = os.environ.get("CSMS_BENCH_DATABASE_URL") or os.environ.get("CSMS_TEST_DATABASE_URL")
+    if not server:
+        server = await asyncio.to_thread(embedded.postgres_url, ROOT / ".data" / "bench")
+    name = f"csms_bench_handle_{secrets.token_hex(3)}"
+    await ensure_database(server, name)
+    dsn = embedded.with_database(server, name)
+    await migrate(dsn)
+    settings = NodeSettings(node_id="bench-handle")
+    async with running_node(settings, dsn) as node:
+        services = node.services
+        ids = [f"H-{i}" for i in range(args.chargers)]
+        await chargers.add_chargers_bulk(services.pool, ids, password_hash=None)
+        await id_tokens.add_id_token(services.pool, "FLEET-TAG", allow_concurrent=True)
+        for label, v201_ in (("1.6 MeterValues", False), ("2.0.1 TransactionEvent", True)):
+            version = v201 if v201_ else v16
+            subprotocol = "ocpp2.0.1" if v201_ else "ocpp1.6"
+            conns = []
+            for cp in ids:
+                session = Session(cp, subprotocol, services, ChargerLog(log, cp))
+                conns.append(
+                    ChargerConnection(None, session, version.DIALECT, version.ROUTES)  # type: ignore[arg-type]
+                )
+            txs = await asyncio.gather(*(_open(c, v201_, i) for i, c in enumerate(conns)))
+
+            async def one(
+                conn: ChargerConnection, tx: str, rounds: int, v201_: bool = v201_
+            ) -> None:
+                for seq in range(1, rounds + 1):
+                    reply = await conn.handle(_frame(v201_, tx, seq))
+                    assert reply is not None and reply[:2] == b"[3", reply
+
+            await asyncio.gather(*(one(c, t, 3) for c, t in zip(conns, txs, strict=True)))
+            profiler = cProfile.Profile() if args.profile else None
+            cpu0, wall0 = time.process_time(), time.perf_counter()
+            if profiler:
+                profiler.enable()
+            await asyncio.gather(*(one(c, t, args.rounds) for c, t in zip(conns, txs, strict=True)))
+            if profiler:
+                profiler.disable()
+                profiler.dump_stats(f"{args.profile}.{'v201' if v201_ else 'v16'}")
+            cpu = time.process_time() - cpu0
+            wall = time.perf_counter() - wall0
+            messages = args.chargers * args.rounds
+            sys.stdout.write(
+                f"{label:24} {cpu / messages * 1e6:7.0f} us CPU/message "
+                f"({messages} messages, {messages / wall:,.0f}/s wall, "
+                f"{services.meter_writer.rows_written} meter rows so far)\n"
+            )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--chargers", type=int, default=500)
+    parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--profile", help="write cProfile stats to PROFILE.v16 / PROFILE.v201")
+    args = parser.parse_args()
+    try:
+        import uvloop
+
+        uvloop.run(run(args))
+    except ImportError:
+        asyncio.run(run(args))
+
+
+if __name__ == "__main__":
+    main()
