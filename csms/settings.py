@@ -73,7 +73,7 @@ class NodeSettings(CommonSettings):
         False, description="permessage-deflate; costs ~40 KiB per connection."
     )
     ws_ping_interval: float | None = Field(
-        60.0, description="WebSocket ping interval in seconds; unset to disable."
+        60.0, description="WebSocket ping interval in seconds; empty or 0 disables."
     )
     journal_enabled: bool = Field(True, description="Keep every OCPP frame in charger_messages.")
     journal_retention_days: float = Field(7.0, gt=0, description="Days the journal is kept.")
@@ -89,6 +89,16 @@ class NodeSettings(CommonSettings):
         description="Production only: let chargers registered with --no-auth connect. "
         "Always allowed in dev.",
     )
+
+    @field_validator("ws_ping_interval", mode="before")
+    @classmethod
+    def _ping_off(cls, value: object) -> object:
+        # CSMS_WS_PING_INTERVAL= (empty) or 0 turns pings off
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        if isinstance(value, int | float | str) and float(value) == 0:
+            return None
+        return value
 
     @field_validator("node_id")
     @classmethod

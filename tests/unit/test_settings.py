@@ -1,0 +1,24 @@
+"""Settings parsing that operators rely on (docs/reference/settings.md)."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from csms.settings import NodeSettings
+
+
+@pytest.mark.parametrize(("raw", "expected"), [("", None), ("0", None), ("15", 15.0)])
+def test_ws_ping_interval_empty_or_zero_turns_pings_off(
+    monkeypatch: pytest.MonkeyPatch, raw: str, expected: float | None
+) -> None:
+    monkeypatch.setenv("CSMS_WS_PING_INTERVAL", raw)
+    assert NodeSettings().ws_ping_interval == expected
+
+
+def test_ws_ping_interval_default_and_garbage(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CSMS_WS_PING_INTERVAL", raising=False)
+    assert NodeSettings().ws_ping_interval == 60.0
+    monkeypatch.setenv("CSMS_WS_PING_INTERVAL", "often")
+    with pytest.raises(ValidationError):
+        NodeSettings()
