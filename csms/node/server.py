@@ -23,12 +23,14 @@ from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
 from csms.cluster.routing import Owner
+from csms.cluster.tasks import stop_task
 from csms.domain.charge_points import valid_charge_point_id
 from csms.logs import ChargerLog
 from csms.node import rpc, v16, v201
 from csms.node.command_types import CommandAdapter
 from csms.node.connection import ChargerConnection
 from csms.node.context import Handler, NodeServices, Session
+from csms.node.keepalive import Keepalive
 from csms.node.membership import Membership
 from csms.passwords import verify_password
 from csms.store.chargers import Charger, Presence
@@ -131,6 +133,7 @@ class Node:
         )
         self._credentials = CredentialCache()
         self._server: Server | None = None
+        self._keepalive: asyncio.Task[None] | None = None
 
     @property
     def port(self) -> int:
@@ -150,9 +153,15 @@ class Node:
             compression="deflate" if settings.ws_compression else None,
             max_size=settings.max_frame_bytes,
             open_timeout=settings.open_timeout,
-            ping_interval=settings.ws_ping_interval,
+            ping_interval=None,  # one Keepalive task for all connections
             server_header=None,
         )
+        if settings.ws_ping_interval:
+            keepalive = Keepalive(
+                lambda: (c.websocket for c in self.connections.values()),
+                settings.ws_ping_interval,
+            )
+            self._keepalive = asyncio.create_task(keepalive.run(), name="keepalive")
         log.info(
             "node %s listening on ws://%s:%d%s{id}",
             settings.node_id,
@@ -167,6 +176,9 @@ class Node:
         if self._server is None:
             return
         server, self._server = self._server, None
+        if self._keepalive is not None:
+            await stop_task(self._keepalive)
+            self._keepalive = None
         server.close(close_connections=False)
         open_connections = list(self.connections.values())
         for start in range(0, len(open_connections), batch):
