@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import os
 import random
@@ -43,11 +44,7 @@ NODE_CPU, FLEET_CPU = "0", "1"
 
 
 def _pin(cpu: str) -> list[str]:
-    return (
-        ["taskset", "-c", cpu]
-        if shutil.which("taskset") and os.cpu_count() and os.cpu_count() > 1
-        else []
-    )  # type: ignore[operator]
+    return ["taskset", "-c", cpu] if shutil.which("taskset") and (os.cpu_count() or 1) > 1 else []
 
 
 @dataclass
@@ -156,18 +153,94 @@ async def main(args: argparse.Namespace) -> None:
         "CSMS_DB_POOL_MAX": "20",
     }
     rows: list[tuple[str, str, str]] = []
-    node = start(
-        [*_pin(NODE_CPU), str(BIN / "csms"), "node", "--node-id", "bench", "--port", "0"],
-        env,
-        "chargers connect to",
-    )
-    # "csms node bench: chargers connect to ws://127.0.0.1:PORT/ocpp/{charge_point_id}"
-    url = node.ready_line.split("connect to ", 1)[1].split("/{", 1)[0]
+    wanted = set(args.scenarios.split(","))
+    if wanted & {"idle", "sustained"}:
+        [node] = start_nodes(1, env)
+        try:
+            if "idle" in wanted:
+                rows += await scenario_idle(node, node_url(node), args)
+            if "sustained" in wanted:
+                rows += await scenario_sustained(
+                    [node], pool, redis_url, prefix, args, "csms", first=args.idle
+                )
+        finally:
+            node.stop()
+    if "cluster" in wanted:
+        nodes = start_nodes(args.nodes, env)
+        try:
+            rows += await scenario_sustained(
+                nodes, pool, redis_url, prefix, args, f"{args.nodes} nodes", first=args.idle
+            )
+        finally:
+            for n in nodes:
+                n.stop()
+        rows += cluster_rows(rows, args)
+    if "baseline" in wanted:
+        rows += await run_baseline(dsn, env, pool, prefix, args)
+    await pool.close()
+    if any(k == "csms: messages/s per CPU-second" for k, _, _ in rows) and any(
+        k == "baseline: messages/s per CPU-second" for k, _, _ in rows
+    ):
+        ours = next(float(v) for k, v, _ in rows if k == "csms: messages/s per CPU-second")
+        base = next(float(v) for k, v, _ in rows if k == "baseline: messages/s per CPU-second")
+        rows.append(
+            ("ratio csms / baseline (messages per CPU-second)", f"{ours / base:.1f}x", ">= 5x")
+        )
+    print_table(rows, args)
+
+
+def start_nodes(count: int, env: dict[str, str]) -> list[Proc]:
+    """``count`` nodes of one cluster (same database and Redis prefix), all on NODE_CPU."""
+    nodes: list[Proc] = []
     try:
-        rows += await scenario_idle(node, url, args)
-        rows += await scenario_sustained(node, url, pool, redis_url, prefix, args, "csms")
-    finally:
-        node.stop()
+        for i in range(count):
+            nodes.append(
+                start(
+                    [
+                        *_pin(NODE_CPU),
+                        str(BIN / "csms"),
+                        "node",
+                        "--node-id",
+                        f"bench-{i}",
+                        "--port",
+                        "0",
+                    ],
+                    env,
+                    "chargers connect to",
+                )  # fmt: skip
+            )
+    except BaseException:
+        for n in nodes:
+            n.stop()
+        raise
+    return nodes
+
+
+def node_url(node: Proc) -> str:
+    # "csms node bench-0: chargers connect to ws://127.0.0.1:PORT/ocpp/{charge_point_id}"
+    return node.ready_line.split("connect to ", 1)[1].split("/{", 1)[0]
+
+
+def cluster_rows(
+    rows: list[tuple[str, str, str]], args: argparse.Namespace
+) -> list[tuple[str, str, str]]:
+    """Per-node-CPU efficiency of N nodes against one node, from the same invocation."""
+    label = f"{args.nodes} nodes: messages/s per CPU-second"
+    one = [float(v) for k, v, _ in rows if k == "csms: messages/s per CPU-second"]
+    many = [float(v) for k, v, _ in rows if k == label]
+    if not one or not many:
+        return []
+    efficiency = many[0] / one[0]
+    return [(
+        f"{args.nodes} nodes vs one: messages per node-CPU-second",
+        f"{efficiency:.2f}x ({efficiency * args.nodes:.1f}x with a core each)",
+        ">= 2.7x for three nodes",
+    )]  # fmt: skip
+
+
+async def run_baseline(
+    dsn: str, env: dict[str, str], pool: asyncpg.Pool, prefix: str, args: argparse.Namespace
+) -> list[tuple[str, str, str]]:
     baseline = start(
         [*_pin(NODE_CPU), sys.executable, str(ROOT / "bench" / "baseline_csms.py"),
          "--dsn", dsn, "--port", str(args.baseline_port)],
@@ -175,16 +248,13 @@ async def main(args: argparse.Namespace) -> None:
         "baseline listening",
     )  # fmt: skip
     try:
-        rows += await scenario_sustained(
-            baseline, f"ws://127.0.0.1:{args.baseline_port}", pool, None, prefix, args, "baseline"
-        )
+        baseline.ready_line = f"connect to ws://127.0.0.1:{args.baseline_port}/{{id}}"
+        return await scenario_sustained(
+            [baseline], pool, None, prefix, args, "baseline",
+            first=args.idle + args.sustained,
+        )  # fmt: skip
     finally:
         baseline.stop()
-    await pool.close()
-    ours = next(float(v) for k, v, _ in rows if k == "csms: messages/s per CPU-second")
-    base = next(float(v) for k, v, _ in rows if k == "baseline: messages/s per CPU-second")
-    rows.append(("ratio csms / baseline (messages per CPU-second)", f"{ours / base:.1f}x", ">= 5x"))
-    print_table(rows, args)
 
 
 async def scenario_idle(
@@ -216,63 +286,79 @@ async def scenario_idle(
 
 
 async def scenario_sustained(
-    proc: Proc,
-    url: str,
+    procs: Sequence[Proc],
     pool: asyncpg.Pool,
     redis_url: str | None,
     prefix: str,
     args: argparse.Namespace,
     label: str,
+    *,
+    first: int,
 ) -> list[tuple[str, str, str]]:
-    note(f"{label}: sustained load with {args.sustained} chargers")
+    """The sustained profile over ``procs`` (one fleet per node, chargers split evenly)."""
+    note(f"{label}: sustained load with {args.sustained} chargers on {len(procs)} process(es)")
     rows0 = await pool.fetchval("SELECT count(*) FROM meter_values")
-    first = args.idle + (args.sustained if label == "baseline" else 0)
-    extra = ["--id-prefix", "B-", "--connect-rate", str(args.connect_rate), "--heartbeat", "30",
-             "--meter-interval", str(args.meter_interval), "--session-share", "1",
-             "--session-meter-values", "1000", "--duration", str(args.duration),
-             "--v201-share", "0.2"]  # fmt: skip
-    whole_run = Sampler(proc)
+    extra = ["--id-prefix", "B-", "--connect-rate", str(args.connect_rate / len(procs)),
+             "--heartbeat", "30", "--meter-interval", str(args.meter_interval),
+             "--session-share", "1", "--session-meter-values", "1000",
+             "--duration", str(args.duration), "--v201-share", "0.2"]  # fmt: skip
+    share = args.sustained // len(procs)
+    whole_run = [Sampler(p) for p in procs]
     loop = asyncio.get_running_loop()
-    fleet_task = loop.run_in_executor(
-        None,
-        lambda: fleet(
-            url, args.sustained, first=first, extra=extra, processes=args.fleet_processes
-        ),
-    )
+    fleets = [
+        loop.run_in_executor(
+            None,
+            functools.partial(
+                fleet,
+                node_url(p),
+                share,
+                first=first + i * share,
+                extra=extra,
+                processes=max(1, args.fleet_processes // len(procs)),
+            ),
+        )  # fmt: skip
+        for i, p in enumerate(procs)
+    ]
     ramp = args.sustained / args.connect_rate + 3
     await asyncio.sleep(ramp + 2)
-    sampler = Sampler(proc)
+    samplers = [Sampler(p) for p in procs]
+    t0 = time.monotonic()
     window_rows0 = await pool.fetchval("SELECT count(*) FROM meter_values")
     rtts: list[float] = []
     if redis_url is not None:
         note("commands through Redis")
-        rtts = await commands(redis_url, prefix, args, first)
+        rtts = await commands(redis_url, prefix, args, first, share * len(procs))
         note(f"{len(rtts)} commands answered")
-    await asyncio.sleep(max(0.0, args.duration - 6 - (time.monotonic() - sampler.t0)))
-    cpu = sampler.cpu_percent()
-    elapsed = time.monotonic() - sampler.t0
+    await asyncio.sleep(max(0.0, args.duration - 6 - (time.monotonic() - t0)))
+    cpu = sum(s.cpu_percent() for s in samplers)
+    elapsed = time.monotonic() - t0
     window_rows = await pool.fetchval("SELECT count(*) FROM meter_values") - window_rows0
     note("waiting for the fleet to finish")
-    result = await fleet_task
+    results = await asyncio.gather(*fleets)
     note("fleet done")
-    cpu_seconds = whole_run.proc.cpu_seconds() - whole_run.cpu0
+    cpu_seconds = sum(w.proc.cpu_seconds() - w.cpu0 for w in whole_run)
     rows_total = await pool.fetchval("SELECT count(*) FROM meter_values") - rows0
-    offered = args.sustained / args.meter_interval + args.sustained / 30
+    offered = share * len(procs) * (1 / args.meter_interval + 1 / 30)
+    answered = sum(r["answered"] for r in results)
+    errors = sum(r["call_errors"] + r["timeouts"] + r["connect_failures"] for r in results)
     # everything the fleet got answered (boots included) per second of the server's CPU
-    msgs_per_cpu_s = result["answered"] / max(cpu_seconds, 1e-9)
+    msgs_per_cpu_s = answered / max(cpu_seconds, 1e-9)
+    worst = "" if len(results) == 1 else " (worst fleet)"
+    p50 = max(float(r["p50_ms"]) if r["p50_ms"] != "-" else 0.0 for r in results)
+    p99 = max(float(r["p99_ms"]) if r["p99_ms"] != "-" else 0.0 for r in results)
     out = [
         (f"{label}: offered load", f"{offered:.0f} msg/s", ""),
-        (f"{label}: CPU of its core at that load", f"{cpu:.0f} %", "<= 80 % at 5,000 msg/s"),
+        (f"{label}: node CPU at that load", f"{cpu:.0f} % of a core", "<= 80 % at 5,000 msg/s"),
         (f"{label}: messages/s per CPU-second", f"{msgs_per_cpu_s:.0f}", ""),
-        (f"{label}: charger-to-CSMS latency p50 / p99", f"{result['p50_ms']} / {result['p99_ms']} ms", "p99 < 50 ms"),
-        (f"{label}: errors (CALLERROR, timeouts)", str(result["call_errors"] + result["timeouts"]), "0"),
+        (f"{label}: charger-to-CSMS latency p50 / p99{worst}", f"{p50:.1f} / {p99:.1f} ms", "p99 < 50 ms"),
+        (f"{label}: errors (CALLERROR, timeouts, connects)", str(errors), "0"),
         (f"{label}: meter rows persisted/s", f"{window_rows / elapsed:.0f}", ">= 30,000/s"),
     ]  # fmt: skip
-    if label == "csms":
+    if label != "baseline":
         out.append((f"{label}: meter rows stored in the run", str(rows_total), "none lost"))
     if rtts:
         out.append((
-            "command round trip via Redis under load p50 / p99",
+            f"{label}: command round trip via Redis under load p50 / p99",
             f"{statistics.median(rtts) * 1000:.1f} / {sorted(rtts)[int(len(rtts) * 0.99) - 1] * 1000:.1f} ms",
             "p50 <= 2 ms, p99 <= 20 ms",
         ))  # fmt: skip
@@ -280,7 +366,7 @@ async def scenario_sustained(
 
 
 async def commands(
-    redis_url: str, prefix: str, args: argparse.Namespace, first: int
+    redis_url: str, prefix: str, args: argparse.Namespace, first: int, count: int
 ) -> list[float]:
     redis = redis_client(redis_url)
     client = CommandClient(redis, Keys(prefix))
@@ -291,7 +377,7 @@ async def commands(
         for _ in range(args.commands):
             if time.monotonic() > stop_at:
                 break
-            cp = f"B-{first + random.randrange(args.sustained)}"
+            cp = f"B-{first + random.randrange(count)}"
             t0 = time.perf_counter()
             try:
                 await client.send(cp, "clear_cache", {}, timeout=5)
@@ -333,6 +419,12 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--commands", type=int, default=300)
     parser.add_argument("--command-rate", type=float, default=50.0)
     parser.add_argument("--baseline-port", type=int, default=9788)
+    parser.add_argument(
+        "--scenarios",
+        default="idle,sustained,baseline",
+        help="comma-separated: idle, sustained, cluster, baseline",
+    )
+    parser.add_argument("--nodes", type=int, default=3, help="nodes in the cluster scenario")
     args = parser.parse_args(argv)
     if args.full:
         args.idle, args.sustained, args.hold = 50_000, 5000, 30.0
