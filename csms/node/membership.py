@@ -62,6 +62,7 @@ class Membership:
         self._started_at = time.time()
         self._task: asyncio.Task[None] | None = None
         self._registered_once = False
+        self._liveness: dict[str, tuple[bool, float]] = {}  # node -> (alive, until)
 
     async def start(self) -> None:
         await self._beat()
@@ -86,7 +87,31 @@ class Membership:
             events.CHARGER_CONNECTED, charge_point_id, protocol=connection.session.subprotocol
         )
         if previous is not None and previous.node_id != self.node_id:
-            await self._evict_remote(connection, previous, epoch)
+            if await self._alive(previous.node_id):
+                await self._evict_remote(connection, previous, epoch)
+            else:  # failover from a node that is gone: nobody to evict, nothing suspicious
+                connection.session.log.info(
+                    "took over from node %s, which is gone (epoch %d -> %d)",
+                    previous.node_id,
+                    previous.epoch,
+                    epoch,
+                )
+
+    async def _alive(self, node_id: str) -> bool:
+        """Whether ``node_id`` is registered; remembered for a second, because a failover
+        brings thousands of chargers of the same dead node at once."""
+        now = time.monotonic()
+        known = self._liveness.get(node_id)
+        if known is not None and known[1] > now:
+            return known[0]
+        try:
+            alive = await self.registry.is_alive(node_id)
+        except REDIS_ERRORS:
+            return True  # cannot tell: evict to be safe (the push is best effort anyway)
+        if len(self._liveness) > 1000:
+            self._liveness.clear()
+        self._liveness[node_id] = (alive, now + 1.0)
+        return alive
 
     async def _claim_many(self, charge_point_ids: Sequence[str]) -> list[tuple[int, Owner | None]]:
         return await self.routing.claim_many(charge_point_ids, self.node_id)
