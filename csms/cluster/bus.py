@@ -5,11 +5,18 @@ charger and LPUSHes the reply onto the caller's own reply list, which one listen
 caller process BRPOPs and hands to the waiting future by command id. Lists keep messages
 across a momentary disconnect (pub/sub would drop them); both lists expire when idle so a
 dead node's inbox or a gone caller's replies do not pile up.
+
+A command reaches its charger at most once, although redis-py re-sends a command whose
+reply it lost (``retry_on_error``, csms/cluster/connect.py): a caller pushes each command id
+once (``CommandClient.push`` sets a ``seen`` marker in the same script, so the re-sent push
+finds it and pushes nothing), and a node drops a copy of an id it already took
+(``SeenCommands``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import heapq
 import logging
 import secrets
 import time
@@ -40,6 +47,10 @@ from csms.errors import (
 log = logging.getLogger(__name__)
 
 INBOX_TTL_MS = 60_000
+# A pushed command's seen marker outlives its deadline by this much: a copy pushed later
+# (a retry stuck that long) is dropped by the node as expired, unless the node's clock is
+# behind the caller's by more than this.
+SEEN_SLACK_MS = 10_000
 REPLIES_TTL_MS = 60_000
 POLL_SECONDS = 1.0
 # The node answers "charger timed out" this long before the caller's deadline, so a slow
@@ -126,6 +137,18 @@ def reply_error(
     )
 
 
+# KEYS: inbox, seen marker; ARGV: message, inbox ttl ms, marker ttl ms. 1 if pushed, 0 if
+# this command id was pushed before (by this very script, re-sent by redis-py).
+_PUSH_ONCE = """
+if redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[3]) then
+  redis.call('LPUSH', KEYS[1], ARGV[1])
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+"""
+
+
 async def push(redis: Redis, key: str, data: bytes, ttl_ms: int) -> None:
     async with redis.pipeline(transaction=True) as pipe:
         pipe.lpush(key, data)
@@ -158,6 +181,32 @@ async def consume(redis: Redis, key: str, what: str) -> AsyncIterator[bytes | st
             yield item[1]
 
 
+class SeenCommands:
+    """The ids of the commands a node took, each remembered until its command's deadline.
+
+    A copy of a command that arrives after its deadline is dropped as expired anyway, so an
+    id is kept exactly as long as a copy could still be served. Plain bookkeeping: the
+    caller passes ``now``.
+    """
+
+    def __init__(self) -> None:
+        self._ids: set[str] = set()
+        self._expiry: list[tuple[float, str]] = []  # a heap of (deadline, id)
+
+    def first(self, command_id: str, deadline: float, now: float) -> bool:
+        """Whether this is the first time ``command_id`` is taken (it is then remembered)."""
+        while self._expiry and self._expiry[0][0] <= now:
+            self._ids.discard(heapq.heappop(self._expiry)[1])
+        if command_id in self._ids:
+            return False
+        self._ids.add(command_id)
+        heapq.heappush(self._expiry, (deadline, command_id))
+        return True
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+
 class _NoReply(Exception):
     """The node did not answer before the deadline (counts against its breaker)."""
 
@@ -188,6 +237,7 @@ class CommandClient:
         self.registry = Registry(redis, keys)
         self.breakers = BreakerBox(fail_max=breaker_fail_max, reset_timeout=breaker_reset_timeout)
         self._pending: dict[str, _Pending] = {}
+        self._push_once = redis.register_script(_PUSH_ONCE)
         self._listener: asyncio.Task[None] | None = None
         self.late_replies = 0
 
@@ -235,6 +285,21 @@ class CommandClient:
             raise _error_for(code, detail, reply.get("extra") or {})
         raise ChargerNotConnected(f"{charge_point_id} moved twice while being reached")
 
+    async def push(self, node_id: str, message: CommandMessage) -> bool:
+        """Put ``message`` in ``node_id``'s inbox unless its id was pushed before (False).
+
+        redis-py re-sends a command whose reply it lost: a plain LPUSH that Redis executed
+        would then be in the inbox twice and reach the charger twice. The seen marker is set
+        in the same script and lasts until the deadline (and ``SEEN_SLACK_MS``), after which
+        a copy would be dropped as expired anyway.
+        """
+        seen_ms = max(0, int((message.deadline - time.time()) * 1000)) + SEEN_SLACK_MS
+        pushed = await self._push_once(
+            keys=[self.keys.inbox(node_id), self.keys.seen(message.id)],
+            args=[message.encode(), INBOX_TTL_MS, seen_ms],
+        )
+        return bool(pushed)
+
     async def _owner(self, charge_point_id: str) -> Owner:
         try:
             owner = await self.routing.owner(charge_point_id)
@@ -271,7 +336,7 @@ class CommandClient:
         self._pending[message.id] = pending
 
         async def exchange() -> dict[str, Any]:
-            await push(self.redis, self.keys.inbox(owner.node_id), message.encode(), INBOX_TTL_MS)
+            await self.push(owner.node_id, message)
             try:
                 return await asyncio.wait_for(
                     asyncio.shield(pending.future), max(0.0, deadline - time.time())

@@ -26,6 +26,11 @@ class Keys:
         """List of replies for one caller process."""
         return f"{self.prefix}replies:{caller_id}"
 
+    def seen(self, command_id: str) -> str:
+        """Set (NX) with a command's push, until its deadline: a re-sent push of the same
+        command id pushes nothing."""
+        return f"{self.prefix}seen:{command_id}"
+
     def epoch(self, charge_point_id: str) -> str:
         """Fencing counter of a charger: INCR on every accepted connection."""
         return f"{self.prefix}epoch:{charge_point_id}"

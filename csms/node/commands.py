@@ -3,6 +3,10 @@
 The node BRPOPs its inbox; each command is checked (deadline, connection, fencing epoch),
 translated by the charger's version adapter (``v16/commands.py``, ``v201/commands.py``) or
 passed through raw, sent as one CALL, and answered on the caller's reply list.
+
+A command id is served once per run of the node: the consume loop drops, without a reply,
+a copy of a command it already took (docs/adr/0001-command-bus.md, "At most once"; callers
+push each id once, ``CommandClient.push``, so a copy is a bug or a foreign pusher).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from csms.node.metrics import NodeMetrics
 log = logging.getLogger(__name__)
 
 RAW = "raw"
+DUPLICATE = "duplicate"  # outcome of a copy of a command already taken: dropped, no reply
 
 
 class CommandServer:
@@ -49,6 +54,7 @@ class CommandServer:
         self.connections = connections
         self.adapters = adapters  # subprotocol -> command name -> adapter
         self.routing = Routing(redis, keys)
+        self._seen = bus.SeenCommands()
         self._task: asyncio.Task[None] | None = None
         self._inflight: set[asyncio.Task[None]] = set()
         self.outcomes: dict[str, int] = {}
@@ -67,6 +73,17 @@ class CommandServer:
             message = bus.decode_message(data)
             if message is None:
                 log.warning("unreadable command dropped")
+                continue
+            if isinstance(message, bus.CommandMessage) and not self._seen.first(
+                message.id, message.deadline, time.time()
+            ):
+                # the caller waits for the first copy's reply; this one gets none
+                log.warning(
+                    "command %s for %s is a copy of one already taken: dropped",
+                    message.id,
+                    message.charge_point_id,
+                )
+                self._count(DUPLICATE)
                 continue
             task = asyncio.create_task(self._handle(message))
             self._inflight.add(task)

@@ -4,7 +4,9 @@ Its sockets drop without a closing handshake; the chargers reconnect to the othe
 (what a load balancer does), claim a new epoch and replay what they queued meanwhile, so
 their sessions go on and end there with exactly one transaction each (transaction messages
 are idempotent in PostgreSQL whatever node they arrive on). The dead node's registration
-lapses after its TTL; until its charger reconnects, a command for it is "not connected".
+lapses after its TTL. Until then a command for a charger that has not reconnected times out
+(nobody takes it from the dead node's inbox); after that, until the charger reconnects, it
+is "not connected".
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import pytest
 from csms.cluster.bus import CommandClient
 from csms.cluster.registry import Registry
 from csms.cluster.routing import Owner, Routing
-from csms.errors import ChargerNotConnected
+from csms.errors import ChargerNotConnected, CommandTimeout
 from tests.e2e.cluster import Cluster
 from tests.e2e.command_cases import VENDOR
 from tests.e2e.fleet import (
@@ -84,6 +86,11 @@ async def test_chargers_of_a_killed_node_fail_over_and_finish_their_sessions(
     assert await cluster.kill(n1) == -9
     codes = await asyncio.gather(*(closed(station) for station in stations))
     assert {code for code, _ in codes} == {ABNORMAL_CLOSURE}
+    # n1 is still registered (its TTL lapses >= 6.7 s after the kill): no answer at all
+    with pytest.raises(CommandTimeout):
+        await client.send(
+            sessions[-1].charge_point_id, "reset", {"type": "soft"}, timeout=COMMAND_TIMEOUT / 10
+        )
     stored_at_kill = {
         s.charge_point_id: await periodic_samplings(pool, s.transaction_pk) for s in sessions
     }
