@@ -85,4 +85,6 @@ def run_fleet(profile: FleetProfile, *, status: TextIO | None = sys.stderr) -> d
         "commands_answered": total.commands_answered,
         "p50_ms": _ms(Stats.percentile(total.histogram, 0.5)),
         "p99_ms": _ms(Stats.percentile(total.histogram, 0.99)),
+        # CPU time of the worker processes from their first connection to their last close
+        "fleet_cpu_s": round(total.cpu_seconds, 3),
     }

@@ -28,6 +28,7 @@ class Stats:
     timeouts: int = 0
     commands_answered: int = 0
     boots: int = 0
+    cpu_seconds: float = 0.0  # the worker processes' CPU time from their first connection on
     histogram: dict[int, int] = field(default_factory=dict)
     boot_histogram: dict[int, int] = field(default_factory=dict)
 
@@ -39,7 +40,7 @@ class Stats:
     def merge(self, other: Stats) -> None:
         for name in (
             "connected", "connect_failures", "disconnects", "sent", "answered", "call_errors",
-            "timeouts", "commands_answered", "boots",
+            "timeouts", "commands_answered", "boots", "cpu_seconds",
         ):  # fmt: skip
             setattr(self, name, getattr(self, name) + getattr(other, name))
         for mine, theirs in (

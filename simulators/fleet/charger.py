@@ -1,0 +1,249 @@
+"""One fleet charger as a callback state machine: no task per call, no wait_for.
+
+The connection hands each message to `Charger.on_message`; an answer to the outstanding
+CALL runs the continuation that was given with it, a CSMS-initiated CALL is answered on the
+spot (also while a call of our own is outstanding). Idle waits are loop timers; call
+timeouts are swept once a second by the process (`Shared.expire`), so a call costs no timer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from simulators.fleet import wire
+from simulators.fleet.connection import Connection, Endpoint
+from simulators.fleet.frames import SUBPROTOCOL, Frames
+from simulators.fleet.profile import FleetProfile, source_address
+from simulators.fleet.stats import Stats
+
+log = logging.getLogger(__name__)
+
+CALL_TIMEOUT = 30.0
+
+Then = Callable[[Any], None]
+
+
+@dataclass
+class Shared:
+    """What the chargers of one process share."""
+
+    profile: FleetProfile
+    endpoint: Endpoint
+    stats: Stats
+    stop_at: float  # time.monotonic(): chargers stop their life here
+    measure_from: float  # latencies of ordinary calls count from here on
+    loop: asyncio.AbstractEventLoop = field(default_factory=asyncio.get_running_loop)
+    chargers: list[Charger] = field(default_factory=list)
+
+    def expire(self, now: float) -> None:
+        """Time out every outstanding call older than CALL_TIMEOUT (about 0.1 us a charger)."""
+        oldest = now - CALL_TIMEOUT
+        for charger in self.chargers:
+            if charger.pending_id is not None and charger.pending_started <= oldest:
+                charger.timed_out()
+
+
+class Charger:
+    """One simulated charger: connect, boot, report status, then heartbeats and (for the
+    chargers that charge) sessions of periodic meter values until stop_at."""
+
+    def __init__(self, shared: Shared, index: int) -> None:
+        profile = shared.profile
+        self.shared = shared
+        self.stats = shared.stats
+        self.index = index
+        rng = random.Random(index)
+        self.version = "2.0.1" if rng.random() < profile.v201_share else "1.6"
+        self.charges = rng.random() < profile.session_share
+        self.frames = Frames(profile.charger_id(index), self.version, profile.id_token)
+        self.meter_wh = float(rng.randrange(0, 1_000_000))
+        self.connection = Connection(self)
+        self.pending_id: str | None = None
+        self.pending_started = 0.0
+        self._pending_boot = False
+        self._then: Then | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._ended = False
+        self._stopping = False
+        self._woke = 0.0
+        self._next_heartbeat = 0.0
+        self._next_meter: float | None = None
+        # periodic messages of the current session (the start counts); 0 = no session
+        self._in_session = 0
+
+    async def run(self) -> None:
+        """Connect, live until stop_at, close; returns when the socket is closed."""
+        profile = self.shared.profile
+        cid = self.frames.charge_point_id
+        authorization = None
+        if profile.password is not None:
+            token = base64.b64encode(f"{cid}:{profile.password}".encode()).decode()
+            authorization = f"Basic {token}"
+        local_addr = (source_address(self.index), 0) if profile.spread_addresses else None
+        try:
+            await self.connection.connect(
+                self.shared.endpoint,
+                cid,
+                SUBPROTOCOL[self.version],
+                authorization=authorization,
+                local_addr=local_addr,
+            )
+        except (OSError, wire.HandshakeError, TimeoutError) as exc:
+            self.stats.connect_failures += 1
+            log.debug("%s: connect failed: %s", cid, exc)
+            return
+        self.stats.connected += 1
+        try:
+            self._call(*self.frames.boot(), self._booted, boot=True)
+            await self.connection.closed
+        finally:
+            self.stats.connected -= 1
+
+    # -- the connection's callbacks -----------------------------------------------------------
+
+    def on_message(self, data: bytes) -> None:
+        try:
+            message = orjson.loads(data)
+            kind = message[0]
+            message_id = message[1]
+            if kind == 2:
+                self.connection.send(Frames.answer(message_id, message[2]))
+                self.stats.commands_answered += 1
+                return
+        except (ValueError, LookupError, TypeError):
+            log.debug("%s: ignored %r", self.frames.charge_point_id, data[:100])
+            return
+        if self.pending_id is None or message_id != self.pending_id:
+            return
+        now = time.monotonic()
+        stats = self.stats
+        if self._pending_boot or now >= self.shared.measure_from:
+            stats.latency(now - self.pending_started, boot=self._pending_boot)
+        if kind == 3:
+            stats.answered += 1
+            result = message[2] if len(message) > 2 else None
+        else:
+            stats.call_errors += 1
+            result = None
+        self._resolve(result)
+
+    def on_close(self) -> None:
+        """The CSMS closed the connection (or broke the protocol) while we lived."""
+        if not self._ended:
+            self.stats.disconnects += 1
+            self._end()
+
+    def stop(self) -> None:
+        """End the life before stop_at: now if idle, else once the outstanding call is done."""
+        self._stopping = True
+        if self._timer is not None:
+            self._end()
+
+    def timed_out(self) -> None:
+        self.stats.timeouts += 1
+        self._resolve(None)
+
+    # -- calls --------------------------------------------------------------------------------
+
+    def _call(self, message_id: str, frame: bytes, then: Then, *, boot: bool = False) -> None:
+        """Send a CALL; `then(result)` runs with the CALLRESULT payload, or None after a
+        CALLERROR or a timeout."""
+        self.pending_id = message_id
+        self.pending_started = time.monotonic()
+        self._pending_boot = boot
+        self._then = then
+        self.connection.send(frame)
+        self.stats.sent += 1
+
+    def _resolve(self, result: Any) -> None:
+        then = self._then
+        self.pending_id = None
+        self._then = None
+        if then is not None and not self._ended:
+            then(result)
+
+    # -- the charger's life -------------------------------------------------------------------
+
+    def _booted(self, boot: Any) -> None:
+        self.stats.boots += 1
+        if not isinstance(boot, dict) or boot.get("status") != "Accepted":
+            self._end()
+            return
+        self._call(*self.frames.status("Available"), self._available)
+
+    def _available(self, _: Any) -> None:
+        profile = self.shared.profile
+        rng = random.Random(self.index * 7919)
+        now = time.monotonic()
+        self._next_heartbeat = now + rng.uniform(0, profile.heartbeat)
+        if self.charges:
+            self._next_meter = now + rng.uniform(0, profile.meter_interval)
+        self._idle()
+
+    def _idle(self) -> None:
+        """Sleep until the next heartbeat or meter value is due, or the life ends."""
+        now = time.monotonic()
+        stop_at = self.shared.stop_at
+        if now >= stop_at or self._stopping:
+            self._end()
+            return
+        when = min(self._next_heartbeat, stop_at)
+        if self._next_meter is not None and self._next_meter < when:
+            when = self._next_meter
+        self._timer = self.shared.loop.call_later(max(when - now, 0.0), self._wake)
+
+    def _wake(self) -> None:
+        self._timer = None
+        self._woke = time.monotonic()
+        if self._woke >= self._next_heartbeat:
+            self._call(*self.frames.heartbeat(), self._heartbeat_answered)
+        else:
+            self._meter_if_due()
+
+    def _heartbeat_answered(self, _: Any) -> None:
+        self._next_heartbeat = self._woke + self.shared.profile.heartbeat
+        self._meter_if_due()
+
+    def _meter_if_due(self) -> None:
+        if self._next_meter is None or self._woke < self._next_meter:
+            self._idle()
+            return
+        interval = self.shared.profile.meter_interval
+        self.meter_wh += 11040 * interval / 3600
+        if self._in_session == 0:
+            self._in_session = 1
+            self._call(*self.frames.start(self.meter_wh), self._started)
+        elif self._in_session >= self.shared.profile.session_meter_values:
+            self._in_session = 0
+            self._call(*self.frames.stop(self.meter_wh), self._metered)
+        else:
+            self._in_session += 1
+            self._call(*self.frames.meter_values(self.meter_wh), self._metered)
+
+    def _started(self, reply: Any) -> None:
+        if isinstance(reply, dict) and reply and not self.frames.v201:
+            self.frames.transaction_id = reply.get("transactionId")
+        self._metered(reply)
+
+    def _metered(self, _: Any) -> None:
+        self._next_meter = self._woke + self.shared.profile.meter_interval
+        self._idle()
+
+    def _end(self) -> None:
+        """Stop the life and close the connection (a no-op for a connection already closing)."""
+        self._ended = True
+        self.pending_id = None
+        self._then = None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self.connection.close()
