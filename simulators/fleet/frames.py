@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -14,35 +14,56 @@ SUBPROTOCOL = {"1.6": "ocpp1.6", "2.0.1": "ocpp2.0.1"}
 ACCEPTED_COMMANDS = frozenset({"ClearCache", "TriggerMessage", "ChangeAvailability", "Reset"})
 
 
-def now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+class _Clock:
+    """UTC timestamps with milliseconds; the formatted second is reused within a second."""
+
+    second = -1
+    prefix = ""
+
+    @classmethod
+    def now(cls) -> str:
+        t = time.time()
+        second = int(t)
+        if second != cls.second:
+            cls.prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            cls.second = second
+        return f"{cls.prefix}.{int((t - second) * 1000):03d}Z"
+
+
+now = _Clock.now
+
+
+def _sample(measurand: str, phase: str, unit: str, value: Any, v201: bool) -> dict[str, Any]:
+    sample: dict[str, Any] = {"measurand": measurand, "context": "Sample.Periodic"}
+    if phase:
+        sample["phase"] = phase
+    if v201:
+        sample["value"] = value
+        sample["unitOfMeasure"] = {"unit": unit}
+    else:
+        sample["value"] = str(value)
+        sample["unit"] = unit
+    return sample
+
+
+_FIXED: tuple[tuple[str, str, str, Any], ...] = (
+    ("Power.Active.Import", "", "W", 11040),
+    ("Current.Import", "L1", "A", 16.0),
+    ("Current.Import", "L2", "A", 16.0),
+    ("Current.Import", "L3", "A", 16.0),
+    ("Voltage", "L1-N", "V", 230.1),
+    ("Voltage", "L2-N", "V", 229.8),
+    ("SoC", "", "Percent", 42),
+)
+# The samples that never change, built once per version (orjson serializes them as they are;
+# nothing mutates them).
+_FIXED_SAMPLES = {v201: [_sample(*fixed, v201) for fixed in _FIXED] for v201 in (False, True)}
 
 
 def _sampled(meter_wh: float, v201: bool) -> list[dict[str, Any]]:
-    """8 sampled values, as a three-phase AC charger reports them."""
-    values = [
-        ("Energy.Active.Import.Register", "", "Wh", round(meter_wh, 1)),
-        ("Power.Active.Import", "", "W", 11040),
-        ("Current.Import", "L1", "A", 16.0),
-        ("Current.Import", "L2", "A", 16.0),
-        ("Current.Import", "L3", "A", 16.0),
-        ("Voltage", "L1-N", "V", 230.1),
-        ("Voltage", "L2-N", "V", 229.8),
-        ("SoC", "", "Percent", 42),
-    ]
-    result = []
-    for measurand, phase, unit, value in values:
-        sample: dict[str, Any] = {"measurand": measurand, "context": "Sample.Periodic"}
-        if phase:
-            sample["phase"] = phase
-        if v201:
-            sample["value"] = value
-            sample["unitOfMeasure"] = {"unit": unit}
-        else:
-            sample["value"] = str(value)
-            sample["unit"] = unit
-        result.append(sample)
-    return result
+    """8 sampled values, as a three-phase AC charger reports them: energy, then _FIXED."""
+    energy = _sample("Energy.Active.Import.Register", "", "Wh", round(meter_wh, 1), v201)
+    return [energy, *_FIXED_SAMPLES[v201]]
 
 
 @dataclass
