@@ -69,6 +69,13 @@ class NodeSettings(CommonSettings):
     )
     max_frame_bytes: int = Field(262_144, ge=1024, description="Largest accepted OCPP frame.")
     open_timeout: float = Field(10.0, gt=0, description="Seconds allowed for a handshake.")
+    listen_backlog: int = Field(
+        4096,
+        ge=1,
+        description="Pending TCP connections the OCPP port queues (capped by the kernel's "
+        "net.core.somaxconn); too small and a reconnect storm's SYNs are dropped and retried "
+        "seconds later.",
+    )
     ws_compression: bool = Field(
         False, description="permessage-deflate; costs ~40 KiB per connection."
     )

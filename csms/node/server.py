@@ -155,6 +155,7 @@ class Node:
             open_timeout=settings.open_timeout,
             ping_interval=None,  # one Keepalive task for all connections
             server_header=None,
+            backlog=settings.listen_backlog,
         )
         if settings.ws_ping_interval:
             keepalive = Keepalive(
