@@ -269,7 +269,12 @@ async def main() -> None:
 
     POOL = await asyncpg.create_pool(args.dsn, min_size=2, max_size=10, init=init)
     async with websockets.serve(
-        handler, "127.0.0.1", args.port, subprotocols=["ocpp1.6", "ocpp2.0.1"], compression=None
+        handler,
+        "127.0.0.1",
+        args.port,
+        subprotocols=["ocpp1.6", "ocpp2.0.1"],
+        compression=None,
+        backlog=4096,  # as the node: the same connect storm must not drop SYNs
     ):
         import sys
 
