@@ -24,12 +24,25 @@ Submission = tuple[Sequence[Row], "asyncio.Future[None] | None"]
 
 
 class BatchWriter:
-    """Collect rows for up to ``max_delay`` seconds or ``max_rows`` rows, then ``flush`` them."""
+    """Collect rows for up to ``max_delay`` seconds or ``max_rows`` rows, then ``flush`` them.
 
-    def __init__(self, flush: Flush, *, max_rows: int = 500, max_delay: float = 0.005) -> None:
+    At most ``max_inflight`` flushes run at once; rows queued meanwhile go out together when
+    one finishes, so a slow database gets fewer, larger statements instead of a pile-up.
+    """
+
+    def __init__(
+        self,
+        flush: Flush,
+        *,
+        max_rows: int = 500,
+        max_delay: float = 0.005,
+        max_inflight: int = 2,
+    ) -> None:
         self._flush = flush
         self._max_rows = max_rows
         self._max_delay = max_delay
+        self._max_inflight = max_inflight
+        self._deferred = False
         self._submissions: list[Submission] = []
         self._row_count = 0
         self._timer: asyncio.TimerHandle | None = None
@@ -69,11 +82,20 @@ class BatchWriter:
             self._timer = None
         if not self._submissions:
             return
+        if len(self._inflight) >= self._max_inflight:
+            self._deferred = True  # the next flush to finish starts this one
+            return
+        self._deferred = False
         submissions = self._submissions
         self._submissions, self._row_count = [], 0
         task = asyncio.get_running_loop().create_task(self._run(submissions))
         self._inflight.add(task)
-        task.add_done_callback(self._inflight.discard)
+        task.add_done_callback(self._flushed)
+
+    def _flushed(self, task: asyncio.Task[None]) -> None:
+        self._inflight.discard(task)
+        if self._deferred:
+            self._start_flush()
 
     async def _run(self, submissions: list[Submission]) -> None:
         rows = [row for batch, _ in submissions for row in batch]
@@ -111,8 +133,9 @@ class BatchWriter:
     async def flush(self) -> None:
         """Write what is queued now and wait for every write in flight (still usable)."""
         self._start_flush()
-        if self._inflight:
+        while self._inflight:
             await asyncio.gather(*self._inflight, return_exceptions=True)
+            self._start_flush()
 
 
 class BatchCall(Generic[T, R]):

@@ -285,3 +285,16 @@ async def test_cancelled_writer_does_not_break_the_batch() -> None:
     await settle(staying)
     assert leaving.cancelled()
     assert writer.rows_written == 2
+
+
+async def test_flushes_in_flight_are_capped_and_the_rows_queued_meanwhile_go_together() -> None:
+    flush = FakeFlush()
+    flush.gate = asyncio.Event()
+    writer = BatchWriter(flush, max_rows=1, max_delay=NEVER, max_inflight=2)
+    waiters = [writer.submit([(i,)]) for i in range(6)]
+    await asyncio.sleep(0)
+    assert flush.batches == [[(0,)], [(1,)]]  # two in flight; the rest wait, no timer needed
+    flush.gate.set()
+    await asyncio.wait_for(asyncio.gather(*waiters), TIMEOUT)
+    assert flush.batches == [[(0,)], [(1,)], [(2,), (3,), (4,), (5,)]]
+    assert writer.rows_written == 6
