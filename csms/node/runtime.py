@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import resource
 from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 
@@ -47,6 +48,7 @@ async def running_node(
     With ``redis_url`` the node joins the cluster: registry heartbeats, fenced ownership,
     the command inbox and live events. Without it, it serves chargers standalone.
     """
+    raise_open_files_limit()
     # Long-lived connection objects survive many collections: freeze what start-up made
     # and collect less often (a full pass over 10k connections took ~280 ms).
     gc.freeze()
@@ -128,6 +130,20 @@ async def running_node(
         await pool.close()
         if redis is not None:
             await redis.aclose()
+
+
+def raise_open_files_limit() -> int:
+    """Every charger is a socket: lift the soft open-files limit to the hard one (often
+    1,024 vs much more). Returns the limit now in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and soft < hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+        except (ValueError, OSError) as exc:
+            log.warning("cannot raise the open-files limit from %d: %s", soft, exc)
+    log.info("open-files limit %d: at most about that many chargers on this node", soft)
+    return soft
 
 
 async def _purge_journal(pool: asyncpg.Pool, settings: NodeSettings, clock: Clock) -> None:
