@@ -1,4 +1,4 @@
-"""The per-charger OCPP message journal (every frame in and out), written with COPY."""
+"""The per-charger OCPP message journal (every frame in and out), written in batches."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ async def insert_rows(db: Executor, rows: Sequence[Row]) -> None:
         """INSERT INTO charger_messages (charge_point_id, at, direction, message_type,
                message_id, action, payload)
            SELECT r->>0, (r->>1)::timestamptz, r->>2, (r->>3)::int, r->>4, r->>5, r->6
-           FROM json_array_elements($1::json) AS r""",
+           FROM jsonb_array_elements($1::jsonb) AS r""",
         rows,
     )
 
