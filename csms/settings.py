@@ -80,7 +80,10 @@ class NodeSettings(CommonSettings):
         False, description="permessage-deflate; costs ~40 KiB per connection."
     )
     ws_ping_interval: float | None = Field(
-        60.0, description="WebSocket ping interval in seconds; empty or 0 disables."
+        60.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="WebSocket ping interval in seconds; empty or 0 disables.",
     )
     journal_enabled: bool = Field(True, description="Keep every OCPP frame in charger_messages.")
     journal_retention_days: float = Field(7.0, gt=0, description="Days the journal is kept.")

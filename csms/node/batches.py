@@ -43,7 +43,11 @@ class NodeBatches:
             return [None] * len(items)
 
         async def transaction_events(items: Sequence[EventRecord]) -> list[bool]:
-            return await tx_store.record_and_update_ocpp201_many(pool, items)
+            if len({e.pk for e in items}) == len(items):  # one round: one statement
+                return await tx_store.record_and_update_ocpp201_many(pool, items)
+            # several rounds commit together, so a retry never finds half of them applied
+            async with pool.acquire() as connection, connection.transaction():
+                return await tx_store.record_and_update_ocpp201_many(connection, items)
 
         self.lookup = BatchCall(lookup, max_items=max_items)
         # 2.0.1 TransactionEvents: the event row and its session changes (True: fresh)

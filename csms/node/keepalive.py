@@ -19,6 +19,7 @@ from typing import Any
 
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
+from websockets.protocol import State
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ class Keepalive:
         self.interval = interval
         self.timeout = timeout
         self.tick = min(tick, interval)
-        self._outstanding: deque[tuple[float, ServerConnection, Awaitable[float]]] = deque()
+        self._outstanding: deque[tuple[float, ServerConnection, Awaitable[float] | None]] = deque()
         self.timed_out = 0
 
     async def run(self) -> None:
@@ -49,32 +50,45 @@ class Keepalive:
         per_tick = 1
         while True:
             await asyncio.sleep(self.tick)
-            if not round_:
-                round_ = list(self._sockets())
-                round_.reverse()  # pop() from the end keeps the order
-                per_tick = max(1, math.ceil(len(round_) * self.tick / self.interval))
-            for _ in range(min(per_tick, len(round_))):
-                await self._ping(round_.pop(), loop.time() + self.timeout)
-            self._expire(loop.time())
+            try:
+                if not round_:
+                    round_ = list(self._sockets())
+                    round_.reverse()  # pop() from the end keeps the order
+                    per_tick = max(1, math.ceil(len(round_) * self.tick / self.interval))
+                for _ in range(min(per_tick, len(round_))):
+                    await self._ping(round_.pop(), loop.time() + self.timeout)
+                self._expire(loop.time())
+            except Exception:  # never die silently: the next tick tries again
+                log.exception("keepalive round failed")
 
     async def _ping(self, websocket: ServerConnection, deadline: float) -> None:
-        try:
-            waiter = await websocket.ping()
-        except ConnectionClosed:
-            return
-        except Exception as exc:  # e.g. a ping already pending with the same data
-            log.debug("keepalive ping not sent: %s", exc)
-            return
-        if isinstance(waiter, asyncio.Future):
-            waiter.add_done_callback(_consume)
+        if websocket.state is not State.OPEN:
+            return  # closing: its close handshake (with its own timeout) is under way
+        waiter: Awaitable[float] | None = None
+        if websocket.transport.get_write_buffer_size() == 0:
+            # ping() waits for the write buffer to drain: only when it is empty does it
+            # return at once, so a peer that stopped reading cannot stall every other ping
+            try:
+                waiter = await websocket.ping()
+            except ConnectionClosed:
+                return
+            except Exception as exc:  # e.g. a ping already pending with the same data
+                log.debug("keepalive ping not sent: %s", exc)
+                return
+            if isinstance(waiter, asyncio.Future):
+                waiter.add_done_callback(_consume)
+        # with data still unsent, the deadline checks the peer is reading at all
         self._outstanding.append((deadline, websocket, waiter))
 
     def _expire(self, now: float) -> None:
         while self._outstanding and self._outstanding[0][0] <= now:
             _, websocket, waiter = self._outstanding.popleft()
-            if isinstance(waiter, asyncio.Future) and waiter.done():
+            if waiter is None:
+                if websocket.transport.get_write_buffer_size() == 0:
+                    continue  # what was queued then has been read since
+            elif isinstance(waiter, asyncio.Future) and waiter.done():
                 continue
-            if websocket.state.name in ("CLOSING", "CLOSED"):
+            if websocket.state is State.CLOSED:
                 continue
             # The peer is gone or stuck: a closing handshake would wait for it in vain.
             self.timed_out += 1

@@ -268,21 +268,22 @@ class Node:
         connection = ChargerConnection(websocket, session, version.dialect, version.routes)
         previous = self.connections.get(charge_point_id)
         self.connections[charge_point_id] = connection
-        if previous is not None:
-            charger_log.warning("newer connection replaces the open one")
-            await previous.websocket.close(
-                CloseCode.POLICY_VIOLATION, "replaced by a newer connection"
-            )
-        if self.membership is not None:
-            await self.membership.claim(connection)
-        else:
-            connection.owner = Owner(self.settings.node_id, next(self._local_epochs))
-        epoch = connection.owner.epoch if connection.owner is not None else 0
         node_id = self.settings.node_id
         presence, clock = self.services.batches.presence, self.services.clock
-        await presence(Presence(charge_point_id, subprotocol, node_id, epoch, clock()))
-        charger_log.info("connected with %s (epoch %d)", subprotocol, epoch)
-        try:
+        epoch = 0  # as recorded in the database (a later claim does not change the row)
+        try:  # from here on, whatever fails, the connection is let go of below
+            if previous is not None:
+                charger_log.warning("newer connection replaces the open one")
+                await previous.websocket.close(
+                    CloseCode.POLICY_VIOLATION, "replaced by a newer connection"
+                )
+            if self.membership is not None:
+                await self.membership.claim(connection)
+            else:
+                connection.owner = Owner(node_id, next(self._local_epochs))
+            epoch = connection.owner.epoch if connection.owner is not None else 0
+            await presence(Presence(charge_point_id, subprotocol, node_id, epoch, clock()))
+            charger_log.info("connected with %s (epoch %d)", subprotocol, epoch)
             await connection.serve()
         finally:
             if self.connections.get(charge_point_id) is connection:

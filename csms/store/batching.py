@@ -12,6 +12,8 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Generic, TypeVar
 
+import asyncpg
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -21,6 +23,16 @@ Row = tuple[Any, ...]
 Flush = Callable[[Sequence[Row]], Awaitable[None]]
 # rows of one submission, and who waits for them (None: fire-and-forget)
 Submission = tuple[Sequence[Row], "asyncio.Future[None] | None"]
+
+
+def one_item_at_fault(exc: Exception) -> bool:
+    """Whether a failed batch may have failed for one bad item, so retrying the items one
+    by one is worth it: data and constraint errors, not a lost or refused connection."""
+    if isinstance(exc, OSError | TimeoutError | asyncpg.InterfaceError):
+        return False
+    if isinstance(exc, asyncpg.PostgresConnectionError | asyncpg.InsufficientResourcesError):
+        return False
+    return isinstance(exc, asyncpg.PostgresError | ValueError)
 
 
 class BatchWriter:
@@ -102,8 +114,9 @@ class BatchWriter:
         try:
             await self._flush(rows)
         except Exception as exc:
-            if len(submissions) == 1:
-                self._fail(submissions[0], exc)
+            if len(submissions) == 1 or not one_item_at_fault(exc):
+                for submission in submissions:
+                    self._fail(submission, exc)
                 return
             log.warning("batch write of %d rows failed; retrying each submission", len(rows))
             for submission in submissions:
@@ -145,7 +158,9 @@ class BatchCall(Generic[T, R]):
     while ``max_inflight`` batches run, new requests wait and join the next one, so under
     load each statement carries many items. ``run`` gets the items in arrival order and
     returns one result per item. If a batch fails, each item is retried alone, so one bad
-    item fails only its own caller. With ``max_inflight=1`` batches run strictly in order.
+    item fails only its own caller (only for errors ``isolate`` blames on an item: an outage
+    fails the whole batch at once instead of once per item, in turn). With
+    ``max_inflight=1`` batches run strictly in order.
     """
 
     def __init__(
@@ -154,8 +169,10 @@ class BatchCall(Generic[T, R]):
         *,
         max_items: int = 500,
         max_inflight: int = 2,
+        isolate: Callable[[Exception], bool] | None = None,
     ) -> None:
         self._run_batch = run
+        self._isolate = isolate or one_item_at_fault
         self._max_items = max_items
         self._max_inflight = max_inflight
         self._pending: list[tuple[T, asyncio.Future[R]]] = []
@@ -205,8 +222,9 @@ class BatchCall(Generic[T, R]):
             if len(results) != len(batch):
                 raise ValueError(f"{len(results)} results for {len(batch)} items")
         except Exception as exc:
-            if len(batch) == 1:
-                _settle(batch[0][1], exc)
+            if len(batch) == 1 or not self._isolate(exc):
+                for _, waiter in batch:
+                    _settle(waiter, exc)
                 return
             log.warning("batch of %d failed (%s); retrying each alone", len(batch), exc)
             for item, waiter in batch:

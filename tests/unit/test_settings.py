@@ -19,6 +19,7 @@ def test_ws_ping_interval_empty_or_zero_turns_pings_off(
 def test_ws_ping_interval_default_and_garbage(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("CSMS_WS_PING_INTERVAL", raising=False)
     assert NodeSettings().ws_ping_interval == 60.0
-    monkeypatch.setenv("CSMS_WS_PING_INTERVAL", "often")
-    with pytest.raises(ValidationError):
-        NodeSettings()
+    for garbage in ("often", "nan", "-5", "inf"):
+        monkeypatch.setenv("CSMS_WS_PING_INTERVAL", garbage)
+        with pytest.raises(ValidationError):
+            NodeSettings()

@@ -100,3 +100,61 @@ async def test_every_connection_is_pinged_each_round(
         task.cancel()
         for client in clients:
             await client.close()
+
+
+async def test_a_peer_that_stopped_reading_neither_stalls_the_others_nor_stays(
+    server: tuple[int, set[ServerConnection]],
+) -> None:
+    """ping() waits for the write buffer to drain: a stuck peer must not hold the task."""
+    port, connections = server
+    _, writer = await silent_peer(port)  # never reads
+    await wait_for_count(connections, 1)
+    [stuck] = connections
+    flood = asyncio.create_task(stuck.send(b"x" * 8_000_000))  # fills every buffer
+    async with asyncio.timeout(TIMEOUT):
+        while stuck.transport.get_write_buffer_size() == 0:
+            await asyncio.sleep(0.01)
+    async with connect(f"ws://127.0.0.1:{port}", ping_interval=None) as live:
+        await wait_for_count(connections, 2)
+        keepalive = Keepalive(lambda: list(connections), 0.1, timeout=0.3, tick=0.02)
+        task = asyncio.create_task(keepalive.run())
+        try:
+            await wait_for_count(connections, 1)  # the stuck one is dropped
+            [remaining] = connections
+            assert remaining.remote_address == live.local_address
+            assert keepalive.timed_out == 1
+        finally:
+            task.cancel()
+            flood.cancel()
+            writer.close()
+
+
+async def test_a_closing_connection_is_not_pinged(
+    server: tuple[int, set[ServerConnection]],
+) -> None:
+    port, connections = server
+    _, writer = await silent_peer(port)  # will never answer our close
+    async with connect(f"ws://127.0.0.1:{port}", ping_interval=None) as live:
+        await wait_for_count(connections, 2)
+        closing = next(c for c in connections if c.remote_address != live.local_address)
+        close = asyncio.create_task(closing.close())  # waits close_timeout for the peer
+        async with asyncio.timeout(TIMEOUT):
+            while closing.state.name != "CLOSING":
+                await asyncio.sleep(0.01)
+        pinged: list[ServerConnection] = []
+
+        class Counting(Keepalive):
+            async def _ping(self, websocket: ServerConnection, deadline: float) -> None:
+                await super()._ping(websocket, deadline)
+                pinged.append(websocket)
+
+        keepalive = Counting(lambda: list(connections), 0.1, timeout=5, tick=0.02)
+        task = asyncio.create_task(keepalive.run())
+        try:
+            async with asyncio.timeout(TIMEOUT):  # rounds go on past the closing socket
+                while pinged.count(next(c for c in connections if c is not closing)) < 3:
+                    await asyncio.sleep(0.01)
+        finally:
+            task.cancel()
+            close.cancel()
+            writer.close()

@@ -276,3 +276,18 @@ async def test_a_run_returning_too_few_results_fails_its_callers_instead_of_hang
     finally:
         for task in waiting:  # leave no task pending, whatever happened
             task.cancel()
+
+
+async def test_an_outage_fails_the_whole_batch_at_once_without_retrying_each_item() -> None:
+    calls: list[list[int]] = []
+
+    async def run(items: Sequence[int]) -> list[int]:
+        calls.append(list(items))
+        raise ConnectionRefusedError("database down")
+
+    call: BatchCall[int, int] = BatchCall(run)
+    results = await asyncio.wait_for(
+        asyncio.gather(*(call(i) for i in range(5)), return_exceptions=True), TIMEOUT
+    )
+    assert all(isinstance(r, ConnectionRefusedError) for r in results)
+    assert calls == [[0, 1, 2, 3, 4]]
