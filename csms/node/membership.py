@@ -185,6 +185,11 @@ class Membership:
                 await connection.websocket.close(1008, "replaced by a newer connection")
 
     async def _claim_unowned(self) -> None:
-        for connection in list(self.connections.values()):
-            if connection.owner is None and not connection.closed:
-                await self.claim(connection)
+        # together, so they go to Redis in batches (after an outage: every connection)
+        await asyncio.gather(
+            *(
+                self.claim(connection)
+                for connection in list(self.connections.values())
+                if connection.owner is None and not connection.closed
+            )
+        )

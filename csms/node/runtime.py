@@ -136,12 +136,17 @@ def raise_open_files_limit() -> int:
     """Every charger is a socket: lift the soft open-files limit to the hard one (often
     1,024 vs much more). Returns the limit now in force."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard != resource.RLIM_INFINITY and soft < hard:
+    # an unlimited hard limit (macOS) still has a kernel ceiling: aim lower, step down
+    targets = [hard] if hard != resource.RLIM_INFINITY else [1_048_576, 65_536, 10_240]
+    for target in targets:
+        if soft >= target:
+            break
         try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-            soft = hard
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+            break
         except (ValueError, OSError) as exc:
-            log.warning("cannot raise the open-files limit from %d: %s", soft, exc)
+            log.warning("cannot raise the open-files limit from %d to %d: %s", soft, target, exc)
     log.info("open-files limit %d: at most about that many chargers on this node", soft)
     return soft
 

@@ -14,6 +14,9 @@ def test_the_node_lifts_its_open_files_limit_to_the_hard_limit() -> None:
     try:
         limit = raise_open_files_limit()
         assert resource.getrlimit(resource.RLIMIT_NOFILE)[0] == limit
-        assert limit == (hard if hard != resource.RLIM_INFINITY else lowered)
+        if hard != resource.RLIM_INFINITY:
+            assert limit == hard
+        else:  # unlimited: a finite target the kernel accepts
+            assert lowered < limit <= 1_048_576
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
