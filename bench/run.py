@@ -178,6 +178,8 @@ async def main(args: argparse.Namespace) -> None:
     if "baseline" in wanted:
         rows += await run_baseline(dsn, env, pool, prefix, args)
     await pool.close()
+    if not args.keep:
+        await clean_up(server_dsn, name, redis_url, prefix)
     if any(k == "csms: messages/s per CPU-second" for k, _, _ in rows) and any(
         k == "baseline: messages/s per CPU-second" for k, _, _ in rows
     ):
@@ -187,6 +189,28 @@ async def main(args: argparse.Namespace) -> None:
             ("ratio csms / baseline (messages per CPU-second)", f"{ours / base:.1f}x", ">= 5x")
         )
     print_table(rows, args)
+
+
+async def clean_up(server_dsn: str, name: str, redis_url: str, prefix: str) -> None:
+    """Drop the run's database and Redis keys (``--keep`` leaves them for a look)."""
+    connection = await asyncpg.connect(server_dsn)
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await connection.close()
+    redis = redis_client(redis_url)
+    try:
+        batch: list[bytes] = []
+        async for key in redis.scan_iter(match=f"{prefix}*", count=1000):
+            batch.append(key)
+            if len(batch) >= 1000:
+                await redis.delete(*batch)
+                batch.clear()
+        if batch:
+            await redis.delete(*batch)
+    finally:
+        await redis.aclose()
+    note(f"dropped database {name} and Redis keys {prefix}*")
 
 
 def start_nodes(count: int, env: dict[str, str]) -> list[Proc]:
@@ -425,6 +449,7 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="comma-separated: idle, sustained, cluster, baseline",
     )
     parser.add_argument("--nodes", type=int, default=3, help="nodes in the cluster scenario")
+    parser.add_argument("--keep", action="store_true", help="keep the database and Redis keys")
     args = parser.parse_args(argv)
     if args.full:
         args.idle, args.sustained, args.hold = 50_000, 5000, 30.0
