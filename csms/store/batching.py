@@ -2,7 +2,9 @@
 
 A charger is only answered after its rows are committed, so an acknowledged message is
 never lost, yet PostgreSQL sees one statement per batch instead of one per row. If a batch
-fails, each submission is retried on its own, so one bad row fails only its own writer.
+fails for a bad row (a data or constraint error), each submission is retried on its own, so
+one bad row fails only its own writer; an outage fails the batch's writers at once.
+``BatchCall`` does the same for requests that return a result per item.
 """
 
 from __future__ import annotations
