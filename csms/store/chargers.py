@@ -244,6 +244,16 @@ async def record_charger_status(
     )
 
 
+_INSERT_CONNECTOR = """INSERT INTO connectors (charge_point_id, evse_id, connector_id, status,
+    error_code, info, vendor_id, vendor_error_code, status_at)"""
+# The newest status per connector wins; an older (replayed) one changes nothing.
+_KEEP_NEWEST_STATUS = """ON CONFLICT (charge_point_id, evse_id, connector_id) DO UPDATE SET
+    status = excluded.status, error_code = excluded.error_code, info = excluded.info,
+    vendor_id = excluded.vendor_id, vendor_error_code = excluded.vendor_error_code,
+    status_at = excluded.status_at, updated_at = now()
+WHERE connectors.status_at <= excluded.status_at"""
+
+
 async def upsert_connector_status(
     db: Executor,
     charge_point_id: str,
@@ -251,15 +261,9 @@ async def upsert_connector_status(
 ) -> None:
     """Keep the newest status per connector; an older (replayed) status changes nothing."""
     await db.execute(
-        """INSERT INTO connectors (charge_point_id, evse_id, connector_id, status, error_code,
-               info, vendor_id, vendor_error_code, status_at)
+        f"""{_INSERT_CONNECTOR}
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-           ON CONFLICT (charge_point_id, evse_id, connector_id) DO UPDATE SET
-               status = excluded.status, error_code = excluded.error_code,
-               info = excluded.info, vendor_id = excluded.vendor_id,
-               vendor_error_code = excluded.vendor_error_code,
-               status_at = excluded.status_at, updated_at = now()
-           WHERE connectors.status_at <= excluded.status_at""",
+           {_KEEP_NEWEST_STATUS}""",
         charge_point_id,
         status.evse_id,
         status.connector_id,
@@ -361,16 +365,10 @@ async def upsert_connector_statuses(
             newest[key] = status
     values = list(newest.values())
     await db.execute(
-        """INSERT INTO connectors (charge_point_id, evse_id, connector_id, status, error_code,
-               info, vendor_id, vendor_error_code, status_at)
+        f"""{_INSERT_CONNECTOR}
            SELECT * FROM unnest($1::text[], $2::int[], $3::int[], $4::text[], $5::text[],
                                 $6::text[], $7::text[], $8::text[], $9::timestamptz[])
-           ON CONFLICT (charge_point_id, evse_id, connector_id) DO UPDATE SET
-               status = excluded.status, error_code = excluded.error_code,
-               info = excluded.info, vendor_id = excluded.vendor_id,
-               vendor_error_code = excluded.vendor_error_code,
-               status_at = excluded.status_at, updated_at = now()
-           WHERE connectors.status_at <= excluded.status_at""",
+           {_KEEP_NEWEST_STATUS}""",
         [key[0] for key in newest],
         [s.evse_id for s in values],
         [s.connector_id for s in values],

@@ -245,27 +245,42 @@ async def record_event(
     return result == "INSERT 0 1"
 
 
-# What a TransactionEvent changes on its session ($1 = id, $2.. = _UPDATE_ARGS in order).
-_UPDATE_SET = """
-    last_seq_no = greatest(coalesce(last_seq_no, $2), $2),
-    last_trigger_reason = $3,
-    offline = offline OR $4,
-    started_at = least(started_at, coalesce($5, started_at)),
-    evse_id = coalesce($6, evse_id),
-    connector_id = coalesce($7, connector_id),
-    id_token = coalesce(id_token, $8),
-    id_token_type = coalesce(id_token_type, $9),
-    authorization_status = coalesce(authorization_status, $10),
-    parent_id_token = coalesce(parent_id_token, $11),
-    charging_state = coalesce($12, charging_state),
-    remote_start_id = coalesce(remote_start_id, $13),
-    reservation_id = coalesce(reservation_id, $14),
-    updated_at = now()"""
-_UPDATE_ARGS = (
-    "seq_no", "trigger_reason", "offline", "started_at", "evse_id", "connector_id", "id_token",
-    "id_token_type", "authorization_status", "parent_id_token", "charging_state",
-    "remote_start_id", "reservation_id",
-)  # fmt: skip
+# What a TransactionEvent changes on its session, one rule per column: {old} is the column's
+# current value, {new} what the event says. Both SET clauses below are made from these.
+_UPDATE_RULES = (  # column, argument name, type, rule
+    ("last_seq_no", "seq_no", "int", "greatest(coalesce({old}, {new}), {new})"),
+    ("last_trigger_reason", "trigger_reason", "text", "{new}"),
+    ("offline", "offline", "bool", "{old} OR {new}"),
+    ("started_at", "started_at", "timestamptz", "least({old}, coalesce({new}, {old}))"),
+    ("evse_id", "evse_id", "int", "coalesce({new}, {old})"),
+    ("connector_id", "connector_id", "int", "coalesce({new}, {old})"),
+    ("id_token", "id_token", "text", "coalesce({old}, {new})"),
+    ("id_token_type", "id_token_type", "text", "coalesce({old}, {new})"),
+    ("authorization_status", "authorization_status", "text", "coalesce({old}, {new})"),
+    ("parent_id_token", "parent_id_token", "text", "coalesce({old}, {new})"),
+    ("charging_state", "charging_state", "text", "coalesce({new}, {old})"),
+    ("remote_start_id", "remote_start_id", "int", "coalesce({old}, {new})"),
+    ("reservation_id", "reservation_id", "int", "coalesce({old}, {new})"),
+)
+_UPDATE_ARGS = tuple(arg for _, arg, _, _ in _UPDATE_RULES)
+# unnest column types, in _UPDATE_ARGS order
+_UPDATE_TYPES = tuple(type_ for _, _, type_, _ in _UPDATE_RULES)
+# $1 = id, $2.. = _UPDATE_ARGS in order
+_UPDATE_SET = ",\n    ".join(
+    [
+        f"{column} = {rule.format(old=column, new=f'${i}')}"
+        for i, (column, _, _, rule) in enumerate(_UPDATE_RULES, start=2)
+    ]
+    + ["updated_at = now()"]
+)
+# the values from the unnest row ``v``, the session as ``t``
+_MANY_SET = ",\n    ".join(
+    [
+        f"{column} = {rule.format(old=f't.{column}', new=f'v.{arg}')}"
+        for column, arg, _, rule in _UPDATE_RULES
+    ]
+    + ["updated_at = now()"]
+)
 
 
 async def update_ocpp201(db: Executor, pk: int, **changes: Any) -> None:
@@ -325,29 +340,6 @@ class EventRecord:
     occurred_at: datetime
     payload: dict[str, Any]
     changes: dict[str, Any]
-
-
-# unnest column types, in _UPDATE_ARGS order
-_UPDATE_TYPES = (
-    "int", "text", "bool", "timestamptz", "int", "int", "text", "text", "text", "text", "text",
-    "int", "int",
-)  # fmt: skip
-# _UPDATE_SET with the values from the unnest row ``v`` (keep the two alike)
-_MANY_SET = """
-    last_seq_no = greatest(coalesce(t.last_seq_no, v.seq_no), v.seq_no),
-    last_trigger_reason = v.trigger_reason,
-    offline = t.offline OR v.offline,
-    started_at = least(t.started_at, coalesce(v.started_at, t.started_at)),
-    evse_id = coalesce(v.evse_id, t.evse_id),
-    connector_id = coalesce(v.connector_id, t.connector_id),
-    id_token = coalesce(t.id_token, v.id_token),
-    id_token_type = coalesce(t.id_token_type, v.id_token_type),
-    authorization_status = coalesce(t.authorization_status, v.authorization_status),
-    parent_id_token = coalesce(t.parent_id_token, v.parent_id_token),
-    charging_state = coalesce(v.charging_state, t.charging_state),
-    remote_start_id = coalesce(t.remote_start_id, v.remote_start_id),
-    reservation_id = coalesce(t.reservation_id, v.reservation_id),
-    updated_at = now()"""
 
 
 async def record_and_update_ocpp201_many(db: Executor, events: Sequence[EventRecord]) -> list[bool]:
