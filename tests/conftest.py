@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
 import pytest
+from redis.asyncio import Redis
 
 from csms import embedded
 from csms.bootstrap import ensure_database
+from csms.cluster.keys import Keys
 from csms.store.pool import create_pool, migrate
 
 RUN_ID = secrets.token_hex(4)
@@ -66,3 +69,26 @@ def redis_url() -> str:
 @pytest.fixture(scope="session")
 def redis_prefix() -> str:
     return f"csms-test-{RUN_ID}:"
+
+
+@pytest.fixture
+async def prefix(
+    redis_prefix: str, redis_url: str, request: pytest.FixtureRequest
+) -> AsyncIterator[str]:
+    """This test's Redis key prefix (no glob characters: SCAN MATCH patterns use it); its
+    keys are deleted afterwards (epoch counters never expire on their own)."""
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", request.node.name)
+    test_prefix = f"{redis_prefix}{name}:"
+    yield test_prefix
+    client = Redis.from_url(redis_url)
+    try:
+        keys = [key async for key in client.scan_iter(match=f"{test_prefix}*", count=1000)]
+        if keys:
+            await client.delete(*keys)
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture
+def keys(prefix: str) -> Keys:
+    return Keys(prefix)

@@ -7,7 +7,6 @@ database. A failed test shows the logs of its nodes.
 
 from __future__ import annotations
 
-import re
 import sys
 from collections.abc import AsyncIterator, Callable, Generator
 from pathlib import Path
@@ -41,29 +40,6 @@ async def stations_disconnected() -> AsyncIterator[None]:
     await disconnect_all()
     yield
     await disconnect_all()
-
-
-@pytest.fixture
-async def prefix(
-    redis_prefix: str, redis_url: str, request: pytest.FixtureRequest
-) -> AsyncIterator[str]:
-    """This test's Redis key prefix (no glob characters: SCAN MATCH patterns use it); its
-    keys are deleted afterwards (epoch counters never expire on their own)."""
-    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", request.node.name)
-    test_prefix = f"{redis_prefix}{name}:"
-    yield test_prefix
-    client = Redis.from_url(redis_url)
-    try:
-        keys = [key async for key in client.scan_iter(match=f"{test_prefix}*", count=1000)]
-        if keys:
-            await client.delete(*keys)
-    finally:
-        await client.aclose()
-
-
-@pytest.fixture
-def keys(prefix: str) -> Keys:
-    return Keys(prefix)
 
 
 ClusterFactory = Callable[[str], Cluster]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 import secrets
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -102,10 +101,9 @@ async def report_status(clients: list[OcppClient]) -> None:
 
 @contextlib.asynccontextmanager
 async def clustered_node(
-    database_url: str, redis_url: str, redis_prefix: str
+    database_url: str, redis_url: str, prefix: str
 ) -> AsyncIterator[tuple[Node, Routing]]:
-    """A node with Redis ownership, under a key prefix of its own (deleted afterwards)."""
-    prefix = f"{redis_prefix}storm-{secrets.token_hex(3)}:"
+    """A node with Redis ownership under ``prefix`` (the fixture deletes its keys)."""
     settings = NodeSettings(
         host="127.0.0.1",
         port=0,
@@ -118,10 +116,6 @@ async def clustered_node(
         async with running_node(settings, database_url, redis_url) as node:
             yield node, Routing(redis, Keys(prefix))
     finally:
-        escaped = re.sub(r"([*?\[\]\\])", r"\\\1", prefix)
-        keys = [key async for key in redis.scan_iter(match=f"{escaped}*", count=1000)]
-        if keys:
-            await redis.delete(*keys)
         await redis.aclose()
 
 
@@ -160,7 +154,7 @@ async def test_a_connect_storm_is_recorded_and_so_are_the_disconnections(
 
 
 async def test_a_clustered_connect_storm_owns_every_charger_until_the_node_stops(
-    database_url: str, redis_url: str, redis_prefix: str, pool: asyncpg.Pool
+    database_url: str, redis_url: str, prefix: str, pool: asyncpg.Pool
 ) -> None:
     """With Redis: each charger's recorded epoch is the one it owns in Redis. A stopping
     node closes every socket; when it has stopped, every disconnection is recorded and
@@ -168,7 +162,7 @@ async def test_a_clustered_connect_storm_owns_every_charger_until_the_node_stops
     ids = await new_chargers(pool, STORM)
     async with contextlib.AsyncExitStack() as stack:
         node, routing = await stack.enter_async_context(
-            clustered_node(database_url, redis_url, redis_prefix)
+            clustered_node(database_url, redis_url, prefix)
         )
         node_id = node.settings.node_id
         clients = await connect_all(ws_url(node), ids, stack)

@@ -6,7 +6,6 @@ Each test has its own key prefix, deleted afterwards (epoch counters never expir
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator
 
 import pytest
@@ -19,19 +18,11 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-async def routing(
-    redis_url: str, redis_prefix: str, request: pytest.FixtureRequest
-) -> AsyncIterator[Routing]:
-    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", request.node.name)
-    prefix = f"{redis_prefix}routing-{name}:"
+async def routing(redis_url: str, keys: Keys) -> AsyncIterator[Routing]:
+    """Under this test's key prefix (the ``prefix`` fixture deletes its keys)."""
     redis = Redis.from_url(redis_url)
-    try:
-        yield Routing(redis, Keys(prefix))
-    finally:
-        keys = [key async for key in redis.scan_iter(match=f"{prefix}*", count=1000)]
-        if keys:
-            await redis.delete(*keys)
-        await redis.aclose()
+    yield Routing(redis, keys)
+    await redis.aclose()
 
 
 async def test_claim_many_gives_each_charger_its_next_epoch_in_order(routing: Routing) -> None:

@@ -7,40 +7,16 @@ likes, look at the node's counters, and push straight into its inbox.
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
 
 import pytest
 from redis.asyncio import Redis
 
-from csms.cluster.keys import Keys
 from csms.node.runtime import running_node
 from csms.node.server import Node
 from csms.settings import NodeSettings
 from tests.integration.cluster.nodes import StartNode
-
-
-@pytest.fixture
-async def prefix(
-    redis_prefix: str, redis_url: str, request: pytest.FixtureRequest
-) -> AsyncIterator[str]:
-    """This test's Redis key prefix; its keys are deleted afterwards."""
-    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", request.node.name)
-    test_prefix = f"{redis_prefix}{name}:"
-    yield test_prefix
-    client = Redis.from_url(redis_url)
-    try:
-        keys = [key async for key in client.scan_iter(match=f"{test_prefix}*", count=1000)]
-        if keys:
-            await client.delete(*keys)
-    finally:
-        await client.aclose()
-
-
-@pytest.fixture
-def keys(prefix: str) -> Keys:
-    return Keys(prefix)
 
 
 @pytest.fixture
