@@ -34,11 +34,13 @@ from csms.domain.clock import format_timestamp, utc_now  # noqa: E402
 from csms.logs import ChargerLog  # noqa: E402
 from csms.node import v16, v201  # noqa: E402
 from csms.node.connection import ChargerConnection  # noqa: E402
-from csms.node.context import Session  # noqa: E402
+from csms.node.context import Context  # noqa: E402
 from csms.node.runtime import running_node  # noqa: E402
+from csms.services.link import ChargerLink  # noqa: E402
 from csms.settings import NodeSettings  # noqa: E402
 from csms.store import chargers, id_tokens  # noqa: E402
 from csms.store.pool import migrate  # noqa: E402
+from csms.store.postgres import PostgresStores  # noqa: E402
 
 log = logging.getLogger("bench.handle")
 
@@ -114,19 +116,26 @@ async def run(args: argparse.Namespace) -> None:
     settings = NodeSettings(node_id="bench-handle")
     async with running_node(settings, dsn) as node:
         services = node.services
+        stores = services.stores
+        assert isinstance(stores, PostgresStores)
         ids = [f"H-{i}" for i in range(args.chargers)]
-        await chargers.add_chargers_bulk(services.pool, ids, password_hash=None)
-        await id_tokens.add_id_token(services.pool, "FLEET-TAG", allow_concurrent=True)
+        await chargers.add_chargers_bulk(stores.pool, ids, password_hash=None)
+        await id_tokens.add_id_token(stores.pool, "FLEET-TAG", allow_concurrent=True)
         for label, v201_ in (("1.6 MeterValues", False), ("2.0.1 TransactionEvent", True)):
             if args.only and args.only != ("2.0.1" if v201_ else "1.6"):
                 continue
-            version = v201 if v201_ else v16
-            subprotocol = "ocpp2.0.1" if v201_ else "ocpp1.6"
+            version = (v201 if v201_ else v16).VERSION
             conns = []
             for cp in ids:
-                session = Session(cp, subprotocol, services, ChargerLog(log, cp))
+                link = ChargerLink(cp, version.subprotocol, ChargerLog(log, cp))
                 conns.append(
-                    ChargerConnection(None, session, version.DIALECT, version.ROUTES)  # type: ignore[arg-type]
+                    ChargerConnection(
+                        None,  # type: ignore[arg-type]
+                        Context(link, services),
+                        version,
+                        journal=node.deps.journal,
+                        metrics=node.deps.metrics,
+                    )
                 )
             txs = await asyncio.gather(*(_open(c, v201_, i) for i, c in enumerate(conns)))
 
@@ -152,7 +161,7 @@ async def run(args: argparse.Namespace) -> None:
             sys.stdout.write(
                 f"{label:24} {cpu / messages * 1e6:7.0f} us CPU/message "
                 f"({messages} messages, {messages / wall:,.0f}/s wall, "
-                f"{services.meter_writer.rows_written} meter rows so far)\n"
+                f"{stores.meters.writer.rows_written} meter rows so far)\n"
             )
 
 

@@ -9,6 +9,7 @@
      ├── InvalidInput                a value an operator gave that cannot be accepted
      ├── CommandError                a command to a charger did not get the charger's answer
      │    ├── ChargerNotConnected    no live connection (or its node is gone)
+     │    │    └── ChargerMoved      the node the command went to no longer holds the charger
      │    ├── CommandTimeout         no answer before the deadline
      │    ├── NodeUnavailable        the owning node's circuit breaker is open
      │    ├── CommandRejected        invalid parameters, unsupported by the version, queue full
@@ -56,9 +57,15 @@ class InvalidInput(CsmsError):
 
 
 class CommandError(CsmsError):
-    """A command sent to a charger through the cluster did not succeed."""
+    """A command sent to a charger through the cluster did not succeed.
+
+    ``code`` names the error to operators (CLI, API problem details); ``outcome`` is what a
+    node answers on the command bus, turned back into the same class by the caller with
+    :func:`command_error` (one registry for both sides: ``COMMAND_OUTCOMES``).
+    """
 
     code = "error"
+    outcome = "internal"  # the node failed to carry the command out (see its log)
 
     def __init__(self, detail: str, extra: dict[str, object] | None = None) -> None:
         super().__init__(detail)
@@ -67,23 +74,54 @@ class CommandError(CsmsError):
 
 
 class ChargerNotConnected(CommandError):
-    code = "not_connected"
+    code = outcome = "not_connected"
+
+
+class ChargerMoved(ChargerNotConnected):
+    """The command was routed with an owner that is no longer current (the caller looks
+    the owner up again once)."""
+
+    outcome = "moved"
 
 
 class CommandTimeout(CommandError):
-    code = "timeout"
+    code = outcome = "timeout"
 
 
 class NodeUnavailable(CommandError):
     code = "node_unavailable"
+    outcome = "unavailable"
 
 
 class CommandRejected(CommandError):
-    code = "rejected"
+    code = outcome = "rejected"
 
 
 class ChargerCallError(CommandError):
-    code = "call_error"
+    code = outcome = "call_error"
+
+
+COMMAND_OUTCOMES: dict[str, type[CommandError]] = {
+    cls.outcome: cls
+    for cls in (
+        CommandError,
+        ChargerNotConnected,
+        ChargerMoved,
+        CommandTimeout,
+        NodeUnavailable,
+        CommandRejected,
+        ChargerCallError,
+    )
+}
+"""Bus outcome code -> the error it stands for."""
+
+
+def command_error(
+    outcome: object, detail: str, extra: dict[str, object] | None = None
+) -> CommandError:
+    """The error a node's answer ``outcome`` stands for (an unknown one: CommandError)."""
+    cls = COMMAND_OUTCOMES.get(outcome, CommandError) if isinstance(outcome, str) else CommandError
+    return cls(detail or f"command failed ({outcome})", extra)
 
 
 class ErrorKind(Enum):

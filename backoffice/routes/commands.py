@@ -13,12 +13,11 @@ from backoffice.pagination import Page, decode_cursor, page_of
 from backoffice.routes import API
 from backoffice.routes.chargers import ChargePointIdPath, existing
 from backoffice.schemas.commands import CommandInfo, CommandResult
-from csms.domain.commands import COMMAND_NAMES, DESCRIPTIONS, PARAMS
+from csms.domain.commands import COMMAND_NAMES, DESCRIPTIONS, PARAMS, RAW
 from csms.errors import CommandError, NotFound
 
 router = APIRouter(prefix=API, tags=["commands"])
 
-RAW = "raw"
 RAW_DESCRIPTION = "Send any OCPP action as is: params {action, payload}"
 RAW_PARAMS = ("action", "payload")
 

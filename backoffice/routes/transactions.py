@@ -13,15 +13,16 @@ from backoffice.routes import API
 from backoffice.schemas.common import MAX_BIGINT
 from backoffice.schemas.transactions import MeterValuePublic, TransactionDetail, TransactionPublic
 from csms.domain.charge_points import MAX_CHARGE_POINT_ID
+from csms.domain.transactions import Transaction
 from csms.errors import NotFound
 from csms.store import meter_values, token_owners, transactions
 
 router = APIRouter(prefix=f"{API}/transactions", tags=["transactions"])
 
 
-def transaction_public(t: transactions.Transaction) -> TransactionPublic:
+def transaction_public(t: Transaction) -> TransactionPublic:
     return TransactionPublic(
-        **{name: getattr(t, name) for name in transactions.Transaction.__slots__},
+        **{name: getattr(t, name) for name in Transaction.__slots__},
         active=t.active,
     )
 

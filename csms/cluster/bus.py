@@ -37,11 +37,13 @@ from csms.cluster.routing import Owner, Routing
 from csms.cluster.tasks import stop_task
 from csms.errors import (
     ChargerCallError,
+    ChargerMoved,
     ChargerNotConnected,
     CommandError,
     CommandRejected,
     CommandTimeout,
     NodeUnavailable,
+    command_error,
 )
 
 log = logging.getLogger(__name__)
@@ -57,14 +59,14 @@ POLL_SECONDS = 1.0
 # charger is told apart from a node that does not answer at all.
 NODE_MARGIN = 0.5
 
-# Reply error codes (node -> caller)
-MOVED = "moved"
-NOT_CONNECTED = "not_connected"
-TIMEOUT = "timeout"
-REJECTED = "rejected"
-CALL_ERROR = "call_error"
-INTERNAL = "internal"
-UNAVAILABLE = "unavailable"  # the node cannot do its part right now (e.g. Redis errors)
+# Reply error codes (node -> caller): the outcomes of csms.errors.COMMAND_OUTCOMES
+MOVED = ChargerMoved.outcome
+NOT_CONNECTED = ChargerNotConnected.outcome
+TIMEOUT = CommandTimeout.outcome
+REJECTED = CommandRejected.outcome
+CALL_ERROR = ChargerCallError.outcome
+INTERNAL = CommandError.outcome
+UNAVAILABLE = NodeUnavailable.outcome  # the node cannot do its part now (e.g. Redis errors)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +137,11 @@ def reply_error(
     return orjson.dumps(
         {"id": command_id, "ok": False, "error": code, "detail": detail, "extra": extra or {}}
     )
+
+
+def reply_failure(command_id: str, error: CommandError) -> bytes:
+    """The reply for a command that failed with ``error`` (its outcome code on the bus)."""
+    return reply_error(command_id, error.outcome, error.detail, error.extra)
 
 
 # KEYS: inbox, seen marker; ARGV: message, inbox ttl ms, marker ttl ms. 1 if pushed, 0 if
@@ -282,7 +289,7 @@ class CommandClient:
             if code == MOVED and attempt == 1:
                 log.info("%s moved off node %s; re-resolving", charge_point_id, owner.node_id)
                 continue
-            raise _error_for(code, detail, reply.get("extra") or {})
+            raise command_error(code, detail, reply.get("extra") or {})
         raise ChargerNotConnected(f"{charge_point_id} moved twice while being reached")
 
     async def push(self, node_id: str, message: CommandMessage) -> bool:
@@ -376,17 +383,3 @@ class CommandClient:
             log.warning("late reply to command %s dropped (caller gave up)", command_id)
             return
         pending.future.set_result(reply)
-
-
-def _error_for(code: object, detail: str, extra: dict[str, Any]) -> CommandError:
-    if code in (NOT_CONNECTED, MOVED):
-        return ChargerNotConnected(detail, extra)
-    if code == TIMEOUT:
-        return CommandTimeout(detail, extra)
-    if code == CALL_ERROR:
-        return ChargerCallError(detail, extra)
-    if code == REJECTED:
-        return CommandRejected(detail, extra)
-    if code == UNAVAILABLE:
-        return NodeUnavailable(detail, extra)
-    return CommandError(detail or f"command failed ({code})", extra)

@@ -21,6 +21,14 @@ from redis.exceptions import RedisError
 from csms.cluster.bus import raise_if_cancelling
 from csms.cluster.keys import Keys
 from csms.cluster.tasks import stop_task
+from csms.domain.transactions import SessionEvent, SessionRef
+from csms.services.hooks import (
+    ConnectorStatusChanged,
+    Hooks,
+    SessionEnded,
+    SessionStarted,
+    SessionUpdated,
+)
 
 log = logging.getLogger(__name__)
 
@@ -151,3 +159,56 @@ def _events(entry_id: str, fields: dict[Any, Any]) -> list[Event]:
             orjson.loads(text.get("events", b"[]"))
         )
     ]
+
+
+def publish_hooks(hooks: Hooks, publisher: EventPublisher) -> None:
+    """Publish what the services report as live events (one subscriber per hook point)."""
+
+    def status(e: ConnectorStatusChanged) -> None:
+        s = e.status
+        publisher.publish(
+            STATUS_CHANGED,
+            e.charge_point_id,
+            evse_id=s.evse_id,
+            connector_id=s.connector_id,
+            status=s.status,
+            error_code=s.error_code,
+        )
+
+    def started(e: SessionStarted) -> None:
+        token = e.event.start_token
+        publisher.publish(
+            TRANSACTION_STARTED,
+            e.charge_point_id,
+            **_session(e.session, e.event),
+            id_token=None if token is None else token.id_token,
+            authorization=None if e.authorization is None else e.authorization.status.value,
+        )
+
+    def updated(e: SessionUpdated) -> None:
+        publisher.publish(TRANSACTION_UPDATED, e.charge_point_id, **_session(e.session, e.event))
+
+    def ended(e: SessionEnded) -> None:
+        publisher.publish(
+            TRANSACTION_ENDED,
+            e.charge_point_id,
+            **_session(e.session, e.event),
+            stop_reason=e.stop_reason,
+            energy_wh=None if e.energy_wh is None else str(e.energy_wh),
+        )
+
+    hooks.subscribe(ConnectorStatusChanged, status)
+    hooks.subscribe(SessionStarted, started)
+    hooks.subscribe(SessionUpdated, updated)
+    hooks.subscribe(SessionEnded, ended)
+
+
+def _session(ref: SessionRef, event: SessionEvent) -> dict[str, Any]:
+    return {
+        "transaction_id": ref.transaction_id,
+        "evse_id": event.evse_id if event.evse_id is not None else ref.evse_id,
+        "connector_id": event.connector_id if event.connector_id is not None else ref.connector_id,
+        "seq_no": event.seq_no,
+        "trigger_reason": event.trigger_reason,
+        "charging_state": event.charging_state,
+    }

@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from csms.errors import InvalidInput
+
+RAW = "raw"  # not a neutral command: sends any OCPP action of the charger's version as is
 
 # The 1.6 "connector" and the 2.0.1 "EVSE" are the same thing to an operator: the place a car
 # plugs in. Commands that address one take `connector_id` and/or `evse_id` (see
@@ -225,8 +228,9 @@ class ParamReader:
     command and the param, e.g. ``remote_start: id_token is required``.
     """
 
-    def __init__(self, command: str, params: Any) -> None:
+    def __init__(self, command: str, params: Any, *, now: datetime | None = None) -> None:
         self.command = command
+        self._now = now
         if not isinstance(params, Mapping):
             raise self.error("params must be a JSON object")
         accepted = PARAMS[command]
@@ -236,6 +240,13 @@ class ParamReader:
             raise self.error(f"unknown param {', '.join(unknown)} (accepted: {known})")
         self.params: Mapping[str, Any] = params
         self._accepted = accepted
+
+    @property
+    def now(self) -> datetime:
+        """When the command is built (a default for dates the operator did not give)."""
+        if self._now is None:
+            raise LookupError(f"{self.command}: built without a clock")
+        return self._now
 
     def error(self, message: str) -> InvalidInput:
         return InvalidInput(f"{self.command}: {message}")

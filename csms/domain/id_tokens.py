@@ -6,6 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 
+# An id token type that means "started without authorization" (a start button; 2.0.1
+# C02.FR.01/02): such a session is Accepted without a lookup.
+NO_AUTHORIZATION = "NoAuthorization"
+
 
 class TokenStatus(Enum):
     """Version-neutral authorization outcome; adapters map it to 1.6 / 2.0.1 names."""

@@ -2,7 +2,9 @@
 
 The node BRPOPs its inbox; each command is checked (deadline, connection, fencing epoch),
 translated by the charger's version adapter (``v16/commands.py``, ``v201/commands.py``) or
-passed through raw, sent as one CALL, and answered on the caller's reply list.
+passed through raw, sent as one CALL, and answered on the caller's reply list. Errors are
+``CommandError``s end to end: their ``outcome`` is what the caller gets
+(``csms.errors.COMMAND_OUTCOMES``).
 
 A command id is served once per run of the node: the consume loop drops, without a reply,
 a copy of a command it already took (docs/adr/0001-command-bus.md, "At most once"; callers
@@ -24,14 +26,22 @@ from csms.cluster import bus
 from csms.cluster.keys import Keys
 from csms.cluster.routing import Owner, Routing
 from csms.cluster.tasks import stop_task
-from csms.errors import CommandError, InvalidInput
+from csms.domain.clock import Clock
+from csms.domain.commands import RAW
+from csms.errors import (
+    ChargerMoved,
+    CommandError,
+    CommandRejected,
+    InvalidInput,
+    NodeUnavailable,
+)
 from csms.node.command_types import CommandAdapter
 from csms.node.connection import ChargerConnection
 from csms.node.metrics import NodeMetrics
+from csms.services.reports import ReportService
 
 log = logging.getLogger(__name__)
 
-RAW = "raw"
 DUPLICATE = "duplicate"  # outcome of a copy of a command already taken: dropped, no reply
 
 
@@ -44,7 +54,8 @@ class CommandServer:
         keys: Keys,
         node_id: str,
         connections: Mapping[str, ChargerConnection],
-        adapters: Mapping[str, Mapping[str, CommandAdapter]],
+        reports: ReportService,
+        clock: Clock,
         metrics: NodeMetrics | None = None,
     ) -> None:
         self.metrics = metrics
@@ -52,7 +63,8 @@ class CommandServer:
         self.keys = keys
         self.node_id = node_id
         self.connections = connections
-        self.adapters = adapters  # subprotocol -> command name -> adapter
+        self.reports = reports
+        self.clock = clock
         self.routing = Routing(redis, keys)
         self._seen = bus.SeenCommands()
         self._task: asyncio.Task[None] | None = None
@@ -107,42 +119,27 @@ class CommandServer:
             log.warning("reply to %s lost: %s", message.id, exc)
 
     async def _execute(self, message: bus.CommandMessage, remaining: float) -> bytes:
-        cp = message.charge_point_id
-        connection = self.connections.get(cp)
-        if connection is None or connection.closed:
-            self._count(bus.NOT_CONNECTED)
-            return bus.reply_error(
-                message.id, bus.MOVED, f"{cp} is not connected to {self.node_id}"
-            )
-        expected = Owner(self.node_id, message.epoch)
         try:
-            still_owner = connection.owner == expected and await self.routing.holds(cp, expected)
-        except (RedisError, OSError) as exc:
-            # cannot prove the route is current: never deliver on a guess, but answer
-            self._count(bus.UNAVAILABLE)
-            return bus.reply_error(
-                message.id, bus.UNAVAILABLE, f"node {self.node_id} cannot check ownership: {exc}"
-            )
-        if not still_owner:
-            # routed with an older (or newer) epoch than this socket's: never deliver
-            self._count(bus.MOVED)
-            return bus.reply_error(message.id, bus.MOVED, f"{cp} moved")
-        try:
+            connection = await self._route(message)
             action, payload, adapter = self._translate(connection, message.command, message.params)
-            result = await connection.call(action, payload, max(0.1, remaining - bus.NODE_MARGIN))
-            if adapter is not None and adapter.persist is not None:
-                await adapter.persist(connection.session, payload, result)
-        except CommandError as exc:
-            self._count(exc.code)
-            code = {"timeout": bus.TIMEOUT, "call_error": bus.CALL_ERROR, "rejected": bus.REJECTED}
-            return bus.reply_error(
-                message.id, code.get(exc.code, bus.NOT_CONNECTED), exc.detail, exc.extra
+            result = await connection.call(
+                action,
+                payload,
+                max(0.1, remaining - bus.NODE_MARGIN),
+                checked=adapter is not None,  # the adapter validated it
             )
-        except InvalidInput as exc:
-            self._count(bus.REJECTED)
-            return bus.reply_error(message.id, bus.REJECTED, str(exc))
+            if adapter is not None and adapter.persist is not None:
+                await adapter.persist(self.reports, connection.charge_point_id, payload, result)
+        except CommandError as exc:
+            self._count(exc.outcome)
+            return bus.reply_failure(message.id, exc)
         except Exception:
-            log.exception("command %s (%s) for %s failed", message.id, message.command, cp)
+            log.exception(
+                "command %s (%s) for %s failed",
+                message.id,
+                message.command,
+                message.charge_point_id,
+            )
             self._count(bus.INTERNAL)
             return bus.reply_error(message.id, bus.INTERNAL, "internal error on the node")
         self._count("ok")
@@ -152,33 +149,55 @@ class CommandServer:
                 "action": action,
                 "request": payload,
                 "response": result,
-                "protocol": connection.session.subprotocol,
+                "protocol": connection.version.subprotocol,
             },
         )
+
+    async def _route(self, message: bus.CommandMessage) -> ChargerConnection:
+        """The connection the command is for, if it is still the one it was routed to."""
+        cp = message.charge_point_id
+        connection = self.connections.get(cp)
+        if connection is None or connection.closed:
+            raise ChargerMoved(f"{cp} is not connected to {self.node_id}")
+        expected = Owner(self.node_id, message.epoch)
+        try:
+            still_owner = connection.owner == expected and await self.routing.holds(cp, expected)
+        except (RedisError, OSError) as exc:
+            # cannot prove the route is current: never deliver on a guess, but answer
+            raise NodeUnavailable(f"node {self.node_id} cannot check ownership: {exc}") from exc
+        if not still_owner:
+            # routed with an older (or newer) epoch than this socket's: never deliver
+            raise ChargerMoved(f"{cp} moved")
+        return connection
 
     def _translate(
         self, connection: ChargerConnection, command: str, params: dict[str, Any]
     ) -> tuple[str, dict[str, Any], CommandAdapter | None]:
-        subprotocol = connection.session.subprotocol
-        if command == RAW:
-            action, payload = params.get("action"), params.get("payload", {})
-            if not isinstance(action, str) or not isinstance(payload, dict):
-                raise InvalidInput('raw: params must be {"action": "<OCPP action>", "payload": {}}')
-            return action, payload, None
-        adapter = self.adapters.get(subprotocol, {}).get(command)
-        if adapter is None:
-            raise InvalidInput(
-                f"command {command!r} is not available for {subprotocol} chargers "
-                "(see docs/reference/commands.md, or use raw)"
-            )
-        return adapter.action, adapter.build(params), adapter
+        version = connection.version
+        try:
+            if command == RAW:
+                action, payload = params.get("action"), params.get("payload", {})
+                if not isinstance(action, str) or not isinstance(payload, dict):
+                    raise InvalidInput(
+                        'raw: params must be {"action": "<OCPP action>", "payload": {}}'
+                    )
+                return action, payload, None
+            adapter = version.commands.get(command)
+            if adapter is None:
+                raise InvalidInput(
+                    f"command {command!r} is not available for {version.subprotocol} chargers "
+                    "(see docs/reference/commands.md, or use raw)"
+                )
+            return adapter.action, adapter.build(params, self.clock()), adapter
+        except InvalidInput as exc:
+            raise CommandRejected(str(exc)) from None
 
     async def _evict(self, message: bus.EvictMessage) -> None:
         connection = self.connections.get(message.charge_point_id)
         if connection is None or connection.owner is None:
             return
         if connection.owner.epoch < message.epoch:
-            connection.session.log.warning(
+            connection.link.log.warning(
                 "a newer connection (epoch %d) took over: closing this one", message.epoch
             )
             await connection.websocket.close(1008, "replaced by a newer connection")

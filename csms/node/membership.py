@@ -26,7 +26,7 @@ from csms.cluster.registry import Registry
 from csms.cluster.routing import Owner, Routing
 from csms.cluster.tasks import stop_task
 from csms.node.connection import ChargerConnection
-from csms.store import charger_events
+from csms.services.reports import ReportService
 from csms.store.batching import BatchCall
 
 log = logging.getLogger(__name__)
@@ -42,18 +42,19 @@ class Membership:
         redis: Redis,
         keys: Keys,
         node_id: str,
-        address: str,
         connections: Mapping[str, ChargerConnection],
         publisher: EventPublisher,
+        reports: ReportService,
         *,
         ttl: float = 10.0,
     ) -> None:
         self.redis = redis
         self.keys = keys
         self.node_id = node_id
-        self.address = address
+        self.address = ""  # known once the node listens: start()
         self.connections = connections
         self.publisher = publisher
+        self.reports = reports
         self.registry = Registry(redis, keys, ttl=ttl)
         self.routing = Routing(redis, keys)
         # a connect storm's claims (and releases) go to Redis as one script run per batch
@@ -64,7 +65,9 @@ class Membership:
         self._registered_once = False
         self._liveness: dict[str, tuple[bool, float]] = {}  # node -> (alive, until)
 
-    async def start(self) -> None:
+    async def start(self, address: str) -> None:
+        """Register as ``address`` (where chargers reach this node) and keep beating."""
+        self.address = address
         await self._beat()
         self._task = asyncio.create_task(self._heartbeats(), name="registry-heartbeat")
 
@@ -80,17 +83,17 @@ class Membership:
         try:
             epoch, previous = await self._claim_batch(charge_point_id)
         except REDIS_ERRORS as exc:
-            connection.session.log.warning("ownership not recorded (Redis: %s); will retry", exc)
+            connection.link.log.warning("ownership not recorded (Redis: %s); will retry", exc)
             return
         connection.owner = Owner(self.node_id, epoch)
         self.publisher.publish(
-            events.CHARGER_CONNECTED, charge_point_id, protocol=connection.session.subprotocol
+            events.CHARGER_CONNECTED, charge_point_id, protocol=connection.link.protocol
         )
         if previous is not None and previous.node_id != self.node_id:
             if await self._alive(previous.node_id):
                 await self._evict_remote(connection, previous, epoch)
             else:  # failover from a node that is gone: nobody to evict, nothing suspicious
-                connection.session.log.info(
+                connection.link.log.info(
                     "took over from node %s, which is gone (epoch %d -> %d)",
                     previous.node_id,
                     previous.epoch,
@@ -120,7 +123,7 @@ class Membership:
         self, connection: ChargerConnection, previous: Owner, epoch: int
     ) -> None:
         charge_point_id = connection.charge_point_id
-        connection.session.log.warning(
+        connection.link.log.warning(
             "took over from node %s (epoch %d -> %d)", previous.node_id, previous.epoch, epoch
         )
         with contextlib.suppress(*REDIS_ERRORS):
@@ -130,8 +133,7 @@ class Membership:
                 EvictMessage(charge_point_id, epoch).encode(),
                 INBOX_TTL_MS,
             )
-        await charger_events.record(
-            connection.session.pool,
+        await self.reports.notification(
             charge_point_id,
             "ConnectionReplaced",
             {
@@ -152,7 +154,7 @@ class Membership:
         except REDIS_ERRORS as exc:
             # the entry stays until a newer connection claims over it; commands routed to
             # it are answered "not connected" by this node
-            connection.session.log.warning("ownership not released (Redis: %s)", exc)
+            connection.link.log.warning("ownership not released (Redis: %s)", exc)
             return
         if released:
             self.publisher.publish(events.CHARGER_DISCONNECTED, connection.charge_point_id)
@@ -181,7 +183,7 @@ class Membership:
             if owner is None:
                 continue
             if not await self.routing.reassert(connection.charge_point_id, owner):
-                connection.session.log.warning("a newer connection owns the charger: closing")
+                connection.link.log.warning("a newer connection owns the charger: closing")
                 await connection.websocket.close(1008, "replaced by a newer connection")
 
     async def _claim_unowned(self) -> None:

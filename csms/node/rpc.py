@@ -30,7 +30,8 @@ MAX_MESSAGE_ID_LENGTH = 36
 
 @dataclass(frozen=True, slots=True)
 class Dialect:
-    """What differs between OCPP-J versions at the framing level."""
+    """What differs between OCPP-J versions at the framing level (each version package
+    defines its own)."""
 
     subprotocol: str
     error_codes: dict[ErrorKind, str]
@@ -39,50 +40,6 @@ class Dialect:
 
     def code(self, kind: ErrorKind) -> str:
         return self.error_codes[kind]
-
-
-# OCPP-J 1.6 section 4.2.3 (table 7), with the names chargers in the field use
-# (FormationViolation, OccurenceConstraintViolation; see docs/reference/ocpp-coverage.md).
-OCPP16 = Dialect(
-    subprotocol="ocpp1.6",
-    error_codes={
-        ErrorKind.FORMAT: "FormationViolation",
-        ErrorKind.OCCURRENCE: "OccurenceConstraintViolation",
-        ErrorKind.TYPE: "TypeConstraintViolation",
-        ErrorKind.PROPERTY: "PropertyConstraintViolation",
-        ErrorKind.PROTOCOL: "ProtocolError",
-        ErrorKind.RPC_FRAMEWORK: "FormationViolation",
-        ErrorKind.MESSAGE_TYPE: "NotSupported",
-        ErrorKind.NOT_IMPLEMENTED: "NotImplemented",
-        ErrorKind.NOT_SUPPORTED: "NotSupported",
-        ErrorKind.SECURITY: "SecurityError",
-        ErrorKind.INTERNAL: "InternalError",
-        ErrorKind.GENERIC: "GenericError",
-    },
-    answers_unknown_message_type=False,
-)
-
-# OCPP-J 2.0.1 part 4 section 4.3 (table "Valid Error Codes").
-OCPP201 = Dialect(
-    subprotocol="ocpp2.0.1",
-    error_codes={
-        ErrorKind.FORMAT: "FormatViolation",
-        ErrorKind.OCCURRENCE: "OccurrenceConstraintViolation",
-        ErrorKind.TYPE: "TypeConstraintViolation",
-        ErrorKind.PROPERTY: "PropertyConstraintViolation",
-        ErrorKind.PROTOCOL: "ProtocolError",
-        ErrorKind.RPC_FRAMEWORK: "RpcFrameworkError",
-        ErrorKind.MESSAGE_TYPE: "MessageTypeNotSupported",
-        ErrorKind.NOT_IMPLEMENTED: "NotImplemented",
-        ErrorKind.NOT_SUPPORTED: "NotSupported",
-        ErrorKind.SECURITY: "SecurityError",
-        ErrorKind.INTERNAL: "InternalError",
-        ErrorKind.GENERIC: "GenericError",
-    },
-    answers_unknown_message_type=True,
-)
-
-DIALECTS = {d.subprotocol: d for d in (OCPP16, OCPP201)}
 
 
 @dataclass(slots=True)

@@ -14,20 +14,20 @@ import asyncpg
 from redis.asyncio import Redis
 
 from csms.cluster.connect import redis_client
-from csms.cluster.events import EventPublisher
+from csms.cluster.events import EventPublisher, publish_hooks
 from csms.cluster.keys import Keys
 from csms.domain.clock import Clock, utc_now
 from csms.node.commands import CommandServer
-from csms.node.context import NodeServices
 from csms.node.membership import Membership
 from csms.node.metrics import NodeMetrics
-from csms.node.server import Node, command_adapters
+from csms.node.server import Connections, Node, NodeDeps
+from csms.services import Services
+from csms.services.hooks import Hooks
 from csms.settings import NodeSettings
-from csms.store import chargers as charger_store
 from csms.store import journal as journal_store
-from csms.store import meter_values as meter_store
 from csms.store.batching import BatchWriter, Row
 from csms.store.pool import create_pool
+from csms.store.postgres import PostgresStores
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,7 @@ async def running_node(
 
     With ``redis_url`` the node joins the cluster: registry heartbeats, fenced ownership,
     the command inbox and live events. Without it, it serves chargers standalone.
+    Everything is built before the node starts; nothing is swapped in afterwards.
     """
     raise_open_files_limit()
     # Long-lived connection objects survive many collections: freeze what start-up made
@@ -56,62 +57,61 @@ async def running_node(
     pool = await create_pool(
         database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
     )
-    delay = settings.write_batch_delay_ms / 1000
-
-    async def flush_meter_rows(rows: Sequence[Row]) -> None:
-        await meter_store.insert_rows(pool, rows)
+    stores = PostgresStores(
+        pool,
+        write_batch_rows=settings.write_batch_rows,
+        write_batch_delay=settings.write_batch_delay_ms / 1000,
+    )
 
     async def flush_journal_rows(rows: Sequence[Row]) -> None:
         await journal_store.insert_rows(pool, rows)
 
-    meter_writer = BatchWriter(
-        flush_meter_rows, max_rows=settings.write_batch_rows, max_delay=delay
-    )
-    journal_writer = (
-        BatchWriter(flush_journal_rows, max_rows=settings.write_batch_rows, max_delay=delay)
+    journal = (
+        BatchWriter(
+            flush_journal_rows,
+            max_rows=settings.write_batch_rows,
+            max_delay=settings.write_batch_delay_ms / 1000,
+        )
         if settings.journal_enabled
         else None
     )
+    hooks = Hooks()
     redis: Redis | None = None
     publisher: EventPublisher | None = None
-    membership: Membership | None = None
-    command_server: CommandServer | None = None
-
-    async def flush_heartbeats(rows: Sequence[Row]) -> None:
-        await charger_store.record_heartbeats(pool, rows)
-
-    heartbeat_writer = BatchWriter(
-        flush_heartbeats, max_rows=settings.write_batch_rows, max_delay=0.2
-    )
-    services = NodeServices(
-        settings, pool, clock, meter_writer, journal_writer, heartbeat_writer=heartbeat_writer
-    )
-    node = Node(services)
-    services.metrics = NodeMetrics(lambda: len(node.connections))
+    keys = Keys(settings.redis_prefix)
     if redis_url is not None:
         redis = redis_client(redis_url)
-        keys = Keys(settings.redis_prefix)
         publisher = EventPublisher(redis, keys, settings.node_id)
-        services.events = publisher
+        publish_hooks(hooks, publisher)
+    services = Services(
+        stores,
+        clock=clock,
+        hooks=hooks,
+        heartbeat_interval=settings.heartbeat_interval,
+        boot_retry_interval=settings.boot_retry_interval,
+    )
+    connections: Connections = {}
+    metrics = NodeMetrics(lambda: len(connections))
+    membership: Membership | None = None
+    command_server: CommandServer | None = None
+    if redis is not None and publisher is not None:
+        membership = Membership(
+            redis, keys, settings.node_id, connections, publisher, services.reports
+        )
+        command_server = CommandServer(
+            redis, keys, settings.node_id, connections, services.reports, clock, metrics
+        )
+    node = Node(
+        NodeDeps(settings, services, stores.flush, journal=journal, metrics=metrics),
+        connections=connections,
+        membership=membership,
+    )
     purge = asyncio.create_task(_purge_journal(pool, settings, clock))
     try:
         await node.start()
-        if redis is not None and publisher is not None:
-            address = f"ws://{settings.host}:{node.port}"
-            membership = Membership(
-                redis, keys, settings.node_id, address, node.connections, publisher
-            )
-            node.membership = membership
-            command_server = CommandServer(
-                redis,
-                keys,
-                settings.node_id,
-                node.connections,
-                command_adapters(),
-                services.metrics,
-            )
+        if publisher is not None and membership is not None and command_server is not None:
             await publisher.start()
-            await membership.start()
+            await membership.start(f"ws://{settings.host}:{node.port}")
             await command_server.start()
         yield node
     finally:
@@ -123,10 +123,9 @@ async def running_node(
             await membership.stop()
         if publisher is not None:
             await publisher.close()
-        await meter_writer.flush()
-        await heartbeat_writer.flush()
-        if journal_writer is not None:
-            await journal_writer.flush()
+        await stores.flush()
+        if journal is not None:
+            await journal.flush()
         await pool.close()
         if redis is not None:
             await redis.aclose()

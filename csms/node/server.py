@@ -11,7 +11,7 @@ import itertools
 import logging
 import secrets
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
 from urllib.parse import unquote
@@ -25,15 +25,19 @@ from websockets.typing import Subprotocol
 from csms.cluster.routing import Owner
 from csms.cluster.tasks import stop_task
 from csms.domain.charge_points import valid_charge_point_id
+from csms.domain.chargers import Charger
 from csms.logs import ChargerLog
-from csms.node import rpc, v16, v201
-from csms.node.command_types import CommandAdapter
 from csms.node.connection import ChargerConnection
-from csms.node.context import Handler, NodeServices, Session
+from csms.node.context import Context
+from csms.node.journal import JournalSink
 from csms.node.keepalive import Keepalive
 from csms.node.membership import Membership
+from csms.node.metrics import NodeMetrics
+from csms.node.versions import BY_SUBPROTOCOL, PREFERRED
 from csms.passwords import verify_password
-from csms.store.chargers import Charger, Presence
+from csms.services import Services
+from csms.services.link import ChargerLink
+from csms.settings import NodeSettings
 
 log = logging.getLogger(__name__)
 
@@ -42,28 +46,21 @@ METRICS_PATH = "/metrics"  # Prometheus text format
 HEALTH_PATH = "/health"  # plain HTTP GET for load balancers: 200 while the node serves
 
 
-@dataclass(frozen=True, slots=True)
-class Version:
-    dialect: rpc.Dialect
-    routes: Mapping[str, Handler]
-
-
-VERSIONS: dict[str, Version] = {
-    "ocpp2.0.1": Version(v201.DIALECT, v201.ROUTES),
-    "ocpp1.6": Version(v16.DIALECT, v16.ROUTES),
-}
-
-
-def command_adapters() -> dict[str, Mapping[str, CommandAdapter]]:
-    """subprotocol -> neutral command name -> adapter (see docs/reference/commands.md)."""
-    from csms.node.v16.commands import COMMANDS as COMMANDS_16
-    from csms.node.v201.commands import COMMANDS as COMMANDS_201
-
-    return {"ocpp1.6": COMMANDS_16, "ocpp2.0.1": COMMANDS_201}
-
-
 # The order we prefer when a charger offers several.
-SUPPORTED_SUBPROTOCOLS = [Subprotocol(name) for name in VERSIONS]
+SUPPORTED_SUBPROTOCOLS = [Subprotocol(v.subprotocol) for v in PREFERRED]
+
+Connections = dict[str, ChargerConnection]
+
+
+@dataclass(frozen=True, slots=True)
+class NodeDeps:
+    """What a node is built with, complete before it starts."""
+
+    settings: NodeSettings
+    services: Services
+    flush_writes: Callable[[], Awaitable[None]]  # what batch writers hold, written now
+    journal: JournalSink | None = None
+    metrics: NodeMetrics | None = None
 
 
 def charge_point_id_from_path(path: str) -> str | None:
@@ -121,11 +118,18 @@ class CredentialCache:
 class Node:
     """A charger-facing node: accepts OCPP-J sockets and serves each with a ChargerConnection."""
 
-    def __init__(self, services: NodeServices, membership: Membership | None = None) -> None:
-        self.services = services
-        self.settings = services.settings
+    def __init__(
+        self,
+        deps: NodeDeps,
+        *,
+        connections: Connections | None = None,
+        membership: Membership | None = None,
+    ) -> None:
+        self.deps = deps
+        self.services = deps.services
+        self.settings = deps.settings
         self.membership = membership
-        self.connections: dict[str, ChargerConnection] = {}
+        self.connections: Connections = {} if connections is None else connections
         # Without a cluster, epochs are local: they still fence DB connection records.
         self._local_epochs = itertools.count(1)
         self._handshakes: weakref.WeakKeyDictionary[ServerConnection, Charger] = (
@@ -191,7 +195,7 @@ class Node:
             if start + batch < len(open_connections):
                 await asyncio.sleep(pause)
         # handlers may be waiting for a batch to fill: write it now so they can finish
-        await self.services.meter_writer.flush()
+        await self.deps.flush_writes()
         await server.wait_closed()
 
     async def _process_request(
@@ -199,12 +203,12 @@ class Node:
     ) -> Response | None:
         if request.path == HEALTH_PATH:
             return connection.respond(HTTPStatus.OK, "ok\n")
-        if request.path == METRICS_PATH and self.services.metrics is not None:
-            return connection.respond(HTTPStatus.OK, self.services.metrics.render())
+        if request.path == METRICS_PATH and self.deps.metrics is not None:
+            return connection.respond(HTTPStatus.OK, self.deps.metrics.render())
         charge_point_id = charge_point_id_from_path(request.path)
         if charge_point_id is None:
             return connection.respond(HTTPStatus.NOT_FOUND, "expected /ocpp/{charge_point_id}\n")
-        charger = await self.services.batches.lookup(charge_point_id)
+        charger = await self.services.chargers.lookup(charge_point_id)
         if charger is None:
             log.warning("connection refused: unknown charger %s", charge_point_id)
             return connection.respond(HTTPStatus.NOT_FOUND, "unknown charge point\n")
@@ -257,19 +261,25 @@ class Node:
             charger_log.warning("no supported subprotocol offered: closing")
             await websocket.close(CloseCode.PROTOCOL_ERROR, "no supported OCPP subprotocol")
             return
-        version = VERSIONS[subprotocol]
-        session = Session(
-            charge_point_id=charge_point_id,
-            subprotocol=subprotocol,
-            services=self.services,
-            log=charger_log,
+        version = BY_SUBPROTOCOL[subprotocol]
+        link = ChargerLink(
+            charge_point_id,
+            subprotocol,
+            charger_log,
             registration_status=charger.registration_status,
         )
-        connection = ChargerConnection(websocket, session, version.dialect, version.routes)
+        connection = ChargerConnection(
+            websocket,
+            Context(link, self.services),
+            version,
+            journal=self.deps.journal,
+            metrics=self.deps.metrics,
+            validate_responses=self.settings.validate_responses,
+        )
         previous = self.connections.get(charge_point_id)
         self.connections[charge_point_id] = connection
         node_id = self.settings.node_id
-        presence, clock = self.services.batches.presence, self.services.clock
+        chargers = self.services.chargers
         epoch = 0  # as recorded in the database (a later claim does not change the row)
         try:  # from here on, whatever fails, the connection is let go of below
             if previous is not None:
@@ -282,7 +292,7 @@ class Node:
             else:
                 connection.owner = Owner(node_id, next(self._local_epochs))
             epoch = connection.owner.epoch if connection.owner is not None else 0
-            await presence(Presence(charge_point_id, subprotocol, node_id, epoch, clock()))
+            await chargers.connected(link, node_id, epoch)
             charger_log.info("connected with %s (epoch %d)", subprotocol, epoch)
             await connection.serve()
         finally:
@@ -290,5 +300,5 @@ class Node:
                 del self.connections[charge_point_id]
             if self.membership is not None:
                 await self.membership.release(connection)
-            await presence(Presence(charge_point_id, None, node_id, epoch, clock()))
+            await chargers.disconnected(link, node_id, epoch)
             charger_log.info("disconnected (%s)", websocket.close_code)

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from csms.domain.reports import ConfigurationValue, Notification, VariableRow, variable_value
 from csms.store.executor import Executor
 
 
@@ -30,20 +31,25 @@ async def record(
 
 
 async def list_events(
-    db: Executor, charge_point_id: str, *, action: str | None = None, limit: int = 100
-) -> list[dict[str, Any]]:
+    db: Executor,
+    charge_point_id: str,
+    *,
+    actions: Sequence[str] | None = None,
+    limit: int = 100,
+    before_id: int | None = None,
+) -> list[Notification]:
+    """Newest first; ``actions`` filters, ``before_id`` pages (the last id of a page)."""
     records = await db.fetch(
         """SELECT id, action, kind, occurred_at, payload, received_at FROM charger_events
-           WHERE charge_point_id = $1 AND ($2::text IS NULL OR action = $2)
-           ORDER BY id DESC LIMIT $3""",
+           WHERE charge_point_id = $1 AND ($2::text[] IS NULL OR action = ANY($2))
+             AND ($3::bigint IS NULL OR id < $3)
+           ORDER BY id DESC LIMIT $4""",
         charge_point_id,
-        action,
+        None if actions is None else list(actions),
+        before_id,
         limit,
     )
-    return [dict(r) for r in records]
-
-
-VariableRow = tuple[str, str, int, int, str, str, str, str | None, str | None, Any]
+    return [Notification(**dict(r)) for r in records]
 
 
 async def upsert_variables(db: Executor, charge_point_id: str, rows: Sequence[VariableRow]) -> None:
@@ -70,13 +76,21 @@ async def upsert_variables(db: Executor, charge_point_id: str, rows: Sequence[Va
     )
 
 
-async def list_variables(db: Executor, charge_point_id: str) -> list[dict[str, Any]]:
+async def list_variables(db: Executor, charge_point_id: str) -> list[ConfigurationValue]:
+    """The reported 2.0.1 device model, by component and variable."""
     records = await db.fetch(
         """SELECT component, component_instance, evse_id, connector_id, variable,
                variable_instance, attribute_type, value, mutability, characteristics, updated_at
            FROM device_model_variables WHERE charge_point_id = $1
-           ORDER BY component, component_instance, evse_id, connector_id, variable,
-               variable_instance, attribute_type""",
+           ORDER BY component COLLATE "C", component_instance COLLATE "C", evse_id,
+               connector_id, variable COLLATE "C", variable_instance COLLATE "C",
+               attribute_type COLLATE "C"
+        """,
         charge_point_id,
     )
-    return [dict(r) for r in records]
+    return [_variable(r) for r in records]
+
+
+def _variable(r: Any) -> ConfigurationValue:
+    row = VariableRow(*(r[name] for name in VariableRow._fields))
+    return variable_value(row, r["updated_at"])

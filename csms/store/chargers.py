@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import asyncpg
 
+from csms.domain.chargers import IDENTITY_FIELDS, Boot, Charger, ConnectorStatus, Presence
 from csms.errors import AlreadyExists, NotFound
 from csms.store.executor import Executor
+
+__all__ = ["Boot", "Charger", "ConnectorStatus", "Presence"]
 
 _CHARGER_COLUMNS = """charge_point_id, password_hash, auth_mode, boot_policy, ocpp_version,
     description, registration_status, vendor, model, serial_number, firmware_version, iccid,
@@ -18,53 +20,8 @@ _CHARGER_COLUMNS = """charge_point_id, password_hash, auth_mode, boot_policy, oc
     last_heartbeat_at, last_seen_at, firmware_status, diagnostics_status, created_at"""
 
 
-@dataclass(frozen=True, slots=True)
-class Charger:
-    charge_point_id: str
-    password_hash: str | None
-    auth_mode: str
-    boot_policy: str
-    ocpp_version: str | None
-    description: str
-    registration_status: str | None
-    vendor: str | None
-    model: str | None
-    serial_number: str | None
-    firmware_version: str | None
-    iccid: str | None
-    imsi: str | None
-    meter_type: str | None
-    meter_serial_number: str | None
-    connected_protocol: str | None
-    connected_node: str | None
-    last_boot_at: datetime | None
-    last_heartbeat_at: datetime | None
-    last_seen_at: datetime | None
-    firmware_status: str | None
-    diagnostics_status: str | None
-    created_at: datetime
-
-    @classmethod
-    def from_record(cls, record: asyncpg.Record) -> Charger:
-        return cls(**dict(record))
-
-    def public(self) -> dict[str, Any]:
-        """Everything but the password hash."""
-        data = {k: getattr(self, k) for k in self.__slots__}
-        data.pop("password_hash")
-        return data
-
-
-@dataclass(frozen=True, slots=True)
-class ConnectorStatus:
-    evse_id: int
-    connector_id: int
-    status: str
-    error_code: str
-    info: str | None
-    vendor_id: str | None
-    vendor_error_code: str | None
-    status_at: datetime
+def _charger(record: asyncpg.Record) -> Charger:
+    return Charger(**dict(record))
 
 
 async def add_charger(
@@ -92,14 +49,14 @@ async def add_charger(
     except asyncpg.UniqueViolationError:
         raise AlreadyExists(f"charger {charge_point_id} exists already") from None
     assert record is not None
-    return Charger.from_record(record)
+    return _charger(record)
 
 
 async def get_charger(db: Executor, charge_point_id: str) -> Charger | None:
     record = await db.fetchrow(
         f"SELECT {_CHARGER_COLUMNS} FROM chargers WHERE charge_point_id = $1", charge_point_id
     )
-    return Charger.from_record(record) if record else None
+    return _charger(record) if record else None
 
 
 async def list_chargers(db: Executor, *, limit: int = 1000, after: str = "") -> list[Charger]:
@@ -109,7 +66,7 @@ async def list_chargers(db: Executor, *, limit: int = 1000, after: str = "") -> 
         after,
         limit,
     )
-    return [Charger.from_record(r) for r in records]
+    return [_charger(r) for r in records]
 
 
 async def remove_charger(db: Executor, charge_point_id: str) -> None:
@@ -133,49 +90,7 @@ async def update_charger(db: Executor, charge_point_id: str, **changes: Any) -> 
     )
     if record is None:
         raise NotFound(f"charger {charge_point_id} not found")
-    return Charger.from_record(record)
-
-
-async def record_boot(
-    db: Executor,
-    charge_point_id: str,
-    *,
-    at: datetime,
-    identity: dict[str, str | None],
-) -> str:
-    """Store what the charger said about itself in BootNotification; return the registration
-    status its boot policy gives (Accepted/Pending/Rejected; Rejected if it was removed)."""
-    status = await db.fetchval(
-        """UPDATE chargers SET registration_status = CASE boot_policy
-                   WHEN 'accept' THEN 'Accepted' WHEN 'pending' THEN 'Pending'
-                   ELSE 'Rejected' END,
-               last_boot_at = $2, last_seen_at = $2,
-               vendor = $3, model = $4, serial_number = $5, firmware_version = $6,
-               iccid = $7, imsi = $8, meter_type = $9, meter_serial_number = $10,
-               updated_at = now()
-           WHERE charge_point_id = $1
-           RETURNING registration_status""",
-        charge_point_id,
-        at,
-        identity.get("vendor"),
-        identity.get("model"),
-        identity.get("serial_number"),
-        identity.get("firmware_version"),
-        identity.get("iccid"),
-        identity.get("imsi"),
-        identity.get("meter_type"),
-        identity.get("meter_serial_number"),
-    )
-    return str(status) if status is not None else "Rejected"
-
-
-async def record_heartbeat(db: Executor, charge_point_id: str, at: datetime) -> None:
-    await db.execute(
-        """UPDATE chargers SET last_heartbeat_at = $2, last_seen_at = $2
-           WHERE charge_point_id = $1""",
-        charge_point_id,
-        at,
-    )
+    return _charger(record)
 
 
 async def record_heartbeats(db: Executor, rows: Sequence[tuple[str, datetime]]) -> None:
@@ -187,43 +102,6 @@ async def record_heartbeats(db: Executor, rows: Sequence[tuple[str, datetime]]) 
            WHERE chargers.charge_point_id = v.id""",
         ids,
         times,
-    )
-
-
-async def record_connection(
-    db: Executor,
-    charge_point_id: str,
-    *,
-    protocol: str,
-    node_id: str,
-    epoch: int,
-    at: datetime,
-) -> None:
-    """Note the negotiated subprotocol and which node/epoch holds the socket."""
-    await db.execute(
-        """UPDATE chargers SET connected_protocol = $2, connected_node = $3,
-               connection_epoch = $4, last_seen_at = $5
-           WHERE charge_point_id = $1""",
-        charge_point_id,
-        protocol,
-        node_id,
-        epoch,
-        at,
-    )
-
-
-async def record_disconnection(
-    db: Executor, charge_point_id: str, *, node_id: str, epoch: int, at: datetime
-) -> None:
-    """Mark the charger disconnected, unless a newer connection (elsewhere) holds it."""
-    await db.execute(
-        """UPDATE chargers SET connected_protocol = NULL, connected_node = NULL,
-               connection_epoch = NULL, last_seen_at = $4
-           WHERE charge_point_id = $1 AND connected_node = $2 AND connection_epoch = $3""",
-        charge_point_id,
-        node_id,
-        epoch,
-        at,
     )
 
 
@@ -252,28 +130,6 @@ _KEEP_NEWEST_STATUS = """ON CONFLICT (charge_point_id, evse_id, connector_id) DO
     vendor_id = excluded.vendor_id, vendor_error_code = excluded.vendor_error_code,
     status_at = excluded.status_at, updated_at = now()
 WHERE connectors.status_at <= excluded.status_at"""
-
-
-async def upsert_connector_status(
-    db: Executor,
-    charge_point_id: str,
-    status: ConnectorStatus,
-) -> None:
-    """Keep the newest status per connector; an older (replayed) status changes nothing."""
-    await db.execute(
-        f"""{_INSERT_CONNECTOR}
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-           {_KEEP_NEWEST_STATUS}""",
-        charge_point_id,
-        status.evse_id,
-        status.connector_id,
-        status.status,
-        status.error_code,
-        status.info,
-        status.vendor_id,
-        status.vendor_error_code,
-        status.status_at,
-    )
 
 
 async def list_connectors(db: Executor, charge_point_id: str) -> list[ConnectorStatus]:
@@ -308,22 +164,7 @@ async def get_chargers(db: Executor, charge_point_ids: Sequence[str]) -> dict[st
         f"SELECT {_CHARGER_COLUMNS} FROM chargers WHERE charge_point_id = ANY($1::text[])",
         list(charge_point_ids),
     )
-    return {r["charge_point_id"]: Charger.from_record(r) for r in records}
-
-
-_IDENTITY_FIELDS = (
-    "vendor", "model", "serial_number", "firmware_version", "iccid", "imsi", "meter_type",
-    "meter_serial_number",
-)  # fmt: skip
-
-
-@dataclass(frozen=True, slots=True)
-class Boot:
-    """One BootNotification to record (see record_boot)."""
-
-    charge_point_id: str
-    at: datetime
-    identity: dict[str, str | None]
+    return {r["charge_point_id"]: _charger(r) for r in records}
 
 
 async def record_boots(db: Executor, boots: Sequence[Boot]) -> dict[str, str]:
@@ -331,7 +172,7 @@ async def record_boots(db: Executor, boots: Sequence[Boot]) -> dict[str, str]:
     that boots twice in one batch keeps its last boot; a removed charger is absent."""
     latest = {boot.charge_point_id: boot for boot in boots}
     columns: list[list[Any]] = [list(latest), [b.at for b in latest.values()]]
-    columns += [[b.identity.get(f) for b in latest.values()] for f in _IDENTITY_FIELDS]
+    columns += [[b.identity.get(f) for b in latest.values()] for f in IDENTITY_FIELDS]
     records = await db.fetch(
         """UPDATE chargers SET registration_status = CASE boot_policy
                    WHEN 'accept' THEN 'Accepted' WHEN 'pending' THEN 'Pending'
@@ -379,18 +220,6 @@ async def upsert_connector_statuses(
         [s.vendor_error_code for s in values],
         [s.status_at for s in values],
     )
-
-
-@dataclass(frozen=True, slots=True)
-class Presence:
-    """A connection (``protocol`` set) or a disconnection (``protocol`` None) of the
-    connection ``node_id``/``epoch``, for record_presence."""
-
-    charge_point_id: str
-    protocol: str | None
-    node_id: str
-    epoch: int
-    at: datetime
 
 
 async def record_presence(db: Executor, changes: Sequence[Presence]) -> None:

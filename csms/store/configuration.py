@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
+from csms.domain.reports import Availability, ConfigurationRow, ConfigurationValue
 from csms.store.executor import Executor
-
-ConfigurationRow = tuple[str, str | None, bool | None]  # key, value, readonly
 
 
 async def upsert_configuration(
@@ -30,13 +28,17 @@ async def upsert_configuration(
     )
 
 
-async def list_configuration(db: Executor, charge_point_id: str) -> list[dict[str, Any]]:
+async def list_configuration(db: Executor, charge_point_id: str) -> list[ConfigurationValue]:
+    """The reported 1.6 configuration keys, by key."""
     records = await db.fetch(
         """SELECT key, value, readonly, updated_at FROM charger_configuration
-           WHERE charge_point_id = $1 ORDER BY key""",
+           WHERE charge_point_id = $1 ORDER BY key COLLATE "C"
+        """,
         charge_point_id,
     )
-    return [dict(r) for r in records]
+    return [
+        ConfigurationValue(r["key"], r["value"], r["readonly"], r["updated_at"]) for r in records
+    ]
 
 
 async def record_availability(
@@ -62,10 +64,10 @@ async def record_availability(
     )
 
 
-async def list_availability(db: Executor, charge_point_id: str) -> list[dict[str, Any]]:
+async def list_availability(db: Executor, charge_point_id: str) -> list[Availability]:
     records = await db.fetch(
         """SELECT evse_id, connector_id, operative, answer, updated_at FROM charger_availability
            WHERE charge_point_id = $1 ORDER BY evse_id, connector_id""",
         charge_point_id,
     )
-    return [dict(r) for r in records]
+    return [Availability(**dict(r)) for r in records]

@@ -91,16 +91,3 @@ async def remove_id_token(db: Executor, id_token: str) -> None:
         == "DELETE 0"
     ):
         raise NotFound(f"id token {id_token} not found")
-
-
-async def count_active_sessions(
-    db: Executor, id_token: str, *, excluding_pk: int | None = None
-) -> int:
-    """Sessions of ``id_token`` that have not ended, on any charger."""
-    count = await db.fetchval(
-        """SELECT count(*) FROM transactions
-           WHERE lower(id_token) = lower($1) AND ended_at IS NULL AND id IS DISTINCT FROM $2""",
-        id_token,
-        excluding_pk,
-    )
-    return int(count or 0)

@@ -13,9 +13,9 @@ from datetime import datetime
 import asyncpg
 
 from csms.domain.id_tokens import IdToken
+from csms.domain.transactions import Transaction
 from csms.errors import NotFound
 from csms.store.executor import Executor
-from csms.store.transactions import Transaction
 
 _TOKEN_COLUMNS = ", ".join(f"t.{f.name}" for f in fields(IdToken))
 _TX_COLUMNS = ", ".join(f"x.{name}" for name in Transaction.__slots__)

@@ -1,22 +1,27 @@
 """Charging sessions of both OCPP versions in one table.
 
-Idempotency lives in the schema: ``UNIQUE (charge_point_id, start_key)`` makes a replayed 1.6
-StartTransaction find its transaction, ``ended_at IS NULL`` guards make a second stop a no-op,
-and ``transaction_events`` keyed by ``(transaction, seq_no)`` makes a replayed 2.0.1
-TransactionEvent change nothing.
+Idempotency lives in the schema: ``UNIQUE (charge_point_id, start_key)`` makes a replayed
+start the CSMS named find its session, ``ended_at IS NULL`` guards make a second stop a no-op,
+and ``transaction_events`` keyed by ``(transaction, seq_no)`` makes a replayed sequenced
+message change nothing.
 """
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from decimal import Decimal
+from datetime import datetime
 from typing import Any
 
 import asyncpg
 
+from csms.domain.transactions import (
+    Ending,
+    EventRecord,
+    NewSession,
+    SessionChanges,
+    Transaction,
+)
 from csms.store.executor import Executor
 
 _COLUMNS = """id, charge_point_id, protocol, transaction_id, evse_id, connector_id, id_token,
@@ -24,108 +29,58 @@ _COLUMNS = """id, charge_point_id, protocol, transaction_id, evse_id, connector_
     started_at, ended_at, meter_start_wh, meter_stop_wh, energy_wh, stop_reason, stop_id_token,
     charging_state, last_seq_no, last_trigger_reason, offline, flags"""
 
-# 1.6 transactionId is a signed 32-bit integer; ours are random so none can be guessed.
-_MAX_OCPP16_ID = 2**31 - 1
+# A transaction id the CSMS draws is a signed 32-bit integer in 1.6; ours are random so none
+# can be guessed, and unique across chargers (partial unique index).
+_MAX_DRAWN_ID = 2**31 - 1
 _ID_ATTEMPTS = 8
-
-
-@dataclass(frozen=True, slots=True)
-class Transaction:
-    id: int
-    charge_point_id: str
-    protocol: str
-    transaction_id: str
-    evse_id: int
-    connector_id: int
-    id_token: str | None
-    id_token_type: str | None
-    parent_id_token: str | None
-    authorization_status: str | None
-    remote_start_id: int | None
-    reservation_id: int | None
-    started_at: datetime
-    ended_at: datetime | None
-    meter_start_wh: Decimal | None
-    meter_stop_wh: Decimal | None
-    energy_wh: Decimal | None
-    stop_reason: str | None
-    stop_id_token: str | None
-    charging_state: str | None
-    last_seq_no: int | None
-    last_trigger_reason: str | None
-    offline: bool
-    flags: list[str]
-
-    @property
-    def active(self) -> bool:
-        return self.ended_at is None
 
 
 def _tx(record: asyncpg.Record) -> Transaction:
     return Transaction(**dict(record))
 
 
-async def start_ocpp16(
-    db: Executor,
-    charge_point_id: str,
-    *,
-    connector_id: int,
-    id_token: str,
-    started_at: datetime,
-    meter_start_wh: int,
-    reservation_id: int | None,
-    authorization_status: str,
-    parent_id_token: str | None,
+async def create_started(
+    db: Executor, charge_point_id: str, new: NewSession
 ) -> tuple[Transaction, bool]:
-    """Create the session, or find the one this very StartTransaction created before.
-
-    Returns ``(transaction, created)``.
-    """
-    start_key = ocpp16_start_key(connector_id, id_token, started_at, meter_start_wh)
+    """Create a session the CSMS names (a random transaction id), or find the one this very
+    start created before (same ``start_key``). Returns ``(transaction, created)``."""
     for _ in range(_ID_ATTEMPTS):
-        transaction_id = str(secrets.randbelow(_MAX_OCPP16_ID) + 1)
+        transaction_id = str(secrets.randbelow(_MAX_DRAWN_ID) + 1)
         try:
             record = await db.fetchrow(
                 f"""INSERT INTO transactions (charge_point_id, protocol, transaction_id,
                         start_key, evse_id, connector_id, id_token, id_token_type,
                         parent_id_token, authorization_status, reservation_id, started_at,
                         meter_start_wh)
-                    VALUES ($1, 'ocpp1.6', $2, $3, 0, $4, $5, 'Central', $6, $7, $8, $9, $10)
+                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
                     ON CONFLICT (charge_point_id, start_key) DO NOTHING
                     RETURNING {_COLUMNS}""",
                 charge_point_id,
+                new.protocol,
                 transaction_id,
-                start_key,
-                connector_id,
-                id_token,
-                parent_id_token,
-                authorization_status,
-                reservation_id,
-                started_at,
-                meter_start_wh,
+                new.start_key,
+                new.evse_id,
+                new.connector_id,
+                new.id_token,
+                new.id_token_type,
+                new.parent_id_token,
+                new.authorization_status,
+                new.reservation_id,
+                new.started_at,
+                new.meter_start_wh,
             )
         except asyncpg.UniqueViolationError:
             continue  # the random id is taken by another charger's session: draw again
         if record is not None:
             return _tx(record), True
-        existing = await find_ocpp16_start(db, charge_point_id, start_key)
+        existing = await find_started(db, charge_point_id, new.start_key)
         assert existing is not None
         return existing, False
     raise RuntimeError("could not draw a free transaction id")
 
 
-def ocpp16_start_key(
-    connector_id: int, id_token: str, started_at: datetime, meter_start_wh: int
-) -> str:
-    """What identifies one 1.6 StartTransaction across replays (1.6 has no transaction id
-    until we answer)."""
-    instant = started_at.astimezone(UTC).isoformat()  # the same instant, however written
-    return f"{connector_id}|{id_token.lower()}|{instant}|{meter_start_wh}"
-
-
-async def find_ocpp16_start(
-    db: Executor, charge_point_id: str, start_key: str
-) -> Transaction | None:
+async def find_started(db: Executor, charge_point_id: str, start_key: str) -> Transaction | None:
+    """The session a start with this key created, if any."""
     record = await db.fetchrow(
         f"SELECT {_COLUMNS} FROM transactions WHERE charge_point_id = $1 AND start_key = $2",
         charge_point_id,
@@ -149,18 +104,7 @@ async def get_by_pk(db: Executor, pk: int) -> Transaction | None:
     return _tx(record) if record else None
 
 
-async def finish(
-    db: Executor,
-    pk: int,
-    *,
-    ended_at: datetime,
-    meter_stop_wh: Decimal | None,
-    energy_wh: Decimal | None,
-    flags: tuple[str, ...],
-    stop_reason: str | None,
-    stop_id_token: str | None,
-    meter_start_wh: Decimal | None = None,
-) -> bool:
+async def finish(db: Executor, pk: int, ending: Ending) -> bool:
     """End an active session. False (and nothing changed) if it had ended already."""
     result = await db.execute(
         """UPDATE transactions SET ended_at = $2, meter_stop_wh = $3, energy_wh = $4,
@@ -169,41 +113,33 @@ async def finish(
                meter_start_wh = coalesce(meter_start_wh, $8), updated_at = now()
            WHERE id = $1 AND ended_at IS NULL""",
         pk,
-        ended_at,
-        meter_stop_wh,
-        energy_wh,
-        list(flags),
-        stop_reason,
-        stop_id_token,
-        meter_start_wh,
+        ending.ended_at,
+        ending.meter_stop_wh,
+        ending.energy_wh,
+        list(ending.flags),
+        ending.stop_reason,
+        ending.stop_id_token,
+        ending.meter_start_wh,
     )
     return result == "UPDATE 1"
 
 
-async def set_stop_id_token(db: Executor, pk: int, stop_id_token: str) -> None:
-    """Who ended the authorization (2.0.1 StopAuthorized may come before Ended)."""
-    await db.execute(
-        """UPDATE transactions SET stop_id_token = $2, updated_at = now()
-           WHERE id = $1 AND ended_at IS NULL""",
-        pk,
-        stop_id_token,
-    )
-
-
-async def open_ocpp201(
+async def open_named(
     db: Executor,
     charge_point_id: str,
     transaction_id: str,
     *,
+    protocol: str,
     started_at: datetime,
     evse_id: int,
     connector_id: int,
 ) -> Transaction:
-    """The 2.0.1 session with this id, created by whichever of its events arrives first."""
+    """The session the charger named ``transaction_id``, created by whichever of its
+    messages arrives first."""
     record = await db.fetchrow(
         f"""INSERT INTO transactions (charge_point_id, protocol, transaction_id, evse_id,
                 connector_id, started_at)
-            VALUES ($1, 'ocpp2.0.1', $2, $3, $4, $5)
+            VALUES ($1, $6, $2, $3, $4, $5)
             ON CONFLICT (charge_point_id, transaction_id) DO UPDATE
                 SET updated_at = transactions.updated_at
             RETURNING {_COLUMNS}""",
@@ -212,64 +148,73 @@ async def open_ocpp201(
         evse_id,
         connector_id,
         started_at,
+        protocol,
     )
     assert record is not None
     return _tx(record)
 
 
-async def record_event(
-    db: Executor,
-    pk: int,
-    *,
-    seq_no: int,
-    event_type: str,
-    trigger_reason: str,
-    occurred_at: datetime,
-    offline: bool,
-    payload: dict[str, Any],
-) -> bool:
-    """Remember one TransactionEvent; False if this seqNo was recorded before (a replay)."""
+async def count_active_for_token(
+    db: Executor, id_token: str, *, excluding_pk: int | None = None
+) -> int:
+    """Sessions of ``id_token`` that have not ended, on any charger."""
+    count = await db.fetchval(
+        """SELECT count(*) FROM transactions
+           WHERE lower(id_token) = lower($1) AND ended_at IS NULL AND id IS DISTINCT FROM $2""",
+        id_token,
+        excluding_pk,
+    )
+    return int(count or 0)
+
+
+async def record_event(db: Executor, event: EventRecord) -> bool:
+    """Remember one sequenced message without applying it; False if this seqNo was
+    recorded before (a replay)."""
+    changes = event.changes
     result = await db.execute(
         """INSERT INTO transaction_events (transaction_pk, seq_no, event_type, trigger_reason,
                occurred_at, offline, payload)
            VALUES ($1, $2, $3, $4, $5, $6, $7)
            ON CONFLICT (transaction_pk, seq_no) DO NOTHING""",
-        pk,
-        seq_no,
-        event_type,
-        trigger_reason,
-        occurred_at,
-        offline,
-        payload,
+        event.pk,
+        changes.seq_no,
+        event.event_type,
+        changes.trigger_reason,
+        event.occurred_at,
+        changes.offline,
+        event.payload,
     )
     return result == "INSERT 0 1"
 
 
-# What a TransactionEvent changes on its session, one rule per column: {old} is the column's
-# current value, {new} what the event says. Both SET clauses below are made from these.
-_UPDATE_RULES = (  # column, argument name, type, rule
-    ("last_seq_no", "seq_no", "int", "greatest(coalesce({old}, {new}), {new})"),
-    ("last_trigger_reason", "trigger_reason", "text", "{new}"),
-    ("offline", "offline", "bool", "{old} OR {new}"),
-    ("started_at", "started_at", "timestamptz", "least({old}, coalesce({new}, {old}))"),
-    ("evse_id", "evse_id", "int", "coalesce({new}, {old})"),
-    ("connector_id", "connector_id", "int", "coalesce({new}, {old})"),
-    ("id_token", "id_token", "text", "coalesce({old}, {new})"),
-    ("id_token_type", "id_token_type", "text", "coalesce({old}, {new})"),
-    ("authorization_status", "authorization_status", "text", "coalesce({old}, {new})"),
-    ("parent_id_token", "parent_id_token", "text", "coalesce({old}, {new})"),
-    ("charging_state", "charging_state", "text", "coalesce({new}, {old})"),
-    ("remote_start_id", "remote_start_id", "int", "coalesce({old}, {new})"),
-    ("reservation_id", "reservation_id", "int", "coalesce({old}, {new})"),
+# What a message changes on its session, one rule per column: {old} is the column's current
+# value, {new} what the message says (a SessionChanges field of the same name). Both SET
+# clauses below are made from these.
+_UPDATE_RULES = (  # column, type, rule
+    ("last_seq_no", "int", "greatest(coalesce({old}, {new}), {new})"),
+    ("last_trigger_reason", "text", "coalesce({new}, {old})"),
+    ("offline", "bool", "{old} OR {new}"),
+    ("started_at", "timestamptz", "least({old}, coalesce({new}, {old}))"),
+    ("evse_id", "int", "coalesce({new}, {old})"),
+    ("connector_id", "int", "coalesce({new}, {old})"),
+    ("id_token", "text", "coalesce({old}, {new})"),
+    ("id_token_type", "text", "coalesce({old}, {new})"),
+    ("authorization_status", "text", "coalesce({old}, {new})"),
+    ("parent_id_token", "text", "coalesce({old}, {new})"),
+    ("charging_state", "text", "coalesce({new}, {old})"),
+    ("remote_start_id", "int", "coalesce({old}, {new})"),
+    ("reservation_id", "int", "coalesce({old}, {new})"),
+    ("stop_id_token", "text", "coalesce({new}, {old})"),
 )
-_UPDATE_ARGS = tuple(arg for _, arg, _, _ in _UPDATE_RULES)
-# unnest column types, in _UPDATE_ARGS order
-_UPDATE_TYPES = tuple(type_ for _, _, type_, _ in _UPDATE_RULES)
+# the SessionChanges field each column takes its new value from
+_CHANGE_FIELDS = {"last_seq_no": "seq_no", "last_trigger_reason": "trigger_reason"}
+_UPDATE_ARGS = tuple(_CHANGE_FIELDS.get(column, column) for column, _, _ in _UPDATE_RULES)
+_UPDATE_TYPES = tuple(type_ for _, type_, _ in _UPDATE_RULES)
 # $1 = id, $2.. = _UPDATE_ARGS in order
 _UPDATE_SET = ",\n    ".join(
     [
         f"{column} = {rule.format(old=column, new=f'${i}')}"
-        for i, (column, _, _, rule) in enumerate(_UPDATE_RULES, start=2)
+        for i, (column, _, rule) in enumerate(_UPDATE_RULES, start=2)
     ]
     + ["updated_at = now()"]
 )
@@ -277,75 +222,33 @@ _UPDATE_SET = ",\n    ".join(
 _MANY_SET = ",\n    ".join(
     [
         f"{column} = {rule.format(old=f't.{column}', new=f'v.{arg}')}"
-        for column, arg, _, rule in _UPDATE_RULES
+        for (column, _, rule), arg in zip(_UPDATE_RULES, _UPDATE_ARGS, strict=True)
     ]
     + ["updated_at = now()"]
 )
 
 
-async def update_ocpp201(db: Executor, pk: int, **changes: Any) -> None:
-    """Apply what an event says to a session that has not ended (an ended one stays as is).
+def _values(changes: SessionChanges) -> list[Any]:
+    return [getattr(changes, name) for name in _UPDATE_ARGS]
 
-    ``changes``: every name of ``_UPDATE_ARGS`` (None where the event says nothing).
-    """
+
+async def apply(db: Executor, pk: int, changes: SessionChanges) -> None:
+    """Apply what a message says to a session that has not ended (an ended one stays as
+    it is)."""
     await db.execute(
         f"UPDATE transactions SET {_UPDATE_SET} WHERE id = $1 AND ended_at IS NULL",
         pk,
-        *(changes[name] for name in _UPDATE_ARGS),
+        *_values(changes),
     )
 
 
-async def record_and_update_ocpp201(
-    db: Executor,
-    pk: int,
-    *,
-    event_type: str,
-    occurred_at: datetime,
-    payload: dict[str, Any],
-    **changes: Any,
-) -> bool:
-    """Record one TransactionEvent and apply it, in one statement (one round trip).
+async def record_and_apply_many(db: Executor, events: Sequence[EventRecord]) -> list[bool]:
+    """Record each sequenced message and apply it, in order; one result per event: False,
+    and nothing changed, for a seqNo recorded before (a replay). A session that has ended is
+    left as it is, but the event is still kept.
 
-    False, and nothing changed, if this seqNo was recorded before (a replay); a session
-    that has ended is left as it is, but the event is still kept.
-    """
-    fresh = await db.fetchval(
-        f"""WITH recorded AS (
-                INSERT INTO transaction_events (transaction_pk, seq_no, event_type,
-                    trigger_reason, occurred_at, offline, payload)
-                VALUES ($1, $2, $15, $3, $16, $4, $17)
-                ON CONFLICT (transaction_pk, seq_no) DO NOTHING
-                RETURNING 1
-            ), applied AS (
-                UPDATE transactions SET {_UPDATE_SET}
-                WHERE id = $1 AND ended_at IS NULL AND EXISTS (SELECT 1 FROM recorded)
-            )
-            SELECT EXISTS (SELECT 1 FROM recorded)""",
-        pk,
-        *(changes[name] for name in _UPDATE_ARGS),
-        event_type,
-        occurred_at,
-        payload,
-    )
-    return bool(fresh)
-
-
-@dataclass(frozen=True, slots=True)
-class EventRecord:
-    """One TransactionEvent for record_and_update_ocpp201_many; ``changes`` as for
-    update_ocpp201."""
-
-    pk: int
-    event_type: str
-    occurred_at: datetime
-    payload: dict[str, Any]
-    changes: dict[str, Any]
-
-
-async def record_and_update_ocpp201_many(db: Executor, events: Sequence[EventRecord]) -> list[bool]:
-    """record_and_update_ocpp201 for many events, one statement per round; in order, one
-    result per event. A session with several events in the batch gets one round each, so
-    each applies after the one before, as one by one."""
+    One statement per round: a session with several events in the batch gets one round
+    each, so each applies after the one before, as one by one."""
     results: list[bool] = [False] * len(events)
     rounds: list[list[int]] = []
     seen: dict[int, int] = {}  # pk -> rounds it is in
@@ -357,14 +260,14 @@ async def record_and_update_ocpp201_many(db: Executor, events: Sequence[EventRec
         rounds[n].append(index)
     for members in rounds:
         batch = [events[i] for i in members]
-        fresh = await _record_and_update_round(db, batch)
+        fresh = await _record_and_apply_round(db, batch)
         for i in members:
             event = events[i]
-            results[i] = (event.pk, event.changes["seq_no"]) in fresh
+            results[i] = (event.pk, event.changes.seq_no) in fresh
     return results
 
 
-async def _record_and_update_round(
+async def _record_and_apply_round(
     db: Executor, events: Sequence[EventRecord]
 ) -> set[tuple[int, int]]:
     """One statement for events of distinct sessions; the (pk, seq_no) recorded fresh."""
@@ -389,7 +292,7 @@ async def _record_and_update_round(
             )
             SELECT transaction_pk, seq_no FROM recorded""",
         [e.pk for e in events],
-        *([e.changes[name] for e in events] for name in _UPDATE_ARGS),
+        *([getattr(e.changes, name) for e in events] for name in _UPDATE_ARGS),
         [e.event_type for e in events],
         [e.occurred_at for e in events],
         [e.payload for e in events],

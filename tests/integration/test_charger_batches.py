@@ -1,4 +1,4 @@
-"""NodeBatches: a node's per-connection lookups and writes, batched across chargers.
+"""PostgresChargers: a node's per-connection lookups and writes, batched across chargers.
 
 Directly against the run's database (one bad item fails only its caller), then as a node
 uses them: many chargers connecting and booting at once are all recorded, and so are
@@ -20,12 +20,12 @@ from redis.asyncio import Redis
 
 from csms.cluster.keys import Keys
 from csms.cluster.routing import Owner, Routing
-from csms.node.batches import NodeBatches
+from csms.domain.chargers import Boot, ConnectorStatus, Presence
 from csms.node.runtime import running_node
 from csms.node.server import Node
 from csms.settings import NodeSettings
 from csms.store import chargers
-from csms.store.chargers import Boot, ConnectorStatus, Presence
+from csms.store.postgres import PostgresChargers
 
 pytestmark = pytest.mark.integration
 
@@ -47,10 +47,10 @@ def available(connector_id: int = 1) -> ConnectorStatus:
 async def test_one_bad_item_fails_only_its_own_caller(pool: asyncpg.Pool) -> None:
     kept, removed = await new_chargers(pool, 2)
     await chargers.remove_charger(pool, removed)
-    batches = NodeBatches(pool)
+    batches = PostgresChargers(pool, max_items=500, heartbeat_rows=500)
     kept_status, removed_status = await asyncio.gather(
-        batches.connector_status((kept, available())),
-        batches.connector_status((removed, available())),
+        batches.record_connector_status(kept, available()),
+        batches.record_connector_status(removed, available()),
         return_exceptions=True,
     )
     assert kept_status is None
@@ -61,15 +61,16 @@ async def test_one_bad_item_fails_only_its_own_caller(pool: asyncpg.Pool) -> Non
 async def test_lookups_and_boots_answer_each_caller(pool: asyncpg.Pool) -> None:
     known, removed = await new_chargers(pool, 2)
     await chargers.remove_charger(pool, removed)
-    batches = NodeBatches(pool)
-    found = await asyncio.gather(batches.lookup(known), batches.lookup(removed))
+    batches = PostgresChargers(pool, max_items=500, heartbeat_rows=500)
+    found = await asyncio.gather(batches.get(known), batches.get(removed))
     assert [c.charge_point_id if c else None for c in found] == [known, None]
     statuses = await asyncio.gather(
-        batches.boot(Boot(removed, AT, {})), batches.boot(Boot(known, AT, {"vendor": "V"}))
+        batches.record_boot(Boot(removed, AT, {})),
+        batches.record_boot(Boot(known, AT, {"vendor": "V"})),
     )
     assert list(statuses) == ["Rejected", "Accepted"]
     presence = [Presence(known, OCPP16, "n1", 1, AT), Presence(known, None, "n1", 1, AT)]
-    await asyncio.gather(*(batches.presence(p) for p in presence))
+    await asyncio.gather(*(batches.record_presence(p) for p in presence))
     await batches.drain()
     charger = await chargers.get_charger(pool, known)
     assert charger is not None and charger.connected_node is None and charger.vendor == "V"
@@ -144,13 +145,14 @@ async def test_a_connect_storm_is_recorded_and_so_are_the_disconnections(
         "SELECT count(*) FROM connectors WHERE charge_point_id = ANY($1::text[])", ids
     )
     assert connectors == STORM
-    batches = node.services.batches
-    assert (batches.lookup.items, batches.boot.items, batches.connector_status.items) == (
-        STORM,
-        STORM,
-        STORM,
-    )
-    assert batches.presence.items == 2 * STORM
+    batches = node.services.stores.chargers
+    assert isinstance(batches, PostgresChargers)
+    assert batches.batched_items() == {
+        "lookup": STORM,
+        "boot": STORM,
+        "connector_status": STORM,
+        "presence": 2 * STORM,
+    }
 
 
 async def test_a_clustered_connect_storm_owns_every_charger_until_the_node_stops(

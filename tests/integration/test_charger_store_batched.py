@@ -9,12 +9,13 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
+import oracles
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from csms.domain.chargers import Boot, ConnectorStatus, Presence
 from csms.store import chargers
-from csms.store.chargers import Boot, ConnectorStatus, Presence
 
 pytestmark = pytest.mark.integration
 
@@ -48,7 +49,7 @@ async def presence_rows(pool: asyncpg.Pool, ids: Sequence[str]) -> list[Row]:
 
 
 async def connect(pool: asyncpg.Pool, charge_point_id: str, node: str, epoch: int) -> None:
-    await chargers.record_connection(
+    await oracles.record_connection(
         pool, charge_point_id, protocol=OCPP16, node_id=node, epoch=epoch, at=at(0)
     )
 
@@ -123,7 +124,7 @@ async def test_record_boots_stores_identity_and_times(pool: asyncpg.Pool) -> Non
 
 async def test_record_boots_matches_record_boot(pool: asyncpg.Pool) -> None:
     one, batched = await new_chargers(pool, 2, boot_policy="pending")
-    single = await chargers.record_boot(pool, one, at=at(3), identity=IDENTITY)
+    single = await oracles.record_boot(pool, one, at=at(3), identity=IDENTITY)
     statuses = await chargers.record_boots(pool, [Boot(batched, at(3), IDENTITY)])
     assert statuses == {batched: single}
     a, b = (await chargers.get_chargers(pool, [one, batched])).values()
@@ -222,7 +223,7 @@ async def test_a_status_at_the_same_time_later_in_the_batch_wins(pool: asyncpg.P
     sequence = [status("Available", 5), status("Reserved", 5)]
     await chargers.upsert_connector_statuses(pool, [(batched, s) for s in sequence])
     for one in sequence:
-        await chargers.upsert_connector_status(pool, single, one)
+        await oracles.upsert_connector_status(pool, single, one)
     assert await chargers.list_connectors(pool, batched) == [status("Reserved", 5)]
     assert await chargers.list_connectors(pool, single) == [status("Reserved", 5)]
 
@@ -408,7 +409,7 @@ async def test_two_disconnections_in_one_batch_the_first_naming_the_row(
 async def apply_one_by_one(pool: asyncpg.Pool, changes: Sequence[Presence]) -> None:
     for change in changes:
         if change.protocol is not None:
-            await chargers.record_connection(
+            await oracles.record_connection(
                 pool,
                 change.charge_point_id,
                 protocol=change.protocol,
@@ -417,7 +418,7 @@ async def apply_one_by_one(pool: asyncpg.Pool, changes: Sequence[Presence]) -> N
                 at=change.at,
             )
         else:
-            await chargers.record_disconnection(
+            await oracles.record_disconnection(
                 pool,
                 change.charge_point_id,
                 node_id=change.node_id,

@@ -191,7 +191,7 @@ async def test_newer_connection_replaces_the_old_one(
         async with ocpp_connect(url, cid, password=password, subprotocols=[subprotocol]) as new:
             assert await old.wait_closed() == POLICY_VIOLATION
             assert "currentTime" in await new.result("Heartbeat", {})
-            assert node.connections[cid].session.subprotocol == subprotocol
+            assert node.connections[cid].link.protocol == subprotocol
             row = await chargers.get_charger(pool, cid)
             assert row is not None and row.connected_protocol == subprotocol
 

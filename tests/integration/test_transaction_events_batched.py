@@ -1,6 +1,6 @@
-"""record_and_update_ocpp201_many against a real PostgreSQL: a batch of 2.0.1
-TransactionEvents must leave what record_and_update_ocpp201 one by one would leave
-(E02/E03 ff.: events update their session; a replayed seqNo changes nothing)."""
+"""record_and_apply_many against a real PostgreSQL: a batch of sequenced transaction
+messages (2.0.1 TransactionEvents) must leave what recording and applying them one by one
+would leave (E02/E03 ff.: events update their session; a replayed seqNo changes nothing)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
+import oracles
 import pytest
 
+from csms.domain.transactions import EventRecord, SessionChanges
 from csms.store import chargers
 from csms.store import transactions as tx
-from csms.store.transactions import EventRecord
 
 pytestmark = pytest.mark.integration
 
@@ -25,11 +26,11 @@ _COMPARED = (
 )  # fmt: skip
 
 
-def changes(seq_no: int, **values: Any) -> dict[str, Any]:
-    base: dict[str, Any] = dict.fromkeys(tx._UPDATE_ARGS)
+def changes(seq_no: int, **values: Any) -> SessionChanges:
+    base: dict[str, Any] = dict.fromkeys(SessionChanges.__dataclass_fields__)
     base.update(seq_no=seq_no, trigger_reason="MeterValuePeriodic", offline=False)
     base.update(values)
-    return base
+    return SessionChanges(**base)
 
 
 def event(pk: int, seq_no: int, **values: Any) -> EventRecord:
@@ -48,7 +49,9 @@ async def sessions(pool: asyncpg.Pool, count: int) -> list[int]:
     await chargers.add_charger(pool, cp, password_hash=None)
     pks = []
     for i in range(count * 2):
-        t = await tx.open_ocpp201(pool, cp, f"T{i}", started_at=T0, evse_id=1, connector_id=1)
+        t = await tx.open_named(
+            pool, cp, f"T{i}", protocol="ocpp2.0.1", started_at=T0, evse_id=1, connector_id=1
+        )
         pks.append(t.id)
     return pks
 
@@ -65,17 +68,7 @@ async def state(pool: asyncpg.Pool, pk: int) -> tuple[Any, ...]:
 
 
 async def one_by_one(pool: asyncpg.Pool, events: list[EventRecord]) -> list[bool]:
-    return [
-        await tx.record_and_update_ocpp201(
-            pool,
-            e.pk,
-            event_type=e.event_type,
-            occurred_at=e.occurred_at,
-            payload=e.payload,
-            **e.changes,
-        )
-        for e in events
-    ]
+    return [await oracles.record_and_apply(pool, e) for e in events]
 
 
 async def same_as_one_by_one(pool: asyncpg.Pool, script: list[tuple[int, int, dict[str, Any]]]):
@@ -85,7 +78,7 @@ async def same_as_one_by_one(pool: asyncpg.Pool, script: list[tuple[int, int, di
     pks = await sessions(pool, count)
     batched = [event(pks[2 * i], seq, **dict(v)) for i, seq, v in script]
     single = [event(pks[2 * i + 1], seq, **dict(v)) for i, seq, v in script]
-    got = await tx.record_and_update_ocpp201_many(pool, batched)
+    got = await tx.record_and_apply_many(pool, batched)
     want = await one_by_one(pool, single)
     assert got == want
     for i in range(count):
@@ -122,9 +115,9 @@ async def test_a_replayed_seq_no_in_the_same_batch_changes_nothing(pool: asyncpg
 
 async def test_a_replay_of_an_earlier_batch_is_not_fresh(pool: asyncpg.Pool) -> None:
     [pk, _] = await sessions(pool, 1)
-    assert await tx.record_and_update_ocpp201_many(pool, [event(pk, 1)]) == [True]
+    assert await tx.record_and_apply_many(pool, [event(pk, 1)]) == [True]
     again = event(pk, 1, charging_state="Idle")
-    assert await tx.record_and_update_ocpp201_many(pool, [again, event(pk, 2)]) == [False, True]
+    assert await tx.record_and_apply_many(pool, [again, event(pk, 2)]) == [False, True]
     (row, events) = await state(pool, pk)
     assert [e[0] for e in events] == [1, 2]
     assert row[_COMPARED.index("charging_state")] is None  # the replay applied nothing
@@ -135,9 +128,7 @@ async def test_an_ended_session_keeps_its_state_but_records_the_event(
 ) -> None:
     [pk, _] = await sessions(pool, 1)
     await pool.execute("UPDATE transactions SET ended_at = $2 WHERE id = $1", pk, T0)
-    assert await tx.record_and_update_ocpp201_many(pool, [event(pk, 9, charging_state="X")]) == [
-        True
-    ]
+    assert await tx.record_and_apply_many(pool, [event(pk, 9, charging_state="X")]) == [True]
     (row, events) = await state(pool, pk)
     assert row[_COMPARED.index("charging_state")] is None
     assert [e[0] for e in events] == [9]

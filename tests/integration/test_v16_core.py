@@ -6,6 +6,7 @@ whitepaper: SecurityEventNotification, LogStatusNotification, SignedFirmwareStat
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -34,7 +35,8 @@ async def cp(fleet: Fleet) -> Connected:
 
 
 async def events(pool: asyncpg.Pool, cp: Connected, action: str) -> list[dict[str, Any]]:
-    return await charger_events.list_events(pool, cp.charge_point_id, action=action)
+    found = await charger_events.list_events(pool, cp.charge_point_id, actions=[action])
+    return [dataclasses.asdict(n) for n in found]
 
 
 async def test_status_notification_is_persisted(pool: asyncpg.Pool, cp: Connected) -> None:

@@ -8,18 +8,12 @@ else ``connector_id`` is.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
-from types import MappingProxyType
 
-from csms.domain.clock import format_timestamp, utc_now
+from csms.domain.clock import format_timestamp
 from csms.domain.commands import ParamReader
-from csms.errors import InvalidInput, OcppError
-from csms.node.command_types import CommandAdapter, Params, Payload, Persist
-from csms.node.context import Session
-from csms.node.validation import validate
-from csms.store import configuration as config_store
+from csms.node.command_types import Entry, Payload, with_optional
+from csms.services.reports import ReportService
 
-SUBPROTOCOL = "ocpp1.6"
 WHOLE_CHARGER = 0  # connectorId 0: the charge point as a whole
 # charger_availability / connector status rows of 1.6 chargers use evse 0 (see v16/core.py)
 NO_EVSE = 0
@@ -48,35 +42,10 @@ CERTIFICATE_TYPES = {
 }
 CHARGER_CERTIFICATE = "ChargingStationCertificate"  # the only kind 1.6 CertificateSigned has
 
-Builder = Callable[[ParamReader], Payload]
-now = utc_now  # replaced in tests
-
-
-def adapter(
-    command: str, action: str, builder: Builder, persist: Persist | None = None
-) -> CommandAdapter:
-    """An adapter whose payload is checked against the 1.6 schema of ``action``."""
-
-    def build(params: Params) -> Payload:
-        payload = builder(ParamReader(command, params))
-        try:
-            validate(SUBPROTOCOL, action, payload)
-        except OcppError as exc:
-            raise InvalidInput(f"{command}: invalid {action} ({exc.description})") from None
-        return payload
-
-    return CommandAdapter(action, build, persist)
-
 
 def connector(p: ParamReader) -> int | None:
     evse_id = p.opt_integer("evse_id")
     return evse_id if evse_id is not None else p.opt_integer("connector_id")
-
-
-def with_optional(payload: Payload, **optional: object) -> Payload:
-    """``payload`` plus the optional fields that are not None."""
-    payload.update({k: v for k, v in optional.items() if v is not None})
-    return payload
 
 
 # -- transactions and charger control ---------------------------------------------------------
@@ -117,10 +86,11 @@ def change_availability(p: ParamReader) -> Payload:
     }
 
 
-async def record_availability(session: Session, request: Payload, response: Payload) -> None:
-    await config_store.record_availability(
-        session.pool,
-        session.charge_point_id,
+async def record_availability(
+    reports: ReportService, charge_point_id: str, request: Payload, response: Payload
+) -> None:
+    await reports.availability_answered(
+        charge_point_id,
         evse_id=NO_EVSE,
         connector_id=request["connectorId"],
         operative=request["type"] == "Operative",
@@ -152,22 +122,26 @@ def get_configuration(p: ParamReader) -> Payload:
     return {"key": p.texts("keys")} if p.has("keys") else {}
 
 
-async def store_configuration(session: Session, request: Payload, response: Payload) -> None:
+async def store_configuration(
+    reports: ReportService, charge_point_id: str, request: Payload, response: Payload
+) -> None:
     rows = [
         (entry["key"], entry.get("value"), entry["readonly"])
         for entry in response.get("configurationKey", [])
     ]
-    await config_store.upsert_configuration(session.pool, session.charge_point_id, rows)
+    await reports.configuration_reported(charge_point_id, rows)
 
 
 def change_configuration(p: ParamReader) -> Payload:
     return {"key": p.text("key"), "value": p.setting("value")}
 
 
-async def store_changed_key(session: Session, request: Payload, response: Payload) -> None:
+async def store_changed_key(
+    reports: ReportService, charge_point_id: str, request: Payload, response: Payload
+) -> None:
     if response["status"] in CHANGED:
-        await config_store.upsert_configuration(
-            session.pool, session.charge_point_id, [(request["key"], request["value"], None)]
+        await reports.configuration_reported(
+            charge_point_id, [(request["key"], request["value"], None)]
         )
 
 
@@ -237,7 +211,7 @@ def get_composite_schedule(p: ParamReader) -> Payload:
 
 
 def _retrieve_date(p: ParamReader) -> str:
-    return p.opt_text("retrieve_date") or format_timestamp(now())
+    return p.opt_text("retrieve_date") or format_timestamp(p.now)
 
 
 def update_firmware(p: ParamReader) -> Payload:
@@ -323,7 +297,7 @@ def certificate_signed(p: ParamReader) -> Payload:
     return {"certificateChain": p.text("certificate_chain")}
 
 
-_ENTRIES: tuple[tuple[str, str, Builder, Persist | None], ...] = (
+ENTRIES: tuple[Entry, ...] = (
     ("remote_start", "RemoteStartTransaction", remote_start, None),
     ("remote_stop", "RemoteStopTransaction", remote_stop, None),
     ("reset", "Reset", reset, None),
@@ -356,8 +330,3 @@ _ENTRIES: tuple[tuple[str, str, Builder, Persist | None], ...] = (
     ),
     ("certificate_signed", "CertificateSigned", certificate_signed, None),
 )
-
-COMMANDS: Mapping[str, CommandAdapter] = MappingProxyType(
-    {name: adapter(name, action, build, persist) for name, action, build, persist in _ENTRIES}
-)
-"""Neutral command name -> 1.6 adapter."""

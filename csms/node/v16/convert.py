@@ -1,4 +1,4 @@
-"""1.6 <-> version-neutral translations."""
+"""1.6 <-> version-neutral translations. Pure: no I/O."""
 
 from __future__ import annotations
 
@@ -7,9 +7,18 @@ from typing import Any
 from csms.domain.clock import format_timestamp, parse_timestamp
 from csms.domain.id_tokens import Authorization, TokenStatus
 from csms.domain.meter_values import DEFAULT_MEASURAND, MeterSample, parse_decimal
+from csms.domain.transactions import TokenRef
 
 # 1.6 has no "Unknown": an id we do not know is Invalid.
 _STATUS = {TokenStatus.UNKNOWN: "Invalid"}
+# A 1.6 connector is what 2.0.1 calls an EVSE: neutral records keep 1.6 connectors on EVSE 0.
+WHOLE_CHARGER_EVSE = 0
+# A 1.6 idTag has no type; sessions record it as a token the CSMS knows ("Central").
+ID_TAG_TYPE = "Central"
+
+
+def id_tag(text: str) -> TokenRef:
+    return TokenRef(text, ID_TAG_TYPE)
 
 
 def id_tag_info(authorization: Authorization) -> dict[str, Any]:

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from csms.cluster import events
+from csms.domain.chargers import ConnectorStatus
 from csms.domain.clock import format_timestamp, parse_timestamp
-from csms.node import sessions
-from csms.node.context import Payload, Session
-from csms.node.v16.convert import id_tag_info
-from csms.store import chargers as charger_store
+from csms.node.context import Context, Payload
+from csms.node.v16.convert import WHOLE_CHARGER_EVSE, id_tag, id_tag_info
 
 
-async def boot_notification(session: Session, payload: Payload) -> Payload:
-    status, interval = await sessions.register_boot(
-        session,
+async def boot_notification(ctx: Context, payload: Payload) -> Payload:
+    outcome = await ctx.services.chargers.boot(
+        ctx.link,
         {
             "vendor": payload["chargePointVendor"],
             "model": payload["chargePointModel"],
@@ -25,42 +23,35 @@ async def boot_notification(session: Session, payload: Payload) -> Payload:
             "meter_serial_number": payload.get("meterSerialNumber"),
         },
     )
-    now = session.services.clock()
-    return {"status": status, "currentTime": format_timestamp(now), "interval": interval}
+    return {
+        "status": outcome.status,
+        "currentTime": format_timestamp(outcome.at),
+        "interval": outcome.interval,
+    }
 
 
-async def heartbeat(session: Session, payload: Payload) -> Payload:
-    now = await sessions.record_heartbeat(session)
-    return {"currentTime": format_timestamp(now)}
+async def heartbeat(ctx: Context, payload: Payload) -> Payload:
+    return {"currentTime": format_timestamp(ctx.services.chargers.heartbeat(ctx.link))}
 
 
-async def status_notification(session: Session, payload: Payload) -> Payload:
+async def status_notification(ctx: Context, payload: Payload) -> Payload:
     timestamp = payload.get("timestamp")
-    await session.services.batches.connector_status(
-        (
-            session.charge_point_id,
-            charger_store.ConnectorStatus(
-                evse_id=0,
-                connector_id=payload["connectorId"],
-                status=payload["status"],
-                error_code=payload["errorCode"],
-                info=payload.get("info"),
-                vendor_id=payload.get("vendorId"),
-                vendor_error_code=payload.get("vendorErrorCode"),
-                status_at=parse_timestamp(timestamp) if timestamp else session.services.clock(),
-            ),
-        )
-    )
-    session.publish(
-        events.STATUS_CHANGED,
-        evse_id=0,
-        connector_id=payload["connectorId"],
-        status=payload["status"],
-        error_code=payload["errorCode"],
+    await ctx.services.chargers.connector_status(
+        ctx.link,
+        ConnectorStatus(
+            evse_id=WHOLE_CHARGER_EVSE,
+            connector_id=payload["connectorId"],
+            status=payload["status"],
+            error_code=payload["errorCode"],
+            info=payload.get("info"),
+            vendor_id=payload.get("vendorId"),
+            vendor_error_code=payload.get("vendorErrorCode"),
+            status_at=parse_timestamp(timestamp) if timestamp else ctx.services.clock(),
+        ),
     )
     return {}
 
 
-async def authorize(session: Session, payload: Payload) -> Payload:
-    authorization = await sessions.authorize_token(session, payload["idTag"])
+async def authorize(ctx: Context, payload: Payload) -> Payload:
+    authorization = await ctx.services.sessions.authorize(id_tag(payload["idTag"]))
     return {"idTagInfo": id_tag_info(authorization)}

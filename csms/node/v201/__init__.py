@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from csms.errors import ErrorKind
+from csms.node.command_types import command_table
 from csms.node.context import Handler
-from csms.node.rpc import OCPP201
+from csms.node.rpc import Dialect
 from csms.node.v201 import (
     authorization,
     availability,
     certificates,
+    commands,
     data_transfer,
     diagnostics,
     display,
@@ -25,8 +28,33 @@ from csms.node.v201 import (
     smart_charging,
     transactions,
 )
+from csms.node.validation import OCPP_SCHEMAS, SchemaSet
+from csms.node.version import OcppVersion
 
-DIALECT = OCPP201
+SUBPROTOCOL = "ocpp2.0.1"
+
+# OCPP-J 2.0.1 part 4 section 4.3 (table "Valid Error Codes").
+DIALECT = Dialect(
+    subprotocol=SUBPROTOCOL,
+    error_codes={
+        ErrorKind.FORMAT: "FormatViolation",
+        ErrorKind.OCCURRENCE: "OccurrenceConstraintViolation",
+        ErrorKind.TYPE: "TypeConstraintViolation",
+        ErrorKind.PROPERTY: "PropertyConstraintViolation",
+        ErrorKind.PROTOCOL: "ProtocolError",
+        ErrorKind.RPC_FRAMEWORK: "RpcFrameworkError",
+        ErrorKind.MESSAGE_TYPE: "MessageTypeNotSupported",
+        ErrorKind.NOT_IMPLEMENTED: "NotImplemented",
+        ErrorKind.NOT_SUPPORTED: "NotSupported",
+        ErrorKind.SECURITY: "SecurityError",
+        ErrorKind.INTERNAL: "InternalError",
+        ErrorKind.GENERIC: "GenericError",
+    },
+    # part 4 4.1.3: an unknown message type is answered MessageTypeNotSupported
+    answers_unknown_message_type=True,
+)
+
+SCHEMAS = SchemaSet(OCPP_SCHEMAS / "v201" / "schemas", request_suffix="Request")
 
 ROUTES: Mapping[str, Handler] = {
     # B. Provisioning
@@ -67,3 +95,11 @@ ROUTES: Mapping[str, Handler] = {
     # P. Data transfer
     "DataTransfer": data_transfer.data_transfer,
 }
+
+VERSION = OcppVersion(
+    subprotocol=SUBPROTOCOL,
+    dialect=DIALECT,
+    schemas=SCHEMAS,
+    routes=ROUTES,
+    commands=command_table(SCHEMAS, commands.ENTRIES),
+)

@@ -7,7 +7,8 @@ prescribes for a CSMS that cannot process it, with a statusInfo that says why.
 
 from __future__ import annotations
 
-from csms.node.context import Payload, Session
+from csms.domain.clock import parse_timestamp
+from csms.node.context import Context, Payload
 from csms.node.v201.convert import status_info
 from csms.node.v201.events import remember
 
@@ -15,24 +16,24 @@ _NO_PKI = "UnsupportedRequest"
 DEFAULT_CERTIFICATE_TYPE = "ChargingStationCertificate"
 
 
-async def security_event_notification(session: Session, payload: Payload) -> Payload:
+async def security_event_notification(ctx: Context, payload: Payload) -> Payload:
     # A04.FR.03: confirm receipt. Kept for the operator (the station queues them with
     # guaranteed delivery, A04.FR.02, so each one matters).
-    session.log.warning("security event %s", payload["type"])
-    await remember(
-        session,
-        "SecurityEventNotification",
+    ctx.log.warning("security event %s", payload["type"])
+    await ctx.services.reports.security_event(
+        ctx.charge_point_id,
         payload,
-        kind=payload["type"],
-        occurred_at=payload["timestamp"],
+        type_=payload["type"],
+        occurred_at=parse_timestamp(payload["timestamp"]),
+        tech_info=payload.get("techInfo"),
     )
     return {}
 
 
-async def sign_certificate(session: Session, payload: Payload) -> Payload:
+async def sign_certificate(ctx: Context, payload: Payload) -> Payload:
     certificate_type = payload.get("certificateType", DEFAULT_CERTIFICATE_TYPE)
-    session.log.warning("SignCertificate for %s rejected: no PKI", certificate_type)
-    await remember(session, "SignCertificate", payload, kind=certificate_type)
+    ctx.log.warning("SignCertificate for %s rejected: no PKI", certificate_type)
+    await remember(ctx, "SignCertificate", payload, kind=certificate_type)
     # A02.FR.12 / A03.FR.12: not able to process the request -> Rejected. (Accepted would
     # promise a CertificateSignedRequest that can never come; the station retries with
     # back-off per A02.FR.17-19 only after an Accepted.)
@@ -44,8 +45,8 @@ async def sign_certificate(session: Session, payload: Payload) -> Payload:
     }
 
 
-async def get_15118_ev_certificate(session: Session, payload: Payload) -> Payload:
-    await remember(session, "Get15118EVCertificate", payload, kind=payload["action"])
+async def get_15118_ev_certificate(ctx: Context, payload: Payload) -> Payload:
+    await remember(ctx, "Get15118EVCertificate", payload, kind=payload["action"])
     # M01.FR.01 / M02.FR.01 expect us to forward the EXI request to a contract certificate
     # pool; we have none. Iso15118EVCertificateStatusEnumType: Failed = "processing of the
     # message was not successful, no exiResponse included". The schema still requires the
@@ -59,9 +60,9 @@ async def get_15118_ev_certificate(session: Session, payload: Payload) -> Payloa
     }
 
 
-async def get_certificate_status(session: Session, payload: Payload) -> Payload:
+async def get_certificate_status(ctx: Context, payload: Payload) -> Payload:
     request = payload["ocspRequestData"]
-    await remember(session, "GetCertificateStatus", payload, kind=request["serialNumber"])
+    await remember(ctx, "GetCertificateStatus", payload, kind=request["serialNumber"])
     # M06.FR.04: not successful in retrieving the OCSP status -> Failed (no ocspResult).
     return {
         "status": "Failed",

@@ -1,33 +1,26 @@
 """Neutral commands as OCPP 2.0.1 CALLs: every CSMS-initiated 2.0.1 action.
 
 This module has the transaction, availability, authorization and smart charging commands
-and assembles ``COMMANDS``; configuration (``commands_variables``), monitoring and display
+and assembles ``ENTRIES``; configuration (``commands_variables``), monitoring and display
 (``commands_monitoring``), firmware, logs and certificates (``commands_security``) live beside
 it. docs/reference/commands.md is the table.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from types import MappingProxyType
-
 from csms.domain.commands import ParamReader, new_request_id
-from csms.node.command_types import CommandAdapter, Payload
-from csms.node.context import Session
+from csms.node.command_types import Entry, Payload, with_optional
 from csms.node.v201 import commands_monitoring, commands_security, commands_variables
 from csms.node.v201.commands_common import (
     FIRST_CONNECTOR,
     WHOLE_STATION,
-    Entry,
-    adapter,
     evse,
     evse_and_connector,
     evse_id,
     id_token,
-    with_optional,
 )
 from csms.node.v201.convert import GROUP_TOKEN_TYPE
-from csms.store import configuration as config_store
+from csms.services.reports import ReportService
 
 RESET_TYPES = {"soft": "OnIdle", "hard": "Immediate", "on_idle": "OnIdle", "immediate": "Immediate"}
 UPDATE_TYPES = {
@@ -96,11 +89,12 @@ def change_availability(p: ParamReader) -> Payload:
     return with_optional({"operationalStatus": status}, evse=evse(p))
 
 
-async def record_availability(session: Session, request: Payload, response: Payload) -> None:
+async def record_availability(
+    reports: ReportService, charge_point_id: str, request: Payload, response: Payload
+) -> None:
     where = request.get("evse") or {}
-    await config_store.record_availability(
-        session.pool,
-        session.charge_point_id,
+    await reports.availability_answered(
+        charge_point_id,
         evse_id=where.get("id", WHOLE_STATION),
         connector_id=where.get("connectorId", 0),
         operative=request["operationalStatus"] == "Operative",
@@ -213,7 +207,7 @@ def get_charging_profiles(p: ParamReader) -> Payload:
     )
 
 
-_ENTRIES: tuple[Entry, ...] = (
+ENTRIES: tuple[Entry, ...] = (
     ("remote_start", "RequestStartTransaction", remote_start, None),
     ("remote_stop", "RequestStopTransaction", remote_stop, None),
     ("get_transaction_status", "GetTransactionStatus", get_transaction_status, None),
@@ -237,8 +231,3 @@ _ENTRIES: tuple[Entry, ...] = (
     *commands_monitoring.ENTRIES,
     *commands_security.ENTRIES,
 )
-
-COMMANDS: Mapping[str, CommandAdapter] = MappingProxyType(
-    {name: adapter(name, action, build, persist) for name, action, build, persist in _ENTRIES}
-)
-"""Neutral command name -> 2.0.1 adapter."""

@@ -1,47 +1,14 @@
-"""What the 2.0.1 command adapters share: the schema-checked adapter, addressing an EVSE, id
-tokens."""
+"""What the 2.0.1 command adapters share: addressing an EVSE, id tokens, dates."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
-from csms.domain.clock import format_timestamp, utc_now
+from csms.domain.clock import format_timestamp
 from csms.domain.commands import ParamReader
-from csms.errors import InvalidInput, OcppError
-from csms.node.command_types import CommandAdapter, Params, Payload, Persist
-from csms.node.validation import validate
+from csms.node.command_types import Payload, with_optional
 
-SUBPROTOCOL = "ocpp2.0.1"
 WHOLE_STATION = 0  # evseId 0: the charging station as a whole
 DEFAULT_TOKEN_TYPE = "Central"  # IdTokenEnumType of a token the CSMS hands out
 FIRST_CONNECTOR = 1
-
-Builder = Callable[[ParamReader], Payload]
-Entry = tuple[str, str, Builder, Persist | None]  # command, action, builder, persist
-now = utc_now  # replaced in tests
-
-
-def adapter(
-    command: str, action: str, builder: Builder, persist: Persist | None = None
-) -> CommandAdapter:
-    """An adapter whose payload is checked against the 2.0.1 schema of ``action``."""
-
-    def build(params: Params) -> Payload:
-        payload = builder(ParamReader(command, params))
-        try:
-            validate(SUBPROTOCOL, action, payload)
-        except OcppError as exc:
-            raise InvalidInput(f"{command}: invalid {action} ({exc.description})") from None
-        return payload
-
-    return CommandAdapter(action, build, persist)
-
-
-def with_optional(payload: Payload, **optional: Any) -> Payload:
-    """``payload`` plus the optional fields that are not None."""
-    payload.update({k: v for k, v in optional.items() if v is not None})
-    return payload
 
 
 def evse_and_connector(p: ParamReader) -> tuple[int | None, int | None]:
@@ -78,4 +45,4 @@ def id_token(p: ParamReader, name: str = "id_token") -> Payload:
 
 def retrieve_date(p: ParamReader) -> str:
     """``retrieve_date``, or now."""
-    return p.opt_text("retrieve_date") or format_timestamp(now())
+    return p.opt_text("retrieve_date") or format_timestamp(p.now)

@@ -4,8 +4,7 @@
 from __future__ import annotations
 
 from csms.domain.commands import ParamReader
-from csms.node.command_types import Payload
-from csms.node.v201.commands_common import Entry, with_optional
+from csms.node.command_types import Entry, Payload, with_optional
 
 
 def set_variable_monitoring(p: ParamReader) -> Payload:

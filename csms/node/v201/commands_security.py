@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from csms.domain.commands import ParamReader
-from csms.node.command_types import Payload
-from csms.node.v201.commands_common import Entry, retrieve_date, with_optional
+from csms.node.command_types import Entry, Payload, with_optional
+from csms.node.v201.commands_common import retrieve_date
 
 LOG_TYPES = {"diagnostics": "DiagnosticsLog", "security": "SecurityLog"}
 DIAGNOSTICS_LOG = "DiagnosticsLog"

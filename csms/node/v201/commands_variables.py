@@ -14,12 +14,9 @@ from __future__ import annotations
 from typing import Any
 
 from csms.domain.commands import ParamReader
-from csms.node.command_types import Payload
-from csms.node.context import Session
-from csms.node.v201.commands_common import Entry, with_optional
-from csms.node.v201.provisioning import DEFAULT_ATTRIBUTE, NO_EVSE
-from csms.store import charger_events
-from csms.store.charger_events import VariableRow
+from csms.domain.reports import DEFAULT_ATTRIBUTE, NO_EVSE, VariableRow
+from csms.node.command_types import Entry, Payload, with_optional
+from csms.services.reports import ReportService
 
 ACCEPTED = "Accepted"
 CHANGED = frozenset({"Accepted", "RebootRequired"})  # SetVariableStatus that took the value
@@ -58,20 +55,24 @@ def variable_identity(data: Payload) -> tuple[str, str, int, int, str, str, str]
 
 def _row(data: Payload, value: str | None) -> VariableRow:
     # GetVariables/SetVariables do not tell mutability or characteristics (NotifyReport does)
-    return (*variable_identity(data), value, None, None)
+    return VariableRow(*variable_identity(data), value, None, None)
 
 
-async def store_read_variables(session: Session, request: Payload, response: Payload) -> None:
+async def store_read_variables(
+    reports: ReportService, charge_point_id: str, request: Payload, response: Payload
+) -> None:
     """Remember every value the charger answered with Accepted."""
     rows = [
         _row(result, result.get("attributeValue"))
         for result in response.get("getVariableResult", [])
         if result["attributeStatus"] == ACCEPTED
     ]
-    await charger_events.upsert_variables(session.pool, session.charge_point_id, rows)
+    await reports.variables_reported(charge_point_id, rows)
 
 
-async def store_written_variables(session: Session, request: Payload, response: Payload) -> None:
+async def store_written_variables(
+    reports: ReportService, charge_point_id: str, request: Payload, response: Payload
+) -> None:
     """Remember the values the charger took (Accepted or RebootRequired)."""
     sent: dict[tuple[Any, ...], str] = {
         variable_identity(data): data["attributeValue"] for data in request["setVariableData"]
@@ -81,7 +82,7 @@ async def store_written_variables(session: Session, request: Payload, response: 
         identity = variable_identity(result)
         if result["attributeStatus"] in CHANGED and identity in sent:
             rows.append(_row(result, sent[identity]))
-    await charger_events.upsert_variables(session.pool, session.charge_point_id, rows)
+    await reports.variables_reported(charge_point_id, rows)
 
 
 def get_configuration(p: ParamReader) -> Payload:

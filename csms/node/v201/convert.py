@@ -8,6 +8,7 @@ from typing import Any
 from csms.domain.clock import format_timestamp, parse_timestamp
 from csms.domain.id_tokens import Authorization, TokenStatus
 from csms.domain.meter_values import DEFAULT_MEASURAND, MeterSample, parse_decimal
+from csms.domain.transactions import TokenRef
 
 # AuthorizationStatusEnumType. 2.0.1 has every neutral status, "Unknown" included.
 _STATUS = {
@@ -22,10 +23,13 @@ _STATUS = {
 DEFAULT_CONTEXT = "Sample.Periodic"
 DEFAULT_LOCATION = "Outlet"
 ENERGY_UNIT = "Wh"
-# C02.FR.01: a transaction started without authorization (e.g. a start button).
-NO_AUTHORIZATION = "NoAuthorization"
 # An id token we hand out as a group id has no other type the charger could know it by.
 GROUP_TOKEN_TYPE = "Central"
+
+
+def token_ref(id_token: dict[str, Any]) -> TokenRef:
+    """An IdTokenType as the services take it."""
+    return TokenRef(id_token["idToken"], id_token["type"])
 
 
 def status_name(status: TokenStatus) -> str:

@@ -5,39 +5,41 @@ from __future__ import annotations
 
 from typing import Any
 
-from csms.node.context import Payload, Session
-from csms.node.v201.availability import (
-    CONNECTOR_STATUSES,
-    only_connector,
-    record_connector_status,
-)
+from csms.node.context import Context, Payload
+from csms.node.v201.availability import CONNECTOR_STATUSES, record_connector_status
 from csms.node.v201.events import remember
 
 AVAILABILITY_STATE = "AvailabilityState"
 EVSE_AS_A_WHOLE = 0
 
 
-async def log_status_notification(session: Session, payload: Payload) -> Payload:
-    await remember(session, "LogStatusNotification", payload, kind=payload["status"])
+async def log_status_notification(ctx: Context, payload: Payload) -> Payload:
+    await ctx.services.reports.log_status(
+        ctx.charge_point_id,
+        "LogStatusNotification",
+        payload,
+        status=payload["status"],
+        request_id=payload.get("requestId"),
+    )
     return {}
 
 
-async def notify_event(session: Session, payload: Payload) -> Payload:
+async def notify_event(ctx: Context, payload: Payload) -> Payload:
     """One charger event per eventData, so alerts can be found and cleared one by one."""
     header: Payload = {k: payload[k] for k in ("generatedAt", "seqNo", "tbc") if k in payload}
     for event in payload["eventData"]:
         await remember(
-            session,
+            ctx,
             "NotifyEvent",
             {**header, **event},
             kind=event["trigger"],
             occurred_at=event["timestamp"],
         )
-        await _availability(session, event)
+        await _availability(ctx, event)
     return {}
 
 
-async def _availability(session: Session, event: dict[str, Any]) -> None:
+async def _availability(ctx: Context, event: dict[str, Any]) -> None:
     """E02.FR.05 allows a NotifyEvent on Connector.AvailabilityState instead of a
     StatusNotification: keep the connector status the same either way."""
     component = event["component"]
@@ -52,17 +54,17 @@ async def _availability(session: Session, event: dict[str, Any]) -> None:
     if component["name"] == "EVSE":
         connector_id: int | None = EVSE_AS_A_WHOLE
     elif component["name"] == "Connector":
-        connector_id = evse.get("connectorId") or only_connector(session, evse["id"])
+        connector_id = evse.get("connectorId") or ctx.link.only_connector(evse["id"])
     else:
         return
     if connector_id is not None:
-        await record_connector_status(session, evse["id"], connector_id, status, event["timestamp"])
+        await record_connector_status(ctx, evse["id"], connector_id, status, event["timestamp"])
 
 
-async def notify_monitoring_report(session: Session, payload: Payload) -> Payload:
+async def notify_monitoring_report(ctx: Context, payload: Payload) -> Payload:
     # N02: the answer, in parts (tbc), to our GetMonitoringReportRequest(requestId).
     await remember(
-        session,
+        ctx,
         "NotifyMonitoringReport",
         payload,
         kind=payload["requestId"],
@@ -71,10 +73,10 @@ async def notify_monitoring_report(session: Session, payload: Payload) -> Payloa
     return {}
 
 
-async def notify_customer_information(session: Session, payload: Payload) -> Payload:
+async def notify_customer_information(ctx: Context, payload: Payload) -> Payload:
     # N09: the answer, in parts (tbc), to our CustomerInformationRequest(requestId).
     await remember(
-        session,
+        ctx,
         "NotifyCustomerInformation",
         payload,
         kind=payload["requestId"],

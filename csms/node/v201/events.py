@@ -1,17 +1,15 @@
-"""Persist what a charger notifies, as received, in ``charger_events``."""
+"""Keep what a charger notifies, as received (the charger's events)."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from csms.domain.clock import parse_timestamp
-from csms.node.context import Payload, Session
-from csms.store import charger_events
+from csms.node.context import Context, Payload
 
 
 async def remember(
-    session: Session,
+    ctx: Context,
     action: str,
     payload: Payload,
     *,
@@ -20,15 +18,10 @@ async def remember(
 ) -> None:
     """Record one notification; ``kind`` is what it is filtered by, ``occurred_at`` its
     OCPP dateTime if it carries one."""
-    await charger_events.record(
-        session.pool,
-        session.charge_point_id,
+    await ctx.services.reports.notification(
+        ctx.charge_point_id,
         action,
         payload,
-        kind=None if kind is None else str(kind),
-        occurred_at=_when(occurred_at),
+        kind=kind,
+        occurred_at=None if occurred_at is None else parse_timestamp(occurred_at),
     )
-
-
-def _when(text: str | None) -> datetime | None:
-    return parse_timestamp(text) if text is not None else None

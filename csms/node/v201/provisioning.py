@@ -5,23 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from csms.domain.clock import format_timestamp
-from csms.node import sessions
-from csms.node.context import Payload, Session
+from csms.domain.reports import DEFAULT_ATTRIBUTE, DEFAULT_MUTABILITY, NO_EVSE, VariableRow
+from csms.node.context import Context, Payload
 from csms.node.v201.events import remember
-from csms.store import charger_events
-
-# part 2 VariableAttributeType: type defaults to Actual, mutability to ReadWrite.
-DEFAULT_ATTRIBUTE = "Actual"
-DEFAULT_MUTABILITY = "ReadWrite"
-NO_EVSE = -1  # device_model_variables: a component not on an EVSE / connector
 
 
-async def boot_notification(session: Session, payload: Payload) -> Payload:
+async def boot_notification(ctx: Context, payload: Payload) -> Payload:
     station = payload["chargingStation"]
     modem = station.get("modem") or {}
-    session.log.info("boot reason %s", payload["reason"])
-    status, interval = await sessions.register_boot(
-        session,
+    ctx.log.info("boot reason %s", payload["reason"])
+    outcome = await ctx.services.chargers.boot(
+        ctx.link,
         {
             "vendor": station["vendorName"],
             "model": station["model"],
@@ -31,18 +25,20 @@ async def boot_notification(session: Session, payload: Payload) -> Payload:
             "imsi": modem.get("imsi"),
         },
     )
-    now = session.services.clock()
-    return {"status": status, "currentTime": format_timestamp(now), "interval": interval}
+    return {
+        "status": outcome.status,
+        "currentTime": format_timestamp(outcome.at),
+        "interval": outcome.interval,
+    }
 
 
-async def heartbeat(session: Session, payload: Payload) -> Payload:
-    now = await sessions.record_heartbeat(session)
-    return {"currentTime": format_timestamp(now)}
+async def heartbeat(ctx: Context, payload: Payload) -> Payload:
+    return {"currentTime": format_timestamp(ctx.services.chargers.heartbeat(ctx.link))}
 
 
-def variable_rows(report_data: list[dict[str, Any]]) -> list[charger_events.VariableRow]:
-    """One device_model_variables row per reported variable attribute."""
-    rows: list[charger_events.VariableRow] = []
+def variable_rows(report_data: list[dict[str, Any]]) -> list[VariableRow]:
+    """One device-model row per reported variable attribute."""
+    rows: list[VariableRow] = []
     for data in report_data:
         component = data["component"]
         variable = data["variable"]
@@ -50,7 +46,7 @@ def variable_rows(report_data: list[dict[str, Any]]) -> list[charger_events.Vari
         characteristics = data.get("variableCharacteristics")
         for attribute in data["variableAttribute"]:
             rows.append(
-                (
+                VariableRow(
                     component["name"],
                     component.get("instance", ""),
                     evse.get("id", NO_EVSE),
@@ -66,9 +62,9 @@ def variable_rows(report_data: list[dict[str, Any]]) -> list[charger_events.Vari
     return rows
 
 
-async def notify_report(session: Session, payload: Payload) -> Payload:
+async def notify_report(ctx: Context, payload: Payload) -> Payload:
     rows = variable_rows(payload.get("reportData", []))
-    await charger_events.upsert_variables(session.pool, session.charge_point_id, rows)
+    await ctx.services.reports.variables_reported(ctx.charge_point_id, rows)
     summary = {
         "requestId": payload["requestId"],
         "generatedAt": payload["generatedAt"],
@@ -77,7 +73,7 @@ async def notify_report(session: Session, payload: Payload) -> Payload:
         "variables": len(rows),
     }
     await remember(
-        session,
+        ctx,
         "NotifyReport",
         summary,
         kind=payload["requestId"],

@@ -6,33 +6,33 @@ the ISO 15118 messages say honestly that we provide no schedule.
 
 from __future__ import annotations
 
-from csms.node.context import Payload, Session
+from csms.node.context import Context, Payload
 from csms.node.v201.convert import status_info
 from csms.node.v201.events import remember
 
 
-async def cleared_charging_limit(session: Session, payload: Payload) -> Payload:
+async def cleared_charging_limit(ctx: Context, payload: Payload) -> Payload:
     # K13: an external limit (EMS, SO, ...) was released.
-    await remember(session, "ClearedChargingLimit", payload, kind=payload["chargingLimitSource"])
+    await remember(ctx, "ClearedChargingLimit", payload, kind=payload["chargingLimitSource"])
     return {}
 
 
-async def notify_charging_limit(session: Session, payload: Payload) -> Payload:
+async def notify_charging_limit(ctx: Context, payload: Payload) -> Payload:
     # K12: an external system set or changed a limit on the station.
     source = payload["chargingLimit"]["chargingLimitSource"]
-    await remember(session, "NotifyChargingLimit", payload, kind=source)
+    await remember(ctx, "NotifyChargingLimit", payload, kind=source)
     return {}
 
 
-async def report_charging_profiles(session: Session, payload: Payload) -> Payload:
+async def report_charging_profiles(ctx: Context, payload: Payload) -> Payload:
     # K09: the answer, in parts (tbc), to our GetChargingProfilesRequest(requestId).
-    await remember(session, "ReportChargingProfiles", payload, kind=payload["requestId"])
+    await remember(ctx, "ReportChargingProfiles", payload, kind=payload["requestId"])
     return {}
 
 
-async def notify_ev_charging_needs(session: Session, payload: Payload) -> Payload:
+async def notify_ev_charging_needs(ctx: Context, payload: Payload) -> Payload:
     needs = payload["chargingNeeds"]
-    await remember(session, "NotifyEVChargingNeeds", payload, kind=needs["requestedEnergyTransfer"])
+    await remember(ctx, "NotifyEVChargingNeeds", payload, kind=needs["requestedEnergyTransfer"])
     # K15.FR.04 / K17.FR.04: a CSMS that is not able to provide a charging schedule SHALL
     # answer Rejected. Accepted or Processing (K15.FR.03/05) would oblige us to send a
     # TxProfile SetChargingProfileRequest (K15.FR.07, within 60 s per K15.FR.08), which we
@@ -45,9 +45,9 @@ async def notify_ev_charging_needs(session: Session, payload: Payload) -> Payloa
     }
 
 
-async def notify_ev_charging_schedule(session: Session, payload: Payload) -> Payload:
+async def notify_ev_charging_schedule(ctx: Context, payload: Payload) -> Payload:
     await remember(
-        session,
+        ctx,
         "NotifyEVChargingSchedule",
         payload,
         kind=payload["evseId"],

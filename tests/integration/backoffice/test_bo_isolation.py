@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from backoffice.permissions import route_table
+from csms.domain.transactions import NewSession, start_key
 from csms.store import chargers, id_tokens, token_owners, transactions
 from tests.integration.backoffice.conftest import Account, Backoffice, NewAccount
 
@@ -38,16 +39,23 @@ async def _driver_with_session(
     tag = f"TAG-{secrets.token_hex(4)}"
     await id_tokens.add_id_token(pool, tag)
     await token_owners.set_owner(pool, tag.lower(), account.user_id)  # case insensitive
-    tx, _ = await transactions.start_ocpp16(
+    started_at = datetime.now(UTC)
+    tx, _ = await transactions.create_started(
         pool,
         charge_point_id,
-        connector_id=connector_id,
-        id_token=tag,
-        started_at=datetime.now(UTC),
-        meter_start_wh=0,
-        reservation_id=None,
-        authorization_status="Accepted",
-        parent_id_token=None,
+        NewSession(
+            protocol="ocpp1.6",
+            start_key=start_key(connector_id, tag, started_at, 0),
+            evse_id=0,
+            connector_id=connector_id,
+            id_token=tag,
+            id_token_type="Central",
+            started_at=started_at,
+            meter_start_wh=0,
+            reservation_id=None,
+            authorization_status="Accepted",
+            parent_id_token=None,
+        ),
     )
     return Owned(account, tag, tx.id)
 

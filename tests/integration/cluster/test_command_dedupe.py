@@ -63,10 +63,10 @@ async def next_reply(redis: Redis, message: bus.CommandMessage) -> dict[str, Any
 
 def outcomes(node: Node) -> dict[str, int]:
     """The node's ``csms_command_outcomes_total`` counters."""
-    assert node.services.metrics is not None
+    assert node.deps.metrics is not None
     return {
         sample.labels["outcome"]: int(sample.value)
-        for metric in node.services.metrics.registry.collect()
+        for metric in node.deps.metrics.registry.collect()
         if metric.name == "csms_command_outcomes"
         for sample in metric.samples
         if sample.name.endswith("_total")

@@ -1,24 +1,23 @@
 """Neutral commands as OCPP 1.6 CALLs (csms/node/v16/commands.py), and the neutral vocabulary
-they share with 2.0.1 (csms/domain/commands.py). No database: store functions are fakes."""
+they share with 2.0.1 (csms/domain/commands.py). No database: the in-memory stores."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from types import SimpleNamespace
-from typing import Any, cast
+from typing import Any
 
 import pytest
 
 from csms.domain import commands as neutral
+from csms.domain.reports import Availability, ConfigurationValue
 from csms.errors import InvalidInput
 from csms.node import v16
-from csms.node.context import Session
-from csms.node.v16 import commands
-from csms.node.v16.commands import COMMANDS
-from csms.node.validation import known_actions, validate
-from csms.store import configuration
+from csms.node.v16 import SCHEMAS, VERSION
+from csms.services import Services
+from csms.services.reports import ReportService
+from csms.store.memory import MemoryStores
 
-SUBPROTOCOL = "ocpp1.6"
+COMMANDS = VERSION.commands
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 CHARGE_POINT_ID = "CP-16"
 
@@ -97,35 +96,23 @@ MINIMAL: dict[str, tuple[dict[str, Any], set[str]]] = {
 }
 
 
-class Recorder:
-    """A fake store function: remembers its arguments."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
-
-    async def __call__(self, *args: Any, **kwargs: Any) -> None:
-        self.calls.append((args, kwargs))
-
-
 @pytest.fixture
-def session() -> Session:
-    return cast(Session, SimpleNamespace(pool="pool", charge_point_id=CHARGE_POINT_ID))
-
-
-@pytest.fixture(autouse=True)
-def fixed_clock(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(commands, "now", lambda: NOW)
+async def reports() -> ReportService:
+    stores = MemoryStores(clock=lambda: NOW)
+    services = Services(stores, clock=lambda: NOW)
+    await stores.chargers.add(CHARGE_POINT_ID, password_hash=None)
+    return services.reports
 
 
 def build(command: str, **params: Any) -> dict[str, Any]:
-    payload = COMMANDS[command].build(params)
-    validate(SUBPROTOCOL, COMMANDS[command].action, payload)
+    payload = COMMANDS[command].build(params, NOW)
+    SCHEMAS.validate(COMMANDS[command].action, payload)
     return payload
 
 
 def refused(command: str, **params: Any) -> str:
     with pytest.raises(InvalidInput) as info:
-        COMMANDS[command].build(params)
+        COMMANDS[command].build(params, NOW)
     message = str(info.value)
     assert message.startswith(f"{command}: ")
     return message
@@ -139,8 +126,8 @@ def test_every_csms_initiated_action_has_a_command() -> None:
 
 
 def test_every_action_is_a_command_or_a_handled_charger_message() -> None:
-    assert CSMS_INITIATED <= known_actions(SUBPROTOCOL)
-    assert known_actions(SUBPROTOCOL) == CSMS_INITIATED | set(v16.ROUTES)
+    assert CSMS_INITIATED <= SCHEMAS.actions
+    assert SCHEMAS.actions == CSMS_INITIATED | set(v16.ROUTES)
 
 
 def test_command_names_are_neutral_names() -> None:
@@ -181,7 +168,7 @@ def test_an_unknown_param_is_refused(command: str) -> None:
 @pytest.mark.parametrize("command", sorted(MINIMAL))
 def test_params_must_be_an_object(command: str) -> None:
     with pytest.raises(InvalidInput, match="params must be a JSON object"):
-        COMMANDS[command].build(["not", "an", "object"])  # type: ignore[arg-type]
+        COMMANDS[command].build(["not", "an", "object"], NOW)  # type: ignore[arg-type]
 
 
 def test_a_schema_violation_names_the_command_and_the_field() -> None:
@@ -459,34 +446,23 @@ def test_numbers_are_accepted_as_text() -> None:
 
 
 async def persist(
-    command: str, request: dict[str, Any], response: dict[str, Any], session: Session
+    command: str, request: dict[str, Any], response: dict[str, Any], reports: ReportService
 ) -> None:
     adapter = COMMANDS[command]
-    validate(SUBPROTOCOL, adapter.action, response, response=True)
+    SCHEMAS.validate(adapter.action, response, response=True)
     assert adapter.persist is not None
-    await adapter.persist(session, request, response)
+    await adapter.persist(reports, CHARGE_POINT_ID, request, response)
 
 
-async def test_change_availability_records_the_answer(
-    monkeypatch: pytest.MonkeyPatch, session: Session
-) -> None:
-    record = Recorder()
-    monkeypatch.setattr(configuration, "record_availability", record)
+async def test_change_availability_records_the_answer(reports: ReportService) -> None:
     request = build("change_availability", operative=False, connector_id=2)
-    await persist("change_availability", request, {"status": "Scheduled"}, session)
-    assert record.calls == [
-        (
-            ("pool", CHARGE_POINT_ID),
-            {"evse_id": 0, "connector_id": 2, "operative": False, "answer": "Scheduled"},
-        )
+    await persist("change_availability", request, {"status": "Scheduled"}, reports)
+    assert await reports.availability(CHARGE_POINT_ID) == [
+        Availability(evse_id=0, connector_id=2, operative=False, answer="Scheduled", updated_at=NOW)
     ]
 
 
-async def test_get_configuration_stores_the_keys(
-    monkeypatch: pytest.MonkeyPatch, session: Session
-) -> None:
-    upsert = Recorder()
-    monkeypatch.setattr(configuration, "upsert_configuration", upsert)
+async def test_get_configuration_stores_the_keys(reports: ReportService) -> None:
     response = {
         "configurationKey": [
             {"key": "HeartbeatInterval", "readonly": False, "value": "300"},
@@ -495,20 +471,11 @@ async def test_get_configuration_stores_the_keys(
         ],
         "unknownKey": ["Nope"],
     }
-    await persist("get_configuration", build("get_configuration"), response, session)
-    assert upsert.calls == [
-        (
-            (
-                "pool",
-                CHARGE_POINT_ID,
-                [
-                    ("HeartbeatInterval", "300", False),
-                    ("NumberOfConnectors", "2", True),
-                    ("AuthorizationKey", None, False),
-                ],
-            ),
-            {},
-        )
+    await persist("get_configuration", build("get_configuration"), response, reports)
+    assert await reports.configuration(CHARGE_POINT_ID) == [
+        ConfigurationValue("AuthorizationKey", None, False, NOW),
+        ConfigurationValue("HeartbeatInterval", "300", False, NOW),
+        ConfigurationValue("NumberOfConnectors", "2", True, NOW),
     ]
 
 
@@ -517,14 +484,12 @@ async def test_get_configuration_stores_the_keys(
     [("Accepted", True), ("RebootRequired", True), ("Rejected", False), ("NotSupported", False)],
 )
 async def test_set_configuration_stores_a_value_the_charger_took(
-    monkeypatch: pytest.MonkeyPatch, session: Session, status: str, stored: bool
+    reports: ReportService, status: str, stored: bool
 ) -> None:
-    upsert = Recorder()
-    monkeypatch.setattr(configuration, "upsert_configuration", upsert)
     request = build("set_configuration", key="HeartbeatInterval", value=600)
-    await persist("set_configuration", request, {"status": status}, session)
-    expected = [(("pool", CHARGE_POINT_ID, [("HeartbeatInterval", "600", None)]), {})]
-    assert upsert.calls == (expected if stored else [])
+    await persist("set_configuration", request, {"status": status}, reports)
+    expected = [ConfigurationValue("HeartbeatInterval", "600", None, NOW)]
+    assert await reports.configuration(CHARGE_POINT_ID) == (expected if stored else [])
 
 
 def test_only_configuration_and_availability_persist() -> None:

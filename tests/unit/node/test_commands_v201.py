@@ -1,25 +1,24 @@
 """Neutral commands as OCPP 2.0.1 CALLs (csms/node/v201/commands*.py), and how the same
-neutral command maps onto 1.6 and 2.0.1. No database: store functions are fakes."""
+neutral command maps onto 1.6 and 2.0.1. No database: the in-memory stores."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from types import SimpleNamespace
-from typing import Any, cast
+from typing import Any
 
 import pytest
 
 from csms.domain import commands as neutral
+from csms.domain.reports import Availability
 from csms.errors import InvalidInput
-from csms.node import v201
-from csms.node.context import Session
-from csms.node.v16.commands import COMMANDS as COMMANDS_16
-from csms.node.v201 import commands_common
-from csms.node.v201.commands import COMMANDS
-from csms.node.validation import known_actions, validate
-from csms.store import charger_events, configuration
+from csms.node import v16, v201
+from csms.node.v201 import SCHEMAS, VERSION
+from csms.services import Services
+from csms.services.reports import ReportService
+from csms.store.memory import MemoryStores
 
-SUBPROTOCOL = "ocpp2.0.1"
+COMMANDS = VERSION.commands
+COMMANDS_16 = v16.VERSION.commands
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 CHARGE_POINT_ID = "CP-201"
 
@@ -155,41 +154,38 @@ MINIMAL: dict[str, tuple[dict[str, Any], set[str]]] = {
 }
 
 
-class Recorder:
-    """A fake store function: remembers its arguments."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
-
-    async def __call__(self, *args: Any, **kwargs: Any) -> None:
-        self.calls.append((args, kwargs))
+@pytest.fixture
+def stores() -> MemoryStores:
+    return MemoryStores(clock=lambda: NOW)
 
 
 @pytest.fixture
-def session() -> Session:
-    return cast(Session, SimpleNamespace(pool="pool", charge_point_id=CHARGE_POINT_ID))
+async def reports(stores: MemoryStores) -> ReportService:
+    await stores.chargers.add(CHARGE_POINT_ID, password_hash=None)
+    return Services(stores, clock=lambda: NOW).reports
 
 
-@pytest.fixture(autouse=True)
-def fixed_clock(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(commands_common, "now", lambda: NOW)
+def variables(stores: MemoryStores) -> list[tuple[Any, ...]]:
+    """The device-model rows stored, by key."""
+    data = stores.reports._data.variables
+    return [tuple(row) for _, (row, _) in sorted(data.items(), key=lambda kv: kv[0])]
 
 
 def build(command: str, **params: Any) -> dict[str, Any]:
-    payload = COMMANDS[command].build(params)
-    validate(SUBPROTOCOL, COMMANDS[command].action, payload)
+    payload = COMMANDS[command].build(params, NOW)
+    SCHEMAS.validate(COMMANDS[command].action, payload)
     return payload
 
 
 def build_16(command: str, **params: Any) -> dict[str, Any]:
-    payload = COMMANDS_16[command].build(params)
-    validate("ocpp1.6", COMMANDS_16[command].action, payload)
+    payload = COMMANDS_16[command].build(params, NOW)
+    v16.SCHEMAS.validate(COMMANDS_16[command].action, payload)
     return payload
 
 
 def refused(command: str, **params: Any) -> str:
     with pytest.raises(InvalidInput) as info:
-        COMMANDS[command].build(params)
+        COMMANDS[command].build(params, NOW)
     message = str(info.value)
     assert message.startswith(f"{command}: ")
     return message
@@ -203,7 +199,7 @@ def test_every_csms_initiated_action_has_a_command() -> None:
 
 
 def test_every_action_is_a_command_or_a_handled_charger_message() -> None:
-    assert known_actions(SUBPROTOCOL) == CSMS_INITIATED | set(v201.ROUTES)
+    assert SCHEMAS.actions == CSMS_INITIATED | set(v201.ROUTES)
 
 
 def test_command_names_are_neutral_names() -> None:
@@ -214,7 +210,7 @@ def test_command_names_are_neutral_names() -> None:
 def test_every_neutral_name_has_an_adapter_except_unblock_evse() -> None:
     """UnblockEvse is OCPP 2.1; 2.0.1 (and 1.6) have no such message."""
     assert neutral.COMMAND_NAMES - set(COMMANDS) - set(COMMANDS_16) == {"unblock_evse"}
-    assert "UnblockEvse" not in known_actions(SUBPROTOCOL)
+    assert "UnblockEvse" not in SCHEMAS.actions
 
 
 def test_shared_names_mean_the_same_in_both_versions() -> None:
@@ -548,12 +544,12 @@ def test_data_transfer_passes_structured_data() -> None:
 
 
 async def persist(
-    command: str, request: dict[str, Any], response: dict[str, Any], session: Session
+    command: str, request: dict[str, Any], response: dict[str, Any], reports: ReportService
 ) -> None:
     adapter = COMMANDS[command]
-    validate(SUBPROTOCOL, adapter.action, response, response=True)
+    SCHEMAS.validate(adapter.action, response, response=True)
     assert adapter.persist is not None
-    await adapter.persist(session, request, response)
+    await adapter.persist(reports, CHARGE_POINT_ID, request, response)
 
 
 @pytest.mark.parametrize(
@@ -561,35 +557,19 @@ async def persist(
     [({}, 0, 0), ({"connector_id": 2}, 2, 0), ({"evse_id": 1, "connector_id": 2}, 1, 2)],
 )
 async def test_change_availability_records_the_answer(
-    monkeypatch: pytest.MonkeyPatch,
-    session: Session,
-    params: dict[str, Any],
-    evse_id: int,
-    connector_id: int,
+    reports: ReportService, params: dict[str, Any], evse_id: int, connector_id: int
 ) -> None:
-    record = Recorder()
-    monkeypatch.setattr(configuration, "record_availability", record)
     request = build("change_availability", operative=True, **params)
-    await persist("change_availability", request, {"status": "Rejected"}, session)
-    assert record.calls == [
-        (
-            ("pool", CHARGE_POINT_ID),
-            {
-                "evse_id": evse_id,
-                "connector_id": connector_id,
-                "operative": True,
-                "answer": "Rejected",
-            },
-        )
+    await persist("change_availability", request, {"status": "Rejected"}, reports)
+    assert await reports.availability(CHARGE_POINT_ID) == [
+        Availability(evse_id, connector_id, True, "Rejected", NOW)
     ]
 
 
 @pytest.mark.parametrize("command", ["get_configuration", "get_variables"])
 async def test_read_variables_are_stored(
-    monkeypatch: pytest.MonkeyPatch, session: Session, command: str
+    reports: ReportService, stores: MemoryStores, command: str
 ) -> None:
-    upsert = Recorder()
-    monkeypatch.setattr(charger_events, "upsert_variables", upsert)
     request = {"getVariableData": [HEARTBEAT]}  # what the charger was asked does not matter
     response = {
         "getVariableResult": [
@@ -608,31 +588,13 @@ async def test_read_variables_are_stored(
             },
         ]
     }
-    await persist(command, request, response, session)
-    assert upsert.calls == [
-        (
-            (
-                "pool",
-                CHARGE_POINT_ID,
-                [
-                    (
-                        "OCPPCommCtrlr",
-                        "",
-                        -1,
-                        -1,
-                        "HeartbeatInterval",
-                        "",
-                        "Actual",
-                        "300",
-                        None,
-                        None,
-                    ),
-                    ("EVSE", "", 1, 2, "Power", "max", "Target", "22000", None, None),
-                ],
-            ),
-            {},
-        )
+    await persist(command, request, response, reports)
+    assert variables(stores) == [
+        ("EVSE", "", 1, 2, "Power", "max", "Target", "22000", None, None),
+        ("OCPPCommCtrlr", "", -1, -1, "HeartbeatInterval", "", "Actual", "300", None, None),
     ]
+    [heartbeat] = [v for v in await reports.configuration(CHARGE_POINT_ID) if v.evse_id is None]
+    assert (heartbeat.key, heartbeat.value) == ("OCPPCommCtrlr.HeartbeatInterval", "300")
 
 
 @pytest.mark.parametrize(
@@ -640,22 +602,18 @@ async def test_read_variables_are_stored(
     [("Accepted", True), ("RebootRequired", True), ("Rejected", False), ("UnknownVariable", False)],
 )
 async def test_set_configuration_stores_a_value_the_charger_took(
-    monkeypatch: pytest.MonkeyPatch, session: Session, status: str, stored: bool
+    reports: ReportService, stores: MemoryStores, status: str, stored: bool
 ) -> None:
-    upsert = Recorder()
-    monkeypatch.setattr(charger_events, "upsert_variables", upsert)
     request = build("set_configuration", key="OCPPCommCtrlr.HeartbeatInterval", value=600)
     response = {"setVariableResult": [HEARTBEAT | {"attributeStatus": status}]}
-    await persist("set_configuration", request, response, session)
+    await persist("set_configuration", request, response, reports)
     row = ("OCPPCommCtrlr", "", -1, -1, "HeartbeatInterval", "", "Actual", "600", None, None)
-    assert upsert.calls == [(("pool", CHARGE_POINT_ID, [row] if stored else []), {})]
+    assert variables(stores) == ([row] if stored else [])
 
 
 async def test_set_variables_stores_each_accepted_value_by_identity(
-    monkeypatch: pytest.MonkeyPatch, session: Session
+    reports: ReportService, stores: MemoryStores
 ) -> None:
-    upsert = Recorder()
-    monkeypatch.setattr(charger_events, "upsert_variables", upsert)
     power = {
         "component": {"name": "EVSE", "evse": {"id": 1}},
         "variable": {"name": "Power"},
@@ -674,17 +632,8 @@ async def test_set_variables_stores_each_accepted_value_by_identity(
             HEARTBEAT | {"attributeStatus": "Rejected"},
         ]
     }
-    await persist("set_variables", request, response, session)
-    assert upsert.calls == [
-        (
-            (
-                "pool",
-                CHARGE_POINT_ID,
-                [("EVSE", "", 1, -1, "Power", "", "MaxSet", "11000", None, None)],
-            ),
-            {},
-        )
-    ]
+    await persist("set_variables", request, response, reports)
+    assert variables(stores) == [("EVSE", "", 1, -1, "Power", "", "MaxSet", "11000", None, None)]
 
 
 def test_only_configuration_and_availability_persist() -> None:

@@ -19,8 +19,11 @@ from csms.errors import (
     OccurrenceViolation,
     PropertyViolation,
 )
-from csms.node import rpc
-from csms.node.rpc import OCPP16, OCPP201, BadFrame, Dialect
+from csms.node import rpc, v16, v201
+from csms.node.rpc import BadFrame, Dialect
+from csms.node.versions import BY_SUBPROTOCOL
+
+OCPP16, OCPP201 = v16.DIALECT, v201.DIALECT
 
 DIALECTS = pytest.mark.parametrize("dialect", [OCPP16, OCPP201], ids=["1.6", "2.0.1"])
 
@@ -204,7 +207,10 @@ def test_dialects_use_only_valid_error_codes() -> None:
 
 
 def test_dialects_by_subprotocol() -> None:
-    assert rpc.DIALECTS == {"ocpp1.6": OCPP16, "ocpp2.0.1": OCPP201}
+    assert {s: v.dialect for s, v in BY_SUBPROTOCOL.items()} == {
+        "ocpp1.6": OCPP16,
+        "ocpp2.0.1": OCPP201,
+    }
     assert not OCPP16.answers_unknown_message_type
     assert OCPP201.answers_unknown_message_type
 

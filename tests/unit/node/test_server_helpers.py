@@ -11,11 +11,11 @@ from websockets.datastructures import Headers
 from csms.domain.charge_points import MAX_CHARGE_POINT_ID, valid_charge_point_id
 from csms.node.server import (
     SUPPORTED_SUBPROTOCOLS,
-    VERSIONS,
     CredentialCache,
     basic_credentials,
     charge_point_id_from_path,
 )
+from csms.node.versions import BY_SUBPROTOCOL
 
 
 @pytest.mark.parametrize(
@@ -129,7 +129,8 @@ def test_credential_cache_is_bounded() -> None:
 
 def test_subprotocols_prefer_201() -> None:
     assert SUPPORTED_SUBPROTOCOLS == ["ocpp2.0.1", "ocpp1.6"]
-    assert set(VERSIONS) == {"ocpp1.6", "ocpp2.0.1"}
-    for name, version in VERSIONS.items():
-        assert version.dialect.subprotocol == name
+    assert set(BY_SUBPROTOCOL) == {"ocpp1.6", "ocpp2.0.1"}
+    for name, version in BY_SUBPROTOCOL.items():
+        assert version.subprotocol == version.dialect.subprotocol == name
         assert {"BootNotification", "Heartbeat"} <= set(version.routes)
+        assert version.commands and version.schemas.actions

@@ -1,6 +1,6 @@
 """JSON-schema validation of charger payloads and the OcppError each failure becomes.
 
-The names a kind gets on the wire are per version (rpc.Dialect): 1.6 FormationViolation /
+The names a kind gets on the wire are per version (its Dialect): 1.6 FormationViolation /
 OccurenceConstraintViolation, 2.0.1 FormatViolation / OccurrenceConstraintViolation.
 """
 
@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from csms.errors import ErrorKind, OcppError
-from csms.node import validation
-from csms.node.rpc import DIALECTS
+from csms.node import v16, v201
+from csms.node.versions import BY_SUBPROTOCOL
 
 STATUS_16: dict[str, Any] = {"connectorId": 1, "errorCode": "NoError", "status": "Available"}
 BOOT_16: dict[str, Any] = {"chargePointVendor": "Acme", "chargePointModel": "Wallbox"}
@@ -28,7 +28,7 @@ def station(**changes: Any) -> dict[str, Any]:
 
 def failure(subprotocol: str, action: str, payload: Any) -> OcppError:
     with pytest.raises(OcppError) as info:
-        validation.validate(subprotocol, action, payload)
+        BY_SUBPROTOCOL[subprotocol].schemas.validate(action, payload)
     return info.value
 
 
@@ -103,7 +103,7 @@ def test_schema_failure_maps_to_its_error_kind(
 )
 def test_error_code_on_the_wire(subprotocol: str, action: str, payload: Any, code: str) -> None:
     error = failure(subprotocol, action, payload)
-    assert DIALECTS[subprotocol].code(error.kind) == code
+    assert BY_SUBPROTOCOL[subprotocol].dialect.code(error.kind) == code
 
 
 def test_detail_names_the_field_and_rule() -> None:
@@ -124,7 +124,7 @@ def test_detail_names_the_field_and_rule() -> None:
     ],
 )
 def test_valid_payload_passes(subprotocol: str, action: str, payload: Any) -> None:
-    validation.validate(subprotocol, action, payload)
+    BY_SUBPROTOCOL[subprotocol].schemas.validate(action, payload)
 
 
 @pytest.mark.parametrize(
@@ -141,27 +141,28 @@ def test_valid_payload_passes(subprotocol: str, action: str, payload: Any) -> No
 def test_response_schemas_are_used_for_responses(
     subprotocol: str, action: str, payload: Any
 ) -> None:
-    validation.validate(subprotocol, action, payload, response=True)
+    schemas = BY_SUBPROTOCOL[subprotocol].schemas
+    schemas.validate(action, payload, response=True)
     with pytest.raises(OcppError):
-        validation.validate(subprotocol, action, payload)
+        schemas.validate(action, payload)
 
 
 def test_schema_paths_per_version() -> None:
-    assert validation.schema_path("ocpp1.6", "Heartbeat", False).name == "Heartbeat.json"
-    assert validation.schema_path("ocpp1.6", "Heartbeat", True).name == "HeartbeatResponse.json"
-    assert validation.schema_path("ocpp2.0.1", "Heartbeat", False).name == "HeartbeatRequest.json"
-    assert validation.schema_path("ocpp2.0.1", "Heartbeat", True).name == "HeartbeatResponse.json"
+    assert v16.SCHEMAS.path("Heartbeat", False).name == "Heartbeat.json"
+    assert v16.SCHEMAS.path("Heartbeat", True).name == "HeartbeatResponse.json"
+    assert v201.SCHEMAS.path("Heartbeat", False).name == "HeartbeatRequest.json"
+    assert v201.SCHEMAS.path("Heartbeat", True).name == "HeartbeatResponse.json"
 
 
 def test_known_actions_per_version() -> None:
-    v16 = validation.known_actions("ocpp1.6")
-    v201 = validation.known_actions("ocpp2.0.1")
-    assert {"BootNotification", "StartTransaction", "RemoteStartTransaction"} <= v16
-    assert {"BootNotification", "TransactionEvent", "RequestStartTransaction"} <= v201
-    assert "TransactionEvent" not in v16 and "StartTransaction" not in v201
-    assert not any(name.endswith(("Response", "Request")) for name in v16 | v201)
+    actions_16 = v16.SCHEMAS.actions
+    actions_201 = v201.SCHEMAS.actions
+    assert {"BootNotification", "StartTransaction", "RemoteStartTransaction"} <= actions_16
+    assert {"BootNotification", "TransactionEvent", "RequestStartTransaction"} <= actions_201
+    assert "TransactionEvent" not in actions_16 and "StartTransaction" not in actions_201
+    assert not any(name.endswith(("Response", "Request")) for name in actions_16 | actions_201)
 
 
 def test_validators_are_compiled_once() -> None:
-    first = validation.validator("ocpp1.6", "Heartbeat", False)
-    assert validation.validator("ocpp1.6", "Heartbeat", False) is first
+    first = v16.SCHEMAS.validator("Heartbeat", False)
+    assert v16.SCHEMAS.validator("Heartbeat", False) is first

@@ -4,26 +4,26 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from v201_fakes import FakeStore
+from v201_harness import Harness
 
-from csms.node import validation
-from csms.node.context import Payload, Session
+from csms.node.context import Context, Payload
+from csms.node.v201 import SCHEMAS
 from csms.node.v201.authorization import authorize
 
 TAG = {"idToken": "TAG-1", "type": "ISO14443"}
 
 
-async def call(session: Session, payload: Payload) -> Payload:
-    validation.validate("ocpp2.0.1", "Authorize", payload)
-    response = await authorize(session, payload)
-    validation.validate("ocpp2.0.1", "Authorize", response, response=True)
+async def call(ctx: Context, payload: Payload) -> Payload:
+    SCHEMAS.validate("Authorize", payload)
+    response = await authorize(ctx, payload)
+    SCHEMAS.validate("Authorize", response, response=True)
     return response
 
 
-async def test_c01_accepted_with_cache_expiry_and_group(session: Session, store: FakeStore) -> None:
+async def test_c01_accepted_with_cache_expiry_and_group(ctx: Context, store: Harness) -> None:
     """C01 / C09 (TC_C_39_CSMS): the group is answered as groupIdToken."""
     store.add_token("TAG-1", expiry_date=datetime(2027, 1, 1, tzinfo=UTC), parent_id_token="G")
-    assert await call(session, {"idToken": TAG}) == {
+    assert await call(ctx, {"idToken": TAG}) == {
         "idTokenInfo": {
             "status": "Accepted",
             "cacheExpiryDateTime": "2027-01-01T00:00:00.000Z",
@@ -32,22 +32,22 @@ async def test_c01_accepted_with_cache_expiry_and_group(session: Session, store:
     }
 
 
-async def test_c01_unknown_token_is_unknown(session: Session, store: FakeStore) -> None:
+async def test_c01_unknown_token_is_unknown(ctx: Context, store: Harness) -> None:
     """TC_C_02_CSMS accepts Invalid or Unknown; 2.0.1 has Unknown, so we say it."""
-    assert await call(session, {"idToken": TAG}) == {"idTokenInfo": {"status": "Unknown"}}
+    assert await call(ctx, {"idToken": TAG}) == {"idTokenInfo": {"status": "Unknown"}}
 
 
-async def test_c01_blocked_and_expired(session: Session, store: FakeStore) -> None:
+async def test_c01_blocked_and_expired(ctx: Context, store: Harness) -> None:
     """TC_C_06_CSMS / TC_C_07_CSMS."""
     store.add_token("TAG-1", status="Blocked")
     store.add_token("TAG-2", expiry_date=datetime(2020, 1, 1, tzinfo=UTC))
-    assert (await call(session, {"idToken": TAG}))["idTokenInfo"]["status"] == "Blocked"
+    assert (await call(ctx, {"idToken": TAG}))["idTokenInfo"]["status"] == "Blocked"
     expired = {"idToken": {"idToken": "TAG-2", "type": "ISO14443"}}
-    assert (await call(session, expired))["idTokenInfo"]["status"] == "Expired"
+    assert (await call(ctx, expired))["idTokenInfo"]["status"] == "Expired"
 
 
 async def test_c07_fr_17_contract_certificate_we_cannot_verify(
-    session: Session, store: FakeStore
+    ctx: Context, store: Harness
 ) -> None:
     """C07.FR.17: a chain that cannot be verified -> CertChainError and Invalid, even for
     an eMAID we know (we have no OCSP / PKI yet)."""
@@ -64,7 +64,7 @@ async def test_c07_fr_17_contract_certificate_we_cannot_verify(
         {"certificate": "-----BEGIN CERTIFICATE-----"},
     ):
         payload = {"idToken": {"idToken": "EMAID1", "type": "eMAID"}, **extra}
-        assert await call(session, payload) == {
+        assert await call(ctx, payload) == {
             "idTokenInfo": {"status": "Invalid"},
             "certificateStatus": "CertChainError",
         }

@@ -2,27 +2,27 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
-from v201_fakes import NOW, FakeStore
+from v201_harness import NOW, Harness
 
 from csms.domain.clock import parse_timestamp
-from csms.node import validation
-from csms.node.context import Payload, Session
-from csms.node.v201 import ROUTES
+from csms.node.context import Context, Payload
+from csms.node.v201 import ROUTES, SCHEMAS
 from csms.node.v201.provisioning import variable_rows
 
 T = "2026-01-01T10:00:00Z"
 
 
-async def call(session: Session, action: str, payload: Payload) -> Payload:
-    validation.validate("ocpp2.0.1", action, payload)
-    response = await ROUTES[action](session, payload)
-    validation.validate("ocpp2.0.1", action, response, response=True)
+async def call(ctx: Context, action: str, payload: Payload) -> Payload:
+    SCHEMAS.validate(action, payload)
+    response = await ROUTES[action](ctx, payload)
+    SCHEMAS.validate(action, response, response=True)
     return response
 
 
-async def test_b01_boot_identity_and_answer(session: Session, store: FakeStore) -> None:
+async def test_b01_boot_identity_and_answer(ctx: Context, store: Harness) -> None:
     """B01: the identity is stored; Accepted with the heartbeat interval and our time."""
     payload = {
         "reason": "PowerUp",
@@ -34,45 +34,38 @@ async def test_b01_boot_identity_and_answer(session: Session, store: FakeStore) 
             "modem": {"iccid": "8931", "imsi": "2040"},
         },
     }
-    response = await call(session, "BootNotification", payload)
+    response = await call(ctx, "BootNotification", payload)
     assert response == {
         "status": "Accepted",
         "currentTime": "2026-01-01T12:00:00.000Z",
         "interval": 300,
     }
-    [boot] = store.boots
-    assert boot["identity"] == {
-        "vendor": "Acme",
-        "model": "Fast-1",
-        "serial_number": "SN-9",
-        "firmware_version": "1.2.3",
-        "iccid": "8931",
-        "imsi": "2040",
-    }
-    assert session.accepted
+    charger = store.charger
+    assert (charger.vendor, charger.model, charger.serial_number) == ("Acme", "Fast-1", "SN-9")
+    assert (charger.firmware_version, charger.iccid, charger.imsi) == ("1.2.3", "8931", "2040")
+    assert (charger.registration_status, charger.last_boot_at) == ("Accepted", NOW)
+    assert ctx.link.accepted
 
 
-async def test_b02_pending_boot(session: Session, store: FakeStore) -> None:
-    store.boot_policy = "pending"
+async def test_b02_pending_boot(ctx: Context, store: Harness) -> None:
+    store.set_boot_policy("pending")
     response = await call(
-        session,
+        ctx,
         "BootNotification",
         {"reason": "PowerUp", "chargingStation": {"vendorName": "A", "model": "M"}},
     )
     assert (response["status"], response["interval"]) == ("Pending", 60)
-    assert not session.accepted
+    assert not ctx.link.accepted
 
 
-async def test_heartbeat_is_recorded(session: Session, store: FakeStore) -> None:
-    assert await call(session, "Heartbeat", {}) == {"currentTime": "2026-01-01T12:00:00.000Z"}
-    assert store.heartbeats == [NOW]
+async def test_heartbeat_is_recorded(ctx: Context, store: Harness) -> None:
+    assert await call(ctx, "Heartbeat", {}) == {"currentTime": "2026-01-01T12:00:00.000Z"}
+    assert store.charger.last_heartbeat_at == NOW
 
 
-async def test_status_notification_keeps_the_connector_status(
-    session: Session, store: FakeStore
-) -> None:
+async def test_status_notification_keeps_the_connector_status(ctx: Context, store: Harness) -> None:
     payload = {"timestamp": T, "connectorStatus": "Faulted", "evseId": 2, "connectorId": 1}
-    await call(session, "StatusNotification", payload)
+    await call(ctx, "StatusNotification", payload)
     status = store.connectors[(2, 1)]
     assert (status.status, status.error_code, status.status_at) == (
         "Faulted",
@@ -121,7 +114,7 @@ def test_b07_report_data_to_device_model_rows() -> None:
 
 
 async def test_b07_notify_report_upserts_and_records_without_report_data(
-    session: Session, store: FakeStore
+    ctx: Context, store: Harness
 ) -> None:
     payload = {
         "requestId": 11,
@@ -130,7 +123,7 @@ async def test_b07_notify_report_upserts_and_records_without_report_data(
         "tbc": True,
         "reportData": REPORT_DATA,
     }
-    await call(session, "NotifyReport", payload)
+    await call(ctx, "NotifyReport", payload)
     assert len(store.variables) == 4
     [event] = store.events
     assert event["action"] == "NotifyReport" and event["kind"] == "11"
@@ -145,7 +138,7 @@ async def test_b07_notify_report_upserts_and_records_without_report_data(
 
 
 async def test_notify_event_one_row_per_event_and_e02_fr_05_availability(
-    session: Session, store: FakeStore
+    ctx: Context, store: Harness
 ) -> None:
     """E02.FR.05: Connector.AvailabilityState in a NotifyEvent updates the connector too."""
 
@@ -170,7 +163,7 @@ async def test_notify_event_one_row_per_event_and_e02_fr_05_availability(
             event(3, "95", {"name": "Controller"}, "Temperature"),
         ],
     }
-    await call(session, "NotifyEvent", payload)
+    await call(ctx, "NotifyEvent", payload)
     assert [e["kind"] for e in store.events] == ["Delta", "Delta", "Alerting"]
     assert store.events[2]["payload"]["seqNo"] == 3
     assert {k: s.status for k, s in store.connectors.items()} == {
@@ -179,15 +172,15 @@ async def test_notify_event_one_row_per_event_and_e02_fr_05_availability(
     }
 
 
-async def test_firmware_status_also_on_the_charger(session: Session, store: FakeStore) -> None:
-    await call(session, "FirmwareStatusNotification", {"status": "Installed", "requestId": 1})
-    assert store.charger_status == {"firmware_status": "Installed"}
+async def test_firmware_status_also_on_the_charger(ctx: Context, store: Harness) -> None:
+    await call(ctx, "FirmwareStatusNotification", {"status": "Installed", "requestId": 1})
+    assert store.charger.firmware_status == "Installed"
     assert store.events[0]["kind"] == "Installed"
 
 
-async def test_security_event_with_its_time(session: Session, store: FakeStore) -> None:
+async def test_security_event_with_its_time(ctx: Context, store: Harness) -> None:
     payload = {"type": "InvalidCsmsCertificate", "timestamp": T, "techInfo": "x"}
-    await call(session, "SecurityEventNotification", payload)
+    await call(ctx, "SecurityEventNotification", payload)
     [event] = store.events
     assert (event["kind"], event["occurred_at"], event["payload"]) == (
         "InvalidCsmsCertificate",
@@ -196,24 +189,24 @@ async def test_security_event_with_its_time(session: Session, store: FakeStore) 
     )
 
 
-async def test_p02_fr_06_data_transfer_unknown_vendor(session: Session, store: FakeStore) -> None:
-    response = await call(session, "DataTransfer", {"vendorId": "com.example"})
+async def test_p02_fr_06_data_transfer_unknown_vendor(ctx: Context, store: Harness) -> None:
+    response = await call(ctx, "DataTransfer", {"vendorId": "com.example"})
     assert response["status"] == "UnknownVendorId"
     assert store.events[0]["kind"] == "com.example"
 
 
 async def test_k15_fr_04_ev_charging_needs_rejected_without_a_planner(
-    session: Session, store: FakeStore
+    ctx: Context, store: Harness
 ) -> None:
     payload = {"evseId": 1, "chargingNeeds": {"requestedEnergyTransfer": "DC"}}
-    response = await call(session, "NotifyEVChargingNeeds", payload)
+    response = await call(ctx, "NotifyEVChargingNeeds", payload)
     assert response["status"] == "Rejected"
     assert response["statusInfo"]["reasonCode"] == "UnsupportedRequest"
     assert store.events[0]["kind"] == "DC"
 
 
 async def test_k15_fr_11_ev_charging_schedule_accepted_no_csms_limit(
-    session: Session, store: FakeStore
+    ctx: Context, store: Harness
 ) -> None:
     schedule = {
         "id": 1,
@@ -221,7 +214,7 @@ async def test_k15_fr_11_ev_charging_schedule_accepted_no_csms_limit(
         "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 16.0}],
     }
     response = await call(
-        session,
+        ctx,
         "NotifyEVChargingSchedule",
         {"timeBase": T, "evseId": 1, "chargingSchedule": schedule},
     )
@@ -230,29 +223,29 @@ async def test_k15_fr_11_ev_charging_schedule_accepted_no_csms_limit(
 
 
 async def test_a02_fr_12_sign_certificate_rejected_without_pki(
-    session: Session, store: FakeStore
+    ctx: Context, store: Harness
 ) -> None:
     payload = {"csr": "-----BEGIN CERTIFICATE REQUEST-----", "certificateType": "V2GCertificate"}
-    response = await call(session, "SignCertificate", payload)
+    response = await call(ctx, "SignCertificate", payload)
     assert response["status"] == "Rejected" and "statusInfo" in response
     assert store.events[0]["kind"] == "V2GCertificate"
 
 
 async def test_m01_get_15118_ev_certificate_failed_without_pki(
-    session: Session, store: FakeStore
+    ctx: Context, store: Harness
 ) -> None:
     payload = {
         "iso15118SchemaVersion": "urn:iso:15118:2:2013:MsgDef",
         "action": "Update",
         "exiRequest": "AA==",
     }
-    response = await call(session, "Get15118EVCertificate", payload)
+    response = await call(ctx, "Get15118EVCertificate", payload)
     assert (response["status"], response["exiResponse"]) == ("Failed", "")
     assert store.events[0]["kind"] == "Update"
 
 
 async def test_m06_fr_04_certificate_status_failed_without_ocsp(
-    session: Session, store: FakeStore
+    ctx: Context, store: Harness
 ) -> None:
     ocsp = {
         "hashAlgorithm": "SHA256",
@@ -261,11 +254,11 @@ async def test_m06_fr_04_certificate_status_failed_without_ocsp(
         "serialNumber": "7",
         "responderURL": "http://o",
     }
-    response = await call(session, "GetCertificateStatus", {"ocspRequestData": ocsp})
+    response = await call(ctx, "GetCertificateStatus", {"ocspRequestData": ocsp})
     assert response["status"] == "Failed" and "ocspResult" not in response
 
 
-async def test_meter_values_main_meter_no_transaction(session: Session, store: FakeStore) -> None:
+async def test_meter_values_main_meter_no_transaction(ctx: Context, store: Harness) -> None:
     """J01: evseId 0 is the main meter; MeterValues are never linked to a transaction."""
     payload = {
         "evseId": 0,
@@ -273,18 +266,18 @@ async def test_meter_values_main_meter_no_transaction(session: Session, store: F
             {"timestamp": T, "sampledValue": [{"value": 7.5, "unitOfMeasure": {"unit": "kWh"}}]}
         ],
     }
-    await call(session, "MeterValues", payload)
-    [row] = store.writer.rows
+    await call(ctx, "MeterValues", payload)
+    [row] = store.sample_rows
     assert row[1:4] == (0, 0, None)
-    assert (row[9], row[10]) == ("kWh", "7.5")
+    assert (row[9], row[10]) == ("kWh", Decimal("7.5"))
 
 
-async def test_reports_are_kept_by_request_id(session: Session, store: FakeStore) -> None:
+async def test_reports_are_kept_by_request_id(ctx: Context, store: Harness) -> None:
     """Parts of one answer to a CSMS request share the kind = requestId."""
-    await call(session, "NotifyDisplayMessages", {"requestId": 21, "tbc": True})
-    await call(session, "NotifyMonitoringReport", {"requestId": 22, "seqNo": 0, "generatedAt": T})
+    await call(ctx, "NotifyDisplayMessages", {"requestId": 21, "tbc": True})
+    await call(ctx, "NotifyMonitoringReport", {"requestId": 22, "seqNo": 0, "generatedAt": T})
     await call(
-        session,
+        ctx,
         "NotifyCustomerInformation",
         {"data": "d", "seqNo": 0, "generatedAt": T, "requestId": 23},
     )

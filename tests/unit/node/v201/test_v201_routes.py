@@ -7,12 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from v201_fakes import FakeStore
+from v201_harness import Harness
 
-from csms.node import validation
-from csms.node.context import Session
-from csms.node.rpc import OCPP201
-from csms.node.v201 import DIALECT, ROUTES
+from csms.node.context import Context
+from csms.node.v201 import DIALECT, ROUTES, SCHEMAS, SUBPROTOCOL, VERSION
 
 T = "2026-01-01T10:00:00Z"
 COMPONENT = {"name": "Connector", "evse": {"id": 1, "connectorId": 1}}
@@ -123,38 +121,36 @@ REQUESTS: dict[str, dict[str, Any]] = {
 CHARGER_INITIATED = set(REQUESTS)
 
 
-def test_dialect_is_2_0_1() -> None:
-    assert DIALECT is OCPP201
+def test_the_version_object_is_2_0_1() -> None:
+    assert SUBPROTOCOL == DIALECT.subprotocol == VERSION.subprotocol == "ocpp2.0.1"
+    assert (VERSION.dialect, VERSION.schemas, VERSION.routes) == (DIALECT, SCHEMAS, ROUTES)
+    assert DIALECT.answers_unknown_message_type
 
 
 def test_routes_cover_every_charger_initiated_action_and_nothing_else() -> None:
     assert set(ROUTES) == CHARGER_INITIATED
-    assert CHARGER_INITIATED <= validation.known_actions("ocpp2.0.1")
+    assert CHARGER_INITIATED <= SCHEMAS.actions
 
 
 @pytest.mark.parametrize("action", sorted(REQUESTS))
-async def test_valid_request_gets_valid_response(
-    action: str, session: Session, store: FakeStore
-) -> None:
+async def test_valid_request_gets_valid_response(action: str, ctx: Context, store: Harness) -> None:
     request = REQUESTS[action]
-    validation.validate("ocpp2.0.1", action, request)  # the sample itself is valid
-    response = await ROUTES[action](session, request)
-    validation.validate("ocpp2.0.1", action, response, response=True)
+    SCHEMAS.validate(action, request)  # the sample itself is valid
+    response = await ROUTES[action](ctx, request)
+    SCHEMAS.validate(action, response, response=True)
 
 
 @pytest.mark.parametrize("action", sorted(set(REQUESTS) - {"Heartbeat", "Authorize"}))
-async def test_every_action_persists_something(
-    action: str, session: Session, store: FakeStore
-) -> None:
+async def test_every_action_persists_something(action: str, ctx: Context, store: Harness) -> None:
     """Each handled message leaves a trace in the store (Authorize only reads; Heartbeat
     is checked in its own test)."""
-    await ROUTES[action](session, REQUESTS[action])
+    await ROUTES[action](ctx, REQUESTS[action])
     persisted = (
-        store.boots,
+        store.charger.last_boot_at,
         store.events,
         store.connectors,
         store.transactions,
-        store.writer.rows,
+        store.sample_rows,
         store.variables,
     )
     assert any(persisted), f"{action} persisted nothing"

@@ -6,11 +6,11 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from v201_fakes import NOW, FakeStore
+from v201_harness import NOW, Harness
 
 from csms.domain.clock import parse_timestamp
-from csms.node import validation
-from csms.node.context import Payload, Session
+from csms.node.context import Context, Payload
+from csms.node.v201 import SCHEMAS
 from csms.node.v201.availability import status_notification
 from csms.node.v201.transactions import transaction_event
 
@@ -36,7 +36,7 @@ def event(
         "transactionInfo": {"transactionId": transaction_id, **(info or {})},
         **fields,
     }
-    validation.validate("ocpp2.0.1", "TransactionEvent", payload)
+    SCHEMAS.validate("TransactionEvent", payload)
     return payload
 
 
@@ -45,15 +45,13 @@ def energy(value: float, context: str, at: str, unit: str = "Wh") -> list[dict[s
     return [{"timestamp": at, "sampledValue": [sampled]}]
 
 
-async def send(session: Session, payload: Payload) -> Payload:
-    response = await transaction_event(session, payload)
-    validation.validate("ocpp2.0.1", "TransactionEvent", response, response=True)
+async def send(ctx: Context, payload: Payload) -> Payload:
+    response = await transaction_event(ctx, payload)
+    SCHEMAS.validate("TransactionEvent", response, response=True)
     return response
 
 
-async def test_e02_cable_plugged_in_first_then_authorized(
-    session: Session, store: FakeStore
-) -> None:
+async def test_e02_cable_plugged_in_first_then_authorized(ctx: Context, store: Harness) -> None:
     """E02.FR.01/02 (TC_E_03_CSMS): the session exists from Started; the Authorized event
     brings the token, which is verified and answered."""
     store.add_token("TAG-1")
@@ -64,8 +62,8 @@ async def test_e02_cable_plugged_in_first_then_authorized(
         evse={"id": 1, "connectorId": 1},
         meterValue=energy(1000, "Transaction.Begin", "2026-01-01T10:00:00Z"),
     )
-    assert await send(session, started) == {}
-    response = await send(session, event("Updated", 1, "Authorized", idToken=TAG))
+    assert await send(ctx, started) == {}
+    response = await send(ctx, event("Updated", 1, "Authorized", idToken=TAG))
     assert response == {"idTokenInfo": {"status": "Accepted"}}
     tx = store.transaction(TX)
     assert (tx.evse_id, tx.connector_id) == (1, 1)
@@ -80,14 +78,14 @@ async def test_e02_cable_plugged_in_first_then_authorized(
     assert sample[1:4] == (1, 1, tx.id)  # evse, connector, transaction
 
 
-async def test_e03_id_token_first_then_evse_known(session: Session, store: FakeStore) -> None:
+async def test_e03_id_token_first_then_evse_known(ctx: Context, store: Harness) -> None:
     """E03.FR.02 (TC_E_04_CSMS): Started carries the token; the EVSE comes later
     (E01.FR.16), and so does the charging state (E01.FR.18)."""
     store.add_token("TAG-1", parent_id_token="GROUP-1")
-    response = await send(session, event("Started", 0, "Authorized", idToken=TAG))
+    response = await send(ctx, event("Started", 0, "Authorized", idToken=TAG))
     assert response["idTokenInfo"]["groupIdToken"] == {"idToken": "GROUP-1", "type": "Central"}
     await send(
-        session,
+        ctx,
         event(
             "Updated",
             1,
@@ -103,28 +101,28 @@ async def test_e03_id_token_first_then_evse_known(session: Session, store: FakeS
 
 
 async def test_replayed_seq_no_is_answered_and_changes_nothing(
-    session: Session, store: FakeStore
+    ctx: Context, store: Harness
 ) -> None:
     """A replay (same seqNo, e.g. after a reconnect) gets a valid answer, no change."""
-    await send(session, event("Started", 0, "CablePluggedIn"))
+    await send(ctx, event("Started", 0, "CablePluggedIn"))
     first = event("Updated", 1, "ChargingStateChanged", info={"chargingState": "Charging"})
-    await send(session, first)
+    await send(ctx, first)
     await send(
-        session, event("Updated", 2, "ChargingStateChanged", info={"chargingState": "SuspendedEV"})
+        ctx, event("Updated", 2, "ChargingStateChanged", info={"chargingState": "SuspendedEV"})
     )
-    assert await send(session, first) == {}
+    assert await send(ctx, first) == {}
     tx = store.transaction(TX)
     assert (tx.charging_state, tx.last_seq_no) == ("SuspendedEV", 2)
     assert len(store.transactions) == 1
 
 
 async def test_started_and_updated_record_and_apply_atomically_after_samples(
-    session: Session, store: FakeStore
+    ctx: Context, store: Harness
 ) -> None:
     """Nothing acknowledged is lost: samples are committed first, then the seqNo and its
-    changes in one statement (record_and_update_ocpp201: both or neither)."""
+    changes in one statement (record_and_apply: both or neither)."""
     await send(
-        session,
+        ctx,
         event(
             "Started",
             0,
@@ -132,16 +130,16 @@ async def test_started_and_updated_record_and_apply_atomically_after_samples(
             meterValue=energy(5, "Transaction.Begin", "2026-01-01T10:00:00Z"),
         ),
     )
-    assert store.calls == ["open", "store_samples", "record_event", "update"]
+    assert store.calls == ["open_named", "add_samples", "record_and_apply"]
 
 
 async def test_e06_ended_energy_from_the_ended_register_reading(
-    session: Session, store: FakeStore
+    ctx: Context, store: Harness
 ) -> None:
     """E06.FR.11: Transaction.End reading (here in kWh) is the meter stop; the start is the
     Transaction.Begin reading stored earlier. E06.FR.09: no stoppedReason means Local."""
     await send(
-        session,
+        ctx,
         event(
             "Started",
             0,
@@ -158,7 +156,7 @@ async def test_e06_ended_energy_from_the_ended_register_reading(
         idToken=TAG,
         meterValue=energy(13.5, "Transaction.End", "2026-01-01T11:00:00Z", unit="kWh"),
     )
-    await send(session, ended)
+    await send(ctx, ended)
     tx = store.transaction(TX)
     assert tx.ended_at == parse_timestamp("2026-01-01T11:00:00Z")
     assert (tx.meter_start_wh, tx.meter_stop_wh, tx.energy_wh) == (
@@ -169,35 +167,42 @@ async def test_e06_ended_energy_from_the_ended_register_reading(
     assert (tx.stop_reason, tx.stop_id_token) == ("Local", "TAG-1")
     assert tx.id_token is None  # a stop token is not the session's start token
     # Ended: samples, then the (idempotent) end, and only then the seqNo.
-    assert store.calls == ["open", "store_samples", "update", "finish", "record_event"]
+    assert store.calls == [
+        "open_named",
+        "add_samples",
+        "apply",
+        "register_readings_wh",
+        "finish",
+        "record_event",
+    ]
 
 
-async def test_e06_stopped_reason_and_ended_replay(session: Session, store: FakeStore) -> None:
+async def test_e06_stopped_reason_and_ended_replay(ctx: Context, store: Harness) -> None:
     """TC_E_21_CSMS: stoppedReason Remote is kept; a replayed Ended changes nothing."""
-    await send(session, event("Started", 0, "RemoteStart"))
+    await send(ctx, event("Started", 0, "RemoteStart"))
     ended = event(
         "Ended", 1, "RemoteStop", info={"stoppedReason": "Remote"}, at="2026-01-01T10:30:00Z"
     )
-    await send(session, ended)
+    await send(ctx, ended)
     again = dict(ended, timestamp="2026-01-01T10:45:00Z")
-    await send(session, again)
+    await send(ctx, again)
     tx = store.transaction(TX)
     assert tx.stop_reason == "Remote"
     assert tx.ended_at == parse_timestamp("2026-01-01T10:30:00Z")
 
 
 async def test_ended_without_reading_falls_back_to_stored_samples(
-    session: Session, store: FakeStore
+    ctx: Context, store: Harness
 ) -> None:
     at = "2026-01-01T10:00:00Z"
     await send(
-        session,
+        ctx,
         event("Started", 0, "CablePluggedIn", meterValue=energy(1000, "Transaction.Begin", at)),
     )
     periodic = energy(4, "Sample.Periodic", "2026-01-01T10:15:00Z", unit="kWh")
-    await send(session, event("Updated", 1, "MeterValuePeriodic", meterValue=periodic))
+    await send(ctx, event("Updated", 1, "MeterValuePeriodic", meterValue=periodic))
     await send(
-        session, event("Ended", 2, "EVCommunicationLost", info={"stoppedReason": "EVDisconnected"})
+        ctx, event("Ended", 2, "EVCommunicationLost", info={"stoppedReason": "EVDisconnected"})
     )
     tx = store.transaction(TX)
     assert (tx.meter_stop_wh, tx.energy_wh) == (Decimal(4000), Decimal(3000))
@@ -205,93 +210,89 @@ async def test_ended_without_reading_falls_back_to_stored_samples(
 
 
 async def test_e07_stop_token_is_answered_but_not_the_start_token(
-    session: Session, store: FakeStore
+    ctx: Context, store: Harness
 ) -> None:
     """E07.FR.02 / TC_C_39_CSMS: a group member stops the session with its own token."""
     store.add_token("TAG-1", parent_id_token="G")
     store.add_token("TAG-2", parent_id_token="G")
-    await send(session, event("Started", 0, "Authorized", idToken=TAG))
+    await send(ctx, event("Started", 0, "Authorized", idToken=TAG))
     other = {"idToken": "TAG-2", "type": "ISO14443"}
-    response = await send(session, event("Updated", 1, "StopAuthorized", idToken=other))
+    response = await send(ctx, event("Updated", 1, "StopAuthorized", idToken=other))
     assert response["idTokenInfo"]["status"] == "Accepted"
     assert store.transaction(TX).id_token == "TAG-1"
 
 
-async def test_tc_e_31_updated_after_ended_changes_nothing(
-    session: Session, store: FakeStore
-) -> None:
+async def test_tc_e_31_updated_after_ended_changes_nothing(ctx: Context, store: Harness) -> None:
     """TC_E_31_CSMS: queued events arrive after Ended (skipped seqNos): answered, recorded,
     but the ended session stays as it is."""
-    await send(session, event("Started", 0, "CablePluggedIn", info={"chargingState": "Charging"}))
+    await send(ctx, event("Started", 0, "CablePluggedIn", info={"chargingState": "Charging"}))
     await send(
-        session,
+        ctx,
         event("Ended", 3, "EVCommunicationLost", offline=True, info={"chargingState": "Idle"}),
     )
     ended = store.transaction(TX)
-    await send(session, event("Updated", 1, "StopAuthorized", offline=True, idToken=TAG))
+    await send(ctx, event("Updated", 1, "StopAuthorized", offline=True, idToken=TAG))
     late = event(
         "Updated", 2, "ChargingStateChanged", offline=True, info={"chargingState": "EVConnected"}
     )
-    assert await send(session, late) == {}
+    assert await send(ctx, late) == {}
     assert store.transaction(TX) == ended
     assert (ended.charging_state, ended.offline, ended.last_seq_no) == ("Idle", True, 3)
     assert (store.transaction(TX).id, 1) in store.seq_nos
 
 
-async def test_e05_unknown_token_is_unknown(session: Session, store: FakeStore) -> None:
+async def test_e05_unknown_token_is_unknown(ctx: Context, store: Harness) -> None:
     """E05.FR.01 / TC_E_16_CSMS: invalid_idtoken -> Invalid or Unknown."""
-    response = await send(session, event("Started", 0, "Authorized", idToken=TAG))
+    response = await send(ctx, event("Started", 0, "Authorized", idToken=TAG))
     assert response == {"idTokenInfo": {"status": "Unknown"}}
     assert store.transaction(TX).authorization_status == "Unknown"
 
 
 async def test_e04_blocked_token_started_offline_is_blocked_and_kept(
-    session: Session, store: FakeStore
+    ctx: Context, store: Harness
 ) -> None:
     """E04.FR.03: an offline start is recorded whatever the token; the answer says Blocked
     so the station can stop it (E05.FR.09/10)."""
     store.add_token("TAG-1", status="Blocked")
     started = event("Started", 0, "Authorized", offline=True, idToken=TAG)
-    assert (await send(session, started))["idTokenInfo"]["status"] == "Blocked"
+    assert (await send(ctx, started))["idTokenInfo"]["status"] == "Blocked"
     tx = store.transaction(TX)
     assert (tx.offline, tx.authorization_status, tx.id_token) == (True, "Blocked", "TAG-1")
 
 
 async def test_concurrent_tx_when_the_token_has_another_active_session(
-    session: Session, store: FakeStore
+    ctx: Context, store: Harness
 ) -> None:
     store.add_token("TAG-1")
-    await send(session, event("Started", 0, "Authorized", idToken=TAG, transaction_id="tx-a"))
+    await send(ctx, event("Started", 0, "Authorized", idToken=TAG, transaction_id="tx-a"))
     second = event("Updated", 1, "Authorized", idToken=TAG, transaction_id="tx-b")
-    await send(session, event("Started", 0, "CablePluggedIn", transaction_id="tx-b"))
-    assert (await send(session, second))["idTokenInfo"]["status"] == "ConcurrentTx"
+    await send(ctx, event("Started", 0, "CablePluggedIn", transaction_id="tx-b"))
+    assert (await send(ctx, second))["idTokenInfo"]["status"] == "ConcurrentTx"
     assert store.transaction("tx-b").authorization_status == "ConcurrentTx"
     # the replay answers the same; the first session's later events stay Accepted
-    assert (await send(session, second))["idTokenInfo"]["status"] == "ConcurrentTx"
+    assert (await send(ctx, second))["idTokenInfo"]["status"] == "ConcurrentTx"
     later = event("Updated", 1, "ChargingStateChanged", idToken=TAG, transaction_id="tx-a")
-    assert (await send(session, later))["idTokenInfo"]["status"] == "Accepted"
+    assert (await send(ctx, later))["idTokenInfo"]["status"] == "Accepted"
 
 
-async def test_concurrent_sessions_allowed_for_the_token(
-    session: Session, store: FakeStore
-) -> None:
+async def test_concurrent_sessions_allowed_for_the_token(ctx: Context, store: Harness) -> None:
     store.add_token("TAG-1", allow_concurrent=True)
-    await send(session, event("Started", 0, "Authorized", idToken=TAG, transaction_id="tx-a"))
+    await send(ctx, event("Started", 0, "Authorized", idToken=TAG, transaction_id="tx-a"))
     response = await send(
-        session, event("Started", 0, "Authorized", idToken=TAG, transaction_id="tx-b")
+        ctx, event("Started", 0, "Authorized", idToken=TAG, transaction_id="tx-b")
     )
     assert response["idTokenInfo"]["status"] == "Accepted"
 
 
-async def test_c02_no_authorization_token_is_accepted(session: Session, store: FakeStore) -> None:
+async def test_c02_no_authorization_token_is_accepted(ctx: Context, store: Harness) -> None:
     """C02.FR.01/02: a start button sends idToken "" of type NoAuthorization -> Accepted."""
     token = {"idToken": "", "type": "NoAuthorization"}
-    response = await send(session, event("Started", 0, "Authorized", idToken=token))
+    response = await send(ctx, event("Started", 0, "Authorized", idToken=token))
     assert response == {"idTokenInfo": {"status": "Accepted"}}
     assert store.transaction(TX).id_token_type == "NoAuthorization"
 
 
-async def test_first_event_received_may_be_ended(session: Session, store: FakeStore) -> None:
+async def test_first_event_received_may_be_ended(ctx: Context, store: Harness) -> None:
     """Whichever event comes first creates the session (E12: an offline transaction)."""
     ended = event(
         "Ended",
@@ -301,27 +302,27 @@ async def test_first_event_received_may_be_ended(session: Session, store: FakeSt
         evse={"id": 1, "connectorId": 2},
         info={"stoppedReason": "EVDisconnected"},
     )
-    await send(session, ended)
+    await send(ctx, ended)
     tx = store.transaction(TX)
     assert (tx.evse_id, tx.connector_id, tx.offline) == (1, 2, True)
     assert tx.ended_at is not None and "no_meter_reading" in tx.flags
 
 
 async def test_e53_seq_no_restarts_at_zero_for_each_transaction(
-    session: Session, store: FakeStore
+    ctx: Context, store: Harness
 ) -> None:
     """TC_E_53_CSMS: seqNo 0 again for a new transaction is a new event, not a replay."""
     for transaction_id in ("tx-a", "tx-b"):
-        await send(session, event("Started", 0, "CablePluggedIn", transaction_id=transaction_id))
+        await send(ctx, event("Started", 0, "CablePluggedIn", transaction_id=transaction_id))
     assert len(store.seq_nos) == 2
     assert store.transaction("tx-b").last_seq_no == 0
 
 
 async def test_omitted_connector_is_filled_in_for_a_one_connector_evse(
-    session: Session, store: FakeStore
+    ctx: Context, store: Harness
 ) -> None:
     await status_notification(
-        session,
+        ctx,
         {
             "timestamp": "2026-01-01T09:59:00Z",
             "connectorStatus": "Occupied",
@@ -329,7 +330,7 @@ async def test_omitted_connector_is_filled_in_for_a_one_connector_evse(
             "connectorId": 1,
         },
     )
-    await send(session, event("Started", 0, "CablePluggedIn", evse={"id": 3}))
+    await send(ctx, event("Started", 0, "CablePluggedIn", evse={"id": 3}))
     tx = store.transaction(TX)
     assert (tx.evse_id, tx.connector_id) == (3, 1)
     assert tx.started_at < NOW

@@ -1,0 +1,186 @@
+"""What a charger sends, answered: parse, gate, validate, hand to the version's handler.
+The one place where an OcppError becomes a CALLERROR.
+
+No socket here: ``receive`` takes a frame and returns the reply to send (or None); replies
+to our own calls go to the connection's ``on_reply``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from csms.errors import (
+    InternalFailure,
+    NotImplementedAction,
+    NotSupportedAction,
+    OcppError,
+    PropertyViolation,
+    SecurityViolation,
+)
+from csms.node import rpc
+from csms.node.calls import CallCorrelator, OutgoingCall
+from csms.node.context import Context
+from csms.node.journal import JournalRecorder
+from csms.node.metrics import NodeMetrics
+from csms.node.version import OcppVersion
+
+BOOT = "BootNotification"
+PENDING = "Pending"
+_JOURNAL_RAW_LIMIT = 4096
+
+Reply = rpc.CallResult | rpc.CallError
+OnReply = Callable[[OutgoingCall, Reply], None]
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        ctx: Context,
+        version: OcppVersion,
+        calls: CallCorrelator,
+        on_reply: OnReply,
+        *,
+        journal: JournalRecorder | None = None,
+        metrics: NodeMetrics | None = None,
+        validate_responses: bool = True,
+    ) -> None:
+        self.ctx = ctx
+        self.version = version
+        self.calls = calls
+        self.on_reply = on_reply
+        self.journal = journal
+        self.metrics = metrics
+        self.validate_responses = validate_responses
+
+    async def receive(self, data: str | bytes) -> bytes | None:
+        """The reply to one received frame (None: nothing to send)."""
+        try:
+            frame = rpc.parse(data, self.version.dialect)
+        except rpc.BadFrame as bad:
+            self._journal("in", 0, bad.message_id, None, {"raw": _raw_text(data)})
+            self.ctx.log.warning("bad frame: %s", bad.error.description)
+            if bad.silent:
+                return None
+            return self._error(bad.message_id, None, bad.error)
+        if isinstance(frame, rpc.Call):
+            if _NUL[type(data)] in data and _contains_nul(frame.payload):
+                # Valid JSON, but PostgreSQL text cannot hold NUL: refuse it whole.
+                self._journal("in", rpc.CALL, frame.message_id, frame.action, _raw_json(data))
+                return self._error(
+                    frame.message_id,
+                    frame.action,
+                    PropertyViolation("NUL character (\\u0000) in a string value"),
+                )
+            self._journal("in", rpc.CALL, frame.message_id, frame.action, frame.payload)
+            if self.metrics is None:
+                return await self._answer(frame)
+            return await self._measured(frame, self.metrics)
+        if _NUL[type(data)] in data and _contains_nul(frame):
+            self._journal("in", 0, frame.message_id, None, _raw_json(data))
+        elif isinstance(frame, rpc.CallResult):
+            self._journal("in", rpc.CALLRESULT, frame.message_id, None, frame.payload)
+        else:
+            self._journal("in", rpc.CALLERROR, frame.message_id, None, _error_payload(frame))
+        call = self.calls.receive(frame)
+        if call is None:
+            self.ctx.log.info("reply %s to no call of ours, ignored", frame.message_id)
+        else:
+            self.on_reply(call, frame)
+        return None
+
+    async def _measured(self, call: rpc.Call, metrics: NodeMetrics) -> bytes:
+        started = time.perf_counter()
+        answer = await self._answer(call)
+        known = call.action if call.action in self.version.schemas.actions else "unknown"
+        metrics.message("in", known)
+        metrics.handled(known, time.perf_counter() - started)
+        return answer
+
+    def _may_send(self, action: str) -> bool:
+        """Until BootNotification is Accepted only a boot, or (Pending) what we asked for
+        (2.0.1 B02.FR.09 / B03.FR.07; 1.6 section 4.2)."""
+        link = self.ctx.link
+        if link.accepted or action == BOOT:
+            return True
+        return link.registration_status == PENDING and self.calls.requested(action)
+
+    async def _answer(self, call: rpc.Call) -> bytes:
+        action = call.action
+        version = self.version
+        try:
+            handler = version.routes.get(action)
+            if handler is None:
+                if action in version.schemas.actions:
+                    raise NotSupportedAction(f"{action} is not sent by a charger")
+                raise NotImplementedAction(f"unknown action {action[:64]!r}")
+            if not self._may_send(action):
+                raise SecurityViolation("BootNotification has not been accepted")
+            version.schemas.validate(action, call.payload)
+            result = await handler(self.ctx, call.payload)
+            if self.validate_responses:
+                try:
+                    version.schemas.validate(action, result, response=True)
+                except OcppError as exc:
+                    self.ctx.log.error("our %s response is invalid: %s", action, exc)
+                    raise InternalFailure("internal error") from exc
+        except OcppError as error:
+            return self._error(call.message_id, action, error)
+        except Exception:
+            self.ctx.log.exception("%s handler failed", action)
+            return self._error(call.message_id, action, InternalFailure("internal error"))
+        self._journal("out", rpc.CALLRESULT, call.message_id, action, result)
+        return rpc.call_result(call.message_id, result)
+
+    def _error(self, message_id: str, action: str | None, error: OcppError) -> bytes:
+        dialect = self.version.dialect
+        payload = {
+            "errorCode": dialect.code(error.kind),
+            "errorDescription": error.description,
+            "errorDetails": error.details,
+        }
+        self._journal("out", rpc.CALLERROR, message_id, action, payload)
+        return rpc.call_error(message_id, error, dialect)
+
+    def _journal(
+        self, direction: str, message_type: int, message_id: str, action: str | None, payload: Any
+    ) -> None:
+        if self.journal is not None:
+            self.journal.record(direction, message_type, message_id, action, payload)
+
+
+# How a NUL character appears in a JSON text (it may not appear raw).
+_NUL: dict[type, Any] = {str: "\\u0000", bytes: b"\\u0000"}
+
+
+def _raw_text(data: str | bytes) -> str:
+    text = data if isinstance(data, str) else data.decode("utf-8", "replace")
+    return text[:_JOURNAL_RAW_LIMIT].replace("\x00", "\ufffd")
+
+
+def _contains_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_contains_nul(k) or _contains_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_contains_nul(v) for v in value)
+    if isinstance(value, rpc.CallResult):
+        return _contains_nul(value.payload)
+    if isinstance(value, rpc.CallError):
+        return _contains_nul([value.error_code, value.description, value.details])
+    return False
+
+
+def _raw_json(data: str | bytes) -> dict[str, str]:
+    """A frame for the journal that PostgreSQL can store: escaped NULs made visible."""
+    return {"raw": _raw_text(data).replace("\\u0000", "\\ufffd")}
+
+
+def _error_payload(frame: rpc.CallError) -> dict[str, Any]:
+    return {
+        "errorCode": frame.error_code,
+        "errorDescription": frame.description,
+        "errorDetails": frame.details,
+    }

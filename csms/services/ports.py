@@ -1,0 +1,246 @@
+"""The store ports: what the services need from storage, as ``typing.Protocol``s.
+
+Two implementations pass the same contract tests (tests/contract/): PostgreSQL
+(``csms.store.postgres``, asyncpg, with writes batched across chargers) and in memory
+(``csms.store.memory``, for unit tests and as an executable statement of the rules).
+Every method's docstring is its contract; "durable" means committed when the call returns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Protocol
+
+from csms.domain.chargers import Boot, Charger, ConnectorStatus, Presence
+from csms.domain.id_tokens import IdToken
+from csms.domain.meter_values import MeterSample
+from csms.domain.reports import (
+    Availability,
+    ConfigurationRow,
+    ConfigurationValue,
+    Notification,
+    VariableRow,
+)
+from csms.domain.transactions import Ending, EventRecord, NewSession, SessionChanges, Transaction
+
+
+class ChargerStore(Protocol):
+    """Chargers: registration (operators) and what their connections report (the node)."""
+
+    async def add(
+        self,
+        charge_point_id: str,
+        *,
+        password_hash: str | None,
+        boot_policy: str,
+        ocpp_version: str | None,
+        description: str,
+    ) -> Charger:
+        """Register a charger (auth mode "basic" with a hash, else "none"); AlreadyExists."""
+        ...
+
+    async def get(self, charge_point_id: str) -> Charger | None: ...
+
+    async def update(self, charge_point_id: str, **changes: Any) -> Charger:
+        """Change operator-set fields (password_hash, auth_mode, boot_policy, ocpp_version,
+        description); NotFound."""
+        ...
+
+    async def remove(self, charge_point_id: str) -> None:
+        """Delete the charger and everything recorded about it; NotFound."""
+        ...
+
+    async def record_boot(self, boot: Boot) -> str:
+        """Store the identity; the registration status its boot policy gives (Rejected for
+        a charger that is not registered). Durable."""
+        ...
+
+    async def record_connector_status(self, charge_point_id: str, status: ConnectorStatus) -> None:
+        """Keep the newest status per connector; an older (replayed) one changes nothing."""
+        ...
+
+    async def list_connectors(self, charge_point_id: str) -> list[ConnectorStatus]:
+        """By EVSE, then connector."""
+        ...
+
+    async def record_presence(self, presence: Presence) -> None:
+        """A connection marks the charger connected to its node and epoch; a disconnection
+        clears that only if the charger is still marked connected by the same node and
+        epoch. Applied in call order."""
+        ...
+
+    def note_heartbeat(self, charge_point_id: str, at: datetime) -> None:
+        """Last heartbeat and last seen; best effort, not awaited (nothing of value is lost
+        if it never lands)."""
+        ...
+
+    async def record_charger_status(
+        self,
+        charge_point_id: str,
+        *,
+        firmware_status: str | None = None,
+        diagnostics_status: str | None = None,
+    ) -> None:
+        """The latest firmware / diagnostics status; None leaves a status as it is."""
+        ...
+
+
+class TokenStore(Protocol):
+    async def get(self, id_token: str) -> IdToken | None:
+        """Case-insensitive."""
+        ...
+
+
+class SessionStore(Protocol):
+    """Charging sessions (``transactions``) and their sequenced messages."""
+
+    async def find_started(self, charge_point_id: str, start_key: str) -> Transaction | None:
+        """The session a CSMS-named start with this key created."""
+        ...
+
+    async def create_started(
+        self, charge_point_id: str, new: NewSession
+    ) -> tuple[Transaction, bool]:
+        """A new session with a random positive 31-bit transaction id unique across chargers
+        (created True), or the one with the same start key (False)."""
+        ...
+
+    async def open_named(
+        self,
+        charge_point_id: str,
+        transaction_id: str,
+        *,
+        protocol: str,
+        started_at: datetime,
+        evse_id: int,
+        connector_id: int,
+    ) -> Transaction:
+        """The session the charger named ``transaction_id``; created with the given values
+        if it does not exist, else returned unchanged."""
+        ...
+
+    async def get(self, charge_point_id: str, transaction_id: str) -> Transaction | None: ...
+
+    async def get_by_pk(self, pk: int) -> Transaction | None: ...
+
+    async def record_and_apply(self, event: EventRecord) -> bool:
+        """Record a sequenced message and apply its changes (both or neither; the changes
+        are not applied to an ended session, but the message is kept). False, and nothing
+        changes, if its seqNo was recorded for the session before. Events of one session
+        apply in call order. Durable."""
+        ...
+
+    async def record_event(self, event: EventRecord) -> bool:
+        """Record a sequenced message without applying it; False if its seqNo was
+        recorded before."""
+        ...
+
+    async def apply(self, pk: int, changes: SessionChanges) -> None:
+        """Apply changes to a session that has not ended (first token wins, newest state
+        wins, the earliest start wins, offline sticks, a later stop token wins)."""
+        ...
+
+    async def finish(self, pk: int, ending: Ending) -> bool:
+        """End a session that has not ended (keeps a meter start it had; flags are added);
+        False, and nothing changes, if it had ended."""
+        ...
+
+    async def count_active_for_token(
+        self, id_token: str, *, excluding_pk: int | None = None
+    ) -> int:
+        """Sessions of the token (case-insensitive) that have not ended, on any charger."""
+        ...
+
+
+class MeterStore(Protocol):
+    async def add_samples(
+        self,
+        charge_point_id: str,
+        evse_id: int,
+        connector_id: int,
+        transaction_pk: int | None,
+        samples: Sequence[MeterSample],
+    ) -> None:
+        """Durable. A sample with the same charger, EVSE, connector, time, measurand, phase,
+        location and context as a stored one is a replay: it adds nothing."""
+        ...
+
+    async def register_readings_wh(
+        self, transaction_pk: int
+    ) -> tuple[Decimal | None, Decimal | None]:
+        """The first and last energy import register readings of a session, in Wh (phase
+        total, unit Wh, kWh or none)."""
+        ...
+
+
+class ReportStore(Protocol):
+    """What chargers report besides sessions."""
+
+    async def record_notification(
+        self,
+        charge_point_id: str,
+        action: str,
+        payload: dict[str, Any],
+        *,
+        kind: str | None = None,
+        occurred_at: datetime | None = None,
+    ) -> None: ...
+
+    async def list_notifications(
+        self,
+        charge_point_id: str,
+        *,
+        actions: Sequence[str] | None = None,
+        limit: int = 100,
+        before_id: int | None = None,
+    ) -> list[Notification]:
+        """Newest first."""
+        ...
+
+    async def upsert_configuration(
+        self, charge_point_id: str, rows: Sequence[ConfigurationRow]
+    ) -> None:
+        """1.6 keys; a None readonly keeps what was known."""
+        ...
+
+    async def list_configuration(self, charge_point_id: str) -> list[ConfigurationValue]:
+        """By key."""
+        ...
+
+    async def upsert_variables(self, charge_point_id: str, rows: Sequence[VariableRow]) -> None:
+        """2.0.1 device-model attributes; a None mutability or characteristics keeps what
+        was known."""
+        ...
+
+    async def list_variables(self, charge_point_id: str) -> list[ConfigurationValue]:
+        """By component, instance, EVSE, connector, variable, instance, attribute."""
+        ...
+
+    async def record_availability(
+        self, charge_point_id: str, *, evse_id: int, connector_id: int, operative: bool, answer: str
+    ) -> None: ...
+
+    async def list_availability(self, charge_point_id: str) -> list[Availability]:
+        """By EVSE, then connector."""
+        ...
+
+
+class Stores(Protocol):
+    """One implementation of every port."""
+
+    @property
+    def chargers(self) -> ChargerStore: ...
+
+    @property
+    def tokens(self) -> TokenStore: ...
+
+    @property
+    def sessions(self) -> SessionStore: ...
+
+    @property
+    def meters(self) -> MeterStore: ...
+
+    @property
+    def reports(self) -> ReportStore: ...

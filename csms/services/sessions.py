@@ -1,0 +1,330 @@
+"""Charging sessions, version neutral: authorize tokens, start, update and end sessions.
+
+The 1.6 and 2.0.1 handlers translate their messages into :class:`SessionEvent`s and call
+:meth:`SessionService.start`, :meth:`~SessionService.update` or :meth:`~SessionService.end`.
+What makes an acknowledged message impossible to lose or to apply twice:
+
+1. meter samples are stored first (a replay stores them again as no-ops: they have a
+   unique key);
+2. a sequenced message (2.0.1 seqNo) is recorded and applied in one statement, so a crash
+   cannot leave it recorded but unapplied for its replay to skip; an end is applied first
+   (ending is itself idempotent) and only then recorded;
+3. a start the CSMS names is found again by its start key; a second end changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from csms.domain.clock import Clock
+from csms.domain.id_tokens import NO_AUTHORIZATION, Authorization, TokenStatus, authorize
+from csms.domain.meter_values import MeterSample, first_and_last_register_wh
+from csms.domain.transactions import (
+    EventRecord,
+    NamedBy,
+    NewSession,
+    Phase,
+    SessionEvent,
+    SessionRef,
+    TokenRef,
+    Transaction,
+    changes_of,
+    ending,
+    start_key,
+    token_starts,
+)
+from csms.services.hooks import Hooks, SessionEnded, SessionStarted, SessionUpdated
+from csms.services.link import ChargerLink
+from csms.services.ports import MeterStore, SessionStore, TokenStore
+
+
+@dataclass(frozen=True, slots=True)
+class SessionOutcome:
+    """What a transaction message came to: the session (None: not ours / unknown), the
+    decision on its token (None: it had none), and whether it changed anything."""
+
+    session: SessionRef | None
+    authorization: Authorization | None
+    fresh: bool
+
+
+class SessionService:
+    def __init__(
+        self,
+        sessions: SessionStore,
+        tokens: TokenStore,
+        meters: MeterStore,
+        *,
+        clock: Clock,
+        hooks: Hooks,
+    ) -> None:
+        self._sessions = sessions
+        self._tokens = tokens
+        self._meters = meters
+        self._clock = clock
+        self._hooks = hooks
+
+    # -- tokens ------------------------------------------------------------------------------
+
+    async def authorize(
+        self, token: TokenRef, *, starting: bool = False, excluding_pk: int | None = None
+    ) -> Authorization:
+        """The decision for ``token`` now; ``starting`` adds the concurrent-session check."""
+        if token.type == NO_AUTHORIZATION:
+            return Authorization(TokenStatus.ACCEPTED)
+        record = await self._tokens.get(token.id_token)
+        others = 0
+        if starting and record is not None and not record.allow_concurrent:
+            others = await self._sessions.count_active_for_token(
+                token.id_token, excluding_pk=excluding_pk
+            )
+        return authorize(record, self._clock(), other_active_sessions=others, starting=starting)
+
+    # -- meter values outside sessions -------------------------------------------------------
+
+    async def meter_values(
+        self, link: ChargerLink, evse_id: int, connector_id: int, samples: Sequence[MeterSample]
+    ) -> None:
+        """Samples that belong to no session (a connector's or the station's meter)."""
+        await self._meters.add_samples(link.charge_point_id, evse_id, connector_id, None, samples)
+
+    # -- the session lifecycle ---------------------------------------------------------------
+
+    async def start(self, link: ChargerLink, event: SessionEvent) -> SessionOutcome:
+        if event.named_by is NamedBy.CSMS:
+            return await self._start_named_by_csms(link, event)
+        return await self._sequenced(link, event)
+
+    async def update(self, link: ChargerLink, event: SessionEvent) -> SessionOutcome:
+        if event.named_by is NamedBy.CSMS:
+            return await self._update_named_by_csms(link, event)
+        return await self._sequenced(link, event)
+
+    async def end(self, link: ChargerLink, event: SessionEvent) -> SessionOutcome:
+        if event.named_by is NamedBy.CSMS:
+            return await self._end_named_by_csms(link, event)
+        return await self._sequenced(link, event)
+
+    # -- sessions the CSMS names (1.6) ---------------------------------------------------------
+
+    async def _start_named_by_csms(self, link: ChargerLink, event: SessionEvent) -> SessionOutcome:
+        token = event.token
+        assert token is not None and event.connector_id is not None
+        assert event.meter_start_wh is not None
+        key = start_key(event.connector_id, token.id_token, event.at, event.meter_start_wh)
+        replayed = await self._sessions.find_started(link.charge_point_id, key)
+        if replayed is not None:
+            link.log.info("start replayed: transaction %s", replayed.transaction_id)
+            return self._known_start(link, replayed)
+        # A session is recorded whatever the decision: the charger may have started it
+        # offline and will stop it itself when told the token is not Accepted (1.6 5.19).
+        authorization = await self.authorize(token, starting=True)
+        session, created = await self._sessions.create_started(
+            link.charge_point_id,
+            NewSession(
+                protocol=event.protocol,
+                start_key=key,
+                evse_id=event.evse_id or 0,
+                connector_id=event.connector_id,
+                id_token=token.id_token,
+                id_token_type=token.type,
+                started_at=event.at,
+                meter_start_wh=event.meter_start_wh,
+                reservation_id=event.reservation_id,
+                authorization_status=authorization.status.value,
+                parent_id_token=authorization.parent_id_token,
+            ),
+        )
+        if not created:  # the same start, arrived twice at once
+            return self._known_start(link, session)
+        link.sessions.remember(session.ref)
+        link.log.info(
+            "transaction %s started on connector %d (%s)",
+            session.transaction_id,
+            session.connector_id,
+            authorization.status.value,
+        )
+        await self._hooks.emit(
+            SessionStarted(link.charge_point_id, session.ref, authorization, event)
+        )
+        return SessionOutcome(session.ref, authorization, True)
+
+    @staticmethod
+    def _known_start(link: ChargerLink, session: Transaction) -> SessionOutcome:
+        """A replayed start is answered as the first one was."""
+        link.sessions.remember(session.ref)
+        status = TokenStatus(session.authorization_status or TokenStatus.INVALID.value)
+        return SessionOutcome(
+            session.ref, Authorization(status, None, session.parent_id_token), False
+        )
+
+    async def _named_by_csms(self, link: ChargerLink, transaction_id: str) -> SessionRef | None:
+        """A session of this charger by the id we gave it (None: unknown, or another
+        charger's); looked up once per connection."""
+        ref = link.sessions.get(transaction_id)
+        if ref is None:
+            session = await self._sessions.get(link.charge_point_id, transaction_id)
+            if session is None:
+                return None
+            ref = session.ref
+            link.sessions.remember(ref)
+        return ref
+
+    async def _update_named_by_csms(self, link: ChargerLink, event: SessionEvent) -> SessionOutcome:
+        assert event.transaction_id is not None
+        ref = await self._named_by_csms(link, event.transaction_id)
+        if ref is None:
+            link.log.warning("meter values for unknown transaction %s", event.transaction_id)
+        await self._store_samples(link, event, ref)
+        if ref is not None:
+            await self._hooks.emit(SessionUpdated(link.charge_point_id, ref, event.samples, event))
+        return SessionOutcome(ref, None, ref is not None)
+
+    async def _end_named_by_csms(self, link: ChargerLink, event: SessionEvent) -> SessionOutcome:
+        assert event.transaction_id is not None
+        authorization = None if event.token is None else await self.authorize(event.token)
+        session = await self._sessions.get(link.charge_point_id, event.transaction_id)
+        if session is None:
+            # Unknown here, or another charger's: answered so the charger drops it.
+            link.log.warning("stop for unknown transaction %s", event.transaction_id)
+            return SessionOutcome(None, authorization, False)
+        await self._store_samples(link, event, session.ref)
+        ended = await self._finish(link, session, event)
+        if not ended:
+            link.log.info("stop of transaction %s replayed: no change", session.transaction_id)
+        return SessionOutcome(session.ref, authorization, ended)
+
+    # -- sessions the charger names (2.0.1), every message sequenced ---------------------------
+
+    async def _sequenced(self, link: ChargerLink, event: SessionEvent) -> SessionOutcome:
+        assert event.transaction_id is not None and event.seq_no is not None
+        known = link.sessions.get(event.transaction_id)
+        if known is not None and event.phase is Phase.UPDATED and event.token is None:
+            # a periodic update of a session this connection has seen: one statement
+            await self._store_samples(link, event, known)
+            fresh = await self._record_and_apply(known, event, None)
+            return await self._updated(link, known, event, None, fresh)
+        session = await self._sessions.open_named(
+            link.charge_point_id,
+            event.transaction_id,
+            protocol=event.protocol,
+            started_at=event.at,
+            evse_id=event.evse_id or 0,
+            connector_id=event.connector_id or 0,
+        )
+        ref = session.ref
+        link.sessions.remember(ref)
+        await self._store_samples(link, event, ref)
+        authorization = None
+        if event.token is not None:
+            # E01.FR.11 / E05.FR.01: verify the token even if the charger authorized it.
+            authorization = await self.authorize(
+                event.token, starting=token_starts(event, session), excluding_pk=ref.pk
+            )
+        if event.phase is Phase.ENDED:
+            await self._sessions.apply(ref.pk, changes_of(event, authorization))
+            await self._finish(link, session, event)
+            fresh = await self._sessions.record_event(self._record(ref, event, authorization))
+            if not fresh:
+                self._replayed(link, event)
+            return SessionOutcome(ref, authorization, fresh)
+        fresh = await self._record_and_apply(ref, event, authorization)
+        if event.phase is Phase.UPDATED:
+            return await self._updated(link, ref, event, authorization, fresh)
+        if fresh:
+            link.log.info("transaction %s started", ref.transaction_id)
+            await self._hooks.emit(SessionStarted(link.charge_point_id, ref, authorization, event))
+        else:
+            self._replayed(link, event)
+        return SessionOutcome(ref, authorization, fresh)
+
+    async def _updated(
+        self,
+        link: ChargerLink,
+        ref: SessionRef,
+        event: SessionEvent,
+        authorization: Authorization | None,
+        fresh: bool,
+    ) -> SessionOutcome:
+        if fresh:
+            await self._hooks.emit(SessionUpdated(link.charge_point_id, ref, event.samples, event))
+        else:
+            self._replayed(link, event)
+        return SessionOutcome(ref, authorization, fresh)
+
+    @staticmethod
+    def _replayed(link: ChargerLink, event: SessionEvent) -> None:
+        link.log.info(
+            "transaction %s seqNo %s replayed: no change", event.transaction_id, event.seq_no
+        )
+
+    @staticmethod
+    def _record(
+        ref: SessionRef, event: SessionEvent, authorization: Authorization | None
+    ) -> EventRecord:
+        return EventRecord(
+            ref.pk,
+            event.phase.value,
+            event.at,
+            event.record or {},
+            changes_of(event, authorization),
+        )
+
+    async def _record_and_apply(
+        self, ref: SessionRef, event: SessionEvent, authorization: Authorization | None
+    ) -> bool:
+        return await self._sessions.record_and_apply(self._record(ref, event, authorization))
+
+    # -- shared ------------------------------------------------------------------------------
+
+    async def _store_samples(
+        self, link: ChargerLink, event: SessionEvent, ref: SessionRef | None
+    ) -> None:
+        """Samples before what they belong to is recorded: a replay after a crash stores
+        them again as no-ops, so nothing is lost in between."""
+        if not event.samples:
+            return
+        evse_id = event.evse_id
+        connector_id = event.connector_id
+        if ref is not None:
+            evse_id = ref.evse_id if evse_id is None else evse_id
+            connector_id = ref.connector_id if connector_id is None else connector_id
+        await self._meters.add_samples(
+            link.charge_point_id,
+            evse_id or 0,
+            connector_id or 0,
+            None if ref is None else ref.pk,
+            event.samples,
+        )
+
+    async def _finish(self, link: ChargerLink, session: Transaction, event: SessionEvent) -> bool:
+        """End the session with its energy (from the message's or the stored register
+        readings where the message has none); False if it had ended before."""
+        meter_start: Decimal | None = session.meter_start_wh
+        meter_stop = event.meter_stop_wh
+        if meter_stop is None:
+            _, meter_stop = first_and_last_register_wh(event.samples)
+        if meter_start is None or meter_stop is None:
+            first, last = await self._meters.register_readings_wh(session.id)
+            meter_start = first if meter_start is None else meter_start
+            meter_stop = last if meter_stop is None else meter_stop
+        how = ending(event, meter_start, meter_stop)
+        if not await self._sessions.finish(session.id, how):
+            return False
+        link.log.info("transaction %s ended", session.transaction_id)
+        await self._hooks.emit(
+            SessionEnded(
+                link.charge_point_id,
+                session.ref,
+                how.ended_at,
+                how.meter_start_wh,
+                how.meter_stop_wh,
+                how.energy_wh,
+                how.flags,
+                how.stop_reason,
+                event,
+            )
+        )
+        return True

@@ -1,0 +1,526 @@
+"""The store ports (``csms.services.ports``) in memory: the same rules as PostgreSQL, in
+plain Python, for unit tests. The contract tests (tests/contract/) run against both and
+compare them with each other.
+
+Single process, no durability; every write is visible at once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from csms.domain.chargers import Boot, Charger, ConnectorStatus, Presence, registration_status
+from csms.domain.clock import Clock, utc_now
+from csms.domain.id_tokens import IdToken
+from csms.domain.meter_values import ENERGY_REGISTER, MeterSample
+from csms.domain.reports import (
+    Availability,
+    ConfigurationRow,
+    ConfigurationValue,
+    Notification,
+    VariableRow,
+    variable_value,
+)
+from csms.domain.transactions import Ending, EventRecord, NewSession, SessionChanges, Transaction
+from csms.errors import AlreadyExists, NotFound
+
+_CHARGER_FIELDS = {"password_hash", "auth_mode", "boot_policy", "ocpp_version", "description"}
+_MAX_DRAWN_ID = 2**31 - 1
+_DRAWN_PROTOCOL = "ocpp1.6"  # ids drawn by the CSMS are unique across chargers
+_WH_FACTOR = {"": Decimal(1), "Wh": Decimal(1), "kWh": Decimal(1000)}
+
+
+class _Data:
+    """What every port of one MemoryStores shares (a charger's removal removes its data)."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.chargers: dict[str, Charger] = {}
+        self.epochs: dict[str, int] = {}  # connection_epoch, not part of Charger
+        self.connectors: dict[tuple[str, int, int], ConnectorStatus] = {}
+        self.tokens: dict[str, IdToken] = {}  # by lower-case id
+        self.sessions: dict[int, Transaction] = {}
+        self.start_keys: dict[tuple[str, str], int] = {}
+        self.session_ids: dict[tuple[str, str], int] = {}
+        self.events: dict[tuple[int, int], EventRecord] = {}
+        self.samples: dict[tuple[Any, ...], tuple[int | None, MeterSample]] = {}
+        self.notifications: list[tuple[str, Notification]] = []
+        self.configuration: dict[tuple[str, str], tuple[str | None, bool | None, datetime]] = {}
+        self.variables: dict[tuple[str, tuple[Any, ...]], tuple[VariableRow, datetime]] = {}
+        self.availability: dict[tuple[str, int, int], Availability] = {}
+
+    def forget(self, charge_point_id: str) -> None:
+        self.epochs.pop(charge_point_id, None)
+        pks = {pk for pk, s in self.sessions.items() if s.charge_point_id == charge_point_id}
+        for pk in pks:
+            del self.sessions[pk]
+        for index in (self.start_keys, self.session_ids):
+            for key in [k for k in index if k[0] == charge_point_id]:
+                del index[key]
+        self.events = {k: v for k, v in self.events.items() if k[0] not in pks}
+        self.samples = {k: v for k, v in self.samples.items() if k[0] != charge_point_id}
+        self.notifications = [n for n in self.notifications if n[0] != charge_point_id]
+        self.connectors = {k: v for k, v in self.connectors.items() if k[0] != charge_point_id}
+        self.configuration = {
+            k: v for k, v in self.configuration.items() if k[0] != charge_point_id
+        }
+        self.variables = {k: v for k, v in self.variables.items() if k[0] != charge_point_id}
+        self.availability = {k: v for k, v in self.availability.items() if k[0] != charge_point_id}
+
+
+class MemoryChargers:
+    def __init__(self, data: _Data) -> None:
+        self._data = data
+
+    async def add(
+        self,
+        charge_point_id: str,
+        *,
+        password_hash: str | None,
+        boot_policy: str = "accept",
+        ocpp_version: str | None = None,
+        description: str = "",
+    ) -> Charger:
+        if charge_point_id in self._data.chargers:
+            raise AlreadyExists(f"charger {charge_point_id} exists already")
+        charger = Charger(
+            charge_point_id=charge_point_id,
+            password_hash=password_hash,
+            auth_mode="basic" if password_hash is not None else "none",
+            boot_policy=boot_policy,
+            ocpp_version=ocpp_version,
+            description=description,
+            registration_status=None,
+            vendor=None,
+            model=None,
+            serial_number=None,
+            firmware_version=None,
+            iccid=None,
+            imsi=None,
+            meter_type=None,
+            meter_serial_number=None,
+            connected_protocol=None,
+            connected_node=None,
+            last_boot_at=None,
+            last_heartbeat_at=None,
+            last_seen_at=None,
+            firmware_status=None,
+            diagnostics_status=None,
+            created_at=self._data.clock(),
+        )
+        self._data.chargers[charge_point_id] = charger
+        return charger
+
+    async def get(self, charge_point_id: str) -> Charger | None:
+        return self._data.chargers.get(charge_point_id)
+
+    async def update(self, charge_point_id: str, **changes: Any) -> Charger:
+        unknown = set(changes) - _CHARGER_FIELDS
+        if unknown:
+            raise ValueError(f"cannot update {sorted(unknown)}")
+        return self._change(charge_point_id, **changes)
+
+    def _change(self, charge_point_id: str, **changes: Any) -> Charger:
+        charger = self._data.chargers.get(charge_point_id)
+        if charger is None:
+            raise NotFound(f"charger {charge_point_id} not found")
+        changed = dataclasses.replace(charger, **changes)
+        self._data.chargers[charge_point_id] = changed
+        return changed
+
+    async def remove(self, charge_point_id: str) -> None:
+        if self._data.chargers.pop(charge_point_id, None) is None:
+            raise NotFound(f"charger {charge_point_id} not found")
+        self._data.forget(charge_point_id)
+
+    async def record_boot(self, boot: Boot) -> str:
+        charger = self._data.chargers.get(boot.charge_point_id)
+        if charger is None:
+            return "Rejected"
+        status = registration_status(charger.boot_policy)
+        self._change(
+            boot.charge_point_id,
+            registration_status=status,
+            last_boot_at=boot.at,
+            last_seen_at=boot.at,
+            vendor=boot.identity.get("vendor"),
+            model=boot.identity.get("model"),
+            serial_number=boot.identity.get("serial_number"),
+            firmware_version=boot.identity.get("firmware_version"),
+            iccid=boot.identity.get("iccid"),
+            imsi=boot.identity.get("imsi"),
+            meter_type=boot.identity.get("meter_type"),
+            meter_serial_number=boot.identity.get("meter_serial_number"),
+        )
+        return status
+
+    async def record_connector_status(self, charge_point_id: str, status: ConnectorStatus) -> None:
+        if charge_point_id not in self._data.chargers:
+            return  # PostgreSQL: the foreign key refuses it; the batch drops it
+        key = (charge_point_id, status.evse_id, status.connector_id)
+        kept = self._data.connectors.get(key)
+        if kept is None or kept.status_at <= status.status_at:
+            self._data.connectors[key] = status
+
+    async def list_connectors(self, charge_point_id: str) -> list[ConnectorStatus]:
+        return [
+            status
+            for key, status in sorted(self._data.connectors.items(), key=lambda kv: kv[0])
+            if key[0] == charge_point_id
+        ]
+
+    async def record_presence(self, presence: Presence) -> None:
+        cp = presence.charge_point_id
+        charger = self._data.chargers.get(cp)
+        if charger is None:
+            return
+        if presence.protocol is not None:
+            self._data.epochs[cp] = presence.epoch
+            self._change(
+                cp,
+                connected_protocol=presence.protocol,
+                connected_node=presence.node_id,
+                last_seen_at=presence.at,
+            )
+        elif charger.connected_node == presence.node_id and self._data.epochs.get(cp) == (
+            presence.epoch
+        ):
+            self._data.epochs.pop(cp, None)
+            self._change(cp, connected_protocol=None, connected_node=None, last_seen_at=presence.at)
+
+    def note_heartbeat(self, charge_point_id: str, at: datetime) -> None:
+        if charge_point_id in self._data.chargers:
+            self._change(charge_point_id, last_heartbeat_at=at, last_seen_at=at)
+
+    async def record_charger_status(
+        self,
+        charge_point_id: str,
+        *,
+        firmware_status: str | None = None,
+        diagnostics_status: str | None = None,
+    ) -> None:
+        charger = self._data.chargers.get(charge_point_id)
+        if charger is None:
+            return
+        self._change(
+            charge_point_id,
+            firmware_status=_first(firmware_status, charger.firmware_status),
+            diagnostics_status=_first(diagnostics_status, charger.diagnostics_status),
+        )
+
+
+class MemoryTokens:
+    def __init__(self, data: _Data) -> None:
+        self._data = data
+
+    async def get(self, id_token: str) -> IdToken | None:
+        return self._data.tokens.get(id_token.lower())
+
+    def add(self, token: IdToken) -> None:
+        """Register a token (what ``csms.store.id_tokens.add_id_token`` does)."""
+        self._data.tokens[token.id_token.lower()] = token
+
+
+class MemorySessions:
+    def __init__(self, data: _Data) -> None:
+        self._data = data
+        self._next_pk = 1
+
+    def _insert(self, **values: Any) -> Transaction:
+        row: dict[str, Any] = {f.name: None for f in dataclasses.fields(Transaction)}
+        row.update(id=self._next_pk, offline=False, flags=[], **values)
+        self._next_pk += 1
+        session = Transaction(**row)
+        self._data.sessions[session.id] = session
+        self._data.session_ids[(session.charge_point_id, session.transaction_id)] = session.id
+        return session
+
+    async def find_started(self, charge_point_id: str, start_key: str) -> Transaction | None:
+        pk = self._data.start_keys.get((charge_point_id, start_key))
+        return None if pk is None else self._data.sessions[pk]
+
+    async def create_started(
+        self, charge_point_id: str, new: NewSession
+    ) -> tuple[Transaction, bool]:
+        found = await self.find_started(charge_point_id, new.start_key)
+        if found is not None:
+            return found, False
+        drawn = {s.transaction_id for s in self._data.sessions.values()}
+        transaction_id = str(secrets.randbelow(_MAX_DRAWN_ID) + 1)
+        while transaction_id in drawn:
+            transaction_id = str(secrets.randbelow(_MAX_DRAWN_ID) + 1)
+        session = self._insert(
+            charge_point_id=charge_point_id,
+            protocol=new.protocol,
+            transaction_id=transaction_id,
+            evse_id=new.evse_id,
+            connector_id=new.connector_id,
+            id_token=new.id_token,
+            id_token_type=new.id_token_type,
+            parent_id_token=new.parent_id_token,
+            authorization_status=new.authorization_status,
+            reservation_id=new.reservation_id,
+            started_at=new.started_at,
+            meter_start_wh=Decimal(new.meter_start_wh),
+        )
+        self._data.start_keys[(charge_point_id, new.start_key)] = session.id
+        return session, True
+
+    async def open_named(
+        self,
+        charge_point_id: str,
+        transaction_id: str,
+        *,
+        protocol: str,
+        started_at: datetime,
+        evse_id: int,
+        connector_id: int,
+    ) -> Transaction:
+        found = await self.get(charge_point_id, transaction_id)
+        if found is not None:
+            return found
+        return self._insert(
+            charge_point_id=charge_point_id,
+            protocol=protocol,
+            transaction_id=transaction_id,
+            evse_id=evse_id,
+            connector_id=connector_id,
+            started_at=started_at,
+        )
+
+    async def get(self, charge_point_id: str, transaction_id: str) -> Transaction | None:
+        pk = self._data.session_ids.get((charge_point_id, transaction_id))
+        return None if pk is None else self._data.sessions[pk]
+
+    async def get_by_pk(self, pk: int) -> Transaction | None:
+        return self._data.sessions.get(pk)
+
+    async def record_and_apply(self, event: EventRecord) -> bool:
+        if not await self.record_event(event):
+            return False
+        await self.apply(event.pk, event.changes)
+        return True
+
+    async def record_event(self, event: EventRecord) -> bool:
+        key = (event.pk, event.changes.seq_no)
+        if key in self._data.events or event.pk not in self._data.sessions:
+            return False
+        assert event.changes.seq_no is not None
+        self._data.events[(event.pk, event.changes.seq_no)] = event
+        return True
+
+    async def apply(self, pk: int, changes: SessionChanges) -> None:
+        old = self._data.sessions.get(pk)
+        if old is None or old.ended_at is not None:
+            return
+        self._data.sessions[pk] = dataclasses.replace(old, **_applied(old, changes))
+
+    async def finish(self, pk: int, ending: Ending) -> bool:
+        old = self._data.sessions.get(pk)
+        if old is None or old.ended_at is not None:
+            return False
+        self._data.sessions[pk] = dataclasses.replace(
+            old,
+            ended_at=ending.ended_at,
+            meter_stop_wh=ending.meter_stop_wh,
+            energy_wh=ending.energy_wh,
+            flags=[*old.flags, *ending.flags],
+            stop_reason=ending.stop_reason,
+            stop_id_token=_first(ending.stop_id_token, old.stop_id_token),
+            meter_start_wh=_first(old.meter_start_wh, ending.meter_start_wh),
+        )
+        return True
+
+    async def count_active_for_token(
+        self, id_token: str, *, excluding_pk: int | None = None
+    ) -> int:
+        wanted = id_token.lower()
+        return sum(
+            1
+            for s in self._data.sessions.values()
+            if s.id_token is not None
+            and s.id_token.lower() == wanted
+            and s.ended_at is None
+            and s.id != excluding_pk
+        )
+
+
+def _first(*values: Any) -> Any:
+    """SQL coalesce."""
+    return next((v for v in values if v is not None), None)
+
+
+def _applied(old: Transaction, new: SessionChanges) -> dict[str, Any]:
+    """The rules of ``csms.store.transactions._UPDATE_RULES``."""
+    seq_nos = [v for v in (old.last_seq_no, new.seq_no) if v is not None]
+    starts = [v for v in (old.started_at, new.started_at) if v is not None]
+    return {
+        "last_seq_no": max(seq_nos) if seq_nos else None,
+        "last_trigger_reason": _first(new.trigger_reason, old.last_trigger_reason),
+        "offline": old.offline or new.offline,
+        "started_at": min(starts),
+        "evse_id": _first(new.evse_id, old.evse_id),
+        "connector_id": _first(new.connector_id, old.connector_id),
+        "id_token": _first(old.id_token, new.id_token),
+        "id_token_type": _first(old.id_token_type, new.id_token_type),
+        "authorization_status": _first(old.authorization_status, new.authorization_status),
+        "parent_id_token": _first(old.parent_id_token, new.parent_id_token),
+        "charging_state": _first(new.charging_state, old.charging_state),
+        "remote_start_id": _first(old.remote_start_id, new.remote_start_id),
+        "reservation_id": _first(old.reservation_id, new.reservation_id),
+        "stop_id_token": _first(new.stop_id_token, old.stop_id_token),
+    }
+
+
+class MemoryMeters:
+    def __init__(self, data: _Data) -> None:
+        self._data = data
+
+    async def add_samples(
+        self,
+        charge_point_id: str,
+        evse_id: int,
+        connector_id: int,
+        transaction_pk: int | None,
+        samples: Sequence[MeterSample],
+    ) -> None:
+        for s in samples:
+            key = (
+                charge_point_id,
+                evse_id,
+                connector_id,
+                s.sampled_at,
+                s.measurand,
+                s.phase,
+                s.location,
+                s.context,
+            )
+            self._data.samples.setdefault(key, (transaction_pk, s))
+
+    def of_session(self, transaction_pk: int) -> list[MeterSample]:
+        """The samples stored for a session, by time."""
+        found = [s for pk, s in self._data.samples.values() if pk == transaction_pk]
+        return sorted(found, key=lambda s: (s.sampled_at, s.measurand, s.phase))
+
+    async def register_readings_wh(
+        self, transaction_pk: int
+    ) -> tuple[Decimal | None, Decimal | None]:
+        readings = sorted(
+            (s.sampled_at, s.value * _WH_FACTOR[s.unit])
+            for s in self.of_session(transaction_pk)
+            if s.measurand == ENERGY_REGISTER
+            and s.phase == ""
+            and s.value is not None
+            and s.unit in _WH_FACTOR
+        )
+        if not readings:
+            return None, None
+        return readings[0][1], readings[-1][1]
+
+
+class MemoryReports:
+    def __init__(self, data: _Data) -> None:
+        self._data = data
+        self._next_id = 1
+
+    async def record_notification(
+        self,
+        charge_point_id: str,
+        action: str,
+        payload: dict[str, Any],
+        *,
+        kind: str | None = None,
+        occurred_at: datetime | None = None,
+    ) -> None:
+        if charge_point_id not in self._data.chargers:
+            raise NotFound(f"charger {charge_point_id} not found")  # the foreign key
+        notification = Notification(
+            self._next_id, action, kind, occurred_at, payload, self._data.clock()
+        )
+        self._next_id += 1
+        self._data.notifications.append((charge_point_id, notification))
+
+    async def list_notifications(
+        self,
+        charge_point_id: str,
+        *,
+        actions: Sequence[str] | None = None,
+        limit: int = 100,
+        before_id: int | None = None,
+    ) -> list[Notification]:
+        found = [
+            n
+            for cp, n in reversed(self._data.notifications)
+            if cp == charge_point_id
+            and (actions is None or n.action in actions)
+            and (before_id is None or n.id < before_id)
+        ]
+        return found[:limit]
+
+    async def upsert_configuration(
+        self, charge_point_id: str, rows: Sequence[ConfigurationRow]
+    ) -> None:
+        now = self._data.clock()
+        for key, value, readonly in rows:
+            old = self._data.configuration.get((charge_point_id, key))
+            known = old[1] if old is not None else None
+            self._data.configuration[(charge_point_id, key)] = (
+                value,
+                _first(readonly, known),
+                now,
+            )
+
+    async def list_configuration(self, charge_point_id: str) -> list[ConfigurationValue]:
+        return [
+            ConfigurationValue(key, value, readonly, at)
+            for (cp, key), (value, readonly, at) in sorted(self._data.configuration.items())
+            if cp == charge_point_id
+        ]
+
+    async def upsert_variables(self, charge_point_id: str, rows: Sequence[VariableRow]) -> None:
+        now = self._data.clock()
+        for row in rows:
+            key = (charge_point_id, tuple(row[:7]))
+            old = self._data.variables.get(key)
+            if old is not None:
+                row = row._replace(
+                    mutability=_first(row.mutability, old[0].mutability),
+                    characteristics=_first(row.characteristics, old[0].characteristics),
+                )
+            self._data.variables[key] = (row, now)
+
+    async def list_variables(self, charge_point_id: str) -> list[ConfigurationValue]:
+        return [
+            variable_value(row, at)
+            for (cp, _), (row, at) in sorted(self._data.variables.items(), key=lambda kv: kv[0])
+            if cp == charge_point_id
+        ]
+
+    async def record_availability(
+        self, charge_point_id: str, *, evse_id: int, connector_id: int, operative: bool, answer: str
+    ) -> None:
+        self._data.availability[(charge_point_id, evse_id, connector_id)] = Availability(
+            evse_id, connector_id, operative, answer, self._data.clock()
+        )
+
+    async def list_availability(self, charge_point_id: str) -> list[Availability]:
+        return [
+            a for key, a in sorted(self._data.availability.items()) if key[0] == charge_point_id
+        ]
+
+
+class MemoryStores:
+    """Every port in memory (``csms.services.ports.Stores``)."""
+
+    def __init__(self, clock: Clock = utc_now) -> None:
+        data = _Data(clock)
+        self.chargers = MemoryChargers(data)
+        self.tokens = MemoryTokens(data)
+        self.sessions = MemorySessions(data)
+        self.meters = MemoryMeters(data)
+        self.reports = MemoryReports(data)

@@ -1,0 +1,325 @@
+"""The store ports (``csms.services.ports``) on PostgreSQL.
+
+Per-charger writes on the node's hot paths are gathered across chargers: ``BatchCall``
+turns many callers' single-item requests into one statement per batch (handshake lookups,
+boots, connector statuses, presence, sequenced transaction messages) and ``BatchWriter``
+does the same for rows (meter samples, which callers await, and heartbeats, which they do
+not). On this kind of machine each round trip to PostgreSQL costs a wake-up of a database
+process; gathered, a storm costs one per batch (docs/performance.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import asyncpg
+
+from csms.domain.chargers import Boot, Charger, ConnectorStatus, Presence
+from csms.domain.id_tokens import IdToken
+from csms.domain.meter_values import MeterSample
+from csms.domain.reports import (
+    Availability,
+    ConfigurationRow,
+    ConfigurationValue,
+    Notification,
+    VariableRow,
+)
+from csms.domain.transactions import Ending, EventRecord, NewSession, SessionChanges, Transaction
+from csms.store import charger_events, configuration, id_tokens, meter_values, transactions
+from csms.store import chargers as charger_rows
+from csms.store.batching import BatchCall, BatchWriter, Row
+
+
+class PostgresChargers:
+    def __init__(self, pool: asyncpg.Pool, *, max_items: int, heartbeat_rows: int) -> None:
+        self._pool = pool
+
+        async def lookup(ids: Sequence[str]) -> list[Charger | None]:
+            found = await charger_rows.get_chargers(pool, ids)
+            return [found.get(i) for i in ids]
+
+        async def boots(items: Sequence[Boot]) -> list[str]:
+            statuses = await charger_rows.record_boots(pool, items)
+            return [statuses.get(b.charge_point_id, "Rejected") for b in items]
+
+        async def statuses(items: Sequence[tuple[str, ConnectorStatus]]) -> list[None]:
+            await charger_rows.upsert_connector_statuses(pool, items)
+            return [None] * len(items)
+
+        async def presence(items: Sequence[Presence]) -> list[None]:
+            await charger_rows.record_presence(pool, items)
+            return [None] * len(items)
+
+        async def heartbeats(rows: Sequence[Row]) -> None:
+            await charger_rows.record_heartbeats(pool, rows)
+
+        self._lookup = BatchCall(lookup, max_items=max_items)
+        self._boot = BatchCall(boots, max_items=max_items)
+        self._status = BatchCall(statuses, max_items=max_items)
+        # one batch at a time: a connection and its disconnection must land in order
+        self._presence = BatchCall(presence, max_items=max_items, max_inflight=1)
+        # fire-and-forget: losing a heartbeat on a crash loses nothing of value
+        self.heartbeats = BatchWriter(heartbeats, max_rows=heartbeat_rows, max_delay=0.2)
+
+    async def add(
+        self,
+        charge_point_id: str,
+        *,
+        password_hash: str | None,
+        boot_policy: str,
+        ocpp_version: str | None,
+        description: str,
+    ) -> Charger:
+        return await charger_rows.add_charger(
+            self._pool,
+            charge_point_id,
+            password_hash=password_hash,
+            boot_policy=boot_policy,
+            ocpp_version=ocpp_version,
+            description=description,
+        )
+
+    async def get(self, charge_point_id: str) -> Charger | None:
+        return await self._lookup(charge_point_id)
+
+    async def update(self, charge_point_id: str, **changes: Any) -> Charger:
+        return await charger_rows.update_charger(self._pool, charge_point_id, **changes)
+
+    async def remove(self, charge_point_id: str) -> None:
+        await charger_rows.remove_charger(self._pool, charge_point_id)
+
+    async def record_boot(self, boot: Boot) -> str:
+        return await self._boot(boot)
+
+    async def record_connector_status(self, charge_point_id: str, status: ConnectorStatus) -> None:
+        await self._status((charge_point_id, status))
+
+    async def list_connectors(self, charge_point_id: str) -> list[ConnectorStatus]:
+        return await charger_rows.list_connectors(self._pool, charge_point_id)
+
+    async def record_presence(self, presence: Presence) -> None:
+        await self._presence(presence)
+
+    def note_heartbeat(self, charge_point_id: str, at: datetime) -> None:
+        self.heartbeats.add([(charge_point_id, at)])
+
+    async def record_charger_status(
+        self,
+        charge_point_id: str,
+        *,
+        firmware_status: str | None = None,
+        diagnostics_status: str | None = None,
+    ) -> None:
+        await charger_rows.record_charger_status(
+            self._pool,
+            charge_point_id,
+            firmware_status=firmware_status,
+            diagnostics_status=diagnostics_status,
+        )
+
+    def batched_items(self) -> dict[str, int]:
+        """How many requests each batched call has answered (tests, benchmarks)."""
+        return {
+            "lookup": self._lookup.items,
+            "boot": self._boot.items,
+            "connector_status": self._status.items,
+            "presence": self._presence.items,
+        }
+
+    async def drain(self) -> None:
+        for call in (self._lookup, self._boot, self._status, self._presence):
+            await call.drain()
+        await self.heartbeats.flush()
+
+
+class PostgresTokens:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def get(self, id_token: str) -> IdToken | None:
+        return await id_tokens.get_id_token(self._pool, id_token)
+
+
+class PostgresSessions:
+    def __init__(self, pool: asyncpg.Pool, *, max_items: int) -> None:
+        self._pool = pool
+
+        async def record_and_apply(items: Sequence[EventRecord]) -> list[bool]:
+            if len({e.pk for e in items}) == len(items):  # one round: one statement
+                return await transactions.record_and_apply_many(pool, items)
+            # several rounds commit together, so a retry never finds half of them applied
+            async with pool.acquire() as connection, connection.transaction():
+                return await transactions.record_and_apply_many(connection, items)
+
+        self._record_and_apply = BatchCall(record_and_apply, max_items=max_items)
+
+    async def find_started(self, charge_point_id: str, start_key: str) -> Transaction | None:
+        return await transactions.find_started(self._pool, charge_point_id, start_key)
+
+    async def create_started(
+        self, charge_point_id: str, new: NewSession
+    ) -> tuple[Transaction, bool]:
+        return await transactions.create_started(self._pool, charge_point_id, new)
+
+    async def open_named(
+        self,
+        charge_point_id: str,
+        transaction_id: str,
+        *,
+        protocol: str,
+        started_at: datetime,
+        evse_id: int,
+        connector_id: int,
+    ) -> Transaction:
+        return await transactions.open_named(
+            self._pool,
+            charge_point_id,
+            transaction_id,
+            protocol=protocol,
+            started_at=started_at,
+            evse_id=evse_id,
+            connector_id=connector_id,
+        )
+
+    async def get(self, charge_point_id: str, transaction_id: str) -> Transaction | None:
+        return await transactions.get(self._pool, charge_point_id, transaction_id)
+
+    async def get_by_pk(self, pk: int) -> Transaction | None:
+        return await transactions.get_by_pk(self._pool, pk)
+
+    async def record_and_apply(self, event: EventRecord) -> bool:
+        return await self._record_and_apply(event)
+
+    async def record_event(self, event: EventRecord) -> bool:
+        return await transactions.record_event(self._pool, event)
+
+    async def apply(self, pk: int, changes: SessionChanges) -> None:
+        await transactions.apply(self._pool, pk, changes)
+
+    async def finish(self, pk: int, ending: Ending) -> bool:
+        return await transactions.finish(self._pool, pk, ending)
+
+    async def count_active_for_token(
+        self, id_token: str, *, excluding_pk: int | None = None
+    ) -> int:
+        return await transactions.count_active_for_token(
+            self._pool, id_token, excluding_pk=excluding_pk
+        )
+
+    async def drain(self) -> None:
+        await self._record_and_apply.drain()
+
+
+class PostgresMeters:
+    def __init__(self, pool: asyncpg.Pool, *, max_rows: int, max_delay: float) -> None:
+        self._pool = pool
+
+        async def flush(rows: Sequence[Row]) -> None:
+            await meter_values.insert_rows(pool, rows)
+
+        self.writer = BatchWriter(flush, max_rows=max_rows, max_delay=max_delay)
+
+    async def add_samples(
+        self,
+        charge_point_id: str,
+        evse_id: int,
+        connector_id: int,
+        transaction_pk: int | None,
+        samples: Sequence[MeterSample],
+    ) -> None:
+        await self.writer.write(
+            meter_values.rows_for(charge_point_id, evse_id, connector_id, transaction_pk, samples)
+        )
+
+    async def register_readings_wh(
+        self, transaction_pk: int
+    ) -> tuple[Decimal | None, Decimal | None]:
+        return await meter_values.register_readings_wh(self._pool, transaction_pk)
+
+
+class PostgresReports:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def record_notification(
+        self,
+        charge_point_id: str,
+        action: str,
+        payload: dict[str, Any],
+        *,
+        kind: str | None = None,
+        occurred_at: datetime | None = None,
+    ) -> None:
+        await charger_events.record(
+            self._pool, charge_point_id, action, payload, kind=kind, occurred_at=occurred_at
+        )
+
+    async def list_notifications(
+        self,
+        charge_point_id: str,
+        *,
+        actions: Sequence[str] | None = None,
+        limit: int = 100,
+        before_id: int | None = None,
+    ) -> list[Notification]:
+        return await charger_events.list_events(
+            self._pool, charge_point_id, actions=actions, limit=limit, before_id=before_id
+        )
+
+    async def upsert_configuration(
+        self, charge_point_id: str, rows: Sequence[ConfigurationRow]
+    ) -> None:
+        await configuration.upsert_configuration(self._pool, charge_point_id, rows)
+
+    async def list_configuration(self, charge_point_id: str) -> list[ConfigurationValue]:
+        return await configuration.list_configuration(self._pool, charge_point_id)
+
+    async def upsert_variables(self, charge_point_id: str, rows: Sequence[VariableRow]) -> None:
+        await charger_events.upsert_variables(self._pool, charge_point_id, rows)
+
+    async def list_variables(self, charge_point_id: str) -> list[ConfigurationValue]:
+        return await charger_events.list_variables(self._pool, charge_point_id)
+
+    async def record_availability(
+        self, charge_point_id: str, *, evse_id: int, connector_id: int, operative: bool, answer: str
+    ) -> None:
+        await configuration.record_availability(
+            self._pool,
+            charge_point_id,
+            evse_id=evse_id,
+            connector_id=connector_id,
+            operative=operative,
+            answer=answer,
+        )
+
+    async def list_availability(self, charge_point_id: str) -> list[Availability]:
+        return await configuration.list_availability(self._pool, charge_point_id)
+
+
+class PostgresStores:
+    """Every port (``csms.services.ports.Stores``) on one pool. ``flush()`` writes what the
+    batch writers hold (call it before closing the pool)."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        *,
+        max_items: int = 500,
+        write_batch_rows: int = 500,
+        write_batch_delay: float = 0.005,
+    ) -> None:
+        self.pool = pool
+        self.chargers = PostgresChargers(pool, max_items=max_items, heartbeat_rows=write_batch_rows)
+        self.tokens = PostgresTokens(pool)
+        self.sessions = PostgresSessions(pool, max_items=max_items)
+        self.meters = PostgresMeters(pool, max_rows=write_batch_rows, max_delay=write_batch_delay)
+        self.reports = PostgresReports(pool)
+
+    async def flush(self) -> None:
+        """Wait for every batched call and write what is queued."""
+        await self.sessions.drain()
+        await self.meters.writer.flush()
+        await self.chargers.drain()
