@@ -32,8 +32,11 @@ from backoffice.state import Resources, State
 from csms import __version__, bootstrap
 from csms.cluster.bus import CommandClient
 from csms.cluster.connect import redis_client
+from csms.domain.clock import utc_now
+from csms.services import Services
 from csms.settings import BackofficeSettings
 from csms.store.pool import create_pool
+from csms.store.postgres import PostgresStores
 
 log = logging.getLogger(__name__)
 
@@ -75,9 +78,11 @@ def create_app(settings: BackofficeSettings) -> FastAPI:
             breaker_fail_max=settings.breaker_fail_max,
             breaker_reset_timeout=settings.breaker_reset_timeout,
         )
+        stores = PostgresStores(pool)
+        services = Services(stores, clock=utc_now)
         try:
             await command_client.start()
-            state.open(Resources(pool, redis, command_client))
+            state.open(Resources(pool, redis, command_client, services))
             await sessions.ensure_bootstrap_admin(state)
             await sessions.purge_expired(state)
             yield
@@ -90,6 +95,7 @@ def create_app(settings: BackofficeSettings) -> FastAPI:
             await redis.aclose()
             try:
                 async with asyncio.timeout(CLOSE_TIMEOUT):
+                    await stores.flush()
                     await pool.close()
             except TimeoutError:
                 pool.terminate()

@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 
 from backoffice.permissions import Allow, Principal, Role, public
 from backoffice.state import State, get_state
+from csms.services import Services
 from csms.settings import BackofficeSettings
 
 StateDep = Annotated[State, Depends(get_state)]
@@ -28,9 +29,14 @@ def _settings(state: StateDep) -> BackofficeSettings:
     return state.settings
 
 
+def _services(state: StateDep) -> Services:
+    return state.services
+
+
 PoolDep = Annotated[asyncpg.Pool, Depends(_pool)]
 RedisDep = Annotated[Redis, Depends(_redis)]
 SettingsDep = Annotated[BackofficeSettings, Depends(_settings)]
+ServicesDep = Annotated[Services, Depends(_services)]
 
 # -- who may call: exactly one of these per route ------------------------------------------
 

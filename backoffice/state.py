@@ -1,5 +1,5 @@
 """What the app holds: made by ``create_app`` (settings, token codec, metrics) and opened by
-the lifespan (pool, Redis, command client)."""
+the lifespan (pool, Redis, command client, the services over the pool)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from backoffice.metrics import Metrics
 from backoffice.security import TokenCodec
 from csms.cluster.bus import CommandClient
 from csms.cluster.keys import Keys
+from csms.services import Services
 from csms.settings import BackofficeSettings
 
 
@@ -22,6 +23,7 @@ class Resources:
     pool: asyncpg.Pool
     redis: Redis
     commands: CommandClient
+    services: Services
 
 
 class State:
@@ -56,6 +58,10 @@ class State:
     @property
     def commands(self) -> CommandClient:
         return self.resources.commands
+
+    @property
+    def services(self) -> Services:
+        return self.resources.services
 
     def redis_key(self, *parts: str) -> str:
         """A key of the backoffice's own (rate limits, revoked tokens)."""

@@ -1,29 +1,34 @@
-"""Chargers: register (the generated password is shown once), read live, change, remove."""
+"""Chargers: register (the generated password is shown once), read live, change, remove;
+what they reported (configuration, availability answers, events)."""
 
 from __future__ import annotations
 
-import asyncio
+import dataclasses
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Response, status
+from fastapi import APIRouter, Path, Query, Response, status
 
-from backoffice.deps import Operator, PageDep, PoolDep, Reader, StateDep
+from backoffice.deps import Operator, PageDep, PoolDep, Reader, ServicesDep, StateDep
 from backoffice.pagination import Page, decode_cursor, page_of
 from backoffice.routes import API
 from backoffice.routes.transactions import transaction_public
 from backoffice.schemas.chargers import (
+    AvailabilityPublic,
     ChargerCreate,
     ChargerCreated,
+    ChargerEventPublic,
     ChargerPublic,
     ChargerStatus,
     ChargerUpdate,
+    ConfigurationValuePublic,
     ConnectorPublic,
 )
 from backoffice.services import live
 from csms.cluster.routing import Owner
 from csms.domain.charge_points import MAX_CHARGE_POINT_ID
+from csms.domain.chargers import Charger, ConnectorStatus
+from csms.domain.reports import Availability
 from csms.errors import NotFound
-from csms.passwords import generate_password, hash_password
 from csms.store import chargers, transactions
 from csms.store.executor import Executor
 
@@ -32,7 +37,7 @@ router = APIRouter(prefix=f"{API}/chargers", tags=["chargers"])
 ChargePointIdPath = Annotated[str, Path(min_length=1, max_length=MAX_CHARGE_POINT_ID)]
 
 
-def charger_public(charger: chargers.Charger, owner: Owner | None) -> ChargerPublic:
+def charger_public(charger: Charger, owner: Owner | None) -> ChargerPublic:
     return ChargerPublic(
         **charger.public(),
         owner_node=owner.node_id if owner else None,
@@ -40,15 +45,11 @@ def charger_public(charger: chargers.Charger, owner: Owner | None) -> ChargerPub
     )
 
 
-async def existing(db: Executor, charge_point_id: str) -> chargers.Charger:
+async def existing(db: Executor, charge_point_id: str) -> Charger:
     charger = await chargers.get_charger(db, charge_point_id)
     if charger is None:
         raise NotFound(f"charger {charge_point_id} not found")
     return charger
-
-
-def _protocol(version: str | None) -> str | None:
-    return None if version is None else f"ocpp{version}"
 
 
 @router.get("", response_model=Page[ChargerPublic])
@@ -66,27 +67,21 @@ async def list_chargers(_: Reader, state: StateDep, page: PageDep) -> Page[Charg
 
 @router.post("", response_model=ChargerCreated, status_code=status.HTTP_201_CREATED)
 async def create_charger(
-    _: Operator, pool: PoolDep, body: ChargerCreate, response: Response
+    _: Operator, services: ServicesDep, body: ChargerCreate, response: Response
 ) -> ChargerCreated:
     """Register a charger. Without a password one is generated and returned once, in this
     response only; only its Argon2id hash is kept."""
-    generated: str | None = None
-    password_hash: str | None = None
-    if body.auth == "basic":
-        password = body.password
-        if password is None:
-            password = generated = generate_password()
-        password_hash = await asyncio.to_thread(hash_password, password)
-    charger = await chargers.add_charger(
-        pool,
+    registered = await services.chargers.register(
         body.charge_point_id,
-        password_hash=password_hash,
+        auth=body.auth == "basic",
+        password=body.password,
         boot_policy=body.boot_policy,
-        ocpp_version=_protocol(body.ocpp_version),
+        ocpp_version=body.ocpp_version,
         description=body.description,
     )
+    charger = registered.charger
     response.headers["Location"] = f"/api/v1/chargers/{charger.charge_point_id}"
-    return ChargerCreated(**charger.public(), password=generated)
+    return ChargerCreated(**charger.public(), password=registered.generated_password)
 
 
 @router.get("/{charge_point_id}", response_model=ChargerPublic)
@@ -103,35 +98,25 @@ async def update_charger(
     _: Operator, state: StateDep, charge_point_id: ChargePointIdPath, body: ChargerUpdate
 ) -> ChargerCreated:
     """Change settings. ``regenerate_password`` answers the new password once."""
-    changes: dict[str, Any] = {}
-    generated: str | None = None
-    password = body.password
-    if body.regenerate_password:
-        password = generated = generate_password()
-    if password is not None:
-        changes["password_hash"] = await asyncio.to_thread(hash_password, password)
-        changes["auth_mode"] = "basic"
-    if body.boot_policy is not None:
-        changes["boot_policy"] = body.boot_policy
-    if body.ocpp_version is not None:
-        changes["ocpp_version"] = (
-            None if body.ocpp_version == "any" else _protocol(body.ocpp_version)
-        )
-    if body.description is not None:
-        changes["description"] = body.description
-    if changes:
-        charger = await chargers.update_charger(state.pool, charge_point_id, **changes)
-    else:
-        charger = await existing(state.pool, charge_point_id)
+    changed = await state.services.chargers.change(
+        charge_point_id,
+        password=body.password,
+        regenerate_password=body.regenerate_password,
+        boot_policy=body.boot_policy,
+        ocpp_version=body.ocpp_version,
+        description=body.description,
+    )
     owners = await live.owners(state, [charge_point_id])
-    public = charger_public(charger, owners.get(charge_point_id))
-    return ChargerCreated(**public.model_dump(), password=generated)
+    public = charger_public(changed.charger, owners.get(charge_point_id))
+    return ChargerCreated(**public.model_dump(), password=changed.generated_password)
 
 
 @router.delete("/{charge_point_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_charger(_: Operator, pool: PoolDep, charge_point_id: ChargePointIdPath) -> None:
+async def delete_charger(
+    _: Operator, services: ServicesDep, charge_point_id: ChargePointIdPath
+) -> None:
     """Delete the charger and all its data (sessions, meter values, events)."""
-    await chargers.remove_charger(pool, charge_point_id)
+    await services.chargers.remove(charge_point_id)
 
 
 @router.get("/{charge_point_id}/connectors", response_model=Page[ConnectorPublic])
@@ -150,11 +135,11 @@ async def list_connectors(
     return Page(items=items, next_cursor=cursor)
 
 
-def _fields(connector: chargers.ConnectorStatus) -> dict[str, Any]:
-    return {name: getattr(connector, name) for name in connector.__dataclass_fields__}
+def _fields(record: Any) -> dict[str, Any]:
+    return {f.name: getattr(record, f.name) for f in dataclasses.fields(record)}
 
 
-def _connector_key(c: chargers.ConnectorStatus | ConnectorPublic) -> str:
+def _connector_key(c: ConnectorStatus | ConnectorPublic | Availability) -> str:
     return f"{c.evse_id:010d}.{c.connector_id:010d}"
 
 
@@ -182,3 +167,71 @@ async def charger_status(
         connectors=[ConnectorPublic(**_fields(c)) for c in connectors],
         active_transactions=[transaction_public(t) for t in active],
     )
+
+
+@router.get("/{charge_point_id}/configuration", response_model=Page[ConfigurationValuePublic])
+async def charger_configuration(
+    _: Reader, state: StateDep, charge_point_id: ChargePointIdPath, page: PageDep
+) -> Page[ConfigurationValuePublic]:
+    """Every configuration value the charger reported, with when: 1.6 keys (from
+    `get_configuration`, and values it accepted from `set_configuration`), then the 2.0.1
+    device model (`get_base_report`, `get_variables`, accepted `set_variables`). Read it
+    afresh from the charger with those commands."""
+    await existing(state.pool, charge_point_id)
+    values = await state.services.reports.configuration(charge_point_id)
+    keyed = sorted(((_configuration_key(v), v) for v in values), key=lambda kv: kv[0])
+    after = decode_cursor(page.cursor, str)
+    rows = [v for key, v in keyed if after is None or key > after]
+    items, cursor = page_of(rows, page.limit, _configuration_key)
+    return Page(items=[ConfigurationValuePublic(**_fields(v)) for v in items], next_cursor=cursor)
+
+
+def _configuration_key(value: Any) -> str:
+    """A total order over both versions' values: 1.6 keys by key, then the device model by
+    key, EVSE, connector and attribute (NUL separates: a key sorts before its extensions)."""
+    evse = -1 if value.evse_id is None else value.evse_id
+    connector = -1 if value.connector_id is None else value.connector_id
+    kind = "0" if value.component is None else "1"
+    parts = (kind, value.key, f"{evse:011d}", f"{connector:011d}", value.attribute_type or "")
+    return "\x00".join(parts)
+
+
+@router.get("/{charge_point_id}/availability", response_model=Page[AvailabilityPublic])
+async def charger_availability(
+    _: Reader, state: StateDep, charge_point_id: ChargePointIdPath, page: PageDep
+) -> Page[AvailabilityPublic]:
+    """What the charger answered to the last `change_availability` per EVSE / connector."""
+    await existing(state.pool, charge_point_id)
+    after = decode_cursor(page.cursor, str)
+    rows = [
+        a
+        for a in await state.services.reports.availability(charge_point_id)
+        if after is None or _connector_key(a) > after
+    ]
+    items, cursor = page_of(rows, page.limit, _connector_key)
+    return Page(items=[AvailabilityPublic(**_fields(a)) for a in items], next_cursor=cursor)
+
+
+@router.get("/{charge_point_id}/events", response_model=Page[ChargerEventPublic])
+async def charger_events(
+    _: Reader,
+    state: StateDep,
+    charge_point_id: ChargePointIdPath,
+    page: PageDep,
+    action: Annotated[
+        list[str] | None,
+        Query(
+            max_length=20,
+            description="Only these actions, e.g. `SecurityEventNotification`, `NotifyEvent`",
+        ),
+    ] = None,
+) -> Page[ChargerEventPublic]:
+    """Messages the charger sent, newest first: security events, NotifyEvent alerts,
+    firmware / diagnostics / log statuses, reports, DataTransfer, ..."""
+    await existing(state.pool, charge_point_id)
+    before = decode_cursor(page.cursor, int)
+    rows = await state.services.reports.notifications(
+        charge_point_id, actions=action, limit=page.limit + 1, before_id=before
+    )
+    items, cursor = page_of(rows, page.limit, lambda n: n.id)
+    return Page(items=[ChargerEventPublic(**_fields(n)) for n in items], next_cursor=cursor)

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, Field
 
@@ -123,3 +123,47 @@ class ChargerStatus(BaseModel):
     last_seen_at: datetime | None
     connectors: list[ConnectorPublic]
     active_transactions: list[TransactionPublic]
+
+
+class ConfigurationValuePublic(BaseModel):
+    """One configuration value the charger reported (1.6 GetConfiguration / accepted
+    ChangeConfiguration; 2.0.1 NotifyReport / GetVariables / accepted SetVariables)."""
+
+    key: str = Field(
+        description="1.6 key, or 2.0.1 `Component[/instance].Variable[/instance]` (the key "
+        "`get_configuration` / `set_configuration` take)"
+    )
+    value: str | None
+    readonly: bool | None = Field(description="null: not reported")
+    reported_at: datetime = Field(description="When this value was last reported or changed")
+    component: str | None = None
+    component_instance: str | None = None
+    variable: str | None = None
+    variable_instance: str | None = None
+    evse_id: int | None = None
+    connector_id: int | None = None
+    attribute_type: str | None = Field(None, description="2.0.1: Actual, Target, MinSet, MaxSet")
+    mutability: str | None = None
+
+
+class AvailabilityPublic(BaseModel):
+    """The charger's answer to the last ChangeAvailability for an EVSE / connector (0: the
+    whole charger)."""
+
+    evse_id: int
+    connector_id: int
+    operative: bool = Field(description="What was asked")
+    answer: str = Field(description="Accepted, Rejected or Scheduled")
+    updated_at: datetime
+
+
+class ChargerEventPublic(BaseModel):
+    """A message the charger sent, kept as received: security events, NotifyEvent alerts,
+    firmware/diagnostics/log statuses, reports, DataTransfer, ..."""
+
+    id: int
+    action: str
+    kind: str | None = Field(description="What it is filtered by: the event type, status, ...")
+    occurred_at: datetime | None = Field(description="When the charger says it happened")
+    received_at: datetime
+    payload: dict[str, Any]

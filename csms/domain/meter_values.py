@@ -14,7 +14,7 @@ DEFAULT_MEASURAND = ENERGY_REGISTER
 _WH_FACTOR = {"Wh": Decimal(1), "kWh": Decimal(1000)}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one per sampled value (transactions.HOT_PATH)
 class MeterSample:
     sampled_at: datetime
     measurand: str

@@ -178,7 +178,7 @@ class SessionService:
         if ref is None:
             link.log.warning("meter values for unknown transaction %s", event.transaction_id)
         await self._store_samples(link, event, ref)
-        if ref is not None:
+        if ref is not None and self._hooks.wants(SessionUpdated):
             await self._hooks.emit(SessionUpdated(link.charge_point_id, ref, event.samples, event))
         return SessionOutcome(ref, None, ref is not None)
 
@@ -249,7 +249,10 @@ class SessionService:
         fresh: bool,
     ) -> SessionOutcome:
         if fresh:
-            await self._hooks.emit(SessionUpdated(link.charge_point_id, ref, event.samples, event))
+            if self._hooks.wants(SessionUpdated):  # the hot path: build it only if wanted
+                await self._hooks.emit(
+                    SessionUpdated(link.charge_point_id, ref, event.samples, event)
+                )
         else:
             self._replayed(link, event)
         return SessionOutcome(ref, authorization, fresh)

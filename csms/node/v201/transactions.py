@@ -16,6 +16,7 @@ from csms.node.v201.convert import id_token_info, samples, token_ref
 
 PROTOCOL = "ocpp2.0.1"
 STOP_AUTHORIZED = "StopAuthorized"  # the idToken of this event ended the authorization
+_PHASES = {phase.value: phase for phase in Phase}  # eventType -> Phase
 
 
 async def transaction_event(ctx: Context, payload: Payload) -> Payload:
@@ -23,7 +24,7 @@ async def transaction_event(ctx: Context, payload: Payload) -> Payload:
     evse_id, connector_id = _evse(ctx, payload.get("evse"))
     id_token: dict[str, Any] | None = payload.get("idToken")
     event = SessionEvent(
-        Phase(payload["eventType"]),
+        _PHASES[payload["eventType"]],
         parse_timestamp(payload["timestamp"]),
         NamedBy.CHARGER,
         PROTOCOL,
