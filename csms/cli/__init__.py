@@ -35,11 +35,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    """``argv`` parsed; a subcommand that takes ``--name value`` params gets the rest."""
+    """``argv`` parsed. A subcommand that takes more than its parser knows (``csms command``:
+    ``--name value`` params) sets ``finish_args(args, rest)``; any other gets no extras."""
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
-    if getattr(args, "takes_params", False):
-        args.params_pairs = extra  # --name value pairs become the command's params
+    finish = getattr(args, "finish_args", None)
+    if finish is not None:
+        finish(args, extra)
     elif extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     return args
