@@ -55,6 +55,8 @@ INBOX_TTL_MS = 60_000
 SEEN_SLACK_MS = 10_000
 REPLIES_TTL_MS = 60_000
 POLL_SECONDS = 1.0
+# What a closing CommandClient pushes onto its own reply list to end its listener's pop.
+WAKE = b"wake"
 # The node answers "charger timed out" this long before the caller's deadline, so a slow
 # charger is told apart from a node that does not answer at all.
 NODE_MARGIN = 0.5
@@ -174,14 +176,19 @@ def raise_if_cancelling() -> None:
         raise asyncio.CancelledError
 
 
-async def consume(redis: Redis, key: str, what: str) -> AsyncIterator[bytes | str]:
-    """Every item pushed onto list ``key``, forever; a Redis outage is logged and waited out."""
+async def consume(
+    redis: Redis, key: str, what: str, *, poll_seconds: float = POLL_SECONDS
+) -> AsyncIterator[bytes | str]:
+    """Every item pushed onto list ``key``, forever; a Redis outage is logged and waited out.
+
+    Each blocking pop lasts at most ``poll_seconds``, so a lost cancellation is seen then.
+    """
     while True:
         try:
-            item = await redis.brpop([key], timeout=POLL_SECONDS)
+            item = await redis.brpop([key], timeout=poll_seconds)
         except (RedisError, OSError) as exc:
             log.warning("%s: %s", what, exc)
-            await asyncio.sleep(POLL_SECONDS / 2)
+            await asyncio.sleep(poll_seconds / 2)
             continue
         raise_if_cancelling()
         if item is not None:
@@ -236,6 +243,7 @@ class CommandClient:
         caller_id: str | None = None,
         breaker_fail_max: int = 5,
         breaker_reset_timeout: float = 30.0,
+        poll_seconds: float = POLL_SECONDS,
     ) -> None:
         self.redis = redis
         self.keys = keys
@@ -246,6 +254,7 @@ class CommandClient:
         self._pending: dict[str, _Pending] = {}
         self._push_once = redis.register_script(_PUSH_ONCE)
         self._listener: asyncio.Task[None] | None = None
+        self.poll_seconds = poll_seconds
         self.late_replies = 0
 
     @property
@@ -257,9 +266,22 @@ class CommandClient:
             self._listener = asyncio.create_task(self._listen(), name="command-replies")
 
     async def close(self) -> None:
-        if self._listener is not None:
-            await stop_task(self._listener)
-            self._listener = None
+        """Stop the reply listener and cancel the commands still waiting; returns at once.
+
+        The listener may be blocked in its pop with its cancellation lost: on Python 3.11 a
+        cancel that lands as redis-py's ``wait_for`` around sending the BRPOP completes is
+        swallowed (csms/cluster/tasks.py), and the pop would hold ``close()`` up until it ran
+        out (``poll_seconds``; ``csms command`` spent most of its time there). A ``WAKE``
+        item pushed onto the reply list ends that pop at once. It is pushed from a task of
+        its own, so a Redis that does not answer cannot hold ``close()`` up either (the
+        listener then stops on the cancellation, or on the one ``stop_task`` re-sends).
+        """
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.cancel()
+            waking = asyncio.create_task(self._wake_listener(), name="command-replies-wake")
+            await stop_task(listener)
+            await stop_task(waking)
         for pending in self._pending.values():
             if not pending.future.done():
                 pending.future.cancel()
@@ -367,10 +389,21 @@ class CommandClient:
             self._pending.pop(message.id, None)
 
     async def _listen(self) -> None:
-        async for data in consume(self.redis, self.reply_key, "reply listener"):
+        replies = consume(
+            self.redis, self.reply_key, "reply listener", poll_seconds=self.poll_seconds
+        )
+        async for data in replies:
             self._deliver(data)
 
+    async def _wake_listener(self) -> None:
+        try:
+            await push(self.redis, self.reply_key, WAKE, REPLIES_TTL_MS)
+        except (RedisError, OSError) as exc:
+            log.debug("reply listener not woken: %s", exc)
+
     def _deliver(self, data: bytes | str) -> None:
+        if data in (WAKE, WAKE.decode()):
+            return
         try:
             reply = orjson.loads(data)
             command_id = str(reply["id"])

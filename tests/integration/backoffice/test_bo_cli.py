@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from csms import cli
+from csms.cli import platform
 from tests.integration.backoffice.conftest import login
 
 
@@ -51,6 +52,6 @@ async def test_user_commands(
 def test_backoffice_command_line() -> None:
     args = cli.build_parser().parse_args(["backoffice", "--host", "0.0.0.0", "--port", "8100"])
     assert (args.host, args.port, args.migrate) == ("0.0.0.0", 8100, False)
-    server = cli.backoffice_server("127.0.0.1", 0, "127.0.0.1")
+    server = platform.backoffice_server("127.0.0.1", 0, "127.0.0.1")
     assert server.config.factory is True
-    assert server.config.app == cli.BACKOFFICE_FACTORY
+    assert server.config.app == platform.BACKOFFICE_FACTORY
