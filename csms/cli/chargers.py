@@ -3,61 +3,48 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 from typing import Any
 
-from csms.cli.support import Subparsers, common_settings, err, fmt, open_pool, out, table
+from csms.cli.support import (
+    Subparsers,
+    common_settings,
+    err,
+    fmt,
+    open_pool,
+    out,
+    services_session,
+    table,
+)
 
 
 async def cmd_charger_add(args: argparse.Namespace) -> int:
-    from csms.domain.charge_points import valid_charge_point_id
-    from csms.passwords import (
-        MAX_CHARGER_PASSWORD,
-        MIN_CHARGER_PASSWORD,
-        generate_password,
-        hash_password,
-    )
-    from csms.store import chargers
+    from csms.errors import InvalidInput
 
-    if not valid_charge_point_id(args.charge_point_id):
-        err("charge point id: 1-48 printable characters, no ':', '/' or spaces")
-        return 2
-    password: str | None = None
-    if args.no_auth:
-        password_hash = None
-    else:
-        password = args.password or os.environ.get("CSMS_CHARGER_PASSWORD")
-        generated = password is None
-        if password is None:
-            password = generate_password()
-        if not MIN_CHARGER_PASSWORD <= len(password) <= MAX_CHARGER_PASSWORD:
-            err(f"password: {MIN_CHARGER_PASSWORD}-{MAX_CHARGER_PASSWORD} characters")
+    password = None if args.no_auth else args.password or os.environ.get("CSMS_CHARGER_PASSWORD")
+    async with services_session(common_settings()) as services:
+        try:
+            registered = await services.chargers.register(
+                args.charge_point_id,
+                auth=not args.no_auth,
+                password=password,
+                boot_policy=args.boot_policy,
+                ocpp_version=args.ocpp_version,
+                description=args.description,
+            )
+        except InvalidInput as exc:
+            err(str(exc))
             return 2
-        password_hash = hash_password(password)
-        if not generated:
-            password = None  # the operator knows it; never echo it
-    pool = await open_pool(common_settings())
-    try:
-        await chargers.add_charger(
-            pool,
-            args.charge_point_id,
-            password_hash=password_hash,
-            boot_policy=args.boot_policy,
-            ocpp_version=_protocol(args.ocpp_version),
-            description=args.description,
-        )
-    finally:
-        await pool.close()
     out(f"charger {args.charge_point_id} added")
     if args.no_auth:
         out("WARNING: no authentication; anyone can connect as this charger (dev/test only)")
-    if password is not None:
-        out(f"generated password (shown once, only its hash is stored): {password}")
+    if registered.generated_password is not None:
+        out(
+            "generated password (shown once, only its hash is stored): "
+            f"{registered.generated_password}"
+        )
     return 0
-
-
-def _protocol(version: str | None) -> str | None:
-    return None if version is None else f"ocpp{version}"
 
 
 async def cmd_charger_list(args: argparse.Namespace) -> int:
@@ -135,45 +122,90 @@ async def cmd_charger_show(args: argparse.Namespace) -> int:
 
 
 async def cmd_charger_set(args: argparse.Namespace) -> int:
-    from csms.passwords import hash_password
-    from csms.store import chargers
+    from csms.errors import InvalidInput
 
-    changes: dict[str, Any] = {}
-    if args.boot_policy:
-        changes["boot_policy"] = args.boot_policy
-    if args.ocpp_version:
-        changes["ocpp_version"] = (
-            None if args.ocpp_version == "any" else _protocol(args.ocpp_version)
-        )
-    if args.description is not None:
-        changes["description"] = args.description
-    if args.password or os.environ.get("CSMS_CHARGER_PASSWORD"):
-        changes["password_hash"] = hash_password(
-            args.password or os.environ["CSMS_CHARGER_PASSWORD"]
-        )
-        changes["auth_mode"] = "basic"
-    if not changes:
+    password = args.password or os.environ.get("CSMS_CHARGER_PASSWORD")
+    if not (args.boot_policy or args.ocpp_version or args.description is not None or password):
         err("nothing to change")
         return 2
-    pool = await open_pool(common_settings())
-    try:
-        await chargers.update_charger(pool, args.charge_point_id, **changes)
-    finally:
-        await pool.close()
+    async with services_session(common_settings()) as services:
+        try:
+            await services.chargers.change(
+                args.charge_point_id,
+                password=password,
+                boot_policy=args.boot_policy,
+                ocpp_version=args.ocpp_version,
+                description=args.description,
+            )
+        except InvalidInput as exc:
+            err(str(exc))
+            return 2
     out(f"charger {args.charge_point_id} updated")
     return 0
 
 
 async def cmd_charger_remove(args: argparse.Namespace) -> int:
-    from csms.store import chargers
-
-    pool = await open_pool(common_settings())
-    try:
-        await chargers.remove_charger(pool, args.charge_point_id)
-    finally:
-        await pool.close()
+    async with services_session(common_settings()) as services:
+        await services.chargers.remove(args.charge_point_id)
     out(f"charger {args.charge_point_id} removed")
     return 0
+
+
+async def cmd_charger_config(args: argparse.Namespace) -> int:
+    import fnmatch
+
+    async with services_session(common_settings()) as services:
+        await services.chargers.get(args.charge_point_id)  # NotFound: exit 1
+        values = await services.reports.configuration(args.charge_point_id)
+    if args.key:
+        values = [v for v in values if fnmatch.fnmatchcase(v.key, args.key)]
+    if args.json:
+        _json([dataclasses.asdict(v) for v in values])
+        return 0
+    table(
+        ["key", "value", "readonly", "evse", "connector", "attribute", "reported_at"],
+        [
+            [v.key, v.value, v.readonly, v.evse_id, v.connector_id, v.attribute_type, v.reported_at]
+            for v in values
+        ],
+    )
+    if not values:
+        out("nothing reported yet: csms command CHARGER get_configuration (1.6) or "
+            "get_base_report --report-base FullInventory (2.0.1)")  # fmt: skip
+    return 0
+
+
+async def cmd_charger_availability(args: argparse.Namespace) -> int:
+    async with services_session(common_settings()) as services:
+        await services.chargers.get(args.charge_point_id)
+        answers = await services.reports.availability(args.charge_point_id)
+    table(
+        ["evse", "connector", "operative", "answer", "updated_at"],
+        [[a.evse_id, a.connector_id, a.operative, a.answer, a.updated_at] for a in answers],
+    )
+    return 0
+
+
+async def cmd_charger_events(args: argparse.Namespace) -> int:
+    async with services_session(common_settings()) as services:
+        await services.chargers.get(args.charge_point_id)
+        events = await services.reports.notifications(
+            args.charge_point_id, actions=args.action, limit=args.limit
+        )
+    if args.json:
+        _json([dataclasses.asdict(e) for e in events])
+        return 0
+    table(
+        ["id", "received_at", "occurred_at", "action", "kind"],
+        [[e.id, e.received_at, e.occurred_at, e.action, e.kind] for e in events],
+    )
+    return 0
+
+
+def _json(value: Any) -> None:
+    import orjson
+
+    out(orjson.dumps(value, option=orjson.OPT_INDENT_2, default=str).decode())
 
 
 def add_parsers(sub: Subparsers) -> None:
@@ -213,3 +245,25 @@ def add_parsers(sub: Subparsers) -> None:
     remove = charger.add_parser("remove", help="delete a charger and its data")
     remove.add_argument("charge_point_id")
     remove.set_defaults(func=cmd_charger_remove)
+    config = charger.add_parser(
+        "config", help="the configuration the charger reported (1.6 keys, 2.0.1 device model)"
+    )
+    config.add_argument("charge_point_id")
+    config.add_argument("--key", help="only keys matching this glob, e.g. 'OCPPCommCtrlr.*'")
+    config.add_argument("--json", action="store_true", help="print JSON")
+    config.set_defaults(func=cmd_charger_config)
+    availability = charger.add_parser(
+        "availability", help="the answers to the last change_availability per connector"
+    )
+    availability.add_argument("charge_point_id")
+    availability.set_defaults(func=cmd_charger_availability)
+    events = charger.add_parser(
+        "events", help="messages the charger sent (security events, alerts, statuses), newest first"
+    )
+    events.add_argument("charge_point_id")
+    events.add_argument(
+        "--action", action="append", help="only this action (repeatable), e.g. NotifyEvent"
+    )
+    events.add_argument("--limit", type=int, default=100)
+    events.add_argument("--json", action="store_true", help="print JSON with the payloads")
+    events.set_defaults(func=cmd_charger_events)

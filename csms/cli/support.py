@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
 
     from csms.cluster.keys import Keys
+    from csms.services import Services
     from csms.settings import CommonSettings
 
 Command = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
@@ -45,6 +46,22 @@ async def open_pool(settings: CommonSettings) -> asyncpg.Pool:
     from csms.store.pool import create_pool
 
     return await create_pool(await bootstrap.database_url(settings), min_size=1, max_size=2)
+
+
+@contextlib.asynccontextmanager
+async def services_session(settings: CommonSettings) -> AsyncIterator[Services]:
+    """The services over a small pool (what the backoffice and the node call too)."""
+    from csms.domain.clock import utc_now
+    from csms.services import Services
+    from csms.store.postgres import PostgresStores
+
+    pool = await open_pool(settings)
+    stores = PostgresStores(pool)
+    try:
+        yield Services(stores, clock=utc_now)
+    finally:
+        await stores.flush()
+        await pool.close()
 
 
 @contextlib.asynccontextmanager
