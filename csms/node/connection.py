@@ -146,6 +146,11 @@ class ChargerConnection:
             del self._waiters[outgoing.message_id]
             self.calls.abandon(outgoing)
             self._advance()
+            # the socket closed as this call was sent, or the deadline came as it failed:
+            # its reply is not awaited, and must not be logged as never retrieved
+            for future in (turn, reply):
+                if future.done() and not future.cancelled():
+                    future.exception()
         return self._result(outgoing, frame)
 
     def _result(self, call: OutgoingCall, frame: Reply) -> dict[str, Any]:
