@@ -174,7 +174,7 @@ _ANY_DIALECT = rpc.Dialect("test", {}, answers_unknown_message_type=False)
 
 @asynccontextmanager
 async def serving(
-    version: OcppVersion, *, registration_status: str = "Accepted"
+    version: OcppVersion, *, registration_status: str | None = "Accepted"
 ) -> AsyncIterator[tuple[ChargerConnection, FakeCharger]]:
     """A connection serving a FakeCharger over the in-memory services; the charger hangs
     up at the end and ``serve()`` must then return."""

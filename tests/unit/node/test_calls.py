@@ -265,12 +265,13 @@ def test_only_an_accepted_answer_counts(status: str | None) -> None:
 
 def test_other_accepted_actions_ask_for_nothing() -> None:
     calls = correlator()
-    for action, payload in [
+    others: list[tuple[str, dict[str, Any]]] = [
         ("Reset", {"type": "Immediate"}),
         ("ChangeAvailability", {"operationalStatus": "Inoperative"}),
         ("GetVariables", {"getVariableData": []}),
         ("DataTransfer", {"vendorId": "v", "messageId": "NotifyReport"}),
-    ]:
+    ]
+    for action, payload in others:
         calls.answered(calls.request(action, payload), {"status": "Accepted"})
     assert not any(calls.requested(action) for action in _CHARGER_ACTIONS)
 

@@ -110,11 +110,14 @@ def test_a_rejected_request_lets_nothing_through(case: Case) -> None:
 
 
 @BY_CASE
-def test_a_charger_not_yet_booted_may_send_nothing_but_a_boot(case: Case) -> None:
-    """No registration status (never booted): not even what it was asked for."""
+@pytest.mark.parametrize("status", [None, "Rejected"])
+def test_a_charger_not_booted_or_rejected_may_send_nothing_but_a_boot(
+    case: Case, status: str | None
+) -> None:
+    """Never booted on this connection, or Rejected: not even what it was asked for."""
 
     async def scenario() -> None:
-        async with serving(case.version, registration_status="Rejected") as (connection, charger):
+        async with serving(case.version, registration_status=status) as (connection, charger):
             asked = ask(connection, case)
             charger.answer(await charger.next_call(), {"status": "Accepted"})
             assert await asked == {"status": "Accepted"}
