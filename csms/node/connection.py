@@ -23,7 +23,7 @@ from csms.errors import (
 )
 from csms.node import rpc
 from csms.node.calls import CallCorrelator, OutgoingCall
-from csms.node.context import Context
+from csms.node.context import Context, Payload
 from csms.node.dispatch import Dispatcher, Reply
 from csms.node.journal import JournalRecorder, JournalSink
 from csms.node.metrics import NodeMetrics
@@ -63,8 +63,8 @@ class ChargerConnection:
             metrics=metrics,
             validate_responses=validate_responses,
         )
-        # per call of ours: (its turn to go out, its reply)
-        self._waiters: dict[str, tuple[asyncio.Future[None], asyncio.Future[Reply]]] = {}
+        # per call of ours: (its turn to go out, its outcome)
+        self._waiters: dict[str, tuple[asyncio.Future[None], asyncio.Future[Payload]]] = {}
         # Cluster ownership of this socket (None until claimed, e.g. while Redis is down).
         self.owner: Owner | None = None
         self.closed = False
@@ -125,8 +125,8 @@ class ChargerConnection:
         outgoing = self.calls.request(action, payload)
         loop = asyncio.get_running_loop()
         turn: asyncio.Future[None] = loop.create_future()
-        reply: asyncio.Future[Reply] = loop.create_future()
-        self._waiters[outgoing.message_id] = (turn, reply)
+        outcome: asyncio.Future[Payload] = loop.create_future()
+        self._waiters[outgoing.message_id] = (turn, outcome)
         try:
             async with asyncio.timeout(timeout):
                 self._advance()
@@ -137,7 +137,7 @@ class ChargerConnection:
                     await self.websocket.send(outgoing.frame, text=True)
                 except ConnectionClosed:
                     raise ChargerNotConnected(f"{self.charge_point_id} is not connected") from None
-                frame = await reply
+                return await outcome
         except TimeoutError:
             raise CommandTimeout(
                 f"{self.charge_point_id} did not answer {action} within {timeout:.1f} s"
@@ -146,9 +146,13 @@ class ChargerConnection:
             del self._waiters[outgoing.message_id]
             self.calls.abandon(outgoing)
             self._advance()
-        return self._result(outgoing, frame)
+            # the socket closed as this call was sent, or the deadline came as it failed:
+            # its outcome is not awaited, and must not be logged as never retrieved
+            for future in (turn, outcome):
+                if future.done() and not future.cancelled():
+                    future.exception()
 
-    def _result(self, call: OutgoingCall, frame: Reply) -> dict[str, Any]:
+    def _result(self, call: OutgoingCall, frame: Reply) -> Payload:
         action = call.action
         if isinstance(frame, rpc.CallError):
             raise ChargerCallError(
@@ -180,9 +184,19 @@ class ChargerConnection:
             waiters[0].set_result(None)
 
     def _replied(self, call: OutgoingCall, frame: Reply) -> None:
+        # Decided here, as the reply is read, not when the caller runs again: the charger
+        # may send what it just accepted to send (NotifyReport after GetBaseReport) in the
+        # next frame, which is read before the caller wakes.
         waiters = self._waiters.get(call.message_id)
-        if waiters is not None and not waiters[1].done():
-            waiters[1].set_result(frame)
+        outcome = None if waiters is None or waiters[1].done() else waiters[1]
+        try:
+            result = self._result(call, frame)
+        except ChargerCallError as error:
+            if outcome is not None:
+                outcome.set_exception(error)
+        else:
+            if outcome is not None:
+                outcome.set_result(result)
         self._advance()
 
     def _fail(self, call: OutgoingCall, error: Exception) -> None:
