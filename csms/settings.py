@@ -94,6 +94,12 @@ class NodeSettings(CommonSettings):
     validate_responses: bool = Field(
         True, description="Validate our own CALLRESULTs against the OCPP schemas."
     )
+    presence_sweep_interval: float = Field(
+        10.0,
+        gt=0,
+        description="Seconds between presence sweeps: chargers of a node that is gone read as "
+        "offline at most the registration TTL (10 s) plus this after it died.",
+    )
     allow_unauthenticated_chargers: bool = Field(
         False,
         description="Production only: let chargers registered with --no-auth connect. "

@@ -15,8 +15,7 @@ class Keys:
 
     def node_pattern(self) -> str:
         """A SCAN pattern for every node key; glob characters in the prefix are escaped."""
-        escaped = "".join(f"\\{c}" if c in "*?[]\\^-" else c for c in self.prefix)
-        return f"{escaped}node:*"
+        return f"{_escaped(self.prefix)}node:*"
 
     def inbox(self, node_id: str) -> str:
         """List of commands for a node (LPUSH by callers, BRPOP by the node)."""
@@ -39,6 +38,24 @@ class Keys:
         """``node_id|epoch`` of the connection that currently holds the charger."""
         return f"{self.prefix}owner:{charge_point_id}"
 
+    def held(self, node_id: str) -> str:
+        """Set of the chargers a node may own (kept with ``owner`` by the routing scripts):
+        what to release when the node is gone, without scanning every owner key."""
+        return f"{self.prefix}held:{node_id}"
+
+    def held_pattern(self) -> str:
+        """A SCAN pattern for every node's held set."""
+        return f"{_escaped(self.prefix)}held:*"
+
+    def sweep_lock(self) -> str:
+        """Taken (SET NX PX) by the node that runs this interval's presence sweep."""
+        return f"{self.prefix}sweep"
+
     def events(self) -> str:
         """Stream of live events (bounded)."""
         return f"{self.prefix}events"
+
+
+def _escaped(prefix: str) -> str:
+    """``prefix`` with its glob characters escaped, for SCAN MATCH."""
+    return "".join(f"\\{c}" if c in "*?[]\\^-" else c for c in prefix)

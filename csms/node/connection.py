@@ -67,6 +67,8 @@ class ChargerConnection:
         self._waiters: dict[str, tuple[asyncio.Future[None], asyncio.Future[Payload]]] = {}
         # Cluster ownership of this socket (None until claimed, e.g. while Redis is down).
         self.owner: Owner | None = None
+        # the epoch the database records this connection with (0: claimed later)
+        self.recorded_epoch = 0
         self.closed = False
 
     @property

@@ -26,7 +26,7 @@ from csms.cluster.registry import Registry
 from csms.cluster.routing import Owner, Routing
 from csms.cluster.tasks import stop_task
 from csms.node.connection import ChargerConnection
-from csms.services.reports import ReportService
+from csms.services import Services
 from csms.store.batching import BatchCall
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ class Membership:
         node_id: str,
         connections: Mapping[str, ChargerConnection],
         publisher: EventPublisher,
-        reports: ReportService,
+        services: Services,
         *,
         ttl: float = 10.0,
     ) -> None:
@@ -54,7 +54,7 @@ class Membership:
         self.address = ""  # known once the node listens: start()
         self.connections = connections
         self.publisher = publisher
-        self.reports = reports
+        self.services = services
         self.registry = Registry(redis, keys, ttl=ttl)
         self.routing = Routing(redis, keys)
         # a connect storm's claims (and releases) go to Redis as one script run per batch
@@ -64,6 +64,18 @@ class Membership:
         self._task: asyncio.Task[None] | None = None
         self._registered_once = False
         self._liveness: dict[str, tuple[bool, float]] = {}  # node -> (alive, until)
+
+    async def prepare(self) -> None:
+        """Before the node accepts connections: release the owner entries a previous run
+        under this node id left in Redis (this run holds nothing yet), and register."""
+        released = await self.routing.release_node(self.node_id, force=True)
+        if released:
+            log.warning(
+                "released %d chargers a previous run of node %s left in Redis",
+                len(released),
+                self.node_id,
+            )
+        await self._beat()
 
     async def start(self, address: str) -> None:
         """Register as ``address`` (where chargers reach this node) and keep beating."""
@@ -133,7 +145,7 @@ class Membership:
                 EvictMessage(charge_point_id, epoch).encode(),
                 INBOX_TTL_MS,
             )
-        await self.reports.notification(
+        await self.services.reports.notification(
             charge_point_id,
             "ConnectionReplaced",
             {
@@ -185,6 +197,10 @@ class Membership:
             if not await self.routing.reassert(connection.charge_point_id, owner):
                 connection.link.log.warning("a newer connection owns the charger: closing")
                 await connection.websocket.close(1008, "replaced by a newer connection")
+            else:  # a presence sweep may have taken us for dead meanwhile
+                await self.services.chargers.connected(
+                    connection.link, self.node_id, connection.recorded_epoch
+                )
 
     async def _claim_unowned(self) -> None:
         # together, so they go to Redis in batches (after an outage: every connection)

@@ -16,10 +16,12 @@ from redis.asyncio import Redis
 from csms.cluster.connect import redis_client
 from csms.cluster.events import EventPublisher, publish_hooks
 from csms.cluster.keys import Keys
+from csms.cluster.tasks import stop_task
 from csms.domain.clock import Clock, utc_now
 from csms.node.commands import CommandServer
 from csms.node.membership import Membership
 from csms.node.metrics import NodeMetrics
+from csms.node.presence import PresenceSweep
 from csms.node.server import Connections, Node, NodeDeps
 from csms.services import Services
 from csms.services.hooks import Hooks
@@ -94,9 +96,15 @@ async def running_node(
     metrics = NodeMetrics(lambda: len(connections))
     membership: Membership | None = None
     command_server: CommandServer | None = None
+    sweep: PresenceSweep | None = None
     if redis is not None and publisher is not None:
-        membership = Membership(
-            redis, keys, settings.node_id, connections, publisher, services.reports
+        membership = Membership(redis, keys, settings.node_id, connections, publisher, services)
+        sweep = PresenceSweep(
+            redis,
+            keys,
+            settings.node_id,
+            services.chargers,
+            interval=settings.presence_sweep_interval,
         )
         command_server = CommandServer(
             redis, keys, settings.node_id, connections, services.reports, clock, metrics
@@ -107,15 +115,28 @@ async def running_node(
         membership=membership,
     )
     purge = asyncio.create_task(_purge_journal(pool, settings, clock))
+    sweeping: asyncio.Task[None] | None = None
     try:
+        # this node id holds nothing yet: what a previous run left is released first
+        released = await services.chargers.release_node(settings.node_id)
+        if released:
+            log.warning(
+                "%d chargers a previous run of this node left connected: offline", len(released)
+            )
+        if membership is not None:
+            await membership.prepare()
         await node.start()
         if publisher is not None and membership is not None and command_server is not None:
             await publisher.start()
             await membership.start(f"ws://{settings.host}:{node.port}")
             await command_server.start()
+        if sweep is not None:
+            sweeping = asyncio.create_task(sweep.run(), name="presence-sweep")
         yield node
     finally:
         purge.cancel()
+        if sweeping is not None:
+            await stop_task(sweeping)
         await node.stop()
         if command_server is not None:
             await command_server.stop()

@@ -292,6 +292,7 @@ class Node:
             else:
                 connection.owner = Owner(node_id, next(self._local_epochs))
             epoch = connection.owner.epoch if connection.owner is not None else 0
+            connection.recorded_epoch = epoch
             await chargers.connected(link, node_id, epoch)
             charger_log.info("connected with %s (epoch %d)", subprotocol, epoch)
             await connection.serve()

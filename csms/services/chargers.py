@@ -4,6 +4,7 @@ presence."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -176,6 +177,30 @@ class ChargerService:
             Presence(link.charge_point_id, None, node_id, epoch, at)
         )
         await self._hooks.emit(ChargerDisconnected(link.charge_point_id, node_id, epoch))
+
+    async def release_node(self, node_id: str) -> list[str]:
+        """A node starting under ``node_id`` holds nothing yet: whatever the database still
+        records as connected to it (a previous run that crashed) is gone."""
+        return await self._release(await self._chargers.list_presence(node_id=node_id))
+
+    async def release_dead_nodes(self, live_nodes: Sequence[str]) -> list[str]:
+        """Connections recorded on nodes that are not live are gone (each released only
+        while it is still that node's and epoch: never a charger that reconnected since)."""
+        stale = await self._chargers.list_presence(excluding_nodes=live_nodes)
+        return await self._release(stale)
+
+    async def _release(self, stale: Sequence[Presence]) -> list[str]:
+        released = await self._chargers.clear_presence(stale)
+        if released and self._hooks.wants(ChargerDisconnected):
+            gone = set(released)
+            for presence in stale:
+                if presence.charge_point_id in gone:
+                    await self._hooks.emit(
+                        ChargerDisconnected(
+                            presence.charge_point_id, presence.node_id, presence.epoch
+                        )
+                    )
+        return released
 
     async def boot(self, link: ChargerLink, identity: Identity) -> BootOutcome:
         """Decide the registration status from the operator's boot policy, persist the boot

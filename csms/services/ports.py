@@ -71,6 +71,18 @@ class ChargerStore(Protocol):
         epoch. Applied in call order."""
         ...
 
+    async def list_presence(
+        self, *, node_id: str | None = None, excluding_nodes: Sequence[str] | None = None
+    ) -> list[Presence]:
+        """Chargers recorded as connected: to ``node_id``, or to a node not in
+        ``excluding_nodes``; by charger id (``at``: when the charger was last seen)."""
+        ...
+
+    async def clear_presence(self, stale: Sequence[Presence]) -> list[str]:
+        """Mark these connections gone, each only while the charger is still recorded as
+        connected by that node and epoch; last seen stays. The chargers cleared, by id."""
+        ...
+
     def note_heartbeat(self, charge_point_id: str, at: datetime) -> None:
         """Last heartbeat and last seen; best effort, not awaited (nothing of value is lost
         if it never lands)."""

@@ -275,3 +275,54 @@ async def _apply_presence(db: Executor, rows: Sequence[tuple[Presence, bool]]) -
         [c.at for c, _ in rows],
         [conditional for _, conditional in rows],
     )
+
+
+async def list_presence(
+    db: Executor,
+    *,
+    node_id: str | None = None,
+    excluding_nodes: Sequence[str] | None = None,
+) -> list[Presence]:
+    """Chargers recorded as connected: to ``node_id``, or to any node not in
+    ``excluding_nodes`` (``at`` is their last_seen_at)."""
+    records = await db.fetch(
+        """SELECT charge_point_id, connected_protocol, connected_node, connection_epoch,
+               last_seen_at
+           FROM chargers
+           WHERE connected_node IS NOT NULL
+             AND ($1::text IS NULL OR connected_node = $1)
+             AND ($2::text[] IS NULL OR NOT (connected_node = ANY($2)))
+           ORDER BY charge_point_id""",
+        node_id,
+        None if excluding_nodes is None else list(excluding_nodes),
+    )
+    return [
+        Presence(
+            r["charge_point_id"],
+            r["connected_protocol"],
+            r["connected_node"],
+            r["connection_epoch"],
+            r["last_seen_at"],
+        )
+        for r in records
+    ]
+
+
+async def clear_presence(db: Executor, stale: Sequence[Presence]) -> list[str]:
+    """Mark these connections gone, each only if the charger is still recorded as connected
+    by that node and epoch (a newer connection is never touched); last_seen_at stays what
+    the charger last showed. Returns the chargers cleared."""
+    if not stale:
+        return []
+    records = await db.fetch(
+        """UPDATE chargers SET connected_protocol = NULL, connected_node = NULL,
+               connection_epoch = NULL
+           FROM unnest($1::text[], $2::text[], $3::bigint[]) AS v(id, node, epoch)
+           WHERE chargers.charge_point_id = v.id AND chargers.connected_node = v.node
+             AND chargers.connection_epoch = v.epoch
+           RETURNING chargers.charge_point_id""",
+        [p.charge_point_id for p in stale],
+        [p.node_id for p in stale],
+        [p.epoch for p in stale],
+    )
+    return sorted(r["charge_point_id"] for r in records)

@@ -103,6 +103,17 @@ class PostgresChargers:
     async def record_presence(self, presence: Presence) -> None:
         await self._presence(presence)
 
+    async def list_presence(
+        self, *, node_id: str | None = None, excluding_nodes: Sequence[str] | None = None
+    ) -> list[Presence]:
+        return await charger_rows.list_presence(
+            self._pool, node_id=node_id, excluding_nodes=excluding_nodes
+        )
+
+    async def clear_presence(self, stale: Sequence[Presence]) -> list[str]:
+        await self._presence.drain()  # after the connections recorded before
+        return await charger_rows.clear_presence(self._pool, stale)
+
     def note_heartbeat(self, charge_point_id: str, at: datetime) -> None:
         self.heartbeats.add([(charge_point_id, at)])
 

@@ -88,6 +88,8 @@ class Cluster:
         self.log_dir = log_dir
         self.log_level = log_level
         self.nodes: dict[str, NodeProcess] = {}
+        # more CSMS_* settings for every process started from now on
+        self.settings: dict[str, str] = {}
 
     async def __aenter__(self) -> Cluster:
         return self
@@ -110,6 +112,7 @@ class Cluster:
             CSMS_LOG_LEVEL=self.log_level,
             CSMS_ENV="dev",
         )
+        env.update(self.settings)
         return env
 
     async def start(self, *node_ids: str) -> list[NodeProcess]:
