@@ -100,6 +100,19 @@ class NodeSettings(CommonSettings):
         description="Seconds between presence sweeps: chargers of a node that is gone read as "
         "offline at most the registration TTL (10 s) plus this after it died.",
     )
+    session_reboot_grace: float = Field(
+        600.0,
+        gt=0,
+        description="Seconds after a charger's boot by which it has delivered the stops it "
+        "queued; a session still open then, with nothing heard about it since the boot, is "
+        "closed (reason rebooted).",
+    )
+    session_check_timeout: float = Field(
+        30.0,
+        gt=0,
+        description="Seconds a charger has to answer each GetTransactionStatus the node sends "
+        "after it (re)connects or boots (2.0.1: sessions the CSMS still has open).",
+    )
     allow_unauthenticated_chargers: bool = Field(
         False,
         description="Production only: let chargers registered with --no-auth connect. "

@@ -32,7 +32,18 @@ class TransactionPublic(BaseModel):
     last_seq_no: int | None
     last_trigger_reason: str | None
     offline: bool
-    flags: list[str]
+    flags: list[str] = Field(
+        description="For review: unauthorized, meter_stop_estimated, no_meter_reading, "
+        "meter_stop_below_start"
+    )
+    closed_by: str | None = Field(
+        None, description="charger (its stop) or csms (closed: the charger abandoned it)"
+    )
+    close_reason: str | None = Field(
+        None,
+        description="Why the CSMS closed it: superseded, connector_available, rebooted, "
+        "not_ongoing (docs/topics/sessions.md)",
+    )
     active: bool
 
 

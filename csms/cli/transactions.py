@@ -48,7 +48,8 @@ async def cmd_transactions(args: argparse.Namespace) -> int:
                 t.started_at,
                 t.ended_at,
                 t.energy_wh,
-                t.stop_reason,
+                # closed by the CSMS (docs/topics/sessions.md): csms:<rule>
+                f"csms:{t.close_reason}" if t.closed_by == "csms" else t.stop_reason,
                 ",".join(t.flags),
             ]
             for t in rows

@@ -195,6 +195,8 @@ def publish_hooks(hooks: Hooks, publisher: EventPublisher) -> None:
             **_session(e.session, e.event),
             stop_reason=e.stop_reason,
             energy_wh=None if e.energy_wh is None else str(e.energy_wh),
+            closed_by=e.closed_by,
+            close_reason=e.close_reason,
         )
 
     hooks.subscribe(ConnectorStatusChanged, status)
@@ -203,7 +205,13 @@ def publish_hooks(hooks: Hooks, publisher: EventPublisher) -> None:
     hooks.subscribe(SessionEnded, ended)
 
 
-def _session(ref: SessionRef, event: SessionEvent) -> dict[str, Any]:
+def _session(ref: SessionRef, event: SessionEvent | None) -> dict[str, Any]:
+    if event is None:  # closed by the CSMS
+        return {
+            "transaction_id": ref.transaction_id,
+            "evse_id": ref.evse_id,
+            "connector_id": ref.connector_id,
+        }
     return {
         "transaction_id": ref.transaction_id,
         "evse_id": event.evse_id if event.evse_id is not None else ref.evse_id,

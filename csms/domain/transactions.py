@@ -32,6 +32,23 @@ from csms.domain.meter_values import MeterSample
 
 FLAG_METER_STOP_BELOW_START = "meter_stop_below_start"
 FLAG_NO_METER_READING = "no_meter_reading"
+FLAG_UNAUTHORIZED = "unauthorized"  # the CSMS never accepted its token: review before billing
+FLAG_METER_STOP_ESTIMATED = "meter_stop_estimated"  # closed by the CSMS: the last reading
+# Flags an end decides; a charger's late stop after a close by the CSMS decides them anew.
+ENDING_FLAGS = (
+    FLAG_METER_STOP_BELOW_START, FLAG_NO_METER_READING, FLAG_UNAUTHORIZED,
+    FLAG_METER_STOP_ESTIMATED,
+)  # fmt: skip
+ACCEPTED = "Accepted"
+
+# Who ended a session (``Transaction.closed_by``), and why the CSMS closed one the charger
+# abandoned (``close_reason``; docs/topics/sessions.md).
+CLOSED_BY_CHARGER = "charger"
+CLOSED_BY_CSMS = "csms"
+CLOSE_SUPERSEDED = "superseded"  # a newer session started on its connector / EVSE
+CLOSE_CONNECTOR_AVAILABLE = "connector_available"  # Available, no activity since
+CLOSE_REBOOTED = "rebooted"  # the charger rebooted and did not end it within the grace
+CLOSE_NOT_ONGOING = "not_ongoing"  # 2.0.1: not ongoing, nothing queued (E14)
 # 1.6 StopTransaction reason and 2.0.1 stoppedReason when the charger gives none (1.6 section
 # 7.45, 2.0.1 E06.FR.09 / E07.FR.04: ended by the driver at the charger).
 DEFAULT_STOP_REASON = "Local"
@@ -80,10 +97,23 @@ class Transaction:
     last_trigger_reason: str | None
     offline: bool
     flags: list[str]
+    closed_by: str | None = None
+    close_reason: str | None = None
 
     @property
     def active(self) -> bool:
         return self.ended_at is None
+
+    @property
+    def authorized(self) -> bool:
+        return self.authorization_status == ACCEPTED
+
+    def same_place(self, evse_id: int, connector_id: int) -> bool:
+        """Whether this session is on that EVSE (2.0.1: one session per EVSE) or, on EVSE
+        0 (how 1.6 connectors are recorded), on that connector."""
+        if evse_id > 0:
+            return self.evse_id == evse_id
+        return self.evse_id == 0 and self.connector_id == connector_id > 0
 
     @property
     def ref(self) -> SessionRef:
@@ -254,7 +284,8 @@ class NewSession:
 
 @dataclass(frozen=True, slots=True)
 class Ending:
-    """How a session ended."""
+    """How a session ended: by the charger's stop, or closed by the CSMS (``close_reason``
+    set) at its last known activity with its last register reading."""
 
     ended_at: datetime
     meter_start_wh: Decimal | None
@@ -263,21 +294,67 @@ class Ending:
     flags: tuple[str, ...]
     stop_reason: str | None
     stop_id_token: str | None
+    close_reason: str | None = None
+
+    @property
+    def closed_by(self) -> str:
+        return CLOSED_BY_CHARGER if self.close_reason is None else CLOSED_BY_CSMS
+
+
+def _flags(energy: Energy, authorized: bool) -> tuple[str, ...]:
+    return energy.flags if authorized else (*energy.flags, FLAG_UNAUTHORIZED)
 
 
 def ending(
-    event: SessionEvent, meter_start_wh: Decimal | None, meter_stop_wh: Decimal | None
+    event: SessionEvent,
+    meter_start_wh: Decimal | None,
+    meter_stop_wh: Decimal | None,
+    *,
+    authorized: bool,
 ) -> Ending:
+    """The charger ended the session with ``event``."""
     energy = session_energy(meter_start_wh, meter_stop_wh)
     return Ending(
         ended_at=event.at,
         meter_start_wh=meter_start_wh,
         meter_stop_wh=meter_stop_wh,
         energy_wh=energy.energy_wh,
-        flags=energy.flags,
+        flags=_flags(energy, authorized),
         stop_reason=event.stop_reason or DEFAULT_STOP_REASON,
         stop_id_token=event.stop_token,
     )
+
+
+def closing(
+    session: Transaction,
+    last_activity: datetime,
+    meter_start_wh: Decimal | None,
+    meter_stop_wh: Decimal | None,
+    reason: str,
+) -> Ending:
+    """The CSMS closes a session the charger abandoned: it ended at its last known activity,
+    its energy up to its last register reading (flagged as estimated)."""
+    energy = session_energy(meter_start_wh, meter_stop_wh)
+    return Ending(
+        ended_at=max(last_activity, session.started_at),
+        meter_start_wh=meter_start_wh,
+        meter_stop_wh=meter_stop_wh,
+        energy_wh=energy.energy_wh,
+        flags=(*_flags(energy, session.authorized), FLAG_METER_STOP_ESTIMATED),
+        stop_reason=None,
+        stop_id_token=None,
+        close_reason=reason,
+    )
+
+
+def authorized_after(
+    session: Transaction, event: SessionEvent, authorization: Authorization | None
+) -> bool:
+    """Whether ``session`` is authorized once ``event`` is applied (the first token's
+    decision is kept: ``SessionChanges``)."""
+    if session.authorization_status is not None:
+        return session.authorized
+    return event.start_token is not None and authorization is not None and authorization.accepted
 
 
 @dataclass(slots=True)  # not frozen: see HOT_PATH

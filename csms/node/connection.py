@@ -8,6 +8,7 @@ queued) and wait here for their replies, with a deadline.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from websockets.asyncio.server import ServerConnection
@@ -69,6 +70,9 @@ class ChargerConnection:
         self.owner: Owner | None = None
         # the epoch the database records this connection with (0: claimed later)
         self.recorded_epoch = 0
+        # work to start once the answer being handled has been sent (see after_answer)
+        self._after_answer: list[Callable[[], Awaitable[None]]] = []
+        self._background: set[asyncio.Task[None]] = set()
         self.closed = False
 
     @property
@@ -91,6 +95,8 @@ class ChargerConnection:
                         # closed under us: still read what the charger sent before closing
                         # (e.g. its answer to our Reset, sent just before it reboots)
                         continue
+                if self._after_answer:
+                    self._start_after_answer()
         except ConnectionClosed:
             pass
         finally:
@@ -98,6 +104,32 @@ class ChargerConnection:
             gone = ChargerNotConnected(f"{self.charge_point_id} disconnected during the call")
             for call in self.calls.close():
                 self._fail(call, gone)
+            for task in list(self._background):
+                task.cancel()
+
+    def after_answer(self, work: Callable[[], Awaitable[None]]) -> None:
+        """Start ``work`` in the background once the answer to the message being handled
+        has been sent (e.g. our own CALLs after an accepted BootNotification, which must not
+        overtake its answer)."""
+        self._after_answer.append(work)
+
+    def start_background(self, work: Callable[[], Awaitable[None]]) -> None:
+        """Run ``work`` beside the connection (cancelled when it closes)."""
+
+        async def run() -> None:
+            try:
+                await work()
+            except Exception:
+                self.link.log.exception("background work failed")
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def _start_after_answer(self) -> None:
+        works, self._after_answer = self._after_answer, []
+        for work in works:
+            self.start_background(work)
 
     async def handle(self, data: str | bytes) -> bytes | None:
         """The reply to one received frame (None: nothing to send)."""

@@ -21,10 +21,10 @@ from csms.domain.clock import Clock, utc_now
 from csms.node.commands import CommandServer
 from csms.node.membership import Membership
 from csms.node.metrics import NodeMetrics
-from csms.node.presence import PresenceSweep
 from csms.node.server import Connections, Node, NodeDeps
+from csms.node.sweep import Sweep
 from csms.services import Services
-from csms.services.hooks import Hooks
+from csms.services.hooks import ChargerBooted, Hooks
 from csms.settings import NodeSettings
 from csms.store import journal as journal_store
 from csms.store.batching import BatchWriter, Row
@@ -96,24 +96,25 @@ async def running_node(
     metrics = NodeMetrics(lambda: len(connections))
     membership: Membership | None = None
     command_server: CommandServer | None = None
-    sweep: PresenceSweep | None = None
     if redis is not None and publisher is not None:
         membership = Membership(redis, keys, settings.node_id, connections, publisher, services)
-        sweep = PresenceSweep(
-            redis,
-            keys,
-            settings.node_id,
-            services.chargers,
-            interval=settings.presence_sweep_interval,
-        )
         command_server = CommandServer(
             redis, keys, settings.node_id, connections, services.reports, clock, metrics
         )
+    sweep = Sweep(
+        redis,
+        keys,
+        settings.node_id,
+        services,
+        interval=settings.presence_sweep_interval,
+        reboot_grace=settings.session_reboot_grace,
+    )
     node = Node(
         NodeDeps(settings, services, stores.flush, journal=journal, metrics=metrics),
         connections=connections,
         membership=membership,
     )
+    hooks.subscribe(ChargerBooted, node.on_booted)
     purge = asyncio.create_task(_purge_journal(pool, settings, clock))
     sweeping: asyncio.Task[None] | None = None
     try:
@@ -130,8 +131,7 @@ async def running_node(
             await publisher.start()
             await membership.start(f"ws://{settings.host}:{node.port}")
             await command_server.start()
-        if sweep is not None:
-            sweeping = asyncio.create_task(sweep.run(), name="presence-sweep")
+        sweeping = asyncio.create_task(sweep.run(), name="sweep")
         yield node
     finally:
         purge.cancel()

@@ -25,7 +25,8 @@ from websockets.typing import Subprotocol
 from csms.cluster.routing import Owner
 from csms.cluster.tasks import stop_task
 from csms.domain.charge_points import valid_charge_point_id
-from csms.domain.chargers import Charger
+from csms.domain.chargers import ACCEPTED, Charger
+from csms.domain.transactions import Transaction
 from csms.logs import ChargerLog
 from csms.node.connection import ChargerConnection
 from csms.node.context import Context
@@ -33,9 +34,11 @@ from csms.node.journal import JournalSink
 from csms.node.keepalive import Keepalive
 from csms.node.membership import Membership
 from csms.node.metrics import NodeMetrics
+from csms.node.session_check import can_ask, check_open_sessions
 from csms.node.versions import BY_SUBPROTOCOL, PREFERRED
 from csms.passwords import verify_password
 from csms.services import Services
+from csms.services.hooks import ChargerBooted
 from csms.services.link import ChargerLink
 from csms.settings import NodeSettings
 
@@ -198,6 +201,26 @@ class Node:
         await self.deps.flush_writes()
         await server.wait_closed()
 
+    async def on_booted(self, booted: ChargerBooted) -> None:
+        """Hook: a charger booted; once Accepted has been answered, ask it about the
+        sessions open now (the charger delivers its queued messages meanwhile)."""
+        connection = self.connections.get(booted.charge_point_id)
+        if connection is None or booted.registration_status != ACCEPTED:
+            return
+        if can_ask(connection):
+            opened = await self.services.sessions.open_sessions(booted.charge_point_id)
+            if opened:
+                connection.after_answer(lambda: self._check_sessions(connection, opened))
+
+    async def _check_sessions(
+        self, connection: ChargerConnection, sessions: Sequence[Transaction] | None
+    ) -> None:
+        if sessions is None:  # beside the connection, off its connect path
+            sessions = await self.services.sessions.open_sessions(connection.charge_point_id)
+        await check_open_sessions(
+            connection, self.services, sessions, timeout=self.settings.session_check_timeout
+        )
+
     async def _process_request(
         self, connection: ServerConnection, request: Request
     ) -> Response | None:
@@ -295,6 +318,8 @@ class Node:
             connection.recorded_epoch = epoch
             await chargers.connected(link, node_id, epoch)
             charger_log.info("connected with %s (epoch %d)", subprotocol, epoch)
+            if link.accepted and can_ask(connection):  # back without a reboot
+                connection.start_background(lambda: self._check_sessions(connection, None))
             await connection.serve()
         finally:
             if self.connections.get(charge_point_id) is connection:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from csms.domain.clock import Clock
 from csms.services.chargers import ChargerService
-from csms.services.hooks import Hooks
+from csms.services.hooks import ConnectorStatusChanged, Hooks
 from csms.services.ports import Stores
 from csms.services.reports import ReportService
 from csms.services.sessions import SessionService
@@ -42,6 +42,8 @@ class Services:
             stores.sessions, stores.tokens, stores.meters, clock=clock, hooks=self.hooks
         )
         self.reports = ReportService(stores.reports, stores.chargers, hooks=self.hooks)
+        # reconciliation attaches to the hook points like any feature
+        self.hooks.subscribe(ConnectorStatusChanged, self.sessions.on_connector_status)
 
 
 __all__ = ["Services"]

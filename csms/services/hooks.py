@@ -82,7 +82,11 @@ class SessionUpdated:
 
 @dataclass(frozen=True, slots=True)
 class SessionEnded:
-    """A session ended (exactly once per session), with its final readings."""
+    """A session ended, with its final readings: by the charger's stop (``closed_by``
+    "charger"), or closed by the CSMS because the charger abandoned it ("csms", with the
+    rule in ``close_reason``; ``event`` is None). Once per session, except that the
+    charger's own stop arriving after a close by the CSMS ends it again with the true
+    readings (``replaces_close``): whoever settles sessions must replace the first end."""
 
     charge_point_id: str
     session: SessionRef
@@ -92,7 +96,10 @@ class SessionEnded:
     energy_wh: Decimal | None
     flags: tuple[str, ...]
     stop_reason: str | None
-    event: SessionEvent
+    event: SessionEvent | None
+    closed_by: str = "charger"
+    close_reason: str | None = None
+    replaces_close: bool = False
 
 
 @dataclass(frozen=True, slots=True)

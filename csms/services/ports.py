@@ -155,14 +155,30 @@ class SessionStore(Protocol):
         ...
 
     async def finish(self, pk: int, ending: Ending) -> bool:
-        """End a session that has not ended (keeps a meter start it had; flags are added);
-        False, and nothing changes, if it had ended."""
+        """End a session (keeps a meter start it had; flags are added, replacing the ones an
+        end decides). A charger's end (no ``close_reason``) applies to a session that has
+        not ended, or that the CSMS closed (the charger's true stop wins, once); a CSMS
+        close only to one that has not ended. False, and nothing changes, otherwise."""
         ...
 
     async def count_active_for_token(
         self, id_token: str, *, excluding_pk: int | None = None
     ) -> int:
-        """Sessions of the token (case-insensitive) that have not ended, on any charger."""
+        """Sessions of the token (case-insensitive) that have not ended and whose
+        authorization status is Accepted, on any charger."""
+        ...
+
+    async def open_sessions(self, charge_point_id: str) -> list[Transaction]:
+        """A charger's sessions that have not ended, by start time."""
+        ...
+
+    async def last_activity(self, pk: int) -> datetime | None:
+        """The latest of the session's start, its meter samples' and its events' times."""
+        ...
+
+    async def open_after_boot(self, booted_before: datetime) -> list[Transaction]:
+        """Sessions not ended of chargers whose last boot is before ``booted_before``, whose
+        last activity is before that boot; by row id."""
         ...
 
 

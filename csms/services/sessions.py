@@ -14,14 +14,21 @@ What makes an acknowledged message impossible to lose or to apply twice:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from csms.domain.clock import Clock
 from csms.domain.id_tokens import NO_AUTHORIZATION, Authorization, TokenStatus, authorize
 from csms.domain.meter_values import MeterSample, first_and_last_register_wh
 from csms.domain.transactions import (
+    CLOSE_CONNECTOR_AVAILABLE,
+    CLOSE_NOT_ONGOING,
+    CLOSE_REBOOTED,
+    CLOSE_SUPERSEDED,
+    CLOSED_BY_CSMS,
     EventRecord,
     NamedBy,
     NewSession,
@@ -30,14 +37,27 @@ from csms.domain.transactions import (
     SessionRef,
     TokenRef,
     Transaction,
+    authorized_after,
     changes_of,
+    closing,
     ending,
     start_key,
     token_starts,
 )
-from csms.services.hooks import Hooks, SessionEnded, SessionStarted, SessionUpdated
+from csms.services.hooks import (
+    ConnectorStatusChanged,
+    Hooks,
+    SessionEnded,
+    SessionStarted,
+    SessionUpdated,
+)
 from csms.services.link import ChargerLink
 from csms.services.ports import MeterStore, SessionStore, TokenStore
+
+log = logging.getLogger(__name__)
+
+AVAILABLE = "Available"  # a connector status: nothing plugged in
+IDLE = "Idle"  # a charging state: authorized, no EV connected yet (2.0.1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +160,9 @@ class SessionService:
         if not created:  # the same start, arrived twice at once
             return self._known_start(link, session)
         link.sessions.remember(session.ref)
+        await self._close_superseded(
+            link.charge_point_id, session.id, session.evse_id, session.connector_id, event.at
+        )
         link.log.info(
             "transaction %s started on connector %d (%s)",
             session.transaction_id,
@@ -191,7 +214,7 @@ class SessionService:
             link.log.warning("stop for unknown transaction %s", event.transaction_id)
             return SessionOutcome(None, authorization, False)
         await self._store_samples(link, event, session.ref)
-        ended = await self._finish(link, session, event)
+        ended = await self._finish(link, session, event, None)
         if not ended:
             link.log.info("stop of transaction %s replayed: no change", session.transaction_id)
         return SessionOutcome(session.ref, authorization, ended)
@@ -225,7 +248,7 @@ class SessionService:
             )
         if event.phase is Phase.ENDED:
             await self._sessions.apply(ref.pk, changes_of(event, authorization))
-            await self._finish(link, session, event)
+            await self._finish(link, session, event, authorization)
             fresh = await self._sessions.record_event(self._record(ref, event, authorization))
             if not fresh:
                 self._replayed(link, event)
@@ -235,6 +258,13 @@ class SessionService:
             return await self._updated(link, ref, event, authorization, fresh)
         if fresh:
             link.log.info("transaction %s started", ref.transaction_id)
+            await self._close_superseded(
+                link.charge_point_id,
+                ref.pk,
+                event.evse_id or session.evse_id,
+                event.connector_id or session.connector_id,
+                event.at,
+            )
             await self._hooks.emit(SessionStarted(link.charge_point_id, ref, authorization, event))
         else:
             self._replayed(link, event)
@@ -302,9 +332,16 @@ class SessionService:
             event.samples,
         )
 
-    async def _finish(self, link: ChargerLink, session: Transaction, event: SessionEvent) -> bool:
+    async def _finish(
+        self,
+        link: ChargerLink,
+        session: Transaction,
+        event: SessionEvent,
+        authorization: Authorization | None,
+    ) -> bool:
         """End the session with its energy (from the message's or the stored register
-        readings where the message has none); False if it had ended before."""
+        readings where the message has none); False if it had ended before (unless the CSMS
+        had closed it: the charger's stop wins, once)."""
         meter_start: Decimal | None = session.meter_start_wh
         meter_stop = event.meter_stop_wh
         if meter_stop is None:
@@ -313,10 +350,20 @@ class SessionService:
             first, last = await self._meters.register_readings_wh(session.id)
             meter_start = first if meter_start is None else meter_start
             meter_stop = last if meter_stop is None else meter_stop
-        how = ending(event, meter_start, meter_stop)
+        authorized = authorized_after(session, event, authorization)
+        how = ending(event, meter_start, meter_stop, authorized=authorized)
         if not await self._sessions.finish(session.id, how):
             return False
-        link.log.info("transaction %s ended", session.transaction_id)
+        replaces = session.closed_by == CLOSED_BY_CSMS
+        if replaces:
+            link.log.warning(
+                "transaction %s: the charger's stop arrived after the CSMS had closed it "
+                "(%s); its readings replace the estimate",
+                session.transaction_id,
+                session.close_reason,
+            )
+        else:
+            link.log.info("transaction %s ended", session.transaction_id)
         await self._hooks.emit(
             SessionEnded(
                 link.charge_point_id,
@@ -328,6 +375,100 @@ class SessionService:
                 how.flags,
                 how.stop_reason,
                 event,
+                replaces_close=replaces,
+            )
+        )
+        return True
+
+    # -- sessions the charger abandoned (docs/topics/sessions.md) ------------------------------
+
+    async def open_sessions(self, charge_point_id: str) -> list[Transaction]:
+        """The charger's sessions that have not ended."""
+        return await self._sessions.open_sessions(charge_point_id)
+
+    async def _close_superseded(
+        self,
+        charge_point_id: str,
+        new_pk: int,
+        evse_id: int | None,
+        connector_id: int | None,
+        started_at: datetime,
+    ) -> None:
+        """A session started on a connector / EVSE: an older open one there was abandoned."""
+        if not evse_id and not connector_id:
+            return  # nowhere known yet
+        for old in await self._sessions.open_sessions(charge_point_id):
+            if (
+                old.id != new_pk
+                and old.started_at < started_at
+                and old.same_place(evse_id or 0, connector_id or 0)
+            ):
+                await self.close(charge_point_id, old, CLOSE_SUPERSEDED)
+
+    async def on_connector_status(self, changed: ConnectorStatusChanged) -> None:
+        """Available (nothing plugged in) with no activity of an open session there since:
+        the charger abandoned it. A session waiting for its EV (charging state Idle) is
+        left alone."""
+        status = changed.status
+        if status.status != AVAILABLE:
+            return
+        for session in await self._sessions.open_sessions(changed.charge_point_id):
+            if session.charging_state == IDLE:
+                continue
+            if not session.same_place(status.evse_id, status.connector_id):
+                continue
+            last = await self._sessions.last_activity(session.id) or session.started_at
+            if last < status.status_at:
+                await self.close(changed.charge_point_id, session, CLOSE_CONNECTOR_AVAILABLE)
+
+    async def close_after_reboot(self, grace: timedelta) -> list[Transaction]:
+        """Sessions of chargers that rebooted more than ``grace`` ago without ending them or
+        sending anything about them since (queued stops are delivered right after a boot)."""
+        closed = []
+        for session in await self._sessions.open_after_boot(self._clock() - grace):
+            if await self.close(session.charge_point_id, session, CLOSE_REBOOTED):
+                closed.append(session)
+        return closed
+
+    async def not_ongoing(self, charge_point_id: str, transaction_id: str) -> bool:
+        """The charger says it is not doing this session and has nothing queued about it
+        (2.0.1 GetTransactionStatus, E14): close it if open."""
+        session = await self._sessions.get(charge_point_id, transaction_id)
+        if session is None or not session.active:
+            return False
+        return await self.close(charge_point_id, session, CLOSE_NOT_ONGOING)
+
+    async def close(self, charge_point_id: str, session: Transaction, reason: str) -> bool:
+        """Close a session the charger abandoned, at its last known activity with its last
+        register reading; never silently (logged, flagged, a SessionEnded hook). False if it
+        had ended meanwhile."""
+        last = await self._sessions.last_activity(session.id) or session.started_at
+        first, latest = await self._meters.register_readings_wh(session.id)
+        start = first if session.meter_start_wh is None else session.meter_start_wh
+        how = closing(session, last, start, latest, reason)
+        if not await self._sessions.finish(session.id, how):
+            return False
+        log.warning(
+            "transaction %s closed by the CSMS (%s): ended at %s, %s Wh",
+            session.transaction_id,
+            reason,
+            how.ended_at.isoformat(),
+            how.energy_wh,
+            extra={"charge_point_id": charge_point_id},
+        )
+        await self._hooks.emit(
+            SessionEnded(
+                charge_point_id,
+                session.ref,
+                how.ended_at,
+                how.meter_start_wh,
+                how.meter_stop_wh,
+                how.energy_wh,
+                how.flags,
+                how.stop_reason,
+                None,
+                closed_by=CLOSED_BY_CSMS,
+                close_reason=reason,
             )
         )
         return True

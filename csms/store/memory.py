@@ -26,7 +26,15 @@ from csms.domain.reports import (
     VariableRow,
     variable_value,
 )
-from csms.domain.transactions import Ending, EventRecord, NewSession, SessionChanges, Transaction
+from csms.domain.transactions import (
+    CLOSED_BY_CSMS,
+    ENDING_FLAGS,
+    Ending,
+    EventRecord,
+    NewSession,
+    SessionChanges,
+    Transaction,
+)
 from csms.errors import AlreadyExists, NotFound
 
 _CHARGER_FIELDS = {"password_hash", "auth_mode", "boot_policy", "ocpp_version", "description"}
@@ -193,6 +201,35 @@ class MemoryChargers:
             self._data.epochs.pop(cp, None)
             self._change(cp, connected_protocol=None, connected_node=None, last_seen_at=presence.at)
 
+    async def list_presence(
+        self, *, node_id: str | None = None, excluding_nodes: Sequence[str] | None = None
+    ) -> list[Presence]:
+        found = []
+        for cp, charger in sorted(self._data.chargers.items()):
+            node = charger.connected_node
+            if node is None or (node_id is not None and node != node_id):
+                continue
+            if excluding_nodes is not None and node in excluding_nodes:
+                continue
+            at = charger.last_seen_at or charger.created_at
+            found.append(Presence(cp, charger.connected_protocol, node, self._data.epochs[cp], at))
+        return found
+
+    async def clear_presence(self, stale: Sequence[Presence]) -> list[str]:
+        cleared = []
+        for presence in stale:
+            cp = presence.charge_point_id
+            charger = self._data.chargers.get(cp)
+            if (
+                charger is not None
+                and charger.connected_node == presence.node_id
+                and self._data.epochs.get(cp) == presence.epoch
+            ):
+                self._data.epochs.pop(cp, None)
+                self._change(cp, connected_protocol=None, connected_node=None)
+                cleared.append(cp)
+        return sorted(cleared)
+
     def note_heartbeat(self, charge_point_id: str, at: datetime) -> None:
         if charge_point_id in self._data.chargers:
             self._change(charge_point_id, last_heartbeat_at=at, last_seen_at=at)
@@ -322,19 +359,53 @@ class MemorySessions:
 
     async def finish(self, pk: int, ending: Ending) -> bool:
         old = self._data.sessions.get(pk)
-        if old is None or old.ended_at is not None:
+        if old is None:
+            return False
+        late_stop = ending.close_reason is None and old.closed_by == CLOSED_BY_CSMS
+        if old.ended_at is not None and not late_stop:
             return False
         self._data.sessions[pk] = dataclasses.replace(
             old,
             ended_at=ending.ended_at,
             meter_stop_wh=ending.meter_stop_wh,
             energy_wh=ending.energy_wh,
-            flags=[*old.flags, *ending.flags],
+            flags=[*(f for f in old.flags if f not in ENDING_FLAGS), *ending.flags],
             stop_reason=ending.stop_reason,
             stop_id_token=_first(ending.stop_id_token, old.stop_id_token),
             meter_start_wh=_first(old.meter_start_wh, ending.meter_start_wh),
+            closed_by=ending.closed_by,
+            close_reason=_first(ending.close_reason, old.close_reason),
         )
         return True
+
+    async def open_sessions(self, charge_point_id: str) -> list[Transaction]:
+        found = [
+            s
+            for s in self._data.sessions.values()
+            if s.charge_point_id == charge_point_id and s.ended_at is None
+        ]
+        return sorted(found, key=lambda s: (s.started_at, s.id))
+
+    async def last_activity(self, pk: int) -> datetime | None:
+        session = self._data.sessions.get(pk)
+        if session is None:
+            return None
+        times = [session.started_at]
+        times += [s.sampled_at for p, s in self._data.samples.values() if p == pk]
+        times += [e.occurred_at for (p, _), e in self._data.events.items() if p == pk]
+        return max(times)
+
+    async def open_after_boot(self, booted_before: datetime) -> list[Transaction]:
+        found = []
+        for session in sorted(self._data.sessions.values(), key=lambda s: s.id):
+            charger = self._data.chargers.get(session.charge_point_id)
+            boot = None if charger is None else charger.last_boot_at
+            if session.ended_at is not None or boot is None or not boot < booted_before:
+                continue
+            last = await self.last_activity(session.id)
+            if last is not None and last < boot:
+                found.append(session)
+        return found
 
     async def count_active_for_token(
         self, id_token: str, *, excluding_pk: int | None = None
@@ -346,6 +417,7 @@ class MemorySessions:
             if s.id_token is not None
             and s.id_token.lower() == wanted
             and s.ended_at is None
+            and s.authorized
             and s.id != excluding_pk
         )
 

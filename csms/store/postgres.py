@@ -111,7 +111,6 @@ class PostgresChargers:
         )
 
     async def clear_presence(self, stale: Sequence[Presence]) -> list[str]:
-        await self._presence.drain()  # after the connections recorded before
         return await charger_rows.clear_presence(self._pool, stale)
 
     def note_heartbeat(self, charge_point_id: str, at: datetime) -> None:
@@ -219,6 +218,15 @@ class PostgresSessions:
         return await transactions.count_active_for_token(
             self._pool, id_token, excluding_pk=excluding_pk
         )
+
+    async def open_sessions(self, charge_point_id: str) -> list[Transaction]:
+        return await transactions.open_sessions(self._pool, charge_point_id)
+
+    async def last_activity(self, pk: int) -> datetime | None:
+        return await transactions.last_activity(self._pool, pk)
+
+    async def open_after_boot(self, booted_before: datetime) -> list[Transaction]:
+        return await transactions.open_after_boot(self._pool, booted_before)
 
     async def drain(self) -> None:
         await self._record_and_apply.drain()

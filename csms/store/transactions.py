@@ -16,6 +16,8 @@ from typing import Any
 import asyncpg
 
 from csms.domain.transactions import (
+    CLOSED_BY_CSMS,
+    ENDING_FLAGS,
     Ending,
     EventRecord,
     NewSession,
@@ -27,7 +29,7 @@ from csms.store.executor import Executor
 _COLUMNS = """id, charge_point_id, protocol, transaction_id, evse_id, connector_id, id_token,
     id_token_type, parent_id_token, authorization_status, remote_start_id, reservation_id,
     started_at, ended_at, meter_start_wh, meter_stop_wh, energy_wh, stop_reason, stop_id_token,
-    charging_state, last_seq_no, last_trigger_reason, offline, flags"""
+    charging_state, last_seq_no, last_trigger_reason, offline, flags, closed_by, close_reason"""
 
 # A transaction id the CSMS draws is a signed 32-bit integer in 1.6; ours are random so none
 # can be guessed, and unique across chargers (partial unique index).
@@ -105,13 +107,20 @@ async def get_by_pk(db: Executor, pk: int) -> Transaction | None:
 
 
 async def finish(db: Executor, pk: int, ending: Ending) -> bool:
-    """End an active session. False (and nothing changed) if it had ended already."""
+    """End a session: one that has not ended, or one the CSMS closed (the charger's own stop
+    has the true readings and wins, once: it is then ended by the charger). False, and
+    nothing changed, otherwise. A CSMS close (``ending.close_reason``) applies only to a
+    session that has not ended."""
     result = await db.execute(
-        """UPDATE transactions SET ended_at = $2, meter_stop_wh = $3, energy_wh = $4,
-               flags = flags || $5::text[], stop_reason = $6,
-               stop_id_token = coalesce($7, stop_id_token),
-               meter_start_wh = coalesce(meter_start_wh, $8), updated_at = now()
-           WHERE id = $1 AND ended_at IS NULL""",
+        f"""UPDATE transactions SET ended_at = $2, meter_stop_wh = $3, energy_wh = $4,
+               flags = ARRAY(SELECT f FROM unnest(flags) AS f WHERE f <> ALL($9::text[]))
+                       || $5::text[],
+               stop_reason = $6, stop_id_token = coalesce($7, stop_id_token),
+               meter_start_wh = coalesce(meter_start_wh, $8),
+               closed_by = $10, close_reason = coalesce($11, close_reason),
+               updated_at = now()
+           WHERE id = $1 AND (ended_at IS NULL
+                              OR ($11::text IS NULL AND closed_by = '{CLOSED_BY_CSMS}'))""",
         pk,
         ending.ended_at,
         ending.meter_stop_wh,
@@ -120,8 +129,48 @@ async def finish(db: Executor, pk: int, ending: Ending) -> bool:
         ending.stop_reason,
         ending.stop_id_token,
         ending.meter_start_wh,
+        list(ENDING_FLAGS),
+        ending.closed_by,
+        ending.close_reason,
     )
     return result == "UPDATE 1"
+
+
+async def open_sessions(db: Executor, charge_point_id: str) -> list[Transaction]:
+    """A charger's sessions that have not ended, oldest first."""
+    records = await db.fetch(
+        f"""SELECT {_COLUMNS} FROM transactions
+            WHERE charge_point_id = $1 AND ended_at IS NULL ORDER BY started_at, id""",
+        charge_point_id,
+    )
+    return [_tx(r) for r in records]
+
+
+_LAST_ACTIVITY = """greatest(t.started_at,
+    (SELECT max(sampled_at) FROM meter_values WHERE transaction_pk = t.id),
+    (SELECT max(occurred_at) FROM transaction_events WHERE transaction_pk = t.id))"""
+
+
+async def last_activity(db: Executor, pk: int) -> datetime | None:
+    """The latest time a session's messages carry: its start, meter samples, events."""
+    value: datetime | None = await db.fetchval(
+        f"SELECT {_LAST_ACTIVITY} FROM transactions t WHERE t.id = $1", pk
+    )
+    return value
+
+
+async def open_after_boot(db: Executor, booted_before: datetime) -> list[Transaction]:
+    """Sessions not ended, of chargers that booted before ``booted_before``, with no
+    activity since that boot (their charger has rebooted without ending them)."""
+    records = await db.fetch(
+        f"""SELECT {", ".join(f"t.{c.strip()}" for c in _COLUMNS.split(","))}
+            FROM transactions t JOIN chargers c USING (charge_point_id)
+            WHERE t.ended_at IS NULL AND c.last_boot_at < $1
+              AND {_LAST_ACTIVITY} < c.last_boot_at
+            ORDER BY t.id""",
+        booted_before,
+    )
+    return [_tx(r) for r in records]
 
 
 async def open_named(
@@ -157,10 +206,12 @@ async def open_named(
 async def count_active_for_token(
     db: Executor, id_token: str, *, excluding_pk: int | None = None
 ) -> int:
-    """Sessions of ``id_token`` that have not ended, on any charger."""
+    """Sessions of ``id_token`` that have not ended and that the CSMS authorized (a session
+    it refused is not the token's), on any charger."""
     count = await db.fetchval(
         """SELECT count(*) FROM transactions
-           WHERE lower(id_token) = lower($1) AND ended_at IS NULL AND id IS DISTINCT FROM $2""",
+           WHERE lower(id_token) = lower($1) AND ended_at IS NULL AND id IS DISTINCT FROM $2
+             AND authorization_status = 'Accepted'""",
         id_token,
         excluding_pk,
     )

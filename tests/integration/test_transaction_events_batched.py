@@ -127,7 +127,9 @@ async def test_an_ended_session_keeps_its_state_but_records_the_event(
     pool: asyncpg.Pool,
 ) -> None:
     [pk, _] = await sessions(pool, 1)
-    await pool.execute("UPDATE transactions SET ended_at = $2 WHERE id = $1", pk, T0)
+    await pool.execute(
+        "UPDATE transactions SET ended_at = $2, closed_by = 'charger' WHERE id = $1", pk, T0
+    )
     assert await tx.record_and_apply_many(pool, [event(pk, 9, charging_state="X")]) == [True]
     (row, events) = await state(pool, pk)
     assert row[_COMPARED.index("charging_state")] is None
