@@ -164,7 +164,13 @@ class PostgresSessions:
             async with pool.acquire() as connection, connection.transaction():
                 return await transactions.record_and_apply_many(connection, items)
 
+        async def open_sessions(ids: Sequence[str]) -> list[list[Transaction]]:
+            found = await transactions.open_sessions_of(pool, ids)
+            return [found[i] for i in ids]
+
         self._record_and_apply = BatchCall(record_and_apply, max_items=max_items)
+        # asked at every connector status Available (a boot storm sends one per connector)
+        self._open_sessions = BatchCall(open_sessions, max_items=max_items)
 
     async def find_started(self, charge_point_id: str, start_key: str) -> Transaction | None:
         return await transactions.find_started(self._pool, charge_point_id, start_key)
@@ -220,7 +226,7 @@ class PostgresSessions:
         )
 
     async def open_sessions(self, charge_point_id: str) -> list[Transaction]:
-        return await transactions.open_sessions(self._pool, charge_point_id)
+        return await self._open_sessions(charge_point_id)
 
     async def last_activity(self, pk: int) -> datetime | None:
         return await transactions.last_activity(self._pool, pk)
@@ -230,6 +236,7 @@ class PostgresSessions:
 
     async def drain(self) -> None:
         await self._record_and_apply.drain()
+        await self._open_sessions.drain()
 
 
 class PostgresMeters:

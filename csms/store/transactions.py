@@ -136,14 +136,21 @@ async def finish(db: Executor, pk: int, ending: Ending) -> bool:
     return result == "UPDATE 1"
 
 
-async def open_sessions(db: Executor, charge_point_id: str) -> list[Transaction]:
-    """A charger's sessions that have not ended, oldest first."""
+async def open_sessions_of(
+    db: Executor, charge_point_ids: Sequence[str]
+) -> dict[str, list[Transaction]]:
+    """The sessions of these chargers that have not ended, oldest first (every id is a
+    key)."""
     records = await db.fetch(
         f"""SELECT {_COLUMNS} FROM transactions
-            WHERE charge_point_id = $1 AND ended_at IS NULL ORDER BY started_at, id""",
-        charge_point_id,
+            WHERE charge_point_id = ANY($1::text[]) AND ended_at IS NULL
+            ORDER BY started_at, id""",
+        list(charge_point_ids),
     )
-    return [_tx(r) for r in records]
+    found: dict[str, list[Transaction]] = {cp: [] for cp in charge_point_ids}
+    for record in records:
+        found[record["charge_point_id"]].append(_tx(record))
+    return found
 
 
 _LAST_ACTIVITY = """greatest(t.started_at,
