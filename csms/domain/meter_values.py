@@ -27,13 +27,40 @@ class MeterSample:
     signed: dict[str, Any] | None = None
 
 
+# A sampled value further from 1 than 10^±38 is not a measurement (the register of the
+# biggest charger in Wh is ~10^12): it is kept as text, never as a number the database would
+# have to hold (numeric overflows, and one bad row must not fail others' rows).
+MAX_EXPONENT = 38
+
+
+def _plausible(value: Decimal) -> bool:
+    return (
+        value.is_finite()
+        and abs(value.adjusted()) <= MAX_EXPONENT
+        and (
+            value.as_tuple().exponent >= -2 * MAX_EXPONENT  # type: ignore[operator]
+        )
+    )
+
+
 def parse_decimal(text: str | float | int) -> Decimal | None:
-    """A sampled value as a Decimal, or None when it is not a plain number (e.g. signed)."""
+    """A sampled value as a Decimal, or None when it is not a plain, plausible number (e.g.
+    signed data, "NaN", "-1e999999")."""
     try:
         value = Decimal(str(text))
     except InvalidOperation:
         return None
-    return value if value.is_finite() else None
+    if value.is_zero():
+        return Decimal(0)  # "0E-9999" would ask the database for 9,999 decimals
+    return value if _plausible(value) else None
+
+
+def scaled(value: Decimal, multiplier: int) -> Decimal | None:
+    """``value`` times 10^``multiplier`` (2.0.1 UnitOfMeasure), None if not plausible."""
+    if abs(multiplier) > 2 * MAX_EXPONENT:
+        return None
+    result = value.scaleb(multiplier)
+    return result if _plausible(result) else None
 
 
 def register_wh(sample: MeterSample) -> Decimal | None:

@@ -160,16 +160,23 @@ def _raw_text(data: str | bytes) -> str:
 
 
 def _contains_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_contains_nul(k) or _contains_nul(v) for k, v in value.items())
-    if isinstance(value, list | tuple):
-        return any(_contains_nul(v) for v in value)
+    """Whether a NUL character is in any string (key or value) of ``value`` (iterative: the
+    value is what a charger sent)."""
     if isinstance(value, rpc.CallResult):
-        return _contains_nul(value.payload)
-    if isinstance(value, rpc.CallError):
-        return _contains_nul([value.error_code, value.description, value.details])
+        value = value.payload
+    elif isinstance(value, rpc.CallError):
+        value = [value.error_code, value.description, value.details]
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
     return False
 
 

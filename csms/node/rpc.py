@@ -26,6 +26,11 @@ CALLERROR = 4
 
 UNREADABLE_ID = "-1"
 MAX_MESSAGE_ID_LENGTH = 36
+# How deep a frame may nest (the frame's array is level 1). OCPP's own structures stay under
+# 16 (NotifyChargingLimit with a sales tariff: ~12); the rest is room for customData. The
+# limit is checked once here, so nothing later (storage, the journal, jsonb) recurses
+# further on charger input.
+MAX_DEPTH = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +94,9 @@ def parse(data: str | bytes, dialect: Dialect) -> Frame:
         raise BadFrame(UNREADABLE_ID, _framework("message id is not a non-empty string"))
     if len(message_id) > MAX_MESSAGE_ID_LENGTH:
         raise BadFrame(UNREADABLE_ID, _framework(f"message id longer than {MAX_MESSAGE_ID_LENGTH}"))
+    # fewer brackets than levels allowed: it cannot nest too deep (no walk, the usual case)
+    if _brackets(data) > MAX_DEPTH and too_deep(frame, MAX_DEPTH):
+        raise BadFrame(message_id, FormatViolation(f"nested deeper than {MAX_DEPTH} levels"))
     if type_id == CALL and not isinstance(type_id, bool):
         if len(frame) != 4 or not isinstance(frame[2], str):
             raise BadFrame(message_id, _framework("CALL must be [2, id, action, {payload}]"))
@@ -111,6 +119,27 @@ def parse(data: str | bytes, dialect: Dialect) -> Frame:
         MessageTypeNotSupported(f"message type {type_id} is not supported"),
         silent=not dialect.answers_unknown_message_type,
     )
+
+
+def _brackets(data: str | bytes) -> int:
+    if isinstance(data, str):
+        return data.count("[") + data.count("{")
+    return data.count(b"[") + data.count(b"{")
+
+
+def too_deep(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests more than ``limit`` levels of arrays and objects (without
+    recursion: the value is what a charger sent)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = item.values() if isinstance(item, dict) else item
+        for child in children:
+            if isinstance(child, dict | list):
+                stack.append((child, depth + 1))
+    return False
 
 
 def _framework(description: str) -> OcppError:

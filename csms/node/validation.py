@@ -4,12 +4,20 @@ The schemas are the ones the ``ocpp`` package ships; each version's :class:`Sche
 compiles them once per process with fastjsonschema (16-26x faster than jsonschema, which the
 ``ocpp`` package uses). A schema failure becomes the OcppError that the OCPP-J specification
 names for it.
+
+Two things the schemas leave open are decided here, before any handler or write sees the
+payload: every integer is an OCPP integer (32-bit signed; identifiers such as connectorId,
+evseId or seqNo are not negative), and every dateTime is one this system can represent (RFC
+3339, year 1 to 9999 also in UTC). A value outside is a PropertyConstraintViolation naming
+the field.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
+from datetime import UTC
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -28,6 +36,18 @@ from csms.errors import (
 OCPP_SCHEMAS = Path(ocpp.__file__).parent  # v16/schemas, v201/schemas
 
 Validator = Callable[[Any], Any]
+
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+# integers that identify something (a connector, an EVSE, a message sequence, a request) and
+# are never negative (a negative one would be refused by the database's checks, or address
+# nothing)
+NON_NEGATIVE = frozenset(
+    {
+        "connectorId", "evseId", "seqNo", "transactionId", "reservationId", "remoteStartId",
+        "requestId", "eventId", "chargingProfileId", "variableMonitoringId",
+    }
+)  # fmt: skip
+_EVSE_DEFINITIONS = frozenset({"EVSEType"})  # its "id" is an EVSE id
 
 _OCCURRENCE_RULES = frozenset({"required", "minItems", "maxItems", "minProperties"})
 _TYPE_RULES = frozenset({"type"})
@@ -66,7 +86,10 @@ class SchemaSet:
         if compiled is None:
             schema = json.loads(self.path(action, response).read_text(encoding="utf-8"))
             schema.pop("$id", None)  # 2.0.1 ids are URNs fastjsonschema would try to resolve
-            compiled = self._validators[key] = fastjsonschema.compile(schema, use_formats=True)
+            bounded(schema)
+            compiled = self._validators[key] = fastjsonschema.compile(
+                schema, use_formats=True, formats={"date-time": representable_date_time}
+            )
         return compiled
 
     def validate(self, action: str, payload: Any, *, response: bool = False) -> None:
@@ -88,3 +111,54 @@ def error_for(exc: fastjsonschema.JsonSchemaValueException) -> OcppError:
     if exc.rule in _FORMAT_RULES:
         return FormatViolation(exc.message, detail)
     return PropertyViolation(exc.message, detail)
+
+
+def bounded(schema: Any, name: str | None = None) -> None:
+    """Give every integer of ``schema`` (in place) the OCPP integer range, and the
+    identifiers a minimum of 0; tighter bounds a schema has are kept."""
+    if isinstance(schema, list):
+        for item in schema:
+            bounded(item, name)
+        return
+    if not isinstance(schema, dict):
+        return
+    if schema.get("type") == "integer":
+        low = 0 if name in NON_NEGATIVE else INT32_MIN
+        schema["minimum"] = max(schema.get("minimum", low), low)
+        schema["maximum"] = min(schema.get("maximum", INT32_MAX), INT32_MAX)
+    for key, value in schema.items():
+        if key == "properties" and isinstance(value, dict):
+            for prop, sub in value.items():
+                bounded(sub, prop)
+        elif key == "definitions" and isinstance(value, dict):
+            for definition, sub in value.items():
+                if definition in _EVSE_DEFINITIONS and isinstance(sub, dict):
+                    bounded(sub.get("properties", {}).get("id"), "evseId")
+                bounded(sub)
+        elif key == "items":
+            bounded(value, name)
+        elif isinstance(value, dict | list):
+            bounded(value)
+
+
+_DATE_TIME = re.compile(r"^\d{4}-\d\d-\d\d[Tt]\d\d:\d\d:\d\d(?:\.\d+)?(?:[Zz]|[+-]\d\d:?\d\d)$")
+
+
+def representable_date_time(value: str) -> bool:
+    """An RFC 3339 date-time (the ``date-time`` format) that converts to UTC within year
+    1 to 9999 (what PostgreSQL and Python both hold)."""
+    from csms.domain.clock import parse_timestamp
+
+    if not _DATE_TIME.match(value):
+        return False
+    try:
+        parse_timestamp(value).astimezone(UTC)
+    except (ValueError, OverflowError):
+        return False
+    return True
+
+
+def whole(value: int | float | None) -> int | None:
+    """An OCPP integer as a Python int: validation bounds it, but JSON Schema draft 6 (2.0.1)
+    lets a charger write it as 1.0, which a database integer column refuses."""
+    return None if value is None else int(value)

@@ -29,12 +29,14 @@ Submission = tuple[Sequence[Row], "asyncio.Future[None] | None"]
 
 def one_item_at_fault(exc: Exception) -> bool:
     """Whether a failed batch may have failed for one bad item, so retrying the items one
-    by one is worth it: data and constraint errors, not a lost or refused connection."""
-    if isinstance(exc, OSError | TimeoutError | asyncpg.InterfaceError):
-        return False
-    if isinstance(exc, asyncpg.PostgresConnectionError | asyncpg.InsufficientResourcesError):
-        return False
-    return isinstance(exc, asyncpg.PostgresError | ValueError)
+    by one is worth it: anything but a lost, refused or overloaded connection (a data or
+    constraint error, a value a codec cannot encode, a recursion limit: whatever one
+    charger's row did must not fail the others')."""
+    if isinstance(exc, asyncpg.PostgresError):
+        return not isinstance(
+            exc, asyncpg.PostgresConnectionError | asyncpg.InsufficientResourcesError
+        )
+    return not isinstance(exc, OSError | TimeoutError | asyncpg.InterfaceError)
 
 
 class BatchWriter:
@@ -141,7 +143,15 @@ class BatchWriter:
     def _fail(self, submission: Submission, exc: Exception) -> None:
         rows, waiter = submission
         self.rows_failed += len(rows)
-        log.error("write of %d rows failed: %s", len(rows), exc)
+        owners = sorted({str(row[0]) for row in rows if row})  # the charger id leads a row
+        log.warning(
+            "write of %d rows failed (%s): %s: %s",
+            len(rows),
+            ", ".join(owners[:5]) + (" ..." if len(owners) > 5 else ""),
+            type(exc).__name__,
+            exc,
+            extra={"charge_point_id": owners[0] if len(owners) == 1 else "-"},
+        )
         if waiter is not None and not waiter.done():
             waiter.set_exception(exc)
 

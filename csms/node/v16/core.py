@@ -40,7 +40,7 @@ async def status_notification(ctx: Context, payload: Payload) -> Payload:
         ctx.link,
         ConnectorStatus(
             evse_id=WHOLE_CHARGER_EVSE,
-            connector_id=payload["connectorId"],
+            connector_id=int(payload["connectorId"]),
             status=payload["status"],
             error_code=payload["errorCode"],
             info=payload.get("info"),

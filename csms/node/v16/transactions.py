@@ -8,6 +8,7 @@ from csms.domain.clock import parse_timestamp
 from csms.domain.transactions import NamedBy, Phase, SessionEvent
 from csms.node.context import Context, Payload
 from csms.node.v16.convert import WHOLE_CHARGER_EVSE, id_tag, id_tag_info, samples
+from csms.node.validation import whole
 
 PROTOCOL = "ocpp1.6"
 
@@ -21,10 +22,10 @@ async def start_transaction(ctx: Context, payload: Payload) -> Payload:
             NamedBy.CSMS,
             PROTOCOL,
             evse_id=WHOLE_CHARGER_EVSE,
-            connector_id=payload["connectorId"],
+            connector_id=int(payload["connectorId"]),
             token=id_tag(payload["idTag"]),
-            meter_start_wh=payload["meterStart"],
-            reservation_id=payload.get("reservationId"),
+            meter_start_wh=int(payload["meterStart"]),
+            reservation_id=whole(payload.get("reservationId")),
         ),
     )
     assert outcome.session is not None and outcome.authorization is not None
@@ -43,7 +44,7 @@ async def stop_transaction(ctx: Context, payload: Payload) -> Payload:
             parse_timestamp(payload["timestamp"]),
             NamedBy.CSMS,
             PROTOCOL,
-            transaction_id=str(payload["transactionId"]),
+            transaction_id=str(int(payload["transactionId"])),
             token=None if tag is None else id_tag(tag),
             token_stops=True,
             samples=samples(payload.get("transactionData") or []),
@@ -57,7 +58,7 @@ async def stop_transaction(ctx: Context, payload: Payload) -> Payload:
 
 
 async def meter_values(ctx: Context, payload: Payload) -> Payload:
-    connector_id = payload["connectorId"]
+    connector_id = int(payload["connectorId"])
     sampled = samples(payload["meterValue"])
     transaction_id = payload.get("transactionId")
     if transaction_id is None:
@@ -72,7 +73,7 @@ async def meter_values(ctx: Context, payload: Payload) -> Payload:
             sampled[0].sampled_at if sampled else ctx.services.clock(),
             NamedBy.CSMS,
             PROTOCOL,
-            transaction_id=str(transaction_id),
+            transaction_id=str(int(transaction_id)),
             evse_id=WHOLE_CHARGER_EVSE,
             connector_id=connector_id,
             samples=sampled,

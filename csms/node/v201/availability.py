@@ -31,8 +31,8 @@ async def record_connector_status(
 async def status_notification(ctx: Context, payload: Payload) -> Payload:
     await record_connector_status(
         ctx,
-        payload["evseId"],
-        payload["connectorId"],
+        int(payload["evseId"]),
+        int(payload["connectorId"]),
         payload["connectorStatus"],
         payload["timestamp"],
     )

@@ -45,8 +45,8 @@ def variable_identity(data: Payload) -> tuple[str, str, int, int, str, str, str]
     return (
         component["name"],
         component.get("instance", ""),
-        evse.get("id", NO_EVSE),
-        evse.get("connectorId", NO_EVSE),
+        int(evse.get("id", NO_EVSE)),
+        int(evse.get("connectorId", NO_EVSE)),
         variable["name"],
         variable.get("instance", ""),
         data.get("attributeType", DEFAULT_ATTRIBUTE),

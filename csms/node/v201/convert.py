@@ -7,7 +7,7 @@ from typing import Any
 
 from csms.domain.clock import format_timestamp, parse_timestamp
 from csms.domain.id_tokens import Authorization, TokenStatus
-from csms.domain.meter_values import DEFAULT_MEASURAND, MeterSample, parse_decimal
+from csms.domain.meter_values import DEFAULT_MEASURAND, MeterSample, parse_decimal, scaled
 from csms.domain.transactions import TokenRef
 
 # AuthorizationStatusEnumType. 2.0.1 has every neutral status, "Unknown" included.
@@ -70,7 +70,7 @@ def sample(sampled_value: dict[str, Any], sampled_at: datetime) -> MeterSample:
     raw = sampled_value["value"]
     value = parse_decimal(raw)
     if value is not None and multiplier:
-        value = value.scaleb(multiplier)
+        value = scaled(value, multiplier)
     return MeterSample(
         sampled_at=sampled_at,
         measurand=measurand,

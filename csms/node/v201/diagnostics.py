@@ -8,6 +8,7 @@ from typing import Any
 from csms.node.context import Context, Payload
 from csms.node.v201.availability import CONNECTOR_STATUSES, record_connector_status
 from csms.node.v201.events import remember
+from csms.node.validation import whole
 
 AVAILABILITY_STATE = "AvailabilityState"
 EVSE_AS_A_WHOLE = 0
@@ -54,11 +55,13 @@ async def _availability(ctx: Context, event: dict[str, Any]) -> None:
     if component["name"] == "EVSE":
         connector_id: int | None = EVSE_AS_A_WHOLE
     elif component["name"] == "Connector":
-        connector_id = evse.get("connectorId") or ctx.link.only_connector(evse["id"])
+        connector_id = whole(evse.get("connectorId")) or ctx.link.only_connector(int(evse["id"]))
     else:
         return
     if connector_id is not None:
-        await record_connector_status(ctx, evse["id"], connector_id, status, event["timestamp"])
+        await record_connector_status(
+            ctx, int(evse["id"]), connector_id, status, event["timestamp"]
+        )
 
 
 async def notify_monitoring_report(ctx: Context, payload: Payload) -> Payload:

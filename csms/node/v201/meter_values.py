@@ -12,6 +12,6 @@ async def meter_values(ctx: Context, payload: Payload) -> Payload:
     # evseId 0 is the main (grid) meter of the station. A 2.0.1 MeterValuesRequest is never
     # about a transaction: transaction samples come in TransactionEventRequest (J02).
     await ctx.services.sessions.meter_values(
-        ctx.link, payload["evseId"], EVSE_AS_A_WHOLE, samples(payload["meterValue"])
+        ctx.link, int(payload["evseId"]), EVSE_AS_A_WHOLE, samples(payload["meterValue"])
     )
     return {}

@@ -49,8 +49,8 @@ def variable_rows(report_data: list[dict[str, Any]]) -> list[VariableRow]:
                 VariableRow(
                     component["name"],
                     component.get("instance", ""),
-                    evse.get("id", NO_EVSE),
-                    evse.get("connectorId", NO_EVSE),
+                    int(evse.get("id", NO_EVSE)),
+                    int(evse.get("connectorId", NO_EVSE)),
                     variable["name"],
                     variable.get("instance", ""),
                     attribute.get("type", DEFAULT_ATTRIBUTE),

@@ -13,6 +13,7 @@ from csms.domain.clock import parse_timestamp
 from csms.domain.transactions import NamedBy, Phase, SessionEvent
 from csms.node.context import Context, Payload
 from csms.node.v201.convert import id_token_info, samples, token_ref
+from csms.node.validation import whole
 
 PROTOCOL = "ocpp2.0.1"
 STOP_AUTHORIZED = "StopAuthorized"  # the idToken of this event ended the authorization
@@ -35,12 +36,12 @@ async def transaction_event(ctx: Context, payload: Payload) -> Payload:
         token_stops=payload["triggerReason"] == STOP_AUTHORIZED,  # E07.FR.02
         samples=samples(payload.get("meterValue", [])),
         stop_reason=info.get("stoppedReason"),
-        seq_no=payload["seqNo"],
+        seq_no=int(payload["seqNo"]),
         trigger_reason=payload["triggerReason"],
         offline=payload.get("offline", False),
         charging_state=info.get("chargingState"),
-        remote_start_id=info.get("remoteStartId"),
-        reservation_id=payload.get("reservationId"),
+        remote_start_id=whole(info.get("remoteStartId")),
+        reservation_id=whole(payload.get("reservationId")),
         record=payload,
     )
     sessions = ctx.services.sessions
@@ -61,8 +62,8 @@ def _evse(ctx: Context, evse: dict[str, Any] | None) -> tuple[int | None, int | 
     is filled in from what the charger reported before."""
     if evse is None:
         return None, None
-    evse_id: int = evse["id"]
-    connector_id: int | None = evse.get("connectorId")
+    evse_id = int(evse["id"])
+    connector_id = whole(evse.get("connectorId"))
     if connector_id is None:
         connector_id = ctx.link.only_connector(evse_id)
     else:
