@@ -18,9 +18,15 @@ two disagree, PostgreSQL is right and ``csms/store/memory.py`` is fixed. A Postg
 behaviour that contradicts its docstring is marked ``@pytest.mark.postgres_bug(reason)``:
 an ``xfail(strict=True)`` of the postgres run only, until the SQL is fixed.
 
-Writes PostgreSQL refuses by its schema (a row for a charger or session that does not exist)
-are refused in memory too; the ports do not name that error yet, so tests accept either
-implementation's (``contract_helpers.REFUSED``).
+Writes PostgreSQL refuses by its schema (a row for a charger or session that does not exist,
+a sequenced message without seqNo) are refused in memory too; the ports do not name that
+error yet, so tests accept either implementation's (``contract_helpers.REFUSED``).
+
+Not covered, on purpose: value checks of the schema that callers validate first (enum
+values, id lengths; memory does not repeat them); case-insensitive matching beyond ASCII
+(PostgreSQL's ``lower()`` follows the database's locale; OCPP identifiers are ASCII); which
+of two register readings taken at the same instant counts (PostgreSQL leaves ties
+unordered); timing (the tests await, never sleep).
 
 How to add a port
 -----------------
@@ -30,8 +36,12 @@ How to add a port
 3. If setting it up needs something no port offers, add it to ``Backend`` in
    ``contract_helpers.py`` (both subclasses).
 4. Add ``test_<port>_store.py`` here: one test per rule of each docstring, written against
-   ``backend.stores.<port>`` only, ids from ``unique()`` (the database is shared by the run).
-   Stateful rules (replays, ordering, batching) deserve a differential test too.
+   ``backend.stores.<port>`` only, ids from ``unique()`` (the database is shared by the run);
+   cite the OCPP requirement a rule comes from.
+5. Stateful rules (replays, ordering, batching) deserve a differential test
+   (``test_<port>_differential.py``): a hypothesis program run on a ``PostgresBackend`` and a
+   ``MemoryBackend`` made per example (``@given`` cannot take function-scoped fixtures),
+   calls made at once gathered so the PostgreSQL batches see them together.
 """
 
 from __future__ import annotations
@@ -67,14 +77,6 @@ async def backend(_pool_if_postgres: asyncpg.Pool | None) -> AsyncIterator[Backe
     chosen = MemoryBackend() if _pool_if_postgres is None else PostgresBackend(_pool_if_postgres)
     yield chosen
     await chosen.settle()
-
-
-@pytest.fixture
-async def both(pool: asyncpg.Pool) -> AsyncIterator[tuple[PostgresBackend, MemoryBackend]]:
-    """Both implementations, for differential tests."""
-    postgres, memory = PostgresBackend(pool), MemoryBackend()
-    yield postgres, memory
-    await postgres.settle()
 
 
 def pytest_configure(config: pytest.Config) -> None:

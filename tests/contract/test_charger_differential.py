@@ -4,7 +4,9 @@ and in memory side by side must return the same and leave the same chargers and 
 
 A group holds calls of one kind: calls of different kinds made at once go to different
 batches, and the ports promise no order between them (a boot and a connection both set
-last_seen_at). Heartbeats are fire-and-forget; each group of them is waited for.
+last_seen_at). Heartbeats are fire-and-forget; each group of them is waited for, and holds
+one heartbeat per charger (two of one charger in one batch: see
+test_heartbeats_noted_together_keep_the_last, a PostgreSQL bug).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 import asyncpg
 import pytest
 from contract_helpers import (
+    DIFFERENTIAL,
     OCPP16,
     OCPP201,
     REFUSED,
@@ -27,7 +30,7 @@ from contract_helpers import (
     fields_of,
     unique,
 )
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from csms.domain.chargers import Boot, Presence
@@ -58,7 +61,10 @@ PRESENCE = st.tuples(
         min_size=1, max_size=6,
     ),
 )  # fmt: skip
-HEARTBEATS = st.tuples(st.just("heartbeat"), st.lists(st.tuples(CHARGER, SECOND), max_size=3))
+HEARTBEATS = st.tuples(
+    st.just("heartbeat"),
+    st.lists(st.tuples(CHARGER, SECOND), max_size=3, unique_by=lambda heartbeat: heartbeat[0]),
+)
 GROUPS = st.lists(st.one_of(BOOTS, STATUSES, PRESENCE, PRESENCE, HEARTBEATS), max_size=8)
 Group = tuple[str, list[Any]]
 
@@ -116,12 +122,7 @@ async def run_both(pool: asyncpg.Pool, groups: Sequence[Group]) -> None:
     await sides[0].settle()
 
 
-@settings(
-    max_examples=50,
-    deadline=None,
-    database=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+@settings(DIFFERENTIAL, max_examples=50)
 @given(groups=GROUPS)
 @example(
     groups=[

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 
+import asyncpg
 import pytest
 from contract_helpers import (
     OCPP16,
     OCPP201,
     REFUSED,
     Backend,
+    PostgresBackend,
     at,
     connector_status,
     event,
@@ -446,6 +448,42 @@ async def test_a_heartbeat_sets_last_heartbeat_and_last_seen(backend: Backend) -
     await backend.settle()
     stored = await charger(backend, cp)
     assert (stored.last_heartbeat_at, stored.last_seen_at) == (at(30), at(30))
+
+
+@pytest.mark.postgres_bug(
+    "record_heartbeats updates with UPDATE ... FROM unnest(...) without keeping one row per "
+    "charger: two heartbeats of one charger in a batch join the same row twice and "
+    "PostgreSQL applies either (the first under an index join, the plan a big chargers "
+    "table gets), so last_heartbeat_at / last_seen_at can go back to the older one"
+)
+async def test_heartbeats_noted_together_keep_the_last(
+    backend: Backend, request: pytest.FixtureRequest
+) -> None:
+    if backend.name == "postgres":
+        # the plan production gets (thousands of chargers): look each charger up by key
+        dsn: str = request.getfixturevalue("database_url")
+        pool = await asyncpg.create_pool(
+            dsn,
+            min_size=1,
+            max_size=1,
+            server_settings={"enable_hashjoin": "off", "enable_mergejoin": "off"},
+        )
+        assert pool is not None
+        try:
+            await _heartbeats_noted_together(PostgresBackend(pool))
+        finally:
+            await pool.close()
+    else:
+        await _heartbeats_noted_together(backend)
+
+
+async def _heartbeats_noted_together(backend: Backend) -> None:
+    cp = await backend.add_charger()
+    for second in (1, 2, 3):
+        backend.stores.chargers.note_heartbeat(cp, at(second))
+    await backend.settle()
+    stored = await charger(backend, cp)
+    assert (stored.last_heartbeat_at, stored.last_seen_at) == (at(3), at(3))
 
 
 async def test_a_heartbeat_of_an_unregistered_charger_is_dropped(backend: Backend) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 import asyncpg
 import pytest
 from contract_helpers import (
+    DIFFERENTIAL,
     OCPP16,
     OCPP201,
     Backend,
@@ -28,7 +29,7 @@ from contract_helpers import (
     new_session,
     unique,
 )
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from csms.domain.transactions import Ending, EventRecord, SessionChanges, Transaction
@@ -100,9 +101,11 @@ APPLY = st.tuples(st.just("apply"), st.tuples(SESSION, session_changes(sequenced
 RECORD = st.tuples(st.just("record"), st.tuples(SESSION, session_changes(sequenced=True)))
 FINISH = st.tuples(st.just("finish"), st.tuples(SESSION, ENDINGS))
 COUNT = st.tuples(st.just("count"), st.tuples(TOKENS, maybe(SESSION)))
-OPERATIONS = st.lists(
-    st.one_of(OPEN, START, EVENTS, EVENTS, APPLY, RECORD, FINISH, COUNT), min_size=1, max_size=12
-)
+# a program opens a session first, so that what follows has one to go to
+OPERATIONS = st.tuples(
+    OPEN,
+    st.lists(st.one_of(OPEN, START, EVENTS, EVENTS, APPLY, RECORD, FINISH, COUNT), max_size=12),
+).map(lambda program: [program[0], *program[1]])
 Operation = tuple[str, Any]
 
 
@@ -214,12 +217,7 @@ async def run_both(pool: asyncpg.Pool, operations: Sequence[Operation]) -> None:
     await sides[0].backend.settle()
 
 
-@settings(
-    max_examples=60,
-    deadline=None,
-    database=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+@settings(DIFFERENTIAL, max_examples=60)
 @given(operations=OPERATIONS)
 @example(
     operations=[

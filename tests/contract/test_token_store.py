@@ -26,8 +26,9 @@ async def test_a_registered_token_is_found_as_registered(backend: Backend) -> No
 
 
 async def test_a_token_is_found_whatever_the_case(backend: Backend) -> None:
-    """1.6 idTag is a CiString20Type (7.15); 2.0.1 IdTokenType.idToken is case insensitive."""
-    registered = await backend.add_token(token_id())
+    """1.6 idTag is a CiString20Type (7.15); a 2.0.1 idToken is an identifierString (part 2
+    2.1.4: case-insensitive, ASCII letters, digits and ``*-_=:+|@.``)."""
+    registered = await backend.add_token(f"{token_id()}*-_=:+|@.Z")
     for asked in (registered.id_token.upper(), registered.id_token.lower()):
         found = await backend.stores.tokens.get(asked)
         assert found == registered
