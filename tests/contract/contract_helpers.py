@@ -224,9 +224,18 @@ def ending(
     flags: tuple[str, ...] = (),
     stop_reason: str | None = "Local",
     stop_id_token: str | None = None,
+    close_reason: str | None = None,
 ) -> Ending:
+    """The charger's stop, or a close by the CSMS (``close_reason``)."""
     return Ending(
-        ended_at, meter_start_wh, meter_stop_wh, energy_wh, flags, stop_reason, stop_id_token
+        ended_at,
+        meter_start_wh,
+        meter_stop_wh,
+        energy_wh,
+        flags,
+        stop_reason,
+        stop_id_token,
+        close_reason,
     )
 
 

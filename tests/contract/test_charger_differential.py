@@ -65,7 +65,12 @@ HEARTBEATS = st.tuples(
     st.just("heartbeat"),
     st.lists(st.tuples(CHARGER, SECOND), max_size=3, unique_by=lambda heartbeat: heartbeat[0]),
 )
-GROUPS = st.lists(st.one_of(BOOTS, STATUSES, PRESENCE, PRESENCE, HEARTBEATS), max_size=8)
+# connections a presence sweep takes for stale: (charger, node, epoch)
+CLEARS = st.tuples(
+    st.just("clear"),
+    st.lists(st.tuples(CHARGER, st.sampled_from(["n1", "n2"]), st.integers(1, 3)), max_size=4),
+)
+GROUPS = st.lists(st.one_of(BOOTS, STATUSES, PRESENCE, PRESENCE, HEARTBEATS, CLEARS), max_size=8)
 Group = tuple[str, list[Any]]
 
 
@@ -78,7 +83,10 @@ async def outcome(call: Any) -> Any:
         return "refused"
 
 
-async def run_group(backend: Backend, ids: list[str], name: str, calls: list[Any]) -> list[Any]:
+async def run_group(
+    backend: Backend, ids: list[str], nodes: dict[str, str], name: str, calls: list[Any]
+) -> list[Any]:
+    """Make one group's calls at once; ``nodes`` names the generated nodes uniquely."""
     chargers = backend.stores.chargers
     if name == "boot":
         made = [chargers.record_boot(Boot(ids[c], at(s), {"model": m})) for c, s, m in calls]
@@ -89,9 +97,12 @@ async def run_group(backend: Backend, ids: list[str], name: str, calls: list[Any
         ]
     elif name == "presence":
         made = [
-            chargers.record_presence(Presence(ids[c], protocol, node, epoch, at(s)))
+            chargers.record_presence(Presence(ids[c], protocol, nodes[node], epoch, at(s)))
             for c, protocol, node, epoch, s in calls
         ]
+    elif name == "clear":
+        stale = [Presence(ids[c], OCPP16, nodes[node], epoch, at(0)) for c, node, epoch in calls]
+        return [await chargers.clear_presence(stale)]
     else:
         for c, s in calls:
             chargers.note_heartbeat(ids[c], at(s))
@@ -100,8 +111,10 @@ async def run_group(backend: Backend, ids: list[str], name: str, calls: list[Any
     return list(await asyncio.gather(*(outcome(call) for call in made)))
 
 
-async def state(backend: Backend, ids: Sequence[str]) -> list[Any]:
-    found = []
+async def state(backend: Backend, ids: Sequence[str], nodes: Sequence[str]) -> list[Any]:
+    found: list[Any] = []
+    for node in nodes:
+        found.append(await backend.stores.chargers.list_presence(node_id=node))
     for cp in ids:
         charger = await backend.stores.chargers.get(cp)
         found.append(None if charger is None else fields_of(charger, ignore=("created_at",)))
@@ -111,14 +124,18 @@ async def state(backend: Backend, ids: Sequence[str]) -> list[Any]:
 
 async def run_both(pool: asyncpg.Pool, groups: Sequence[Group]) -> None:
     ids = [unique("CD") for _ in range(3)]
+    nodes = {name: unique(name) for name in ("n1", "n2")}
     sides: list[Backend] = [PostgresBackend(pool), MemoryBackend()]
     for side in sides:
         await side.add_charger(ids[0], boot_policy="accept")
         await side.add_charger(ids[1], boot_policy="pending")
     for step, (name, calls) in enumerate(groups):
-        postgres, memory = [await run_group(side, ids, name, calls) for side in sides]
+        postgres, memory = [await run_group(side, ids, nodes, name, calls) for side in sides]
         assert postgres == memory, f"step {step}: {name}"
-        assert await state(sides[0], ids) == await state(sides[1], ids), f"step {step}: {name}"
+        postgres_state, memory_state = [
+            await state(side, ids, list(nodes.values())) for side in sides
+        ]
+        assert postgres_state == memory_state, f"step {step}: {name}"
     await sides[0].settle()
 
 

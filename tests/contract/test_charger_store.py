@@ -156,7 +156,8 @@ async def test_remove_deletes_the_charger_and_everything_recorded_about_it(
         cp, "T1", protocol=OCPP201, started_at=at(1), evse_id=1, connector_id=1
     )
     token = unique("TAG")
-    assert await stores.sessions.record_and_apply(event(session.id, 1, id_token=token))
+    accepted = event(session.id, 1, id_token=token, authorization_status="Accepted")
+    assert await stores.sessions.record_and_apply(accepted)
     started, _ = await stores.sessions.create_started(cp, new_session(token))
     await stores.meters.add_samples(cp, 1, 1, session.id, [sample(2, "10")])
     await stores.reports.record_notification(cp, "SecurityEventNotification", {"type": "x"})
@@ -436,6 +437,86 @@ async def test_presence_of_an_unregistered_charger_is_ignored(backend: Backend) 
     await backend.stores.chargers.record_presence(connected(cp, "n1", 1, 1))
     await backend.stores.chargers.record_presence(disconnected(cp, "n1", 1, 2))
     assert await backend.stores.chargers.get(cp) is None
+
+
+async def test_list_presence_lists_the_chargers_connected_to_a_node(backend: Backend) -> None:
+    """What the presence sweep reads (docs/topics/cluster.md): the connections of a node."""
+    node, other = unique("node"), unique("node")
+    one, two, three, gone = [await backend.add_charger() for _ in range(4)]
+    chargers = backend.stores.chargers
+    await chargers.record_presence(connected(two, node, 7, 3, OCPP201))
+    await chargers.record_presence(connected(one, node, 2, 1))
+    await chargers.record_presence(connected(three, other, 1, 2))
+    await chargers.record_presence(connected(gone, node, 4, 1))
+    await chargers.record_presence(disconnected(gone, node, 4, 5))
+    listed = await chargers.list_presence(node_id=node)
+    assert listed == sorted(
+        [connected(one, node, 2, 1), connected(two, node, 7, 3, OCPP201)],
+        key=lambda p: p.charge_point_id,
+    )
+    assert await chargers.list_presence(node_id=unique("node")) == []
+
+
+async def test_list_presence_excluding_nodes_lists_the_connections_of_the_others(
+    backend: Backend,
+) -> None:
+    alive, dead, other_dead = unique("node"), unique("node"), unique("node")
+    mine = [await backend.add_charger() for _ in range(4)]
+    chargers = backend.stores.chargers
+    await chargers.record_presence(connected(mine[0], alive, 1, 1))
+    await chargers.record_presence(connected(mine[1], dead, 1, 2))
+    await chargers.record_presence(connected(mine[2], other_dead, 5, 3, OCPP201))
+    # the run's database holds other tests' chargers: look at these ones only
+    listed = [
+        p
+        for p in await chargers.list_presence(excluding_nodes=[alive])
+        if p.charge_point_id in mine
+    ]
+    assert listed == sorted(
+        [connected(mine[1], dead, 1, 2), connected(mine[2], other_dead, 5, 3, OCPP201)],
+        key=lambda p: p.charge_point_id,
+    )
+    both = await chargers.list_presence(node_id=dead, excluding_nodes=[alive])
+    assert both == [connected(mine[1], dead, 1, 2)]
+    assert await chargers.list_presence(node_id=dead, excluding_nodes=[dead]) == []
+    everyone = [p for p in await chargers.list_presence() if p.charge_point_id in mine]
+    assert len(everyone) == 3
+
+
+async def test_clear_presence_clears_only_the_connections_still_held(backend: Backend) -> None:
+    """A node taken for dead loses its chargers, but never a charger that has reconnected
+    since (another node or epoch); last seen stays what the charger last showed."""
+    dead, alive = unique("node"), unique("node")
+    stale, moved, reconnected, never = [await backend.add_charger() for _ in range(4)]
+    chargers = backend.stores.chargers
+    await chargers.record_presence(connected(stale, dead, 1, 1))
+    await chargers.record_presence(connected(moved, alive, 3, 2))
+    await chargers.record_presence(connected(reconnected, dead, 2, 3))
+    cleared = await chargers.clear_presence(
+        [
+            connected(stale, dead, 1, 1),
+            connected(moved, dead, 3, 1),
+            connected(reconnected, dead, 1, 1),
+            connected(never, dead, 1, 1),
+            connected(unique("CT"), dead, 1, 1),
+        ]
+    )
+    assert cleared == [stale]
+    assert await presence(backend, stale) == (None, None, at(1))
+    assert await presence(backend, moved) == (OCPP16, alive, at(2))
+    assert await presence(backend, reconnected) == (OCPP16, dead, at(3))
+    assert await chargers.clear_presence([connected(stale, dead, 1, 1)]) == []
+    assert await chargers.clear_presence([]) == []
+
+
+async def test_clear_presence_returns_the_cleared_by_id(backend: Backend) -> None:
+    node = unique("node")
+    ids = [await backend.add_charger() for _ in range(3)]
+    for cp in ids:
+        await backend.stores.chargers.record_presence(connected(cp, node, 1, 1))
+    stale = [connected(cp, node, 1, 1) for cp in reversed(ids)]
+    assert await backend.stores.chargers.clear_presence(stale + stale[:1]) == sorted(ids)
+    assert await backend.stores.chargers.list_presence(node_id=node) == []
 
 
 # --- heartbeats and charger statuses --------------------------------------------------------

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import Sequence
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -25,6 +26,8 @@ from contract_helpers import (
     MemoryBackend,
     PostgresBackend,
     at,
+    changes,
+    ending,
     fields_of,
     new_session,
     unique,
@@ -81,6 +84,7 @@ ENDINGS = st.builds(
     ),
     stop_reason=maybe(st.sampled_from(["Local", "Remote", "EVDisconnected"])),
     stop_id_token=maybe(TOKENS),
+    close_reason=maybe(st.sampled_from(["superseded", "rebooted"])),  # a close by the CSMS
 )
 SESSION = st.integers(min_value=0, max_value=7)  # which opened session (modulo how many)
 
@@ -91,8 +95,11 @@ OPEN = st.tuples(
 )
 START = st.tuples(
     st.just("start"),
-    st.tuples(TOKENS, st.integers(1, 2), st.integers(0, 1), st.sampled_from([0, 100])),
-)
+    st.tuples(
+        TOKENS, st.integers(1, 2), st.integers(0, 1), st.sampled_from([0, 100]),
+        st.sampled_from(["Accepted", "Blocked"]),
+    ),
+)  # fmt: skip
 EVENTS = st.tuples(
     st.just("events"),
     st.lists(st.tuples(SESSION, session_changes(sequenced=True)), min_size=1, max_size=5),
@@ -101,10 +108,17 @@ APPLY = st.tuples(st.just("apply"), st.tuples(SESSION, session_changes(sequenced
 RECORD = st.tuples(st.just("record"), st.tuples(SESSION, session_changes(sequenced=True)))
 FINISH = st.tuples(st.just("finish"), st.tuples(SESSION, ENDINGS))
 COUNT = st.tuples(st.just("count"), st.tuples(TOKENS, maybe(SESSION)))
+OPEN_SESSIONS = st.tuples(st.just("open_sessions"), st.none())
+ACTIVITY = st.tuples(st.just("activity"), SESSION)
 # a program opens a session first, so that what follows has one to go to
 OPERATIONS = st.tuples(
     OPEN,
-    st.lists(st.one_of(OPEN, START, EVENTS, EVENTS, APPLY, RECORD, FINISH, COUNT), max_size=12),
+    st.lists(
+        st.one_of(
+            OPEN, START, EVENTS, EVENTS, APPLY, RECORD, FINISH, COUNT, OPEN_SESSIONS, ACTIVITY
+        ),
+        max_size=12,
+    ),
 ).map(lambda program: [program[0], *program[1]])
 Operation = tuple[str, Any]
 
@@ -147,21 +161,25 @@ class Side:
             self.remember(opened)
             return comparable(opened)
         if name == "start":
-            suffix, connector_id, second, meter_start = args
+            suffix, connector_id, second, meter_start, status = args
             token = self.token(suffix)
             assert token is not None
             new = new_session(
                 token, connector_id=connector_id, started_at=at(second),
-                meter_start_wh=meter_start,
+                meter_start_wh=meter_start, authorization_status=status,
             )  # fmt: skip
             started, created = await self.sessions.create_started(self.cp, new)
             self.remember(started)
             return comparable(started), created
+        if name == "open_sessions":
+            return [comparable(s) for s in await self.sessions.open_sessions(self.cp)]
         if not self.pks:
             return None  # nothing opened yet: the operation has no session to go to
+        if name == "activity":
+            return await self.sessions.last_activity(self.pk(args))
         if name == "events":
             events = [
-                EventRecord(self.pk(i), "Updated", at(0), {"n": n}, self.changes(c))
+                EventRecord(self.pk(i), "Updated", occurred(c), {"n": n}, self.changes(c))
                 for n, (i, c) in enumerate(args)
             ]
             return await asyncio.gather(*(self.sessions.record_and_apply(e) for e in events))
@@ -170,7 +188,9 @@ class Side:
             return await self.sessions.apply(self.pk(index), self.changes(changes))
         if name == "record":
             index, changes = args
-            record = EventRecord(self.pk(index), "Ended", at(0), {}, self.changes(changes))
+            record = EventRecord(
+                self.pk(index), "Ended", occurred(changes), {}, self.changes(changes)
+            )
             return await self.sessions.record_event(record)
         if name == "finish":
             index, how = args
@@ -191,6 +211,11 @@ class Side:
             assert session is not None
             assert await self.sessions.get(self.cp, session.transaction_id) == session
         return [comparable(s) for s in found if s is not None]
+
+
+def occurred(changes: SessionChanges) -> datetime:
+    """When a generated message happened (its seqNo's tens of seconds after T0)."""
+    return at(10 * (changes.seq_no or 0))
 
 
 def comparable(session: Transaction) -> dict[str, Any]:
@@ -217,24 +242,36 @@ async def run_both(pool: asyncpg.Pool, operations: Sequence[Operation]) -> None:
     await sides[0].backend.settle()
 
 
+# one session's messages at once, a replay among them, then a replay of the group
+REPLAYS: list[Operation] = [
+    ("open", (0, 10, 1, 1)),
+    ("events", [
+        (0, changes(1, trigger_reason="Authorized", id_token="a", id_token_type="ISO14443",
+                    authorization_status="Accepted", charging_state="Charging")),
+        (0, changes(2, offline=True, started_at=at(5), evse_id=2, id_token="b",
+                    charging_state="SuspendedEV", remote_start_id=1, stop_id_token="A")),
+        (0, changes(1, trigger_reason="Authorized", charging_state="EVConnected")),
+    ]),
+    ("finish", (0, ending(at(60), meter_stop_wh=Decimal(10), energy_wh=Decimal(10)))),
+    ("events", [(0, changes(3, charging_state="Charging"))]),
+    ("count", ("A", None)),
+    ("activity", 0),
+]  # fmt: skip
+# closed by the CSMS, by the CSMS again (nothing), then the charger's late stop (wins, once)
+LATE_STOP: list[Operation] = [
+    ("open", (0, 10, 1, 1)),
+    ("finish", (0, ending(at(60), flags=("meter_stop_estimated",), close_reason="superseded"))),
+    ("finish", (0, ending(at(70), close_reason="rebooted"))),
+    ("finish", (0, ending(at(90), stop_reason="Local", stop_id_token="b"))),
+    ("finish", (0, ending(at(95), stop_reason="Remote"))),
+    ("open_sessions", None),
+]
+
+
 @settings(DIFFERENTIAL, max_examples=60)
 @given(operations=OPERATIONS)
-@example(
-    operations=[
-        ("open", (0, 10, 1, 1)),
-        # one session's messages at once, a replay among them, then a replay of the group
-        ("events", [(0, SessionChanges(1, "Authorized", False, None, None, None, "a", "ISO14443",
-                                       "Accepted", None, "Charging", None, None, None)),
-                    (0, SessionChanges(2, "ChargingStateChanged", True, at(5), 2, None, "b",
-                                       None, None, None, "SuspendedEV", 1, None, "A")),
-                    (0, SessionChanges(1, "Authorized", False, None, None, None, None, None,
-                                       None, None, "EVConnected", None, None, None))]),
-        ("finish", (0, Ending(at(60), None, Decimal(10), Decimal(10), (), None, None))),
-        ("events", [(0, SessionChanges(3, "MeterValuePeriodic", False, None, None, None, None,
-                                       None, None, None, "Charging", None, None, None))]),
-        ("count", ("A", None)),
-    ]
-)  # fmt: skip
+@example(operations=REPLAYS)
+@example(operations=LATE_STOP)
 async def test_session_operations_leave_the_same_sessions(
     pool: asyncpg.Pool, operations: list[Operation]
 ) -> None:
