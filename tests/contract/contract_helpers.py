@@ -17,10 +17,17 @@ from typing import Any
 import asyncpg
 from hypothesis import HealthCheck, Phase, settings
 
-from csms.domain.chargers import NO_ERROR, ConnectorStatus
+from csms.domain.chargers import NO_ERROR, Charger, ConnectorStatus
 from csms.domain.id_tokens import IdToken
 from csms.domain.meter_values import ENERGY_REGISTER, MeterSample
-from csms.domain.transactions import Ending, EventRecord, NewSession, SessionChanges, start_key
+from csms.domain.transactions import (
+    Ending,
+    EventRecord,
+    NewSession,
+    SessionChanges,
+    Transaction,
+    start_key,
+)
 from csms.errors import NotFound
 from csms.services.ports import Stores
 from csms.store import id_tokens
@@ -152,6 +159,30 @@ class MemoryBackend(Backend):
             for (cp, key), (row, _) in stored.items()
             if cp == charge_point_id
         }
+
+
+async def stored_charger(backend: Backend, charge_point_id: str) -> Charger:
+    found = await backend.stores.chargers.get(charge_point_id)
+    assert found is not None
+    return found
+
+
+# --- sessions -------------------------------------------------------------------------------
+
+
+async def named(backend: Backend, cp: str | None = None, transaction_id: str = "TX-1") -> int:
+    """A 2.0.1 session (opened by its first message) on ``cp`` or a new charger; its pk."""
+    cp = cp or await backend.add_charger()
+    session = await backend.stores.sessions.open_named(
+        cp, transaction_id, protocol=OCPP201, started_at=T0, evse_id=1, connector_id=1
+    )
+    return session.id
+
+
+async def stored_session(backend: Backend, pk: int) -> Transaction:
+    found = await backend.stores.sessions.get_by_pk(pk)
+    assert found is not None
+    return found
 
 
 # --- comparing records ----------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""ChargerStore: registration, boots, connector statuses, presence, heartbeats, statuses."""
+"""ChargerStore: registration, boots, connector statuses, heartbeats, firmware/diagnostics
+statuses (presence: test_presence_store.py)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from contract_helpers import (
     event,
     new_session,
     sample,
+    stored_charger,
     unique,
 )
 
@@ -35,12 +37,6 @@ IDENTITY = {
     "meter_type": "MT",
     "meter_serial_number": "MSN-1",
 }
-
-
-async def charger(backend: Backend, charge_point_id: str) -> Charger:
-    found = await backend.stores.chargers.get(charge_point_id)
-    assert found is not None
-    return found
 
 
 # --- add / get / update / remove --------------------------------------------------------------
@@ -81,14 +77,14 @@ async def test_add_registers_a_charger_with_nothing_reported_yet(backend: Backen
 
 async def test_add_without_a_password_hash_is_auth_mode_none(backend: Backend) -> None:
     cp = await backend.add_charger(password_hash=None)
-    assert (await charger(backend, cp)).auth_mode == "none"
+    assert (await stored_charger(backend, cp)).auth_mode == "none"
 
 
 async def test_add_of_a_registered_id_is_already_exists(backend: Backend) -> None:
     cp = await backend.add_charger(description="first")
     with pytest.raises(AlreadyExists):
         await backend.add_charger(cp, description="second")
-    assert (await charger(backend, cp)).description == "first"
+    assert (await stored_charger(backend, cp)).description == "first"
 
 
 async def test_get_of_an_unregistered_charger_is_none(backend: Backend) -> None:
@@ -97,7 +93,7 @@ async def test_get_of_an_unregistered_charger_is_none(backend: Backend) -> None:
 
 async def test_update_changes_the_operator_set_fields(backend: Backend) -> None:
     cp = await backend.add_charger(password_hash=None)
-    before = await charger(backend, cp)
+    before = await stored_charger(backend, cp)
     updated = await backend.stores.chargers.update(
         cp,
         password_hash="new-hash",
@@ -106,7 +102,7 @@ async def test_update_changes_the_operator_set_fields(backend: Backend) -> None:
         ocpp_version=OCPP16,
         description="moved",
     )
-    assert updated == await charger(backend, cp)
+    assert updated == await stored_charger(backend, cp)
     assert updated == dataclasses.replace(
         before,
         password_hash="new-hash",
@@ -141,7 +137,7 @@ async def test_update_of_other_fields_is_refused(backend: Backend, field: str) -
 )
 async def test_update_with_nothing_to_change_returns_the_charger(backend: Backend) -> None:
     cp = await backend.add_charger()
-    assert await backend.stores.chargers.update(cp) == await charger(backend, cp)
+    assert await backend.stores.chargers.update(cp) == await stored_charger(backend, cp)
 
 
 async def test_remove_deletes_the_charger_and_everything_recorded_about_it(
@@ -188,7 +184,7 @@ async def test_remove_deletes_the_charger_and_everything_recorded_about_it(
     assert await stores.reports.list_configuration(cp) == []
     assert await stores.reports.list_variables(cp) == []
     assert await stores.reports.list_availability(cp) == []
-    fresh = await charger(backend, cp)
+    fresh = await stored_charger(backend, cp)
     assert (fresh.registration_status, fresh.vendor, fresh.connected_node) == (None, None, None)
 
 
@@ -225,7 +221,7 @@ async def test_a_boot_gets_the_status_of_the_boot_policy_and_stores_the_identity
 ) -> None:
     cp = await backend.add_charger(boot_policy=boot_policy)
     assert await backend.stores.chargers.record_boot(Boot(cp, at(5), IDENTITY)) == status
-    stored = await charger(backend, cp)
+    stored = await stored_charger(backend, cp)
     assert stored.registration_status == status
     assert (stored.last_boot_at, stored.last_seen_at) == (at(5), at(5))
     assert {name: getattr(stored, name) for name in IDENTITY} == IDENTITY
@@ -251,7 +247,7 @@ async def test_a_reboot_replaces_the_whole_identity(backend: Backend) -> None:
     cp = await backend.add_charger()
     await backend.stores.chargers.record_boot(Boot(cp, at(0), IDENTITY))
     await backend.stores.chargers.record_boot(Boot(cp, at(9), {"vendor": "ACME", "model": "2"}))
-    stored = await charger(backend, cp)
+    stored = await stored_charger(backend, cp)
     assert {name: getattr(stored, name) for name in IDENTITY} == {
         **dict.fromkeys(IDENTITY),
         "vendor": "ACME",
@@ -265,7 +261,7 @@ async def test_boots_made_at_once_land_in_call_order(backend: Backend) -> None:
     boots = [Boot(cp, at(second), {"model": f"M{second}"}) for second in (3, 1, 2)]
     results = await asyncio.gather(*(backend.stores.chargers.record_boot(b) for b in boots))
     assert results == ["Accepted"] * 3
-    stored = await charger(backend, cp)
+    stored = await stored_charger(backend, cp)
     assert (stored.model, stored.last_boot_at) == ("M2", at(2))
 
 
@@ -343,182 +339,6 @@ async def test_a_status_of_an_unregistered_charger_is_refused(backend: Backend) 
     assert await backend.stores.chargers.list_connectors(cp) == []
 
 
-# --- presence -------------------------------------------------------------------------------
-
-
-def connected(cp: str, node: str, epoch: int, second: int, protocol: str = OCPP16) -> Presence:
-    return Presence(cp, protocol, node, epoch, at(second))
-
-
-def disconnected(cp: str, node: str, epoch: int, second: int) -> Presence:
-    return Presence(cp, None, node, epoch, at(second))
-
-
-async def presence(backend: Backend, cp: str) -> tuple[str | None, str | None, object]:
-    stored = await charger(backend, cp)
-    return stored.connected_protocol, stored.connected_node, stored.last_seen_at
-
-
-async def test_a_connection_marks_the_charger_connected_to_its_node(backend: Backend) -> None:
-    cp = await backend.add_charger()
-    await backend.stores.chargers.record_presence(connected(cp, "n1", 7, 1, OCPP201))
-    assert await presence(backend, cp) == (OCPP201, "n1", at(1))
-
-
-async def test_a_disconnection_of_the_same_node_and_epoch_clears_it(backend: Backend) -> None:
-    cp = await backend.add_charger()
-    await backend.stores.chargers.record_presence(connected(cp, "n1", 7, 1))
-    await backend.stores.chargers.record_presence(disconnected(cp, "n1", 7, 2))
-    assert await presence(backend, cp) == (None, None, at(2))
-
-
-@pytest.mark.parametrize(("node", "epoch"), [("n2", 7), ("n1", 6), ("n1", 8)])
-async def test_a_disconnection_of_another_connection_changes_nothing(
-    backend: Backend, node: str, epoch: int
-) -> None:
-    """A late close of a replaced socket (another node, or an older epoch of this one)
-    must not mark the charger that reconnected as disconnected."""
-    cp = await backend.add_charger()
-    await backend.stores.chargers.record_presence(connected(cp, "n1", 7, 1))
-    await backend.stores.chargers.record_presence(disconnected(cp, node, epoch, 2))
-    assert await presence(backend, cp) == (OCPP16, "n1", at(1))
-
-
-async def test_a_disconnection_of_a_charger_never_connected_changes_nothing(
-    backend: Backend,
-) -> None:
-    cp = await backend.add_charger()
-    await backend.stores.chargers.record_presence(disconnected(cp, "n1", 1, 2))
-    assert await presence(backend, cp) == (None, None, None)
-
-
-async def test_a_connection_replaces_another_whatever_its_epoch(backend: Backend) -> None:
-    cp = await backend.add_charger()
-    await backend.stores.chargers.record_presence(connected(cp, "n1", 7, 1))
-    await backend.stores.chargers.record_presence(connected(cp, "n2", 3, 2, OCPP201))
-    await backend.stores.chargers.record_presence(disconnected(cp, "n1", 7, 3))
-    assert await presence(backend, cp) == (OCPP201, "n2", at(2))
-
-
-@pytest.mark.parametrize(
-    ("changes", "expected"),
-    [
-        # the old connection's close arrives after the takeover: ignored
-        ([("n1", 1, True), ("n2", 2, True), ("n1", 1, False)], ("n2", 2)),
-        # connected, closed, connected again
-        ([("n1", 1, True), ("n1", 1, False), ("n1", 2, True)], ("n1", 3)),
-        # connected again, then the close of the first connection: ignored
-        ([("n1", 1, True), ("n1", 2, True), ("n1", 1, False)], ("n1", 2)),
-        # two closes: only the one of the connection held applies
-        ([("n1", 1, True), ("n2", 5, False), ("n1", 1, False)], (None, 3)),
-    ],
-)
-async def test_presence_changes_made_at_once_apply_in_call_order(
-    backend: Backend,
-    changes: list[tuple[str, int, bool]],
-    expected: tuple[str | None, int],
-) -> None:
-    cp = await backend.add_charger()
-    calls = [
-        connected(cp, node, epoch, second) if up else disconnected(cp, node, epoch, second)
-        for second, (node, epoch, up) in enumerate(changes, start=1)
-    ]
-    await asyncio.gather(*(backend.stores.chargers.record_presence(c) for c in calls))
-    node, second = expected
-    assert await presence(backend, cp) == (
-        None if node is None else OCPP16,
-        node,
-        at(second),
-    )
-
-
-async def test_presence_of_an_unregistered_charger_is_ignored(backend: Backend) -> None:
-    cp = unique("CT")
-    await backend.stores.chargers.record_presence(connected(cp, "n1", 1, 1))
-    await backend.stores.chargers.record_presence(disconnected(cp, "n1", 1, 2))
-    assert await backend.stores.chargers.get(cp) is None
-
-
-async def test_list_presence_lists_the_chargers_connected_to_a_node(backend: Backend) -> None:
-    """What the presence sweep reads (docs/topics/cluster.md): the connections of a node."""
-    node, other = unique("node"), unique("node")
-    one, two, three, gone = [await backend.add_charger() for _ in range(4)]
-    chargers = backend.stores.chargers
-    await chargers.record_presence(connected(two, node, 7, 3, OCPP201))
-    await chargers.record_presence(connected(one, node, 2, 1))
-    await chargers.record_presence(connected(three, other, 1, 2))
-    await chargers.record_presence(connected(gone, node, 4, 1))
-    await chargers.record_presence(disconnected(gone, node, 4, 5))
-    listed = await chargers.list_presence(node_id=node)
-    assert listed == sorted(
-        [connected(one, node, 2, 1), connected(two, node, 7, 3, OCPP201)],
-        key=lambda p: p.charge_point_id,
-    )
-    assert await chargers.list_presence(node_id=unique("node")) == []
-
-
-async def test_list_presence_excluding_nodes_lists_the_connections_of_the_others(
-    backend: Backend,
-) -> None:
-    alive, dead, other_dead = unique("node"), unique("node"), unique("node")
-    mine = [await backend.add_charger() for _ in range(4)]
-    chargers = backend.stores.chargers
-    await chargers.record_presence(connected(mine[0], alive, 1, 1))
-    await chargers.record_presence(connected(mine[1], dead, 1, 2))
-    await chargers.record_presence(connected(mine[2], other_dead, 5, 3, OCPP201))
-    # the run's database holds other tests' chargers: look at these ones only
-    listed = [
-        p
-        for p in await chargers.list_presence(excluding_nodes=[alive])
-        if p.charge_point_id in mine
-    ]
-    assert listed == sorted(
-        [connected(mine[1], dead, 1, 2), connected(mine[2], other_dead, 5, 3, OCPP201)],
-        key=lambda p: p.charge_point_id,
-    )
-    both = await chargers.list_presence(node_id=dead, excluding_nodes=[alive])
-    assert both == [connected(mine[1], dead, 1, 2)]
-    assert await chargers.list_presence(node_id=dead, excluding_nodes=[dead]) == []
-    everyone = [p for p in await chargers.list_presence() if p.charge_point_id in mine]
-    assert len(everyone) == 3
-
-
-async def test_clear_presence_clears_only_the_connections_still_held(backend: Backend) -> None:
-    """A node taken for dead loses its chargers, but never a charger that has reconnected
-    since (another node or epoch); last seen stays what the charger last showed."""
-    dead, alive = unique("node"), unique("node")
-    stale, moved, reconnected, never = [await backend.add_charger() for _ in range(4)]
-    chargers = backend.stores.chargers
-    await chargers.record_presence(connected(stale, dead, 1, 1))
-    await chargers.record_presence(connected(moved, alive, 3, 2))
-    await chargers.record_presence(connected(reconnected, dead, 2, 3))
-    cleared = await chargers.clear_presence(
-        [
-            connected(stale, dead, 1, 1),
-            connected(moved, dead, 3, 1),
-            connected(reconnected, dead, 1, 1),
-            connected(never, dead, 1, 1),
-            connected(unique("CT"), dead, 1, 1),
-        ]
-    )
-    assert cleared == [stale]
-    assert await presence(backend, stale) == (None, None, at(1))
-    assert await presence(backend, moved) == (OCPP16, alive, at(2))
-    assert await presence(backend, reconnected) == (OCPP16, dead, at(3))
-    assert await chargers.clear_presence([connected(stale, dead, 1, 1)]) == []
-    assert await chargers.clear_presence([]) == []
-
-
-async def test_clear_presence_returns_the_cleared_by_id(backend: Backend) -> None:
-    node = unique("node")
-    ids = [await backend.add_charger() for _ in range(3)]
-    for cp in ids:
-        await backend.stores.chargers.record_presence(connected(cp, node, 1, 1))
-    stale = [connected(cp, node, 1, 1) for cp in reversed(ids)]
-    assert await backend.stores.chargers.clear_presence(stale + stale[:1]) == sorted(ids)
-    assert await backend.stores.chargers.list_presence(node_id=node) == []
-
-
 # --- heartbeats and charger statuses --------------------------------------------------------
 
 
@@ -527,7 +347,7 @@ async def test_a_heartbeat_sets_last_heartbeat_and_last_seen(backend: Backend) -
     cp = await backend.add_charger()
     backend.stores.chargers.note_heartbeat(cp, at(30))
     await backend.settle()
-    stored = await charger(backend, cp)
+    stored = await stored_charger(backend, cp)
     assert (stored.last_heartbeat_at, stored.last_seen_at) == (at(30), at(30))
 
 
@@ -563,7 +383,7 @@ async def _heartbeats_noted_together(backend: Backend) -> None:
     for second in (1, 2, 3):
         backend.stores.chargers.note_heartbeat(cp, at(second))
     await backend.settle()
-    stored = await charger(backend, cp)
+    stored = await stored_charger(backend, cp)
     assert (stored.last_heartbeat_at, stored.last_seen_at) == (at(3), at(3))
 
 
@@ -579,7 +399,7 @@ async def test_charger_statuses_keep_the_latest_of_each(backend: Backend) -> Non
     chargers = backend.stores.chargers
 
     async def statuses() -> tuple[str | None, str | None]:
-        stored = await charger(backend, cp)
+        stored = await stored_charger(backend, cp)
         return stored.firmware_status, stored.diagnostics_status
 
     await chargers.record_charger_status(cp, firmware_status="Downloading")
