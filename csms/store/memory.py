@@ -2,7 +2,10 @@
 plain Python, for unit tests. The contract tests (tests/contract/) run against both and
 compare them with each other.
 
-Single process, no durability; every write is visible at once.
+Single process, no durability; every write is visible at once. What the PostgreSQL schema
+refuses is refused here too: a row about a charger or session that does not exist raises
+NotFound (a foreign key there), a sequenced message without seqNo or trigger reason
+ValueError (NOT NULL there).
 """
 
 from __future__ import annotations
@@ -39,7 +42,8 @@ from csms.errors import AlreadyExists, NotFound
 
 _CHARGER_FIELDS = {"password_hash", "auth_mode", "boot_policy", "ocpp_version", "description"}
 _MAX_DRAWN_ID = 2**31 - 1
-_DRAWN_PROTOCOL = "ocpp1.6"  # ids drawn by the CSMS are unique across chargers
+_ID_ATTEMPTS = 8
+_DRAWN_PROTOCOL = "ocpp1.6"  # its transaction ids are unique across chargers
 _WH_FACTOR = {"": Decimal(1), "Wh": Decimal(1), "kWh": Decimal(1000)}
 
 
@@ -61,6 +65,11 @@ class _Data:
         self.configuration: dict[tuple[str, str], tuple[str | None, bool | None, datetime]] = {}
         self.variables: dict[tuple[str, tuple[Any, ...]], tuple[VariableRow, datetime]] = {}
         self.availability: dict[tuple[str, int, int], Availability] = {}
+
+    def registered(self, charge_point_id: str) -> None:
+        """NotFound unless the charger is registered (PostgreSQL: the foreign key)."""
+        if charge_point_id not in self.chargers:
+            raise NotFound(f"charger {charge_point_id} not found")
 
     def forget(self, charge_point_id: str) -> None:
         self.epochs.pop(charge_point_id, None)
@@ -168,8 +177,7 @@ class MemoryChargers:
         return status
 
     async def record_connector_status(self, charge_point_id: str, status: ConnectorStatus) -> None:
-        if charge_point_id not in self._data.chargers:
-            return  # PostgreSQL: the foreign key refuses it; the batch drops it
+        self._data.registered(charge_point_id)
         key = (charge_point_id, status.evse_id, status.connector_id)
         kept = self._data.connectors.get(key)
         if kept is None or kept.status_at <= status.status_at:
@@ -284,13 +292,26 @@ class MemorySessions:
     async def create_started(
         self, charge_point_id: str, new: NewSession
     ) -> tuple[Transaction, bool]:
-        found = await self.find_started(charge_point_id, new.start_key)
-        if found is not None:
-            return found, False
-        drawn = {s.transaction_id for s in self._data.sessions.values()}
-        transaction_id = str(secrets.randbelow(_MAX_DRAWN_ID) + 1)
-        while transaction_id in drawn:
+        self._data.registered(charge_point_id)
+        for _ in range(_ID_ATTEMPTS):  # as PostgreSQL: draw, then insert or find the start
             transaction_id = str(secrets.randbelow(_MAX_DRAWN_ID) + 1)
+            found = await self.find_started(charge_point_id, new.start_key)
+            if found is not None:
+                return found, False
+            if not self._taken(charge_point_id, new.protocol, transaction_id):
+                return self._start(charge_point_id, new, transaction_id), True
+        raise RuntimeError("could not draw a free transaction id")
+
+    def _taken(self, charge_point_id: str, protocol: str, transaction_id: str) -> bool:
+        """Unique per charger; and across chargers for the ids of 1.6 sessions."""
+        if (charge_point_id, transaction_id) in self._data.session_ids:
+            return True
+        return protocol == _DRAWN_PROTOCOL and any(
+            s.protocol == _DRAWN_PROTOCOL and s.transaction_id == transaction_id
+            for s in self._data.sessions.values()
+        )
+
+    def _start(self, charge_point_id: str, new: NewSession, transaction_id: str) -> Transaction:
         session = self._insert(
             charge_point_id=charge_point_id,
             protocol=new.protocol,
@@ -306,7 +327,7 @@ class MemorySessions:
             meter_start_wh=Decimal(new.meter_start_wh),
         )
         self._data.start_keys[(charge_point_id, new.start_key)] = session.id
-        return session, True
+        return session
 
     async def open_named(
         self,
@@ -318,6 +339,7 @@ class MemorySessions:
         evse_id: int,
         connector_id: int,
     ) -> Transaction:
+        self._data.registered(charge_point_id)
         found = await self.get(charge_point_id, transaction_id)
         if found is not None:
             return found
@@ -344,11 +366,14 @@ class MemorySessions:
         return True
 
     async def record_event(self, event: EventRecord) -> bool:
-        key = (event.pk, event.changes.seq_no)
-        if key in self._data.events or event.pk not in self._data.sessions:
+        seq_no = event.changes.seq_no
+        if seq_no is None or event.changes.trigger_reason is None:
+            raise ValueError("a sequenced message needs its seqNo and trigger reason")
+        if event.pk not in self._data.sessions:
+            raise NotFound(f"transaction {event.pk} not found")
+        if (event.pk, seq_no) in self._data.events:
             return False
-        assert event.changes.seq_no is not None
-        self._data.events[(event.pk, event.changes.seq_no)] = event
+        self._data.events[(event.pk, seq_no)] = event
         return True
 
     async def apply(self, pk: int, changes: SessionChanges) -> None:
@@ -461,6 +486,11 @@ class MemoryMeters:
         transaction_pk: int | None,
         samples: Sequence[MeterSample],
     ) -> None:
+        if not samples:
+            return
+        self._data.registered(charge_point_id)
+        if transaction_pk is not None and transaction_pk not in self._data.sessions:
+            raise NotFound(f"transaction {transaction_pk} not found")
         for s in samples:
             key = (
                 charge_point_id,
@@ -509,8 +539,7 @@ class MemoryReports:
         kind: str | None = None,
         occurred_at: datetime | None = None,
     ) -> None:
-        if charge_point_id not in self._data.chargers:
-            raise NotFound(f"charger {charge_point_id} not found")  # the foreign key
+        self._data.registered(charge_point_id)
         notification = Notification(
             self._next_id, action, kind, occurred_at, payload, self._data.clock()
         )
@@ -537,6 +566,8 @@ class MemoryReports:
     async def upsert_configuration(
         self, charge_point_id: str, rows: Sequence[ConfigurationRow]
     ) -> None:
+        if rows:
+            self._data.registered(charge_point_id)
         now = self._data.clock()
         for key, value, readonly in rows:
             old = self._data.configuration.get((charge_point_id, key))
@@ -555,6 +586,8 @@ class MemoryReports:
         ]
 
     async def upsert_variables(self, charge_point_id: str, rows: Sequence[VariableRow]) -> None:
+        if rows:
+            self._data.registered(charge_point_id)
         now = self._data.clock()
         for row in rows:
             key = (charge_point_id, tuple(row[:7]))
@@ -576,6 +609,7 @@ class MemoryReports:
     async def record_availability(
         self, charge_point_id: str, *, evse_id: int, connector_id: int, operative: bool, answer: str
     ) -> None:
+        self._data.registered(charge_point_id)
         self._data.availability[(charge_point_id, evse_id, connector_id)] = Availability(
             evse_id, connector_id, operative, answer, self._data.clock()
         )
