@@ -57,7 +57,21 @@ async def upsert_variables(db: Executor, charge_point_id: str, rows: Sequence[Va
     variable_instance, attribute_type, value, mutability, characteristics)."""
     if not rows:
         return
-    columns: list[list[Any]] = [list(c) for c in zip(*rows, strict=True)]
+    # an attribute reported twice (a charger's report) applies as if one after the other:
+    # one row each (ON CONFLICT may not touch a row twice in one statement)
+    merged: dict[tuple[Any, ...], VariableRow] = {}
+    for row in rows:
+        key = tuple(row[:7])
+        before = merged.get(key)
+        if before is not None:
+            row = row._replace(
+                mutability=before.mutability if row.mutability is None else row.mutability,
+                characteristics=(
+                    before.characteristics if row.characteristics is None else row.characteristics
+                ),
+            )
+        merged[key] = row
+    columns: list[list[Any]] = [list(c) for c in zip(*merged.values(), strict=True)]
     await db.execute(
         """INSERT INTO device_model_variables (charge_point_id, component, component_instance,
                evse_id, connector_id, variable, variable_instance, attribute_type, value,

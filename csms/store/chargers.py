@@ -81,6 +81,11 @@ async def update_charger(db: Executor, charge_point_id: str, **changes: Any) -> 
     unknown = set(changes) - allowed
     if unknown:
         raise ValueError(f"cannot update {sorted(unknown)}")
+    if not changes:
+        charger = await get_charger(db, charge_point_id)
+        if charger is None:
+            raise NotFound(f"charger {charge_point_id} not found")
+        return charger
     assignments = ", ".join(f"{name} = ${i}" for i, name in enumerate(changes, start=2))
     record = await db.fetchrow(
         f"""UPDATE chargers SET {assignments}, updated_at = now()
@@ -94,8 +99,10 @@ async def update_charger(db: Executor, charge_point_id: str, **changes: Any) -> 
 
 
 async def record_heartbeats(db: Executor, rows: Sequence[tuple[str, datetime]]) -> None:
-    """Many chargers' heartbeats in one statement (rows of charge_point_id, at)."""
-    ids, times = (list(c) for c in zip(*rows, strict=True))
+    """Many chargers' heartbeats in one statement (rows of charge_point_id, at); a charger's
+    last row wins (an UPDATE joins a row once: duplicates would apply either)."""
+    last = dict(rows)
+    ids, times = list(last), list(last.values())
     await db.execute(
         """UPDATE chargers SET last_heartbeat_at = v.at, last_seen_at = v.at
            FROM unnest($1::text[], $2::timestamptz[]) AS v(id, at)

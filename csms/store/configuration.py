@@ -14,7 +14,13 @@ async def upsert_configuration(
     """Remember 1.6 configuration values (GetConfiguration answers, accepted changes)."""
     if not rows:
         return
-    keys, values, readonly = (list(c) for c in zip(*rows, strict=True))
+    # a key listed twice (a charger's answer) applies as if one after the other: one row
+    # per key (ON CONFLICT may not touch a row twice in one statement)
+    merged: dict[str, ConfigurationRow] = {}
+    for key, value, known in rows:
+        before = merged.get(key)
+        merged[key] = (key, value, before[2] if known is None and before else known)
+    keys, values, readonly = (list(c) for c in zip(*merged.values(), strict=True))
     await db.execute(
         """INSERT INTO charger_configuration (charge_point_id, key, value, readonly)
            SELECT $1, * FROM unnest($2::text[], $3::text[], $4::boolean[])

@@ -131,10 +131,6 @@ async def test_update_of_other_fields_is_refused(backend: Backend, field: str) -
         await backend.stores.chargers.update(cp, **{field: None})
 
 
-@pytest.mark.postgres_bug(
-    "update() with no field to change sends 'SET , updated_at = now()': a syntax error "
-    "instead of the charger (ChargerService.change avoids the call)"
-)
 async def test_update_with_nothing_to_change_returns_the_charger(backend: Backend) -> None:
     cp = await backend.add_charger()
     assert await backend.stores.chargers.update(cp) == await stored_charger(backend, cp)
@@ -351,12 +347,6 @@ async def test_a_heartbeat_sets_last_heartbeat_and_last_seen(backend: Backend) -
     assert (stored.last_heartbeat_at, stored.last_seen_at) == (at(30), at(30))
 
 
-@pytest.mark.postgres_bug(
-    "record_heartbeats updates with UPDATE ... FROM unnest(...) without keeping one row per "
-    "charger: two heartbeats of one charger in a batch join the same row twice and "
-    "PostgreSQL applies either (the first under an index join, the plan a big chargers "
-    "table gets), so last_heartbeat_at / last_seen_at can go back to the older one"
-)
 async def test_heartbeats_noted_together_keep_the_last(
     backend: Backend, request: pytest.FixtureRequest
 ) -> None:

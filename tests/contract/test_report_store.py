@@ -155,11 +155,6 @@ async def test_configuration_of_other_chargers_is_not_listed(backend: Backend) -
     assert await backend.stores.reports.list_configuration(mine) == []
 
 
-@pytest.mark.postgres_bug(
-    "a key given twice in one call (a GetConfiguration.conf that lists a key twice) makes "
-    "the upsert fail with CardinalityViolationError (ON CONFLICT DO UPDATE cannot affect a "
-    "row twice) instead of storing the last value"
-)
 async def test_a_key_given_twice_in_one_call_keeps_the_last(backend: Backend) -> None:
     cp = await backend.add_charger()
     reports = backend.stores.reports
@@ -337,10 +332,6 @@ async def test_attributes_of_one_variable_are_kept_apart(backend: Backend) -> No
     assert [(v.attribute_type, v.value) for v in values] == [("Actual", "10"), ("MaxSet", "20")]
 
 
-@pytest.mark.postgres_bug(
-    "an attribute given twice in one call (a NotifyReport that reports it twice) makes the "
-    "upsert fail with CardinalityViolationError instead of storing the last value"
-)
 async def test_an_attribute_given_twice_in_one_call_keeps_the_last(backend: Backend) -> None:
     cp = await backend.add_charger()
     await backend.stores.reports.upsert_variables(

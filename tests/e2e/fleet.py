@@ -66,6 +66,12 @@ class RecordingStation(Station):
     def received_actions(self) -> list[str]:
         return [call.action for call in self.received]
 
+    def commands_since(self, before: int) -> list[str]:
+        """The actions received since ``before``, without the node's own session checks
+        after a reconnect (GetTransactionStatus, TriggerMessage(TransactionEvent):
+        docs/topics/sessions.md), which may interleave with a command."""
+        return [call.action for call in self.received[before:] if not is_session_check(call)]
+
 
 def new_station(url: str, charge_point_id: str, version: str) -> RecordingStation:
     return RecordingStation(
@@ -270,3 +276,12 @@ async def stop_session(
         return rows[0] if len(rows) == 1 and rows[0]["ended_at"] is not None else None
 
     return await eventually(ended, f"{cp}: the transaction ended")
+
+
+def is_session_check(call: Call) -> bool:
+    """A CALL the node sends by itself to a reconnected 2.0.1 charger with open sessions."""
+    if call.action == "GetTransactionStatus":
+        return True
+    return call.action == "TriggerMessage" and (
+        call.payload.get("requestedMessage") == "TransactionEvent"
+    )

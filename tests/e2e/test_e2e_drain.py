@@ -79,7 +79,7 @@ async def test_sigterm_drains_with_1001_and_the_chargers_are_owned_elsewhere(
             cp, "data_transfer", {"vendor_id": VENDOR}, timeout=COMMAND_TIMEOUT
         )
         assert result["response"] == {"status": "Accepted"}
-        assert [c.action for c in station.received[before:]] == ["DataTransfer"]
+        assert station.commands_since(before) == ["DataTransfer"]
         assert station.replay_errors == []
 
     for session in sessions:

@@ -56,8 +56,9 @@ async def reaches(client: CommandClient, session: Session, node_id: str, marker:
         timeout=COMMAND_TIMEOUT,
     )
     assert result["response"] == {"status": "Accepted"}
-    assert [c.action for c in station.received[before:]] == ["DataTransfer"]
-    assert station.received[-1].payload["messageId"] == marker
+    assert station.commands_since(before) == ["DataTransfer"]
+    [sent] = [c for c in station.received[before:] if c.action == "DataTransfer"]
+    assert sent.payload["messageId"] == marker
 
 
 async def test_chargers_of_a_killed_node_fail_over_and_finish_their_sessions(
