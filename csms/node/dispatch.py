@@ -126,6 +126,13 @@ class Dispatcher:
                     self.ctx.log.error("our %s response is invalid: %s", action, exc)
                     raise InternalFailure("internal error") from exc
         except OcppError as error:
+            # what a charger sent that we refuse: a warning with the reason, never a traceback
+            self.ctx.log.warning(
+                "%s refused: %s %s",
+                action[:64],
+                self.version.dialect.code(error.kind),
+                error.description[:200],
+            )
             return self._error(call.message_id, action, error)
         except Exception:
             self.ctx.log.exception("%s handler failed", action)
