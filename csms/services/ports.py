@@ -23,6 +23,8 @@ from csms.domain.reports import (
     Notification,
     VariableRow,
 )
+from csms.domain.sites import Assignment, Scope, Site
+from csms.domain.tariff_catalog import SessionCost, TariffInfo, TariffPush, TariffVersion
 from csms.domain.transactions import Ending, EventRecord, NewSession, SessionChanges, Transaction
 
 
@@ -182,6 +184,160 @@ class SessionStore(Protocol):
         ...
 
 
+class PricingStore(Protocol):
+    """What pricing keeps on a session: its tariff version, its cost, its charging states."""
+
+    async def set_tariff(
+        self, pk: int, *, tariff_id: str, tariff_version: int, currency: str
+    ) -> bool:
+        """Fix the tariff version a session is priced with; once (False if it had one)."""
+        ...
+
+    async def session_cost(self, pk: int) -> SessionCost | None: ...
+
+    async def store_cost(
+        self,
+        pk: int,
+        *,
+        excl_vat: Decimal,
+        vat: Decimal,
+        incl_vat: Decimal,
+        breakdown: dict[str, Any],
+        at: datetime,
+        final: bool,
+        replace_final: bool = False,
+    ) -> bool:
+        """Keep the cost: a running one only while no final one is kept, a final one once
+        (or again with ``replace_final``). False, and nothing changes, otherwise."""
+        ...
+
+    async def add_state(self, pk: int, at: datetime, charging: bool) -> None:
+        """When the session started or stopped charging; a second state at the same time
+        adds nothing."""
+        ...
+
+    async def states(self, pk: int) -> list[tuple[datetime, bool]]:
+        """By time."""
+        ...
+
+    async def register_readings(self, pk: int) -> list[tuple[datetime, Decimal]]:
+        """The session's energy import register readings in Wh (phase total; unit Wh, kWh
+        or none), by time."""
+        ...
+
+
+class TariffStore(Protocol):
+    """Sites, tariffs and their versions, assignments, and pushes to chargers."""
+
+    async def add_site(self, site: Site) -> Site:
+        """AlreadyExists."""
+        ...
+
+    async def get_site(self, site_id: str) -> Site | None: ...
+
+    async def list_sites(self) -> list[Site]:
+        """By id."""
+        ...
+
+    async def update_site(self, site_id: str, **changes: Any) -> Site:
+        """NotFound."""
+        ...
+
+    async def remove_site(self, site_id: str) -> None:
+        """Its chargers keep no site; NotFound."""
+        ...
+
+    async def set_charger_site(self, charge_point_id: str, site_id: str | None) -> None:
+        """NotFound (the charger or the site)."""
+        ...
+
+    async def site_of(self, charge_point_id: str) -> Site | None: ...
+
+    async def charger_sites(self) -> dict[str, str | None]:
+        """Every registered charger and its site id."""
+        ...
+
+    async def add_tariff(
+        self,
+        tariff_id: str,
+        *,
+        description: str,
+        definition: dict[str, Any],
+        currency: str,
+        created_by: str | None,
+    ) -> TariffVersion:
+        """A new tariff with version 1 as its draft; AlreadyExists."""
+        ...
+
+    async def save_draft(
+        self,
+        tariff_id: str,
+        *,
+        definition: dict[str, Any],
+        currency: str,
+        created_by: str | None,
+        description: str | None = None,
+    ) -> TariffVersion:
+        """Replace the draft, or start the next version as the draft; NotFound."""
+        ...
+
+    async def publish(
+        self, tariff_id: str, *, published_by: str | None, at: datetime
+    ) -> TariffVersion:
+        """The draft becomes the current version; NotFound, InvalidInput (no draft)."""
+        ...
+
+    async def get_version(self, tariff_id: str, version: int) -> TariffVersion | None: ...
+
+    async def current_version(self, tariff_id: str) -> TariffVersion | None:
+        """The latest published version."""
+        ...
+
+    async def list_versions(self, tariff_id: str) -> list[TariffVersion]: ...
+
+    async def list_tariffs(self) -> list[TariffInfo]:
+        """By id."""
+        ...
+
+    async def remove_tariff(self, tariff_id: str) -> None:
+        """NotFound; InvalidInput when sessions were priced with it."""
+        ...
+
+    async def assign(
+        self, scope: Scope, target: str, tariff_id: str, *, created_by: str | None
+    ) -> Assignment:
+        """Replaces what was assigned there; NotFound (the tariff)."""
+        ...
+
+    async def unassign(self, scope: Scope, target: str) -> None:
+        """NotFound."""
+        ...
+
+    async def list_assignments(self) -> list[Assignment]:
+        """By scope, then target."""
+        ...
+
+    async def request_pushes(self, targets: Sequence[tuple[str, str | None, int | None]]) -> None:
+        """(charger, tariff, version) each charger's display should show, pending; replaces
+        an older request; chargers not registered are skipped."""
+        ...
+
+    async def pending_pushes(self, charge_point_ids: Sequence[str]) -> list[TariffPush]: ...
+
+    async def record_push(
+        self, charge_point_id: str, *, requested_at: datetime, status: str, detail: str
+    ) -> bool:
+        """What became of the push requested at ``requested_at``; False if a newer request
+        replaced it (nothing changes)."""
+        ...
+
+    async def list_pushes(
+        self, *, tariff_id: str | None = None, charge_point_id: str | None = None
+    ) -> list[TariffPush]:
+        """By charger."""
+        ...
+
+
 class MeterStore(Protocol):
     async def add_samples(
         self,
@@ -272,3 +428,9 @@ class Stores(Protocol):
 
     @property
     def reports(self) -> ReportStore: ...
+
+    @property
+    def pricing(self) -> PricingStore: ...
+
+    @property
+    def tariffs(self) -> TariffStore: ...

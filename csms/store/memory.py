@@ -29,6 +29,14 @@ from csms.domain.reports import (
     VariableRow,
     variable_value,
 )
+from csms.domain.sites import Assignment, Scope, Site
+from csms.domain.tariff_catalog import (
+    PUSH_PENDING,
+    SessionCost,
+    TariffInfo,
+    TariffPush,
+    TariffVersion,
+)
 from csms.domain.transactions import (
     CLOSED_BY_CSMS,
     ENDING_FLAGS,
@@ -38,7 +46,7 @@ from csms.domain.transactions import (
     SessionChanges,
     Transaction,
 )
-from csms.errors import AlreadyExists, NotFound
+from csms.errors import AlreadyExists, InvalidInput, NotFound
 
 _CHARGER_FIELDS = {"password_hash", "auth_mode", "boot_policy", "ocpp_version", "description"}
 _MAX_DRAWN_ID = 2**31 - 1
@@ -65,6 +73,15 @@ class _Data:
         self.configuration: dict[tuple[str, str], tuple[str | None, bool | None, datetime]] = {}
         self.variables: dict[tuple[str, tuple[Any, ...]], tuple[VariableRow, datetime]] = {}
         self.availability: dict[tuple[str, int, int], Availability] = {}
+        # pricing and tariffs
+        self.costs: dict[int, SessionCost] = {}
+        self.states: dict[tuple[int, datetime], bool] = {}
+        self.sites: dict[str, Site] = {}
+        self.charger_sites: dict[str, str] = {}
+        self.tariffs: dict[str, tuple[str, datetime]] = {}  # id -> (description, created_at)
+        self.versions: dict[tuple[str, int], TariffVersion] = {}
+        self.assignments: dict[tuple[Scope, str], Assignment] = {}
+        self.pushes: dict[str, TariffPush] = {}
 
     def registered(self, charge_point_id: str) -> None:
         """NotFound unless the charger is registered (PostgreSQL: the foreign key)."""
@@ -73,6 +90,8 @@ class _Data:
 
     def forget(self, charge_point_id: str) -> None:
         self.epochs.pop(charge_point_id, None)
+        self.charger_sites.pop(charge_point_id, None)
+        self.pushes.pop(charge_point_id, None)
         pks = {pk for pk, s in self.sessions.items() if s.charge_point_id == charge_point_id}
         for pk in pks:
             del self.sessions[pk]
@@ -620,6 +639,301 @@ class MemoryReports:
         ]
 
 
+class MemoryPricing:
+    def __init__(self, data: _Data) -> None:
+        self._data = data
+
+    def _cost(self, pk: int) -> SessionCost:
+        if pk not in self._data.sessions:
+            raise NotFound(f"session {pk} not found")
+        return self._data.costs.get(
+            pk, SessionCost(None, None, None, None, None, None, None, None, False)
+        )
+
+    async def set_tariff(
+        self, pk: int, *, tariff_id: str, tariff_version: int, currency: str
+    ) -> bool:
+        cost = self._cost(pk)
+        if cost.tariff_id is not None:
+            return False
+        if (tariff_id, tariff_version) not in self._data.versions:
+            raise NotFound(f"tariff {tariff_id} version {tariff_version} not found")
+        self._data.costs[pk] = dataclasses.replace(
+            cost, tariff_id=tariff_id, tariff_version=tariff_version, currency=currency
+        )
+        return True
+
+    async def session_cost(self, pk: int) -> SessionCost | None:
+        return self._cost(pk) if pk in self._data.sessions else None
+
+    async def store_cost(
+        self,
+        pk: int,
+        *,
+        excl_vat: Decimal,
+        vat: Decimal,
+        incl_vat: Decimal,
+        breakdown: dict[str, Any],
+        at: datetime,
+        final: bool,
+        replace_final: bool = False,
+    ) -> bool:
+        cost = self._cost(pk)
+        if cost.final and not replace_final:
+            return False
+        self._data.costs[pk] = dataclasses.replace(
+            cost,
+            excl_vat=excl_vat,
+            vat=vat,
+            incl_vat=incl_vat,
+            breakdown=breakdown,
+            computed_at=at,
+            final=final,
+        )
+        return True
+
+    async def add_state(self, pk: int, at: datetime, charging: bool) -> None:
+        self._cost(pk)  # the session must exist
+        self._data.states.setdefault((pk, at), charging)
+
+    async def states(self, pk: int) -> list[tuple[datetime, bool]]:
+        return sorted((at, charging) for (p, at), charging in self._data.states.items() if p == pk)
+
+    async def register_readings(self, pk: int) -> list[tuple[datetime, Decimal]]:
+        found = [
+            (s.sampled_at, s.value * _WH_FACTOR[s.unit])
+            for p, s in self._data.samples.values()
+            if p == pk
+            and s.measurand == ENERGY_REGISTER
+            and s.phase == ""
+            and s.value is not None
+            and s.unit in _WH_FACTOR
+        ]
+        return sorted(found, key=lambda reading: reading[0])
+
+
+class MemoryTariffs:
+    def __init__(self, data: _Data) -> None:
+        self._data = data
+
+    # -- sites ------------------------------------------------------------------------------
+
+    async def add_site(self, site: Site) -> Site:
+        if site.id in self._data.sites:
+            raise AlreadyExists(f"site {site.id} exists already")
+        stored = dataclasses.replace(site, created_at=self._data.clock())
+        self._data.sites[site.id] = stored
+        return stored
+
+    async def get_site(self, site_id: str) -> Site | None:
+        return self._data.sites.get(site_id)
+
+    async def list_sites(self) -> list[Site]:
+        return [self._data.sites[k] for k in sorted(self._data.sites)]
+
+    async def update_site(self, site_id: str, **changes: Any) -> Site:
+        site = self._data.sites.get(site_id)
+        if site is None:
+            raise NotFound(f"site {site_id} not found")
+        changed = dataclasses.replace(site, **changes)
+        self._data.sites[site_id] = changed
+        return changed
+
+    async def remove_site(self, site_id: str) -> None:
+        if self._data.sites.pop(site_id, None) is None:
+            raise NotFound(f"site {site_id} not found")
+        for cp in [cp for cp, s in self._data.charger_sites.items() if s == site_id]:
+            del self._data.charger_sites[cp]
+
+    async def set_charger_site(self, charge_point_id: str, site_id: str | None) -> None:
+        if site_id is not None and site_id not in self._data.sites:
+            raise NotFound(f"site {site_id} not found")
+        self._data.registered(charge_point_id)
+        if site_id is None:
+            self._data.charger_sites.pop(charge_point_id, None)
+        else:
+            self._data.charger_sites[charge_point_id] = site_id
+
+    async def site_of(self, charge_point_id: str) -> Site | None:
+        site_id = self._data.charger_sites.get(charge_point_id)
+        return None if site_id is None else self._data.sites[site_id]
+
+    async def charger_sites(self) -> dict[str, str | None]:
+        return {cp: self._data.charger_sites.get(cp) for cp in self._data.chargers}
+
+    # -- tariffs ----------------------------------------------------------------------------
+
+    def _version(
+        self,
+        tariff_id: str,
+        version: int,
+        definition: dict[str, Any],
+        currency: str,
+        by: str | None,
+    ) -> TariffVersion:
+        made = TariffVersion(tariff_id, version, definition, currency, self._data.clock(), by)
+        self._data.versions[(tariff_id, version)] = made
+        return made
+
+    def _draft(self, tariff_id: str) -> TariffVersion | None:
+        drafts = [
+            v for (t, _), v in self._data.versions.items() if t == tariff_id and not v.published
+        ]
+        return drafts[0] if drafts else None
+
+    async def add_tariff(
+        self,
+        tariff_id: str,
+        *,
+        description: str,
+        definition: dict[str, Any],
+        currency: str,
+        created_by: str | None,
+    ) -> TariffVersion:
+        if tariff_id in self._data.tariffs:
+            raise AlreadyExists(f"tariff {tariff_id} exists already")
+        self._data.tariffs[tariff_id] = (description, self._data.clock())
+        return self._version(tariff_id, 1, definition, currency, created_by)
+
+    async def save_draft(
+        self,
+        tariff_id: str,
+        *,
+        definition: dict[str, Any],
+        currency: str,
+        created_by: str | None,
+        description: str | None = None,
+    ) -> TariffVersion:
+        if tariff_id not in self._data.tariffs:
+            raise NotFound(f"tariff {tariff_id} not found")
+        if description is not None:
+            self._data.tariffs[tariff_id] = (description, self._data.tariffs[tariff_id][1])
+        draft = self._draft(tariff_id)
+        if draft is not None:
+            return self._version(tariff_id, draft.version, definition, currency, created_by)
+        latest = max(v for (t, v) in self._data.versions if t == tariff_id)
+        return self._version(tariff_id, latest + 1, definition, currency, created_by)
+
+    async def publish(
+        self, tariff_id: str, *, published_by: str | None, at: datetime
+    ) -> TariffVersion:
+        if tariff_id not in self._data.tariffs:
+            raise NotFound(f"tariff {tariff_id} not found")
+        draft = self._draft(tariff_id)
+        if draft is None:
+            raise InvalidInput(f"tariff {tariff_id}: no draft to publish (edit it first)")
+        published = dataclasses.replace(draft, published_at=at, published_by=published_by)
+        self._data.versions[(tariff_id, draft.version)] = published
+        return published
+
+    async def get_version(self, tariff_id: str, version: int) -> TariffVersion | None:
+        return self._data.versions.get((tariff_id, version))
+
+    async def current_version(self, tariff_id: str) -> TariffVersion | None:
+        published = [v for v in await self.list_versions(tariff_id) if v.published]
+        return published[-1] if published else None
+
+    async def list_versions(self, tariff_id: str) -> list[TariffVersion]:
+        return sorted(
+            (v for (t, _), v in self._data.versions.items() if t == tariff_id),
+            key=lambda v: v.version,
+        )
+
+    async def list_tariffs(self) -> list[TariffInfo]:
+        found = []
+        for tariff_id in sorted(self._data.tariffs):
+            description, created_at = self._data.tariffs[tariff_id]
+            versions = await self.list_versions(tariff_id)
+            published = [v.version for v in versions if v.published]
+            found.append(
+                TariffInfo(
+                    tariff_id,
+                    description,
+                    created_at,
+                    versions[-1].version,
+                    published[-1] if published else None,
+                )
+            )
+        return found
+
+    async def remove_tariff(self, tariff_id: str) -> None:
+        if tariff_id not in self._data.tariffs:
+            raise NotFound(f"tariff {tariff_id} not found")
+        if any(c.tariff_id == tariff_id for c in self._data.costs.values()):
+            raise InvalidInput(
+                f"tariff {tariff_id} priced sessions: it cannot be deleted (unassign it instead)"
+            )
+        del self._data.tariffs[tariff_id]
+        for version_key in [k for k in self._data.versions if k[0] == tariff_id]:
+            del self._data.versions[version_key]
+        assigned = [k for k, a in self._data.assignments.items() if a.tariff_id == tariff_id]
+        for assignment_key in assigned:
+            del self._data.assignments[assignment_key]
+        for cp in [cp for cp, p in self._data.pushes.items() if p.tariff_id == tariff_id]:
+            del self._data.pushes[cp]
+
+    # -- assignments ------------------------------------------------------------------------
+
+    async def assign(
+        self, scope: Scope, target: str, tariff_id: str, *, created_by: str | None
+    ) -> Assignment:
+        if tariff_id not in self._data.tariffs:
+            raise NotFound(f"tariff {tariff_id} not found")
+        made = Assignment(scope, target, tariff_id, created_by, self._data.clock())
+        self._data.assignments[(scope, target)] = made
+        return made
+
+    async def unassign(self, scope: Scope, target: str) -> None:
+        if self._data.assignments.pop((scope, target), None) is None:
+            raise NotFound(f"no tariff is assigned to {scope.value} {target or '(default)'}")
+
+    async def list_assignments(self) -> list[Assignment]:
+        return sorted(self._data.assignments.values(), key=lambda a: (a.scope.value, a.target))
+
+    # -- pushes -----------------------------------------------------------------------------
+
+    async def request_pushes(self, targets: Sequence[tuple[str, str | None, int | None]]) -> None:
+        now = self._data.clock()
+        for cp, tariff_id, version in targets:
+            if cp in self._data.chargers:
+                self._data.pushes[cp] = TariffPush(
+                    cp, tariff_id, version, PUSH_PENDING, "", 0, now, now
+                )
+
+    async def pending_pushes(self, charge_point_ids: Sequence[str]) -> list[TariffPush]:
+        wanted = set(charge_point_ids)
+        return [
+            p
+            for cp, p in sorted(self._data.pushes.items())
+            if cp in wanted and p.status == PUSH_PENDING
+        ]
+
+    async def record_push(
+        self, charge_point_id: str, *, requested_at: datetime, status: str, detail: str
+    ) -> bool:
+        push = self._data.pushes.get(charge_point_id)
+        if push is None or push.requested_at != requested_at:
+            return False
+        self._data.pushes[charge_point_id] = dataclasses.replace(
+            push,
+            status=status,
+            detail=detail[:500],
+            attempts=push.attempts + 1,
+            updated_at=self._data.clock(),
+        )
+        return True
+
+    async def list_pushes(
+        self, *, tariff_id: str | None = None, charge_point_id: str | None = None
+    ) -> list[TariffPush]:
+        return [
+            p
+            for cp, p in sorted(self._data.pushes.items())
+            if (tariff_id is None or p.tariff_id == tariff_id)
+            and (charge_point_id is None or cp == charge_point_id)
+        ]
+
+
 class MemoryStores:
     """Every port in memory (``csms.services.ports.Stores``)."""
 
@@ -630,3 +944,5 @@ class MemoryStores:
         self.sessions = MemorySessions(data)
         self.meters = MemoryMeters(data)
         self.reports = MemoryReports(data)
+        self.pricing = MemoryPricing(data)
+        self.tariffs = MemoryTariffs(data)

@@ -82,3 +82,16 @@ async def register_readings_wh(db: Executor, transaction_pk: int) -> tuple[Any, 
     )
     assert record is not None
     return record["first"], record["last"]
+
+
+async def register_readings(db: Executor, transaction_pk: int) -> list[tuple[Any, Any]]:
+    """Every energy import register reading of a session in Wh, by time: (sampled_at, Wh)."""
+    records = await db.fetch(
+        """SELECT sampled_at, value * CASE WHEN unit = 'kWh' THEN 1000 ELSE 1 END AS wh
+           FROM meter_values
+           WHERE transaction_pk = $1 AND measurand = 'Energy.Active.Import.Register'
+             AND phase = '' AND value IS NOT NULL AND unit IN ('', 'Wh', 'kWh')
+           ORDER BY sampled_at""",
+        transaction_pk,
+    )
+    return [(r["sampled_at"], r["wh"]) for r in records]

@@ -27,8 +27,17 @@ from csms.domain.reports import (
     Notification,
     VariableRow,
 )
+from csms.domain.sites import Assignment, Scope, Site
+from csms.domain.tariff_catalog import SessionCost, TariffInfo, TariffPush, TariffVersion
 from csms.domain.transactions import Ending, EventRecord, NewSession, SessionChanges, Transaction
-from csms.store import charger_events, configuration, id_tokens, meter_values, transactions
+from csms.store import (
+    charger_events,
+    configuration,
+    id_tokens,
+    meter_values,
+    tariffs,
+    transactions,
+)
 from csms.store import chargers as charger_rows
 from csms.store.batching import BatchCall, BatchWriter, Row
 
@@ -325,6 +334,170 @@ class PostgresReports:
         return await configuration.list_availability(self._pool, charge_point_id)
 
 
+class PostgresPricing:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def set_tariff(
+        self, pk: int, *, tariff_id: str, tariff_version: int, currency: str
+    ) -> bool:
+        return await transactions.set_tariff(
+            self._pool, pk, tariff_id=tariff_id, tariff_version=tariff_version, currency=currency
+        )
+
+    async def session_cost(self, pk: int) -> SessionCost | None:
+        return await transactions.session_cost(self._pool, pk)
+
+    async def store_cost(
+        self,
+        pk: int,
+        *,
+        excl_vat: Decimal,
+        vat: Decimal,
+        incl_vat: Decimal,
+        breakdown: dict[str, Any],
+        at: datetime,
+        final: bool,
+        replace_final: bool = False,
+    ) -> bool:
+        return await transactions.store_cost(
+            self._pool,
+            pk,
+            excl_vat=excl_vat,
+            vat=vat,
+            incl_vat=incl_vat,
+            breakdown=breakdown,
+            at=at,
+            final=final,
+            replace_final=replace_final,
+        )
+
+    async def add_state(self, pk: int, at: datetime, charging: bool) -> None:
+        await transactions.add_state(self._pool, pk, at, charging)
+
+    async def states(self, pk: int) -> list[tuple[datetime, bool]]:
+        return await transactions.states(self._pool, pk)
+
+    async def register_readings(self, pk: int) -> list[tuple[datetime, Decimal]]:
+        return await meter_values.register_readings(self._pool, pk)
+
+
+class PostgresTariffs:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def add_site(self, site: Site) -> Site:
+        return await tariffs.add_site(self._pool, site)
+
+    async def get_site(self, site_id: str) -> Site | None:
+        return await tariffs.get_site(self._pool, site_id)
+
+    async def list_sites(self) -> list[Site]:
+        return await tariffs.list_sites(self._pool)
+
+    async def update_site(self, site_id: str, **changes: Any) -> Site:
+        return await tariffs.update_site(self._pool, site_id, **changes)
+
+    async def remove_site(self, site_id: str) -> None:
+        await tariffs.remove_site(self._pool, site_id)
+
+    async def set_charger_site(self, charge_point_id: str, site_id: str | None) -> None:
+        await tariffs.set_charger_site(self._pool, charge_point_id, site_id)
+
+    async def site_of(self, charge_point_id: str) -> Site | None:
+        return await tariffs.site_of(self._pool, charge_point_id)
+
+    async def charger_sites(self) -> dict[str, str | None]:
+        return await tariffs.charger_sites(self._pool)
+
+    async def add_tariff(
+        self,
+        tariff_id: str,
+        *,
+        description: str,
+        definition: dict[str, Any],
+        currency: str,
+        created_by: str | None,
+    ) -> TariffVersion:
+        return await tariffs.add_tariff(
+            self._pool,
+            tariff_id,
+            description=description,
+            definition=definition,
+            currency=currency,
+            created_by=created_by,
+        )
+
+    async def save_draft(
+        self,
+        tariff_id: str,
+        *,
+        definition: dict[str, Any],
+        currency: str,
+        created_by: str | None,
+        description: str | None = None,
+    ) -> TariffVersion:
+        return await tariffs.save_draft(
+            self._pool,
+            tariff_id,
+            definition=definition,
+            currency=currency,
+            created_by=created_by,
+            description=description,
+        )
+
+    async def publish(
+        self, tariff_id: str, *, published_by: str | None, at: datetime
+    ) -> TariffVersion:
+        return await tariffs.publish(self._pool, tariff_id, published_by=published_by, at=at)
+
+    async def get_version(self, tariff_id: str, version: int) -> TariffVersion | None:
+        return await tariffs.get_version(self._pool, tariff_id, version)
+
+    async def current_version(self, tariff_id: str) -> TariffVersion | None:
+        return await tariffs.current_version(self._pool, tariff_id)
+
+    async def list_versions(self, tariff_id: str) -> list[TariffVersion]:
+        return await tariffs.list_versions(self._pool, tariff_id)
+
+    async def list_tariffs(self) -> list[TariffInfo]:
+        return await tariffs.list_tariffs(self._pool)
+
+    async def remove_tariff(self, tariff_id: str) -> None:
+        await tariffs.remove_tariff(self._pool, tariff_id)
+
+    async def assign(
+        self, scope: Scope, target: str, tariff_id: str, *, created_by: str | None
+    ) -> Assignment:
+        return await tariffs.assign(self._pool, scope, target, tariff_id, created_by=created_by)
+
+    async def unassign(self, scope: Scope, target: str) -> None:
+        await tariffs.unassign(self._pool, scope, target)
+
+    async def list_assignments(self) -> list[Assignment]:
+        return await tariffs.list_assignments(self._pool)
+
+    async def request_pushes(self, targets: Sequence[tuple[str, str | None, int | None]]) -> None:
+        await tariffs.request_pushes(self._pool, targets)
+
+    async def pending_pushes(self, charge_point_ids: Sequence[str]) -> list[TariffPush]:
+        return await tariffs.pending_pushes(self._pool, charge_point_ids)
+
+    async def record_push(
+        self, charge_point_id: str, *, requested_at: datetime, status: str, detail: str
+    ) -> bool:
+        return await tariffs.record_push(
+            self._pool, charge_point_id, requested_at=requested_at, status=status, detail=detail
+        )
+
+    async def list_pushes(
+        self, *, tariff_id: str | None = None, charge_point_id: str | None = None
+    ) -> list[TariffPush]:
+        return await tariffs.list_pushes(
+            self._pool, tariff_id=tariff_id, charge_point_id=charge_point_id
+        )
+
+
 class PostgresStores:
     """Every port (``csms.services.ports.Stores``) on one pool. ``flush()`` writes what the
     batch writers hold (call it before closing the pool)."""
@@ -343,6 +516,8 @@ class PostgresStores:
         self.sessions = PostgresSessions(pool, max_items=max_items)
         self.meters = PostgresMeters(pool, max_rows=write_batch_rows, max_delay=write_batch_delay)
         self.reports = PostgresReports(pool)
+        self.pricing = PostgresPricing(pool)
+        self.tariffs = PostgresTariffs(pool)
 
     async def flush(self) -> None:
         """Wait for every batched call and write what is queued."""

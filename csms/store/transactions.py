@@ -11,10 +11,12 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import asyncpg
 
+from csms.domain.tariff_catalog import SessionCost
 from csms.domain.transactions import (
     CLOSED_BY_CSMS,
     ENDING_FLAGS,
@@ -388,3 +390,81 @@ async def list_transactions(
         limit,
     )
     return [_tx(r) for r in records]
+
+
+# -- pricing --------------------------------------------------------------------------------------
+
+
+async def set_tariff(
+    db: Executor, pk: int, *, tariff_id: str, tariff_version: int, currency: str
+) -> bool:
+    """Fix the tariff version a session is priced with (once: False if it had one)."""
+    result = await db.execute(
+        """UPDATE transactions SET tariff_id = $2, tariff_version = $3, currency = $4,
+               updated_at = now()
+           WHERE id = $1 AND tariff_id IS NULL""",
+        pk,
+        tariff_id,
+        tariff_version,
+        currency,
+    )
+    return result == "UPDATE 1"
+
+
+async def session_cost(db: Executor, pk: int) -> SessionCost | None:
+    record = await db.fetchrow(
+        """SELECT tariff_id, tariff_version, currency, cost_excl_vat AS excl_vat,
+               cost_vat AS vat, cost_incl_vat AS incl_vat, cost_breakdown AS breakdown,
+               cost_at AS computed_at, cost_final AS final
+           FROM transactions WHERE id = $1""",
+        pk,
+    )
+    return SessionCost(**dict(record)) if record else None
+
+
+async def store_cost(
+    db: Executor,
+    pk: int,
+    *,
+    excl_vat: Decimal,
+    vat: Decimal,
+    incl_vat: Decimal,
+    breakdown: dict[str, Any],
+    at: datetime,
+    final: bool,
+    replace_final: bool = False,
+) -> bool:
+    """Keep a session's cost: a running one only while no final one is kept; a final one
+    once (``replace_final``: the charger's own stop replaced the CSMS's estimate)."""
+    result = await db.execute(
+        """UPDATE transactions SET cost_excl_vat = $2, cost_vat = $3, cost_incl_vat = $4,
+               cost_breakdown = $5, cost_at = $6, cost_final = $7
+           WHERE id = $1 AND (NOT cost_final OR $8)""",
+        pk,
+        excl_vat,
+        vat,
+        incl_vat,
+        breakdown,
+        at,
+        final,
+        replace_final,
+    )
+    return result == "UPDATE 1"
+
+
+async def add_state(db: Executor, pk: int, at: datetime, charging: bool) -> None:
+    """When the session started or stopped charging (a replay adds nothing)."""
+    await db.execute(
+        """INSERT INTO session_states (transaction_pk, at, charging) VALUES ($1, $2, $3)
+           ON CONFLICT (transaction_pk, at) DO NOTHING""",
+        pk,
+        at,
+        charging,
+    )
+
+
+async def states(db: Executor, pk: int) -> list[tuple[datetime, bool]]:
+    records = await db.fetch(
+        "SELECT at, charging FROM session_states WHERE transaction_pk = $1 ORDER BY at", pk
+    )
+    return [(r["at"], r["charging"]) for r in records]
