@@ -9,6 +9,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from csms.domain.sites import Applicable, Site
+
 # A tariff push (the price display of a charger): what became of it.
 PUSH_PENDING = "pending"  # to be applied by the node holding the charger (or when it connects)
 PUSH_ACCEPTED = "accepted"
@@ -16,6 +18,7 @@ PUSH_REJECTED = "rejected"  # the charger refused a value
 PUSH_NOT_SUPPORTED = "not_supported"  # the charger has no price display (device model / keys)
 PUSH_FAILED = "failed"  # no answer, a CALLERROR: retried when it next connects
 PUSH_STATUSES = (PUSH_PENDING, PUSH_ACCEPTED, PUSH_REJECTED, PUSH_NOT_SUPPORTED, PUSH_FAILED)
+PUSH_OFFLINE = "offline"  # shown, not stored: pending or failed while the charger is offline
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,3 +71,13 @@ class SessionCost:
     breakdown: dict[str, Any] | None  # csms.domain.cost.CostBreakdown.to_json()
     computed_at: datetime | None
     final: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    """What prices a charger's session: its site (its time zone), the assignment that
+    applies (None: none) and that tariff's current published version (None: none)."""
+
+    site: Site | None
+    applicable: Applicable | None
+    version: TariffVersion | None

@@ -24,7 +24,13 @@ from csms.domain.reports import (
     VariableRow,
 )
 from csms.domain.sites import Assignment, Scope, Site
-from csms.domain.tariff_catalog import SessionCost, TariffInfo, TariffPush, TariffVersion
+from csms.domain.tariff_catalog import (
+    Resolved,
+    SessionCost,
+    TariffInfo,
+    TariffPush,
+    TariffVersion,
+)
 from csms.domain.transactions import Ending, EventRecord, NewSession, SessionChanges, Transaction
 
 
@@ -322,7 +328,17 @@ class TariffStore(Protocol):
         an older request; chargers not registered are skipped."""
         ...
 
-    async def pending_pushes(self, charge_point_ids: Sequence[str]) -> list[TariffPush]: ...
+    async def resolve(self, charge_point_id: str, groups: Sequence[str]) -> Resolved:
+        """The charger's site, the assignment that applies to a session of a driver in
+        ``groups`` (:func:`csms.domain.sites.applicable`) and that tariff's current
+        published version."""
+        ...
+
+    async def pending_pushes(
+        self, charge_point_ids: Sequence[str], *, retry_failed: bool = False
+    ) -> list[TariffPush]:
+        """Pending pushes of these chargers (and failed ones with ``retry_failed``)."""
+        ...
 
     async def record_push(
         self, charge_point_id: str, *, requested_at: datetime, status: str, detail: str

@@ -29,9 +29,11 @@ from csms.domain.reports import (
     VariableRow,
     variable_value,
 )
-from csms.domain.sites import Assignment, Scope, Site
+from csms.domain.sites import Assignment, Scope, Site, applicable
 from csms.domain.tariff_catalog import (
+    PUSH_FAILED,
     PUSH_PENDING,
+    Resolved,
     SessionCost,
     TariffInfo,
     TariffPush,
@@ -900,12 +902,27 @@ class MemoryTariffs:
                     cp, tariff_id, version, PUSH_PENDING, "", 0, now, now
                 )
 
-    async def pending_pushes(self, charge_point_ids: Sequence[str]) -> list[TariffPush]:
+    async def resolve(self, charge_point_id: str, groups: Sequence[str]) -> Resolved:
+        site_id = self._data.charger_sites.get(charge_point_id)
+        site = None if site_id is None else self._data.sites[site_id]
+        assigned = {(a.scope, a.target): a.tariff_id for a in self._data.assignments.values()}
+        chosen = applicable(
+            assigned, charge_point_id=charge_point_id, site_id=site_id, groups=groups
+        )
+        version = None
+        if chosen is not None:
+            version = await self.current_version(chosen.tariff_id)
+        return Resolved(site, chosen, version)
+
+    async def pending_pushes(
+        self, charge_point_ids: Sequence[str], *, retry_failed: bool = False
+    ) -> list[TariffPush]:
         wanted = set(charge_point_ids)
+        statuses = {PUSH_PENDING, PUSH_FAILED} if retry_failed else {PUSH_PENDING}
         return [
             p
             for cp, p in sorted(self._data.pushes.items())
-            if cp in wanted and p.status == PUSH_PENDING
+            if cp in wanted and p.status in statuses
         ]
 
     async def record_push(

@@ -28,7 +28,7 @@ from csms.domain.reports import (
     VariableRow,
 )
 from csms.domain.sites import Assignment, Scope, Site
-from csms.domain.tariff_catalog import SessionCost, TariffInfo, TariffPush, TariffVersion
+from csms.domain.tariff_catalog import Resolved, SessionCost, TariffInfo, TariffPush, TariffVersion
 from csms.domain.transactions import Ending, EventRecord, NewSession, SessionChanges, Transaction
 from csms.store import (
     charger_events,
@@ -480,8 +480,13 @@ class PostgresTariffs:
     async def request_pushes(self, targets: Sequence[tuple[str, str | None, int | None]]) -> None:
         await tariffs.request_pushes(self._pool, targets)
 
-    async def pending_pushes(self, charge_point_ids: Sequence[str]) -> list[TariffPush]:
-        return await tariffs.pending_pushes(self._pool, charge_point_ids)
+    async def resolve(self, charge_point_id: str, groups: Sequence[str]) -> Resolved:
+        return await tariffs.resolve(self._pool, charge_point_id, groups)
+
+    async def pending_pushes(
+        self, charge_point_ids: Sequence[str], *, retry_failed: bool = False
+    ) -> list[TariffPush]:
+        return await tariffs.pending_pushes(self._pool, charge_point_ids, retry_failed=retry_failed)
 
     async def record_push(
         self, charge_point_id: str, *, requested_at: datetime, status: str, detail: str

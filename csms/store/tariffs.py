@@ -8,8 +8,15 @@ from typing import Any
 
 import asyncpg
 
-from csms.domain.sites import Assignment, Scope, Site
-from csms.domain.tariff_catalog import PUSH_PENDING, TariffInfo, TariffPush, TariffVersion
+from csms.domain.sites import Applicable, Assignment, Scope, Site
+from csms.domain.tariff_catalog import (
+    PUSH_FAILED,
+    PUSH_PENDING,
+    Resolved,
+    TariffInfo,
+    TariffPush,
+    TariffVersion,
+)
 from csms.errors import AlreadyExists, InvalidInput, NotFound
 from csms.store.executor import Executor
 
@@ -323,6 +330,55 @@ async def list_assignments(db: Executor) -> list[Assignment]:
     return [_assignment(r) for r in records]
 
 
+_SITE_OF_RESOLVED = ", ".join(
+    f"s.{c.strip()} AS site_{c.strip()}" for c in _SITE_COLUMNS.split(",")
+)
+_VERSION_OF_RESOLVED = ", ".join(f"v.{c.strip()}" for c in _VERSION_COLUMNS.split(","))
+
+
+async def resolve(db: Executor, charge_point_id: str, groups: Sequence[str]) -> Resolved:
+    """In one round trip: the charger's site, the most specific assignment (``groups`` in
+    order, then the charger, its site, the default) and that tariff's current version."""
+    record = await db.fetchrow(
+        f"""WITH c AS (SELECT site_id FROM chargers WHERE charge_point_id = $1),
+            chosen AS (
+                SELECT a.scope, a.target, a.tariff_id FROM tariff_assignments a
+                WHERE (a.scope = 'group' AND a.target = ANY($2::text[]))
+                   OR (a.scope = 'charger' AND a.target = $1)
+                   OR (a.scope = 'site' AND a.target = (SELECT site_id FROM c))
+                   OR a.scope = 'default'
+                ORDER BY CASE a.scope
+                    WHEN 'group' THEN array_position($2::text[], a.target)
+                    WHEN 'charger' THEN 100000 WHEN 'site' THEN 100001 ELSE 100002 END
+                LIMIT 1)
+            SELECT {_SITE_OF_RESOLVED}, chosen.scope, chosen.target,
+                chosen.tariff_id AS chosen_tariff, {_VERSION_OF_RESOLVED}
+            FROM (SELECT 1) AS one
+            LEFT JOIN c ON true
+            LEFT JOIN sites s ON s.id = c.site_id
+            LEFT JOIN chosen ON true
+            LEFT JOIN LATERAL (
+                SELECT {_VERSION_COLUMNS} FROM tariff_versions
+                WHERE tariff_id = chosen.tariff_id AND published_at IS NOT NULL
+                ORDER BY version DESC LIMIT 1) v ON true""",
+        charge_point_id,
+        list(groups),
+    )
+    assert record is not None
+    site = None
+    if record["site_id"] is not None:
+        site = Site(**{c.strip(): record[f"site_{c.strip()}"] for c in _SITE_COLUMNS.split(",")})
+    applicable = None
+    if record["chosen_tariff"] is not None:
+        applicable = Applicable(record["chosen_tariff"], Scope(record["scope"]), record["target"])
+    version = None
+    if record["version"] is not None:
+        version = TariffVersion(
+            **{c.strip(): record[c.strip()] for c in _VERSION_COLUMNS.split(",")}
+        )
+    return Resolved(site, applicable, version)
+
+
 # -- pushes -------------------------------------------------------------------------------------
 
 
@@ -351,12 +407,16 @@ async def request_pushes(
     )
 
 
-async def pending_pushes(db: Executor, charge_point_ids: Sequence[str]) -> list[TariffPush]:
+async def pending_pushes(
+    db: Executor, charge_point_ids: Sequence[str], *, retry_failed: bool = False
+) -> list[TariffPush]:
+    statuses = [PUSH_PENDING, PUSH_FAILED] if retry_failed else [PUSH_PENDING]
     records = await db.fetch(
         f"""SELECT {_PUSH_COLUMNS} FROM tariff_pushes
-            WHERE status = '{PUSH_PENDING}' AND charge_point_id = ANY($1::text[])
+            WHERE status = ANY($2::text[]) AND charge_point_id = ANY($1::text[])
             ORDER BY charge_point_id""",
         list(charge_point_ids),
+        statuses,
     )
     return [_push(r) for r in records]
 
