@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from simulators.config import StationConfig
 from simulators.context import Routes
+from simulators.display import Display
 from simulators.meter import Reading
 from simulators.offline import TransactionMessage
 from simulators.schemas import SchemaSet
@@ -32,6 +33,9 @@ class VersionAdapter(Protocol):
     statuses_before_start: tuple[str, ...]
     statuses_after_start: tuple[str, ...]
     statuses_after_stop: tuple[str, ...]
+    #: Whether the final cost comes in a CALL of its own after the stop's answer (1.6
+    #: California Pricing FinalCost) rather than in that answer (2.0.1 totalCost).
+    final_cost_follows_stop: bool
     #: CALLERROR code per kind: format, occurrence, type, property (see schemas),
     #: and not_implemented, not_supported, internal, framing.
     error_codes: Mapping[str, str]
@@ -76,6 +80,27 @@ class VersionAdapter(Protocol):
 
     def authorization_status(self, response: dict[str, Any]) -> str:
         """The authorization status in an Authorize or transaction answer."""
+        ...
+
+    def show_authorize(
+        self,
+        display: Display,
+        configuration: Mapping[str, str],
+        id_token: str,
+        response: dict[str, Any],
+    ) -> None:
+        """Show what an Authorize answer carries for the driver (a tariff text)."""
+        ...
+
+    def show_transaction_answer(
+        self,
+        display: Display,
+        configuration: Mapping[str, str],
+        message: TransactionMessage,
+        response: dict[str, Any] | None,
+    ) -> None:
+        """Show what the answer to a transaction message carries (tariff text, running or
+        final cost); ``response`` is None when the message was queued offline."""
         ...
 
 

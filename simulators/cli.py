@@ -54,6 +54,12 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
+def _currency(text: str) -> str:
+    if not (len(text) == 3 and text.isalpha() and text.isupper()):
+        raise argparse.ArgumentTypeError(f"must be an ISO 4217 code such as EUR: {text}")
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (subcommands: ``run``; ``fleet`` is to come)."""
     parser = argparse.ArgumentParser(prog="csms-sim", description=__doc__.splitlines()[0])
@@ -71,6 +77,17 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--meter-values", type=_non_negative_int, default=3)
     run.add_argument("--id-token", default="TAG-1")
     run.add_argument("--call-timeout", type=_positive_float, default=10.0, help="seconds")
+    run.add_argument(
+        "--display-cost",
+        action="store_true",
+        help="a display for tariffs and costs (1.6 California Pricing, 2.0.1 TariffCostCtrlr)",
+    )
+    run.add_argument(
+        "--currency",
+        type=_currency,
+        default="EUR",
+        help="ISO 4217 code (2.0.1 TariffCostCtrlr.Currency)",
+    )
     run.add_argument("--verbose", action="store_true", help="log every frame")
     _add_fleet(commands)
     return parser
@@ -109,6 +126,8 @@ def _config(args: argparse.Namespace) -> StationConfig:
         connectors=args.connectors,
         meter_interval=args.meter_interval,
         call_timeout=args.call_timeout,
+        display_cost_and_price=args.display_cost,
+        currency=args.currency,
     )
 
 
@@ -154,6 +173,8 @@ def _setup_logging(verbose: bool) -> None:
     )
     # Frames are logged by the station already; websockets' own records add nothing.
     logging.getLogger("simulators.wire").setLevel(logging.INFO)
+    # What the station's display shows is printed even without --verbose.
+    logging.getLogger("simulators.display").setLevel(logging.INFO)
 
 
 def _fleet(args: argparse.Namespace) -> int:

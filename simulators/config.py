@@ -29,6 +29,11 @@ class StationConfig:
     ``/{charge_point_id}``. ``password`` enables HTTP Basic authentication (security
     profile 1) with the charge point id as user name. ``connectors`` is the number of
     connectors (1.6, ids 1..N) or EVSEs each with connector 1 (2.0.1).
+
+    ``display_cost_and_price`` gives the station a display for tariffs and costs: in 1.6 the
+    California Pricing extension (``CustomDisplayCostAndPrice=true`` and its configuration
+    keys, ``DataTransfer`` vendor ``org.openchargealliance.costmsg``), in 2.0.1 the
+    ``TariffCostCtrlr`` variables of functional block I, ``Currency`` = ``currency``.
     """
 
     url: str
@@ -46,6 +51,8 @@ class StationConfig:
     open_timeout: float = 10.0
     auto_replay: bool = True
     fail_firmware: bool = False
+    display_cost_and_price: bool = False
+    currency: str = "EUR"
     meter: MeterProfile = field(default_factory=MeterProfile)
 
     def __post_init__(self) -> None:
@@ -55,3 +62,5 @@ class StationConfig:
             raise ValueError("connectors must be at least 1")
         if self.meter_interval <= 0 or self.call_timeout <= 0:
             raise ValueError("meter_interval and call_timeout must be positive")
+        if not (len(self.currency) == 3 and self.currency.isalpha() and self.currency.isupper()):
+            raise ValueError(f"currency must be an ISO 4217 code such as EUR: {self.currency!r}")

@@ -8,10 +8,12 @@ station's reader, so they must not wait for the network: anything that sends mes
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
 from simulators.config import StationConfig
+from simulators.display import Display
 from simulators.state import StationState
 from simulators.transaction import Transaction
 
@@ -26,6 +28,13 @@ class StationContext(Protocol):
 
     @property
     def state(self) -> StationState: ...
+
+    @property
+    def display(self) -> Display: ...
+
+    @property
+    def log(self) -> logging.Logger | logging.LoggerAdapter[Any]:
+        """The station's logger (it prefixes the charge point id)."""
 
     @property
     def pending_transaction_messages(self) -> int: ...

@@ -18,6 +18,7 @@ from simulators.framing import new_message_id
 from simulators.offline import OfflineQueue, TransactionMessage
 
 CallFn = Callable[[str, dict[str, Any], str], Awaitable[dict[str, Any]]]
+AnswerFn = Callable[[TransactionMessage, dict[str, Any]], None]
 
 
 class Outbox:
@@ -29,8 +30,10 @@ class Outbox:
         call: CallFn,
         is_connected: Callable[[], bool],
         log: logging.Logger | logging.LoggerAdapter[Any],
+        on_answer: AnswerFn | None = None,
     ) -> None:
         self._adapter = adapter
+        self._on_answer = on_answer
         self._call = call
         self._is_connected = is_connected
         self._log = log
@@ -117,6 +120,8 @@ class Outbox:
         head.delivered, head.response = True, response
         self.last_sent = (message_id, head.action, payload)
         self._adapter.on_delivered(head, response)
+        if self._on_answer is not None:
+            self._on_answer(head, response)
         if head.kind == "start":
             head.transaction.start_response = response
         elif head.kind == "stop":

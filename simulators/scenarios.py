@@ -79,6 +79,7 @@ async def run_session(
         await station.send_meter_values(tx)
     stop = await station.stop_transaction(tx, stop_reason)
     await station.status_notification(connector_id, "Available")
+    display = await _final_display(station, tx.transaction_id)
     await station.disconnect()
     return _summary(
         station,
@@ -87,7 +88,26 @@ async def run_session(
         meter_values_sent=meter_values,
         energy_wh=round(tx.meter_wh - tx.meter_start_wh, 1),
         stop_response=stop,
+        **display,
     )
+
+
+async def _final_display(station: Station, transaction_id: int | str | None) -> dict[str, Any]:
+    """With a display: what it showed; in 1.6, once the CSMS's FinalCost came (if it priced
+    the session at all, up to ``call_timeout``)."""
+    if not station.config.display_cost_and_price or transaction_id is None:
+        return {}
+    display = station.display
+    if station.adapter.final_cost_follows_stop and display.cost(transaction_id) is not None:
+        await display.wait_final_cost(transaction_id, station.config.call_timeout)
+    running, final = display.running_cost(transaction_id), display.final_cost(transaction_id)
+    return {
+        "display": {
+            "price_text": display.price_text,
+            "running_cost": None if running is None else str(running),
+            "final_cost": None if final is None else str(final),
+        }
+    }
 
 
 async def run_idle(station: Station, stop: asyncio.Event) -> dict[str, Any]:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 
 from simulators.transaction import Transaction
+
+#: how many ended transactions the station remembers (late cost messages refer to them)
+ENDED_KEPT = 32
 
 
 @dataclass
@@ -16,7 +20,8 @@ class StationState:
     ``transactions`` holds the active transaction per connector (1.6) / EVSE (2.0.1),
     ``claimed`` the connectors where a remotely started one is about to begin,
     ``reservations`` the reserved connector per reservation id and
-    ``energy_register_wh`` each connector's meter register outside transactions.
+    ``energy_register_wh`` each connector's meter register outside transactions,
+    ``ended_transactions`` the last transactions that ended, newest last.
     """
 
     configuration: dict[str, str] = field(default_factory=dict)
@@ -29,6 +34,7 @@ class StationState:
     local_list_version: int = 0
     firmware_status: str = "Idle"
     heartbeat_interval: int | None = None
+    ended_transactions: deque[Transaction] = field(default_factory=lambda: deque(maxlen=ENDED_KEPT))
 
     def connector_free(self, connector_id: int) -> bool:
         """No transaction is active or about to start on ``connector_id``."""
@@ -37,6 +43,16 @@ class StationState:
     def find_transaction(self, transaction_id: int | str) -> Transaction | None:
         """The active transaction with this id, if any."""
         for tx in self.transactions.values():
+            if tx.transaction_id == transaction_id:
+                return tx
+        return None
+
+    def find_known_transaction(self, transaction_id: int | str) -> Transaction | None:
+        """The active or recently ended transaction with this id, if any."""
+        active = self.find_transaction(transaction_id)
+        if active is not None:
+            return active
+        for tx in reversed(self.ended_transactions):
             if tx.transaction_id == transaction_id:
                 return tx
         return None

@@ -28,6 +28,7 @@ from simulators.config import StationConfig
 from simulators.connection import Connection
 from simulators.context import AfterAction
 from simulators.dispatcher import Dispatcher
+from simulators.display import Display
 from simulators.errors import (
     CallError,
     ConnectionLostError,
@@ -37,6 +38,7 @@ from simulators.errors import (
 )
 from simulators.framing import Call, CallErrorFrame, CallResult
 from simulators.link import open_connection
+from simulators.offline import TransactionMessage
 from simulators.outbox import Outbox
 from simulators.state import StationState
 from simulators.transaction import Transaction
@@ -62,10 +64,15 @@ class Station:
         configuration, readonly = self.adapter.default_configuration(config)
         self.state = StationState(configuration=configuration, readonly=readonly)
         self.log = StationLog(logger, {"charge_point_id": config.charge_point_id})
+        display_log = logging.getLogger("simulators.display")
+        #: what the station's display shows (tariff texts, running and final costs)
+        self.display = Display(StationLog(display_log, {"charge_point_id": config.charge_point_id}))
         self.boot_response: dict[str, Any] | None = None
         self._connection: Connection | None = None
         self._dispatcher = Dispatcher(self.adapter, self, self.log)
-        self._outbox = Outbox(self.adapter, self._call, lambda: self.connected, self.log)
+        self._outbox = Outbox(
+            self.adapter, self._call, lambda: self.connected, self.log, self._show_answer
+        )
         self._after_actions: list[AfterAction] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self._meter_loops: dict[int, MeterLoop] = {}
@@ -207,8 +214,14 @@ class Station:
         return await self.call(*message)
 
     async def authorize(self, id_token: str) -> dict[str, Any]:
-        """Authorize (2.0.1: idToken of type ISO14443)."""
-        return await self.call(*self.adapter.authorize(id_token))
+        """Authorize (2.0.1: idToken of type ISO14443); a tariff in the answer is shown."""
+        response = await self.call(*self.adapter.authorize(id_token))
+        self.adapter.show_authorize(self.display, self.state.configuration, id_token, response)
+        return response
+
+    def _show_answer(self, message: TransactionMessage, response: dict[str, Any] | None) -> None:
+        configuration = self.state.configuration
+        self.adapter.show_transaction_answer(self.display, configuration, message, response)
 
     # -- transactions -------------------------------------------------------------------------
 
@@ -274,8 +287,13 @@ class Station:
         tx.ended = True
         if self.state.transactions.get(tx.connector_id) is tx:
             del self.state.transactions[tx.connector_id]
+        self.state.ended_transactions.append(tx)
         self.state.energy_register_wh[tx.connector_id] = tx.meter_wh
-        return await self._outbox.submit(self.adapter.stop_transaction(tx, reason))
+        message = self.adapter.stop_transaction(tx, reason)
+        response = await self._outbox.submit(message)
+        if not message.delivered:
+            self._show_answer(message, None)
+        return response
 
     async def flush_queue(self) -> list[dict[str, Any]]:
         """Replay queued transaction messages in order; return their CALLRESULT payloads.

@@ -8,10 +8,12 @@ from typing import Any
 from ocpp.v16.enums import ConfigurationKey
 
 from simulators.config import StationConfig
+from simulators.display import Display
 from simulators.meter import Reading, energy_reading
 from simulators.offline import TransactionMessage
 from simulators.schemas import SchemaSet
 from simulators.transaction import Transaction, timestamp
+from simulators.v16 import costmsg
 from simulators.v16.messages import meter_value
 from simulators.v16.routes import ROUTES
 
@@ -65,6 +67,8 @@ class V16Adapter:
     statuses_before_start: tuple[str, ...] = ("Preparing",)
     statuses_after_start: tuple[str, ...] = ("Charging",)
     statuses_after_stop: tuple[str, ...] = ("Finishing", "Available")
+    #: California Pricing: FinalCost is a DataTransfer that follows StopTransaction.conf
+    final_cost_follows_stop = True
     error_codes: Mapping[str, str] = {
         "format": "FormationViolation",  # sic: OCPP-J 1.6 spelling, kept by the errata
         "occurrence": "OccurenceConstraintViolation",  # sic, idem
@@ -83,7 +87,8 @@ class V16Adapter:
             "security_profile": 1 if config.password else 0,
         }
         keys = {str(k): v.format(**values) for k, v in (_READ_ONLY | _READ_WRITE).items()}
-        return keys, {str(k) for k in _READ_ONLY}
+        pricing, pricing_read_only = costmsg.default_configuration(config)
+        return keys | pricing, {str(k) for k in _READ_ONLY} | pricing_read_only
 
     def boot_notification(self, config: StationConfig, reason: str) -> Message:
         payload = {"chargePointVendor": config.vendor, "chargePointModel": config.model}
@@ -160,6 +165,24 @@ class V16Adapter:
     def authorization_status(self, response: dict[str, Any]) -> str:
         info = response.get("idTagInfo")
         return str(info.get("status", "")) if isinstance(info, dict) else ""
+
+    def show_authorize(
+        self,
+        display: Display,
+        configuration: Mapping[str, str],
+        id_token: str,
+        response: dict[str, Any],
+    ) -> None:
+        """1.6 answers carry no prices: California Pricing sends DataTransfer messages."""
+
+    def show_transaction_answer(
+        self,
+        display: Display,
+        configuration: Mapping[str, str],
+        message: TransactionMessage,
+        response: dict[str, Any] | None,
+    ) -> None:
+        """1.6 answers carry no costs: California Pricing sends DataTransfer messages."""
 
 
 V16 = V16Adapter()

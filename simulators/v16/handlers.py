@@ -12,6 +12,7 @@ from typing import Any
 from simulators.context import StationContext
 from simulators.meter import ENERGY, Reading
 from simulators.transaction import timestamp
+from simulators.v16 import costmsg
 from simulators.v16.messages import meter_value
 
 Payload = dict[str, Any]
@@ -48,6 +49,8 @@ def change_configuration(ctx: StationContext, payload: Payload) -> Payload:
     key, value = payload["key"], payload["value"]
     if key in WRITE_ONLY_KEYS:
         return {"status": "Accepted"}  # accepted, never stored nor reported back
+    if costmsg.refused(ctx.state.configuration, key, value):
+        return {"status": "Rejected"}
     if key not in ctx.state.configuration:
         return {"status": "NotSupported"}
     if key in ctx.state.readonly:
@@ -168,6 +171,8 @@ def get_composite_schedule(ctx: StationContext, payload: Payload) -> Payload:
 
 
 def data_transfer(ctx: StationContext, payload: Payload) -> Payload:
+    if payload["vendorId"] == costmsg.VENDOR_ID and costmsg.enabled(ctx.state.configuration):
+        return costmsg.data_transfer(ctx, payload)
     if payload["vendorId"] != ctx.config.vendor:
         return {"status": "UnknownVendorId"}
     return {"status": "Accepted"}

@@ -7,10 +7,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from simulators.config import StationConfig
+from simulators.display import Display
 from simulators.meter import Reading, energy_reading
 from simulators.offline import TransactionMessage
 from simulators.schemas import SchemaSet
 from simulators.transaction import Transaction, timestamp
+from simulators.v201 import tariff
 from simulators.v201.messages import (
     CONNECTOR_STATUS,
     DEFAULT_STOP_TRIGGER,
@@ -36,6 +38,8 @@ class V201Adapter:
     statuses_before_start: tuple[str, ...] = ("Occupied",)
     statuses_after_start: tuple[str, ...] = ()
     statuses_after_stop: tuple[str, ...] = ("Available",)
+    #: the final cost is totalCost in the answer to the Ended event
+    final_cost_follows_stop = False
     error_codes: Mapping[str, str] = {
         "format": "FormatViolation",
         "occurrence": "OccurrenceConstraintViolation",
@@ -138,6 +142,24 @@ class V201Adapter:
     def authorization_status(self, response: dict[str, Any]) -> str:
         info = response.get("idTokenInfo")
         return str(info.get("status", "")) if isinstance(info, dict) else ""
+
+    def show_authorize(
+        self,
+        display: Display,
+        configuration: Mapping[str, str],
+        id_token: str,
+        response: dict[str, Any],
+    ) -> None:
+        tariff.show_authorize(display, configuration, id_token, response)
+
+    def show_transaction_answer(
+        self,
+        display: Display,
+        configuration: Mapping[str, str],
+        message: TransactionMessage,
+        response: dict[str, Any] | None,
+    ) -> None:
+        tariff.show_transaction_answer(display, configuration, message, response)
 
 
 V201 = V201Adapter()

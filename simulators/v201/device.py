@@ -6,13 +6,19 @@ from typing import Any
 
 from simulators.context import StationContext
 from simulators.transaction import timestamp
-from simulators.v201.variables import components, key, report_data
+from simulators.v201.variables import accepts, components, key, report_data, split_key
 
 Payload = dict[str, Any]
 
 
+def _name(item: Payload) -> str:
+    """The flat key a GetVariableData/SetVariableData item addresses."""
+    variable = item["variable"]
+    return key(item["component"]["name"], variable["name"], variable.get("instance"))
+
+
 def _lookup_status(ctx: StationContext, item: Payload) -> str:
-    name = key(item["component"]["name"], item["variable"]["name"])
+    name = _name(item)
     if item.get("attributeType", "Actual") != "Actual":
         return "NotSupportedAttributeType"
     if item["component"]["name"] not in components(ctx.state.configuration):
@@ -33,8 +39,7 @@ def get_variables(ctx: StationContext, payload: Payload) -> Payload:
         if "attributeType" in item:
             result["attributeType"] = item["attributeType"]
         if result["attributeStatus"] == "Accepted":
-            name = key(item["component"]["name"], item["variable"]["name"])
-            result["attributeValue"] = ctx.state.configuration[name]
+            result["attributeValue"] = ctx.state.configuration[_name(item)]
         results.append(result)
     return {"getVariableResult": results}
 
@@ -43,8 +48,10 @@ def set_variables(ctx: StationContext, payload: Payload) -> Payload:
     results = []
     for item in payload["setVariableData"]:
         status = _lookup_status(ctx, item)
-        name = key(item["component"]["name"], item["variable"]["name"])
+        name = _name(item)
         if status == "Accepted" and name in ctx.state.readonly:
+            status = "Rejected"
+        if status == "Accepted" and not accepts(name, item["attributeValue"]):
             status = "Rejected"
         if status == "Accepted":
             ctx.state.configuration[name] = item["attributeValue"]
@@ -97,16 +104,23 @@ def get_report(ctx: StationContext, payload: Payload) -> Payload:
     names: set[str] | None = None
     if wanted:
         names = {
-            name
-            for name in ctx.state.configuration
-            for item in wanted
-            if name.split(".", 1)[0] == item["component"]["name"]
-            and ("variable" not in item or name.split(".", 1)[1] == item["variable"]["name"])
+            name for name in ctx.state.configuration for item in wanted if _matches(name, item)
         }
         if not names:
             return {"status": "EmptyResultSet"}
     _send_report(ctx, payload["requestId"], names)
     return {"status": "Accepted"}
+
+
+def _matches(name: str, item: Payload) -> bool:
+    """Whether the variable ``name`` is one a ComponentVariableType item asks for."""
+    component, variable, instance = split_key(name)
+    if component != item["component"]["name"]:
+        return False
+    wanted = item.get("variable")
+    if wanted is None:
+        return True
+    return variable == wanted["name"] and wanted.get("instance") in (None, instance)
 
 
 def get_monitoring_report(ctx: StationContext, payload: Payload) -> Payload:

@@ -136,11 +136,6 @@ def unknown(ctx: StationContext, payload: Payload) -> Payload:
     return {"status": "Unknown"}
 
 
-def empty(ctx: StationContext, payload: Payload) -> Payload:
-    """CostUpdated: the response has no fields."""
-    return {}
-
-
 def get_charging_profiles(ctx: StationContext, payload: Payload) -> Payload:
     return {"status": "NoProfiles"}
 

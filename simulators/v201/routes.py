@@ -9,7 +9,7 @@ from __future__ import annotations
 from ocpp.v201.enums import Action
 
 from simulators.context import Routes
-from simulators.v201 import device, files, handlers
+from simulators.v201 import device, files, handlers, tariff
 
 ROUTES: Routes = {
     Action.cancel_reservation: handlers.cancel_reservation,
@@ -19,7 +19,7 @@ ROUTES: Routes = {
     Action.clear_charging_profile: handlers.unknown,
     Action.clear_display_message: handlers.unknown,
     Action.clear_variable_monitoring: device.clear_variable_monitoring,
-    Action.cost_updated: handlers.empty,
+    Action.cost_updated: tariff.cost_updated,
     Action.customer_information: device.customer_information,
     Action.data_transfer: handlers.data_transfer,
     Action.delete_certificate: files.delete_certificate,

@@ -33,6 +33,7 @@ def run_args(url: str, *extra: str) -> list[str]:
         run_args("ws://x", "--meter-values", "-1"),
         run_args("ws://x", "--meter-interval", "0"),
         run_args("ws://x", "--connectors", "0"),
+        run_args("ws://x", "--currency", "euro"),
     ],
 )
 def test_argument_errors_exit_with_status_2(
@@ -90,6 +91,34 @@ async def test_session_scenario_verbose_never_logs_the_password(
     token = base64.b64encode(b"CP-1:s3cr3t").decode()
     for secret in ("s3cr3t", token):  # ...but never the password
         assert secret not in ours + out.err
+
+
+async def test_display_cost_prints_what_the_display_shows(
+    capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    async def transaction_event(payload: dict[str, Any]) -> dict[str, Any]:
+        answer: dict[str, Any] = {"totalCost": 3.5 if payload["eventType"] == "Ended" else 1.25}
+        if "idToken" in payload:
+            answer["idTokenInfo"] = {"status": "Accepted"}
+        return answer
+
+    async with FakeCsms("2.0.1") as csms:
+        csms.answers["TransactionEvent"] = transaction_event
+        argv = run_args(csms.url, "--version", "2.0.1", "--display-cost", "--currency", "USD")
+        status = await asyncio.to_thread(main, [*argv, "--meter-interval", "0.001"])
+
+    out = capsys.readouterr()
+    assert status == 0, out.err
+    summary = json.loads(out.out)
+    assert summary["display"] == {
+        "price_text": "Ask the operator for the price",  # TariffFallbackMessage (I04)
+        "running_cost": "1.25",
+        "final_cost": "3.5",
+    }
+    shown = [r.getMessage() for r in caplog.records if r.name == "simulators.display"]
+    transaction_id = summary["transaction_id"]
+    assert shown[0] == "[CP-1] display: tariff for TAG-1: Ask the operator for the price"
+    assert shown[-1] == f"[CP-1] display: transaction {transaction_id}: total 3.5 USD"
 
 
 @pytest.mark.parametrize(
