@@ -310,9 +310,8 @@ def _priced(line: _Line, tariff: Tariff, started: datetime, rounding: str) -> Co
     billed = line.volume + line.extra
     component = line.component
     excl = round_to_minor_unit(billed * Fraction(component.price), tariff.currency, rounding)
-    vat = Decimal(0)
-    if component.vat is not None:
-        vat = round_to_minor_unit(excl * component.vat / 100, tariff.currency, rounding)
+    rate = component.vat if component.vat is not None else Decimal(0)
+    vat = round_to_minor_unit(Fraction(excl) * Fraction(rate) / 100, tariff.currency, rounding)
     return CostLine(
         dimension=line.dimension,
         element=line.element,
