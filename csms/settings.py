@@ -14,7 +14,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from csms.errors import ConfigurationError
+from csms.domain.sites import check_time_zone
+from csms.errors import ConfigurationError, InvalidInput
 
 
 def _default_node_id() -> str:
@@ -42,6 +43,32 @@ class CommonSettings(BaseSettings):
     log_level: str = Field("INFO", description="Python logging level name.")
     db_pool_min: int = Field(2, ge=1)
     db_pool_max: int = Field(10, ge=1)
+    cost_rounding: Literal[
+        "ROUND_HALF_UP",
+        "ROUND_HALF_EVEN",
+        "ROUND_HALF_DOWN",
+        "ROUND_UP",
+        "ROUND_DOWN",
+        "ROUND_CEILING",
+        "ROUND_FLOOR",
+    ] = Field(
+        "ROUND_HALF_UP",
+        description="How amounts are rounded to the currency's minor unit (once per line "
+        "and its VAT; docs/topics/tariffs-and-cost.md).",
+    )
+    default_time_zone: str = Field(
+        "UTC",
+        description="IANA time zone of chargers at no site: time-of-day tariff rules are read "
+        "in it.",
+    )
+
+    @field_validator("default_time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            return check_time_zone(value)
+        except InvalidInput as exc:
+            raise ValueError(str(exc)) from None
 
     @property
     def is_dev(self) -> bool:
@@ -117,6 +144,28 @@ class NodeSettings(CommonSettings):
         False,
         description="Production only: let chargers registered with --no-auth connect. "
         "Always allowed in dev.",
+    )
+    cost_update_interval: float = Field(
+        30.0,
+        ge=0,
+        description="Seconds between two running costs of a session (recomputed when a "
+        "meter value arrives at least this long after the last; 0: every meter value). "
+        "Shown as 2.0.1 totalCost and 1.6 RunningCost, and on the live stream.",
+    )
+    tariff_push_interval: float = Field(
+        10.0,
+        gt=0,
+        description="Seconds between two looks for price displays to push to the chargers "
+        "this node holds (chargers also get theirs when they connect).",
+    )
+    tariff_push_timeout: float = Field(
+        30.0, gt=0, description="Seconds a charger has to answer each call of a tariff push."
+    )
+    total_cost_fallback_message: str = Field(
+        "The cost of your session will be on your receipt.",
+        max_length=255,
+        description="2.0.1 TariffCostCtrlr.TotalCostFallbackMessage pushed with tariffs: "
+        "shown when the charger cannot get a session's final cost.",
     )
 
     @field_validator("ws_ping_interval", mode="before")

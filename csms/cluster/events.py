@@ -25,6 +25,7 @@ from csms.domain.transactions import SessionEvent, SessionRef
 from csms.services.hooks import (
     ConnectorStatusChanged,
     Hooks,
+    SessionCostComputed,
     SessionEnded,
     SessionStarted,
     SessionUpdated,
@@ -44,6 +45,7 @@ STATUS_CHANGED = "charger.status"
 TRANSACTION_STARTED = "transaction.started"
 TRANSACTION_UPDATED = "transaction.updated"
 TRANSACTION_ENDED = "transaction.ended"
+TRANSACTION_COST = "transaction.cost"  # a running cost, or the final one (final: true)
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,10 +201,28 @@ def publish_hooks(hooks: Hooks, publisher: EventPublisher) -> None:
             close_reason=e.close_reason,
         )
 
+    def cost(e: SessionCostComputed) -> None:
+        c = e.cost
+        publisher.publish(
+            TRANSACTION_COST,
+            e.charge_point_id,
+            transaction_id=e.session.transaction_id,
+            evse_id=e.session.evse_id,
+            connector_id=e.session.connector_id,
+            final=c.final,
+            currency=c.currency,
+            total_excl_vat=None if c.excl_vat is None else str(c.excl_vat),
+            total_vat=None if c.vat is None else str(c.vat),
+            total_incl_vat=None if c.incl_vat is None else str(c.incl_vat),
+            tariff_id=c.tariff_id,
+            tariff_version=c.tariff_version,
+        )
+
     hooks.subscribe(ConnectorStatusChanged, status)
     hooks.subscribe(SessionStarted, started)
     hooks.subscribe(SessionUpdated, updated)
     hooks.subscribe(SessionEnded, ended)
+    hooks.subscribe(SessionCostComputed, cost)
 
 
 def _session(ref: SessionRef, event: SessionEvent | None) -> dict[str, Any]:

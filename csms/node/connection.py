@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 from websockets.asyncio.server import ServerConnection
@@ -46,6 +47,7 @@ class ChargerConnection:
         validate_responses: bool = True,
     ) -> None:
         self.websocket = websocket
+        ctx = replace(ctx, outbound=self)
         self.ctx = ctx
         self.version = version
         self.metrics = metrics

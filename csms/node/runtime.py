@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import decimal
 import gc
 import logging
 import resource
@@ -23,7 +24,7 @@ from csms.node.membership import Membership
 from csms.node.metrics import NodeMetrics
 from csms.node.server import Connections, Node, NodeDeps
 from csms.node.sweep import Sweep
-from csms.services import Services
+from csms.services import PricingOptions, Services
 from csms.services.hooks import ChargerBooted, Hooks
 from csms.settings import NodeSettings
 from csms.store import journal as journal_store
@@ -91,6 +92,11 @@ async def running_node(
         hooks=hooks,
         heartbeat_interval=settings.heartbeat_interval,
         boot_retry_interval=settings.boot_retry_interval,
+        pricing=PricingOptions(
+            update_interval=settings.cost_update_interval,
+            rounding=getattr(decimal, settings.cost_rounding),
+            default_time_zone=settings.default_time_zone,
+        ),
     )
     connections: Connections = {}
     metrics = NodeMetrics(lambda: len(connections))
@@ -117,6 +123,7 @@ async def running_node(
     hooks.subscribe(ChargerBooted, node.on_booted)
     purge = asyncio.create_task(_purge_journal(pool, settings, clock))
     sweeping: asyncio.Task[None] | None = None
+    pushing: asyncio.Task[None] | None = None
     try:
         # this node id holds nothing yet: what a previous run left is released first
         released = await services.chargers.release_node(settings.node_id)
@@ -132,11 +139,14 @@ async def running_node(
             await membership.start(f"ws://{settings.host}:{node.port}")
             await command_server.start()
         sweeping = asyncio.create_task(sweep.run(), name="sweep")
+        pushing = asyncio.create_task(node.pusher.run(), name="tariff-push")
         yield node
     finally:
         purge.cancel()
         if sweeping is not None:
             await stop_task(sweeping)
+        if pushing is not None:
+            await stop_task(pushing)
         await node.stop()
         if command_server is not None:
             await command_server.stop()

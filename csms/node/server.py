@@ -34,6 +34,7 @@ from csms.node.journal import JournalSink
 from csms.node.keepalive import Keepalive
 from csms.node.membership import Membership
 from csms.node.metrics import NodeMetrics
+from csms.node.price_display import DisplayPusher
 from csms.node.session_check import can_ask, check_open_sessions
 from csms.node.versions import BY_SUBPROTOCOL, PREFERRED
 from csms.passwords import verify_password
@@ -141,6 +142,12 @@ class Node:
         self._credentials = CredentialCache()
         self._server: Server | None = None
         self._keepalive: asyncio.Task[None] | None = None
+        self.pusher = DisplayPusher(
+            self.connections,
+            self.services,
+            interval=self.settings.tariff_push_interval,
+            total_cost_fallback=self.settings.total_cost_fallback_message,
+        )
 
     @property
     def port(self) -> int:
@@ -207,6 +214,8 @@ class Node:
         connection = self.connections.get(booted.charge_point_id)
         if connection is None or booted.registration_status != ACCEPTED:
             return
+        connection.link.display = None  # its firmware (and price display) may have changed
+        connection.after_answer(lambda: self.pusher.charger_back(connection))
         if can_ask(connection):
             opened = await self.services.sessions.open_sessions(booted.charge_point_id)
             if opened:
@@ -293,7 +302,7 @@ class Node:
         )
         connection = ChargerConnection(
             websocket,
-            Context(link, self.services),
+            Context(link, self.services, call_timeout=self.settings.tariff_push_timeout),
             version,
             journal=self.deps.journal,
             metrics=self.deps.metrics,
@@ -318,8 +327,10 @@ class Node:
             connection.recorded_epoch = epoch
             await chargers.connected(link, node_id, epoch)
             charger_log.info("connected with %s (epoch %d)", subprotocol, epoch)
-            if link.accepted and can_ask(connection):  # back without a reboot
-                connection.start_background(lambda: self._check_sessions(connection, None))
+            if link.accepted:  # back without a reboot
+                if can_ask(connection):
+                    connection.start_background(lambda: self._check_sessions(connection, None))
+                connection.start_background(lambda: self.pusher.charger_back(connection))
             await connection.serve()
         finally:
             if self.connections.get(charge_point_id) is connection:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from csms.node.command_types import CommandAdapter
 from csms.node.context import Handler
+from csms.node.price_display import Pusher
 from csms.node.rpc import Dialect
 from csms.node.validation import SchemaSet
 
@@ -24,6 +25,7 @@ class OcppVersion:
     schemas: SchemaSet
     routes: Mapping[str, Handler]  # charger-initiated action -> handler
     commands: Mapping[str, CommandAdapter]  # neutral command name -> CSMS-initiated CALL
+    push_display: Pusher  # sets a charger's price display (tariff push)
 
     def sent_by_csms(self, action: str) -> bool:
         """Whether the CSMS may send ``action`` to a charger of this version."""

@@ -8,12 +8,17 @@ Import rule: services import ``csms.domain`` and their own ports, never ``csms.s
 
 from __future__ import annotations
 
+import decimal
+from dataclasses import dataclass
+
 from csms.domain.clock import Clock
 from csms.services.chargers import ChargerService
 from csms.services.hooks import ConnectorStatusChanged, Hooks
 from csms.services.ports import Stores
+from csms.services.pricing import PricingService
 from csms.services.reports import ReportService
 from csms.services.sessions import SessionService
+from csms.services.tariffs import TariffService
 
 
 class Services:
@@ -27,6 +32,7 @@ class Services:
         hooks: Hooks | None = None,
         heartbeat_interval: int = 300,
         boot_retry_interval: int = 60,
+        pricing: PricingOptions | None = None,
     ) -> None:
         self.stores = stores
         self.clock = clock
@@ -42,8 +48,31 @@ class Services:
             stores.sessions, stores.tokens, stores.meters, clock=clock, hooks=self.hooks
         )
         self.reports = ReportService(stores.reports, stores.chargers, hooks=self.hooks)
-        # reconciliation attaches to the hook points like any feature
+        self.tariffs = TariffService(stores.tariffs, stores.chargers, clock=clock)
+        options = PricingOptions() if pricing is None else pricing
+        self.pricing = PricingService(
+            stores.pricing,
+            stores.tariffs,
+            stores.sessions,
+            stores.reports,
+            clock=clock,
+            hooks=self.hooks,
+            update_interval=options.update_interval,
+            rounding=options.rounding,
+            default_time_zone=options.default_time_zone,
+        )
+        # reconciliation and pricing attach to the hook points like any feature
         self.hooks.subscribe(ConnectorStatusChanged, self.sessions.on_connector_status)
+        self.pricing.attach()
 
 
-__all__ = ["Services"]
+@dataclass(frozen=True, slots=True)
+class PricingOptions:
+    """``CSMS_COST_UPDATE_INTERVAL``, ``CSMS_COST_ROUNDING``, ``CSMS_DEFAULT_TIME_ZONE``."""
+
+    update_interval: float = 30.0
+    rounding: str = decimal.ROUND_HALF_UP
+    default_time_zone: str = "UTC"
+
+
+__all__ = ["PricingOptions", "Services"]

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 from csms.domain.chargers import ConnectorStatus, Identity
 from csms.domain.id_tokens import Authorization
 from csms.domain.meter_values import MeterSample
+from csms.domain.tariff_catalog import SessionCost
 from csms.domain.transactions import SessionEvent, SessionRef
 
 log = logging.getLogger(__name__)
@@ -100,6 +101,16 @@ class SessionEnded:
     closed_by: str = "charger"
     close_reason: str | None = None
     replaces_close: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SessionCostComputed:
+    """A session's running cost was recomputed from what is stored, or its final cost frozen
+    (``cost.final``; csms.services.pricing)."""
+
+    charge_point_id: str
+    session: SessionRef
+    cost: SessionCost
 
 
 @dataclass(frozen=True, slots=True)

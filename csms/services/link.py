@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from csms.domain.chargers import ACCEPTED
+from csms.domain.price_display import DisplayCapability
 from csms.domain.transactions import KnownSessions
 from csms.logs import ChargerLog
 
@@ -25,6 +26,8 @@ class ChargerLink:
     sessions: KnownSessions = field(default_factory=KnownSessions)
     # EVSE id -> connector ids seen on it (2.0.1 messages may omit the connector)
     evse_connectors: dict[int, set[int]] = field(default_factory=dict)
+    # what the charger said about its price display (None: not looked up yet)
+    display: DisplayCapability | None = None
 
     @property
     def accepted(self) -> bool:

@@ -8,7 +8,7 @@ from csms.errors import ErrorKind
 from csms.node.command_types import command_table
 from csms.node.context import Handler
 from csms.node.rpc import Dialect
-from csms.node.v16 import commands, core, notifications, transactions
+from csms.node.v16 import commands, core, notifications, pricing, transactions
 from csms.node.validation import OCPP_SCHEMAS, SchemaSet
 from csms.node.version import OcppVersion
 
@@ -61,4 +61,5 @@ VERSION = OcppVersion(
     schemas=SCHEMAS,
     routes=ROUTES,
     commands=command_table(SCHEMAS, commands.ENTRIES),
+    push_display=pricing.push_display,
 )

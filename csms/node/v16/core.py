@@ -5,6 +5,7 @@ from __future__ import annotations
 from csms.domain.chargers import ConnectorStatus
 from csms.domain.clock import format_timestamp, parse_timestamp
 from csms.node.context import Context, Payload
+from csms.node.v16 import pricing
 from csms.node.v16.convert import WHOLE_CHARGER_EVSE, id_tag, id_tag_info
 
 
@@ -53,5 +54,7 @@ async def status_notification(ctx: Context, payload: Payload) -> Payload:
 
 
 async def authorize(ctx: Context, payload: Payload) -> Payload:
-    authorization = await ctx.services.sessions.authorize(id_tag(payload["idTag"]))
+    token = id_tag(payload["idTag"])
+    authorization = await ctx.services.sessions.authorize(token)
+    await pricing.safely(ctx, pricing.after_authorize(ctx, token, authorization))
     return {"idTagInfo": id_tag_info(authorization)}

@@ -7,6 +7,7 @@ from decimal import Decimal
 from csms.domain.clock import parse_timestamp
 from csms.domain.transactions import NamedBy, Phase, SessionEvent
 from csms.node.context import Context, Payload
+from csms.node.v16 import pricing
 from csms.node.v16.convert import WHOLE_CHARGER_EVSE, id_tag, id_tag_info, samples
 from csms.node.validation import whole
 
@@ -29,6 +30,8 @@ async def start_transaction(ctx: Context, payload: Payload) -> Payload:
         ),
     )
     assert outcome.session is not None and outcome.authorization is not None
+    meter_start = Decimal(int(payload["meterStart"]))
+    await pricing.safely(ctx, pricing.after_start(ctx, outcome.session, meter_start))
     return {
         "transactionId": int(outcome.session.transaction_id),
         "idTagInfo": id_tag_info(outcome.authorization),
@@ -52,6 +55,8 @@ async def stop_transaction(ctx: Context, payload: Payload) -> Payload:
             stop_reason=payload.get("reason"),
         ),
     )
+    if outcome.session is not None:
+        await pricing.safely(ctx, pricing.after_stop(ctx, outcome.session))
     if outcome.authorization is None:
         return {}
     return {"idTagInfo": id_tag_info(outcome.authorization)}
@@ -66,7 +71,7 @@ async def meter_values(ctx: Context, payload: Payload) -> Payload:
             ctx.link, WHOLE_CHARGER_EVSE, connector_id, sampled
         )
         return {}
-    await ctx.services.sessions.update(
+    outcome = await ctx.services.sessions.update(
         ctx.link,
         SessionEvent(
             Phase.UPDATED,
@@ -79,4 +84,6 @@ async def meter_values(ctx: Context, payload: Payload) -> Payload:
             samples=sampled,
         ),
     )
+    if outcome.session is not None:
+        await pricing.safely(ctx, pricing.after_meter_values(ctx, outcome.session, sampled))
     return {}

@@ -26,6 +26,7 @@ from csms.node.v201 import (
     provisioning,
     reservation,
     smart_charging,
+    tariff_cost,
     transactions,
 )
 from csms.node.validation import OCPP_SCHEMAS, SchemaSet
@@ -102,4 +103,5 @@ VERSION = OcppVersion(
     schemas=SCHEMAS,
     routes=ROUTES,
     commands=command_table(SCHEMAS, commands.ENTRIES),
+    push_display=tariff_cost.push_display,
 )

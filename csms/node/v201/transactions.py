@@ -12,7 +12,8 @@ from typing import Any
 from csms.domain.clock import parse_timestamp
 from csms.domain.transactions import NamedBy, Phase, SessionEvent
 from csms.node.context import Context, Payload
-from csms.node.v201.convert import id_token_info, samples, token_ref
+from csms.node.v201.convert import samples, token_ref
+from csms.node.v201.tariff_cost import token_info, total_cost
 from csms.node.validation import whole
 
 PROTOCOL = "ocpp2.0.1"
@@ -51,10 +52,15 @@ async def transaction_event(ctx: Context, payload: Payload) -> Payload:
         outcome = await sessions.update(ctx.link, event)
     else:
         outcome = await sessions.end(ctx.link, event)
-    if outcome.authorization is None:
-        return {}
-    # E01.FR.12 / E02.FR.02 / E03.FR.02; no totalCost: we do not bill yet.
-    return {"idTokenInfo": id_token_info(outcome.authorization)}
+    response: Payload = {}
+    if outcome.authorization is not None:  # E01.FR.12 / E02.FR.02 / E03.FR.02, I01
+        token = None if event.token_stops else event.token
+        response["idTokenInfo"] = await token_info(ctx, outcome.authorization, token)
+    if event.phase is not Phase.STARTED:  # I02 running, I03 final
+        total = await total_cost(ctx, outcome.session, ended=event.phase is Phase.ENDED)
+        if total is not None:
+            response["totalCost"] = total
+    return response
 
 
 def _evse(ctx: Context, evse: dict[str, Any] | None) -> tuple[int | None, int | None]:

@@ -156,6 +156,9 @@ async def cluster_node(database_url: str, redis_url: str, redis_prefix: str) -> 
         node_id=f"bo-test-{secrets.token_hex(3)}",
         redis_prefix=redis_prefix,
         heartbeat_interval=60,
+        # it lives as long as the package, beside tests that record presence for nodes
+        # that never run: its presence sweep would release them
+        presence_sweep_interval=86_400,
     )
     started: asyncio.Future[Node] = asyncio.get_running_loop().create_future()
     stop = asyncio.Event()

@@ -50,6 +50,8 @@ class RecordedStores:
         self.reports = stores.reports
         self.sessions = Recorder(stores.sessions, calls)
         self.meters = Recorder(stores.meters, calls)
+        self.pricing = stores.pricing
+        self.tariffs = stores.tariffs
 
 
 class Harness:
