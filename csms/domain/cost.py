@@ -303,7 +303,7 @@ def _volume(value: Fraction) -> Decimal:
 
 
 def _instant(started: datetime, offset: Fraction) -> datetime:
-    return (started + timedelta(microseconds=int(offset * 1_000_000))).astimezone(UTC)
+    return started.astimezone(UTC) + timedelta(microseconds=int(offset * 1_000_000))
 
 
 def _priced(line: _Line, tariff: Tariff, started: datetime, rounding: str) -> CostLine:

@@ -166,15 +166,16 @@ def _not_charging_stretches(
 
 def cut(timeline: Timeline, tariff: Tariff, zone: ZoneInfo) -> list[Period]:
     """The periods of ``timeline`` for pricing with ``tariff`` at a site in ``zone``."""
-    started, ended = timeline.started_at, timeline.ended_at
-    for value in (started, ended):
+    for value in (timeline.started_at, timeline.ended_at):
         if value.tzinfo is None or value.utcoffset() is None:
             raise ValueError("timeline datetimes must be aware")
+    # in UTC: two datetimes of one ZoneInfo subtract (and add) as wall-clock times
+    started, ended = timeline.started_at.astimezone(UTC), timeline.ended_at.astimezone(UTC)
     if ended < started:
         raise ValueError("a session cannot end before it starts")
 
     def offset(at: datetime) -> Fraction:
-        return Fraction((at - started) // _MICRO, 1_000_000)
+        return Fraction((at.astimezone(UTC) - started) // _MICRO, 1_000_000)
 
     end = offset(ended)
     register_points: dict[Fraction, Fraction] = {}

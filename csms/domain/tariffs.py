@@ -168,9 +168,9 @@ _RESTRICTION_KEYS = frozenset(
     {"start_time", "end_time", "start_date", "end_date", "day_of_week"}
     | {name for pair in _RANGES for name in pair}
 )
-_NUMBER = re.compile(r"-?\d+(\.\d+)?([eE][-+]?\d+)?")
-_TIME = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?")  # ASCII digits only
+_TIME = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _LANGUAGE = re.compile(r"[A-Za-z]{2}")
 _MAX_EXPONENT = 15  # |a number| within 10^±15: enough for any price, energy or duration
 MAX_TEXT = 512  # OCPI DisplayText.text, and the limit of a 2.0.1 personalMessage

@@ -165,6 +165,7 @@ INVALID: list[tuple[Any, str]] = [
     (with_component(price=float("nan")), "elements[0].price_components[0].price: must be a number"),
     (with_component(price=float("inf")), "elements[0].price_components[0].price: must be a number"),
     (with_component(price="1_000"), "elements[0].price_components[0].price: must be a number"),
+    (with_component(price="\u0661"), "elements[0].price_components[0].price: must be a number"),
     (with_component(price="1e99"), "elements[0].price_components[0].price: out of range"),
     (with_component(price=None), "elements[0].price_components[0].price: required"),
     (with_component(vat=100.5), "elements[0].price_components[0].vat: must be between 0 and 100"),
