@@ -543,9 +543,11 @@ def display_text(tariff: Tariff, language: str | None = None) -> str:
     30 min".
 
     The operator's ``tariff_alt_text`` in ``language`` when there is one; else derived from
-    the first unrestricted price component of each dimension (prices incl. VAT); a tariff
-    whose prices all have restrictions shows its first prices, marked "(varies)". At most
-    :data:`MAX_TEXT` characters (2.0.1 personalMessage); most of them fit in 40.
+    the first unrestricted price component of each dimension (prices incl. VAT, a FLAT as
+    "start", free components left out), or the first non-zero one where every price of the
+    dimension is restricted; "(varies)" follows when some price of a shown dimension has
+    restrictions; "Free" when nothing costs. At most :data:`MAX_TEXT` characters (the 2.0.1
+    personalMessage limit); a simple tariff fits in 40.
     """
     if language is not None:
         for alternative in tariff.texts:
@@ -558,7 +560,7 @@ def display_text(tariff: Tariff, language: str | None = None) -> str:
         element = next((e for e in candidates if e.restrictions is None), None)
         if element is None:
             element = next((e for e in candidates if _price_of(e, dimension) > 0), None)
-            varies = varies or bool(candidates)
+        varies = varies or any(e.restrictions is not None for e in candidates)
         if element is None or _price_of(element, dimension) == 0:
             continue
         component = element.component(dimension)

@@ -442,3 +442,34 @@ def test_a_timeline_must_be_aware_and_in_order() -> None:
 def test_the_breakdown_survives_json() -> None:
     breakdown = price(IDLE_FEE, session(at("2024-06-03 10:00"), charge(60, 10), park(45)))
     assert CostBreakdown.from_json(breakdown.to_json()) == breakdown
+
+
+def test_the_worked_example_of_the_docs() -> None:
+    """docs/topics/tariffs-and-cost.md, "A worked example"."""
+    tariff = {
+        "currency": "EUR",
+        "idle_grace_minutes": 30,
+        "elements": [
+            {
+                "price_components": [component("ENERGY", "0.40", 1, 21)],
+                "restrictions": {"start_time": "17:00", "end_time": "21:00"},
+            },
+            {
+                "price_components": [
+                    component("ENERGY", "0.30", 1, 21),
+                    component("PARKING_TIME", "2.00", 300, 21),
+                ]
+            },
+        ],
+    }
+    timeline = session(at("2024-06-03 16:30"), charge(30, 6), charge(40, 8), park(57))
+    breakdown = price(tariff, timeline)
+    assert [
+        (x.dimension.value, x.element, f"{x.billed_volume}", f"{x.excl_vat}", f"{x.vat}")
+        for x in breakdown.lines
+    ] == [
+        ("ENERGY", 1, "6", "1.80", "0.38"),
+        ("ENERGY", 0, "8", "3.20", "0.67"),
+        ("PARKING_TIME", 1, "0.5", "1.00", "0.21"),
+    ]
+    assert amounts(breakdown) == ("6.00", "1.26", "7.26")
