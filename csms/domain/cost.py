@@ -176,48 +176,98 @@ def _text(value: Decimal) -> str:
 # ---------------------------------------------------------------------------- the matching
 
 
-def _in_range(
-    value: Fraction | None, low: Decimal | int | None, high: Decimal | int | None
-) -> bool:
+Bounds = tuple[Fraction | None, Fraction | None]
+
+
+def _bounds(low: Decimal | int | None, high: Decimal | int | None) -> Bounds | None:
     if low is None and high is None:
+        return None
+    return (None if low is None else Fraction(low), None if high is None else Fraction(high))
+
+
+def _in_range(value: Fraction | None, bounds: Bounds | None) -> bool:
+    if bounds is None:
         return True
     if value is None:
         return False  # not known: a restriction on it cannot be shown to hold
-    return (low is None or value >= Fraction(low)) and (high is None or value < Fraction(high))
+    low, high = bounds
+    return (low is None or value >= low) and (high is None or value < high)
+
+
+@dataclass(frozen=True, slots=True)
+class _Rule:
+    """An element's restrictions, ready to be asked about many periods."""
+
+    restrictions: Restrictions
+    window: tuple[tuple[int, int], ...] | None
+    weekdays: frozenset[int]
+    kwh: Bounds | None
+    duration: Bounds | None
+    power: Bounds | None
+    current: Bounds | None
+
+    @classmethod
+    def of(cls, r: Restrictions) -> _Rule:
+        timed = r.start_time is not None or r.end_time is not None
+        return cls(
+            r,
+            r.time_window() if timed else None,
+            r.weekdays(),
+            _bounds(r.min_kwh, r.max_kwh),
+            _bounds(r.min_duration, r.max_duration),
+            _bounds(r.min_power, r.max_power),
+            _bounds(r.min_current, r.max_current),
+        )
+
+    def matches(self, period: Period) -> bool:
+        local, r = period.local, self.restrictions
+        if self.window is not None:
+            second = local.hour * 3600 + local.minute * 60 + local.second
+            if not any(a <= second < b for a, b in self.window):
+                return False
+        if r.start_date is not None and local.date() < r.start_date:
+            return False
+        if r.end_date is not None and local.date() >= r.end_date:
+            return False
+        return (
+            local.weekday() in self.weekdays
+            and _in_range(period.session_wh / 1000, self.kwh)
+            and _in_range(period.start, self.duration)
+            and _in_range(period.power_kw, self.power)
+            and _in_range(period.current_a, self.current)
+        )
 
 
 def matches(restrictions: Restrictions | None, period: Period) -> bool:
     """Whether an element with ``restrictions`` applies during ``period``."""
-    r = restrictions
-    if r is None:
-        return True
-    local = period.local
-    if r.start_time is not None or r.end_time is not None:
-        second = local.hour * 3600 + local.minute * 60 + local.second
-        if not any(a <= second < b for a, b in r.time_window()):
-            return False
-    if r.start_date is not None and local.date() < r.start_date:
-        return False
-    if r.end_date is not None and local.date() >= r.end_date:
-        return False
-    if local.weekday() not in r.weekdays():
-        return False
-    return (
-        _in_range(period.session_wh / 1000, r.min_kwh, r.max_kwh)
-        and _in_range(period.start, r.min_duration, r.max_duration)
-        and _in_range(period.power_kw, r.min_power, r.max_power)
-        and _in_range(period.current_a, r.min_current, r.max_current)
-    )
+    return restrictions is None or _Rule.of(restrictions).matches(period)
 
 
-def _first_match(
-    tariff: Tariff, dimension: Dimension, period: Period
-) -> tuple[int, PriceComponent] | None:
-    for index, element in enumerate(tariff.elements):
-        component = element.component(dimension)
-        if component is not None and matches(element.restrictions, period):
-            return index, component
-    return None
+class _FirstMatch:
+    """For a period and a dimension: the first element that prices it and matches."""
+
+    def __init__(self, tariff: Tariff) -> None:
+        self.candidates = {
+            dimension: [
+                (index, component, None if e.restrictions is None else _Rule.of(e.restrictions))
+                for index, e in enumerate(tariff.elements)
+                if (component := e.component(dimension)) is not None
+            ]
+            for dimension in Dimension
+        }
+
+    def __call__(
+        self, dimension: Dimension, period: Period, seen: dict[int, bool]
+    ) -> tuple[int, PriceComponent] | None:
+        for index, component, rule in self.candidates[dimension]:
+            if rule is None:
+                return index, component
+            matched = seen.get(index)
+            if matched is None:
+                matched = seen[index] = rule.matches(period)
+            if matched:
+                return index, component
+        return None
 
 
 # ------------------------------------------------------------------------------- the lines
@@ -236,9 +286,11 @@ class _Line:
 
 def _collect(tariff: Tariff, periods: list[Period]) -> dict[tuple[Dimension, int], _Line]:
     lines: dict[tuple[Dimension, int], _Line] = {}
+    last: dict[Dimension, tuple[Dimension, int]] = {}
+    first_match = _FirstMatch(tariff)
 
-    def add(dimension: Dimension, period: Period, volume: Fraction) -> bool:
-        found = _first_match(tariff, dimension, period)
+    def add(dimension: Dimension, period: Period, volume: Fraction, seen: dict[int, bool]) -> bool:
+        found = first_match(dimension, period, seen)
         if found is None:
             return False
         index, component = found
@@ -254,19 +306,19 @@ def _collect(tariff: Tariff, periods: list[Period]) -> dict[tuple[Dimension, int
         last[dimension] = (dimension, index)
         return True
 
-    last: dict[Dimension, tuple[Dimension, int]] = {}
     flat_billed = False
     for period in periods:
+        seen: dict[int, bool] = {}  # element index -> matches this period
         if not flat_billed:
-            flat_billed = add(Dimension.FLAT, period, Fraction(1))
+            flat_billed = add(Dimension.FLAT, period, Fraction(1), seen)
         if period.energy_wh > 0:
-            add(Dimension.ENERGY, period, period.energy_wh / 1000)
+            add(Dimension.ENERGY, period, period.energy_wh / 1000, seen)
         if period.end == period.start:
             continue  # the start of a session without periods: only FLAT
         if period.charging:
-            add(Dimension.TIME, period, period.hours)
+            add(Dimension.TIME, period, period.hours, seen)
         elif not period.in_grace:
-            add(Dimension.PARKING_TIME, period, period.hours)
+            add(Dimension.PARKING_TIME, period, period.hours, seen)
     _apply_step_size(lines, last)
     return lines
 
@@ -299,11 +351,12 @@ def _apply_step_size(
 def _volume(value: Fraction) -> Decimal:
     shown = exact_decimal(value).quantize(_VOLUME_EXPONENT, rounding=decimal.ROUND_HALF_EVEN)
     shown = shown.normalize()  # no trailing zeros, but "20", never "2E+1"
-    return shown.quantize(Decimal(1)) if shown.as_tuple().exponent > 0 else shown  # type: ignore[operator]
+    exponent = shown.as_tuple().exponent
+    return shown.quantize(Decimal(1)) if isinstance(exponent, int) and exponent > 0 else shown
 
 
 def _instant(started: datetime, offset: Fraction) -> datetime:
-    return (started + timedelta(microseconds=int(offset * 1_000_000))).astimezone(UTC)
+    return started.astimezone(UTC) + timedelta(microseconds=int(offset * 1_000_000))
 
 
 def _priced(line: _Line, tariff: Tariff, started: datetime, rounding: str) -> CostLine:

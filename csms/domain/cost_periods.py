@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from fractions import Fraction
-from typing import Generic, TypeVar
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from csms.domain.local_time import wall_clock_boundaries
@@ -92,10 +92,16 @@ class Period:
         return (self.end - self.start) / 3600
 
 
+# Internally an instant is microseconds since the session start: an int, or a Fraction for
+# the rare moment a kWh threshold is reached between two microseconds (ints compare fast).
+Instant = int | Fraction
+_SECOND = 1_000_000
+
+
 class _Register:
     """The energy register as a non-decreasing piecewise-linear function of time."""
 
-    def __init__(self, points: list[tuple[Fraction, Fraction]]) -> None:
+    def __init__(self, points: list[tuple[int, Fraction]]) -> None:
         self.times = [t for t, _ in points]
         self.cumulative: list[Fraction] = []
         total, previous = Fraction(0), None
@@ -105,53 +111,60 @@ class _Register:
             self.cumulative.append(total)
             previous = value
 
-    def at(self, t: Fraction) -> Fraction:
-        if not self.times:
-            return Fraction(0)
-        i = bisect.bisect_right(self.times, t)
+    def at(self, t: Instant) -> Fraction:
+        return self._value(bisect.bisect_right(self.times, t), t)
+
+    def at_each(self, edges: list[Instant]) -> list[Fraction]:
+        """:meth:`at` for each of the sorted ``edges`` in one walk."""
+        out, i, n = [], 0, len(self.times)
+        for t in edges:
+            while i < n and self.times[i] <= t:
+                i += 1
+            out.append(self._value(i, t))
+        return out
+
+    def _value(self, i: int, t: Instant) -> Fraction:
+        """The register at ``t``, where ``i`` readings are at or before ``t``."""
         if i == 0:
-            return self.cumulative[0]
-        if i == len(self.times):
-            return self.cumulative[-1]
-        t0, t1 = self.times[i - 1], self.times[i]
-        e0, e1 = self.cumulative[i - 1], self.cumulative[i]
+            return self.cumulative[0] if self.times else Fraction(0)
+        t0 = self.times[i - 1]
+        if i == len(self.times) or t == t0:
+            return self.cumulative[i - 1]
+        t1, e0, e1 = self.times[i], self.cumulative[i - 1], self.cumulative[i]
         return e0 + (e1 - e0) * (t - t0) / (t1 - t0)
 
-    def covers(self, start: Fraction, end: Fraction) -> bool:
+    def covers(self, start: Instant, end: Instant) -> bool:
         return len(self.times) >= 2 and self.times[0] <= start and end <= self.times[-1]
 
-    def reaching(self, level: Fraction) -> Fraction | None:
+    def reaching(self, level: Fraction) -> Instant | None:
         """The first instant at which the cumulative energy reaches ``level``."""
         for i in range(1, len(self.times)):
             e0, e1 = self.cumulative[i - 1], self.cumulative[i]
             if e0 < level <= e1:
                 t0, t1 = self.times[i - 1], self.times[i]
-                return t0 + (level - e0) / (e1 - e0) * (t1 - t0)
+                moment = t0 + (level - e0) / (e1 - e0) * (t1 - t0)
+                return int(moment) if moment.denominator == 1 else moment
         return None
 
 
-class _Steps(Generic[T]):
-    """A step function: the value of the last point at or before an instant (points sorted
-    stably by time, so of two at one instant the later given wins)."""
-
-    def __init__(self, points: list[tuple[Fraction, T]], default: T) -> None:
-        self.times = [t for t, _ in points]
-        self.values = [v for _, v in points]
-        self.default = default
-
-    def at(self, t: Fraction) -> T:
-        i = bisect.bisect_right(self.times, t)
-        return self.values[i - 1] if i else self.default
+def _steps_at_each(points: list[tuple[int, T]], edges: list[Instant], default: T) -> list[T]:
+    """A step function (the value of the last point at or before an instant; of two at one
+    instant, the later given) at each of the sorted ``edges``, in one walk."""
+    out, i, n, value = [], 0, len(points), default
+    for t in edges:
+        while i < n and points[i][0] <= t:
+            value = points[i][1]
+            i += 1
+        out.append(value)
+    return out
 
 
-def _not_charging_stretches(
-    states: list[tuple[Fraction, bool]], end: Fraction
-) -> list[tuple[Fraction, Fraction]]:
+def _not_charging_stretches(states: list[tuple[int, bool]], end: int) -> list[tuple[int, int]]:
     """``[start, end)`` of each stretch without charging (clipped to the session)."""
-    stretches: list[tuple[Fraction, Fraction]] = []
-    charging, since = True, Fraction(0)
+    stretches: list[tuple[int, int]] = []
+    charging, since = True, 0
     for at, value in states:
-        at = max(at, Fraction(0))
+        at = max(at, 0)
         if value == charging:
             continue
         if not value:
@@ -166,21 +179,22 @@ def _not_charging_stretches(
 
 def cut(timeline: Timeline, tariff: Tariff, zone: ZoneInfo) -> list[Period]:
     """The periods of ``timeline`` for pricing with ``tariff`` at a site in ``zone``."""
-    started, ended = timeline.started_at, timeline.ended_at
-    for value in (started, ended):
+    for value in (timeline.started_at, timeline.ended_at):
         if value.tzinfo is None or value.utcoffset() is None:
             raise ValueError("timeline datetimes must be aware")
+    # in UTC: two datetimes of one ZoneInfo subtract (and add) as wall-clock times
+    started, ended = timeline.started_at.astimezone(UTC), timeline.ended_at.astimezone(UTC)
     if ended < started:
         raise ValueError("a session cannot end before it starts")
 
-    def offset(at: datetime) -> Fraction:
-        return Fraction((at - started) // _MICRO, 1_000_000)
+    def offset(at: datetime) -> int:
+        return (at.astimezone(UTC) - started) // _MICRO
 
     end = offset(ended)
-    register_points: dict[Fraction, Fraction] = {}
+    register_points: dict[int, Fraction] = {}
     raw = [(offset(r.at), Fraction(r.energy_wh)) for r in timeline.readings]
     if timeline.meter_start_wh is not None:
-        raw.append((Fraction(0), Fraction(timeline.meter_start_wh)))
+        raw.append((0, Fraction(timeline.meter_start_wh)))
     for at, wh in raw:
         register_points[at] = max(wh, register_points.get(at, wh))
     register = _Register(sorted(register_points.items()))
@@ -188,49 +202,50 @@ def cut(timeline: Timeline, tariff: Tariff, zone: ZoneInfo) -> list[Period]:
     currents = sorted(
         ((offset(c.at), Fraction(c.amperes)) for c in timeline.currents), key=lambda p: p[0]
     )
-    grace = Fraction(tariff.idle_grace_minutes * 60)
+    grace = tariff.idle_grace_minutes * 60 * _SECOND
     graces = [(a, min(a + grace, b)) for a, b in _not_charging_stretches(states, end)]
 
-    cuts: set[Fraction] = set(register_points)
+    cuts: set[Instant] = set(register_points)
     cuts.update(at for at, _ in states)
     cuts.update(at for at, _ in currents)
     cuts.update(b for _, b in graces)
-    start_wh = register.at(Fraction(0))
+    start_wh = register.at(0)
     times: set[time] = set()
     for element in tariff.elements:
         r = element.restrictions
         if r is None:
             continue
         times.update(t for t in (r.start_time, r.end_time) if t is not None)
-        cuts.update(Fraction(d) for d in (r.min_duration, r.max_duration) if d is not None)
+        cuts.update(d * _SECOND for d in (r.min_duration, r.max_duration) if d is not None)
         for kwh in (r.min_kwh, r.max_kwh):
             if kwh is not None:
                 reached = register.reaching(start_wh + Fraction(kwh) * 1000)
                 if reached is not None:
                     cuts.add(reached)
     cuts.update(offset(at) for at in wall_clock_boundaries(started, ended, zone, times))
-    edges = sorted({Fraction(0), end} | {c for c in cuts if 0 < c < end})
+    edges: list[Instant] = sorted({0, end} | {c for c in cuts if 0 < c < end})
 
+    energy = register.at_each(edges)
+    charging_at = _steps_at_each(states, edges, True)
+    current_at: list[Fraction | None] = _steps_at_each(list(currents), edges, None)
+    grace_ends = _steps_at_each([(a, b) for a, b in graces], edges, 0)  # the grace around
     periods: list[Period] = []
-    charging_at = _Steps(states, True)
-    current_at: _Steps[Fraction | None] = _Steps(list(currents), None)
-    for a, b in zip(edges, edges[1:], strict=False):
-        charging = charging_at.at(a)
-        energy = register.at(b) - register.at(a)
-        power = energy * Fraction(36, 10) / (b - a) if register.covers(a, b) else None
-        in_grace = not charging and any(g0 <= a < g1 for g0, g1 in graces)
-        local = (started + timedelta(microseconds=int(a * 1_000_000))).astimezone(zone)
+    for k in range(len(edges) - 1):
+        a, b = edges[k], edges[k + 1]
+        delta = energy[k + 1] - energy[k]
+        power = delta * Fraction(36, 10) * _SECOND / (b - a) if register.covers(a, b) else None
+        local = (started + timedelta(microseconds=int(a))).astimezone(zone)
         periods.append(
             Period(
-                start=a,
-                end=b,
+                start=Fraction(a, _SECOND),
+                end=Fraction(b, _SECOND),
                 local=local,
-                charging=charging,
-                in_grace=in_grace,
-                energy_wh=energy,
-                session_wh=register.at(a) - start_wh,
+                charging=charging_at[k],
+                in_grace=not charging_at[k] and a < grace_ends[k],
+                energy_wh=delta,
+                session_wh=energy[k] - start_wh,
                 power_kw=power,
-                current_a=current_at.at(a),
+                current_a=current_at[k],
             )
         )
     return periods

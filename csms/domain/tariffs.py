@@ -168,9 +168,9 @@ _RESTRICTION_KEYS = frozenset(
     {"start_time", "end_time", "start_date", "end_date", "day_of_week"}
     | {name for pair in _RANGES for name in pair}
 )
-_NUMBER = re.compile(r"-?\d+(\.\d+)?([eE][-+]?\d+)?")
-_TIME = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?")  # ASCII digits only
+_TIME = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _LANGUAGE = re.compile(r"[A-Za-z]{2}")
 _MAX_EXPONENT = 15  # |a number| within 10^±15: enough for any price, energy or duration
 MAX_TEXT = 512  # OCPI DisplayText.text, and the limit of a 2.0.1 personalMessage
@@ -543,9 +543,11 @@ def display_text(tariff: Tariff, language: str | None = None) -> str:
     30 min".
 
     The operator's ``tariff_alt_text`` in ``language`` when there is one; else derived from
-    the first unrestricted price component of each dimension (prices incl. VAT); a tariff
-    whose prices all have restrictions shows its first prices, marked "(varies)". At most
-    :data:`MAX_TEXT` characters (2.0.1 personalMessage); most of them fit in 40.
+    the first unrestricted price component of each dimension (prices incl. VAT, a FLAT as
+    "start", free components left out), or the first non-zero one where every price of the
+    dimension is restricted; "(varies)" follows when some price of a shown dimension has
+    restrictions; "Free" when nothing costs. At most :data:`MAX_TEXT` characters (the 2.0.1
+    personalMessage limit); a simple tariff fits in 40.
     """
     if language is not None:
         for alternative in tariff.texts:
@@ -558,7 +560,7 @@ def display_text(tariff: Tariff, language: str | None = None) -> str:
         element = next((e for e in candidates if e.restrictions is None), None)
         if element is None:
             element = next((e for e in candidates if _price_of(e, dimension) > 0), None)
-            varies = varies or bool(candidates)
+        varies = varies or any(e.restrictions is not None for e in candidates)
         if element is None or _price_of(element, dimension) == 0:
             continue
         component = element.component(dimension)

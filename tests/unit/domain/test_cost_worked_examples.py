@@ -155,6 +155,28 @@ def test_fall_back_the_repeated_hour_is_priced_twice_by_its_wall_time() -> None:
     )
 
 
+def test_a_timeline_in_local_datetimes_is_priced_by_elapsed_time() -> None:
+    """Datetimes of one ZoneInfo subtract as wall-clock times in Python; the engine must not:
+    the fall-back night from 00:00 to 04:00 local lasts 5 hours."""
+    utc_timeline = session(at("2024-10-27 00:00"), charge(300, 10))
+
+    def local(moment: datetime) -> datetime:
+        return moment.astimezone(AMSTERDAM)
+
+    local_timeline = Timeline(
+        local(utc_timeline.started_at),
+        local(utc_timeline.ended_at),
+        utc_timeline.meter_start_wh,
+        tuple(Reading(local(r.at), r.energy_wh) for r in utc_timeline.readings),
+        tuple(StateChange(local(s.at), s.charging) for s in utc_timeline.states),
+    )
+    assert local_timeline.ended_at - local_timeline.started_at == timedelta(hours=4)  # Python
+    tariff = parse_tariff(NIGHT_PEAK)
+    assert cost(tariff, local_timeline, time_zone=AMSTERDAM) == cost(
+        tariff, utc_timeline, time_zone=AMSTERDAM
+    )
+
+
 def test_a_site_far_from_utc_uses_its_own_wall_clock() -> None:
     tokyo = ZoneInfo("Asia/Tokyo")
     # 22:00-06:00 Tokyo is 13:00-21:00 UTC; a session 12:00-14:00 UTC is 21:00-23:00 there
@@ -420,3 +442,34 @@ def test_a_timeline_must_be_aware_and_in_order() -> None:
 def test_the_breakdown_survives_json() -> None:
     breakdown = price(IDLE_FEE, session(at("2024-06-03 10:00"), charge(60, 10), park(45)))
     assert CostBreakdown.from_json(breakdown.to_json()) == breakdown
+
+
+def test_the_worked_example_of_the_docs() -> None:
+    """docs/topics/tariffs-and-cost.md, "A worked example"."""
+    tariff = {
+        "currency": "EUR",
+        "idle_grace_minutes": 30,
+        "elements": [
+            {
+                "price_components": [component("ENERGY", "0.40", 1, 21)],
+                "restrictions": {"start_time": "17:00", "end_time": "21:00"},
+            },
+            {
+                "price_components": [
+                    component("ENERGY", "0.30", 1, 21),
+                    component("PARKING_TIME", "2.00", 300, 21),
+                ]
+            },
+        ],
+    }
+    timeline = session(at("2024-06-03 16:30"), charge(30, 6), charge(40, 8), park(57))
+    breakdown = price(tariff, timeline)
+    assert [
+        (x.dimension.value, x.element, f"{x.billed_volume}", f"{x.excl_vat}", f"{x.vat}")
+        for x in breakdown.lines
+    ] == [
+        ("ENERGY", 1, "6", "1.80", "0.38"),
+        ("ENERGY", 0, "8", "3.20", "0.67"),
+        ("PARKING_TIME", 1, "0.5", "1.00", "0.21"),
+    ]
+    assert amounts(breakdown) == ("6.00", "1.26", "7.26")

@@ -4,8 +4,10 @@ the display text."""
 from __future__ import annotations
 
 import copy
+import json
 from datetime import date, time
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -165,6 +167,7 @@ INVALID: list[tuple[Any, str]] = [
     (with_component(price=float("nan")), "elements[0].price_components[0].price: must be a number"),
     (with_component(price=float("inf")), "elements[0].price_components[0].price: must be a number"),
     (with_component(price="1_000"), "elements[0].price_components[0].price: must be a number"),
+    (with_component(price="\u0661"), "elements[0].price_components[0].price: must be a number"),
     (with_component(price="1e99"), "elements[0].price_components[0].price: out of range"),
     (with_component(price=None), "elements[0].price_components[0].price: required"),
     (with_component(vat=100.5), "elements[0].price_components[0].vat: must be between 0 and 100"),
@@ -548,3 +551,11 @@ def test_display_of_a_free_tariff() -> None:
         display({"currency": "EUR", "elements": [{"price_components": [component("FLAT", 0, 0)]}]})
         == "Free"
     )
+
+
+def test_the_tariff_in_the_docs_parses() -> None:
+    doc = Path(__file__).resolve().parents[3] / "docs" / "topics" / "tariffs-and-cost.md"
+    block = doc.read_text(encoding="utf-8").split("```json\n", 1)[1].split("```", 1)[0]
+    tariff = parse_tariff(json.loads(block))
+    assert display_text(tariff) == "0.363 EUR/kWh + 2.42 EUR/h idle after 30 min (varies)"
+    assert display_text(tariff, "en") == "0.30 EUR/kWh, 0.40 EUR/kWh 17-21h"
