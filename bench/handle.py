@@ -2,6 +2,8 @@
 
     python bench/handle.py                 # 1.6 MeterValues and 2.0.1 TransactionEvent
     python bench/handle.py --profile out.prof   # the same under cProfile
+    python bench/handle.py --priced        # every session priced, costs shown (2.0.1)
+    python bench/handle.py --priced --cost-interval 0   # a running cost at every message
 
 No sockets: it measures what the node does for a received frame (parse, validate,
 dispatch, persist through the batch writers, journal, build the answer), with many
@@ -31,6 +33,8 @@ sys.path.insert(0, str(ROOT))
 from csms import embedded  # noqa: E402
 from csms.bootstrap import ensure_database  # noqa: E402
 from csms.domain.clock import format_timestamp, utc_now  # noqa: E402
+from csms.domain.price_display import DisplayCapability  # noqa: E402
+from csms.domain.sites import Scope  # noqa: E402
 from csms.logs import ChargerLog  # noqa: E402
 from csms.node import v16, v201  # noqa: E402
 from csms.node.connection import ChargerConnection  # noqa: E402
@@ -43,6 +47,24 @@ from csms.store.pool import migrate  # noqa: E402
 from csms.store.postgres import PostgresStores  # noqa: E402
 
 log = logging.getLogger("bench.handle")
+
+# 0.30/kWh + 2.00/h charging + 0.50 start, +21 % VAT; a cheaper night rate
+BENCH_TARIFF = {
+    "currency": "EUR",
+    "elements": [
+        {
+            "price_components": [{"type": "ENERGY", "price": "0.22", "vat": "21", "step_size": 1}],
+            "restrictions": {"start_time": "23:00", "end_time": "07:00"},
+        },
+        {
+            "price_components": [
+                {"type": "FLAT", "price": "0.50", "vat": "21", "step_size": 0},
+                {"type": "ENERGY", "price": "0.30", "vat": "21", "step_size": 1},
+                {"type": "TIME", "price": "2.00", "vat": "21", "step_size": 60},
+            ]
+        },
+    ],
+}
 
 
 def _sampled(v201_: bool, wh: float) -> list[dict[str, Any]]:
@@ -113,7 +135,7 @@ async def run(args: argparse.Namespace) -> None:
     await ensure_database(server, name)
     dsn = embedded.with_database(server, name)
     await migrate(dsn)
-    settings = NodeSettings(node_id="bench-handle")
+    settings = NodeSettings(node_id="bench-handle", cost_update_interval=args.cost_interval)
     async with running_node(settings, dsn) as node:
         services = node.services
         stores = services.stores
@@ -121,6 +143,10 @@ async def run(args: argparse.Namespace) -> None:
         ids = [f"H-{i}" for i in range(args.chargers)]
         await chargers.add_chargers_bulk(stores.pool, ids, password_hash=None)
         await id_tokens.add_id_token(stores.pool, "FLEET-TAG", allow_concurrent=True)
+        if args.priced:
+            await services.tariffs.add("BENCH", BENCH_TARIFF, created_by="bench")
+            await services.tariffs.publish("BENCH", published_by="bench")
+            await services.tariffs.assign(Scope.DEFAULT, "", "BENCH", created_by="bench")
         for label, v201_ in (("1.6 MeterValues", False), ("2.0.1 TransactionEvent", True)):
             if args.only and args.only != ("2.0.1" if v201_ else "1.6"):
                 continue
@@ -128,6 +154,8 @@ async def run(args: argparse.Namespace) -> None:
             conns = []
             for cp in ids:
                 link = ChargerLink(cp, version.subprotocol, ChargerLog(log, cp))
+                if args.priced:  # as if the charger had said it shows prices and costs
+                    link.display = DisplayCapability(known=True, tariff=True, cost=True)
                 conns.append(
                     ChargerConnection(
                         None,  # type: ignore[arg-type]
@@ -171,6 +199,15 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--only", choices=("1.6", "2.0.1"), help="one version only")
     parser.add_argument("--profile", help="write cProfile stats to PROFILE.v16 / PROFILE.v201")
+    parser.add_argument(
+        "--priced", action="store_true", help="a default tariff prices every session"
+    )
+    parser.add_argument(
+        "--cost-interval",
+        type=float,
+        default=30.0,
+        help="CSMS_COST_UPDATE_INTERVAL (seconds between running costs of a session)",
+    )
     args = parser.parse_args()
     try:
         import uvloop

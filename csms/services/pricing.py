@@ -61,6 +61,8 @@ CHARGING_STATUSES_16["Finishing"] = False
 CHARGING_STATE_201 = "Charging"  # 2.0.1 chargingState; the others are not charging
 ENERGY_REGISTER = "Energy.Active.Import.Register"
 KEPT_SESSIONS = 65_536  # priced (and unpriced) sessions remembered by this process
+PRICING_EVENT = "Pricing"  # the charger events pricing keeps (the charger's journal of notes)
+LATE_EVENT = "late_event_after_final_cost"
 
 
 @dataclass(slots=True)
@@ -120,6 +122,8 @@ class PricingService:
         self.default_zone = ZoneInfo(default_time_zone)
         # session pk -> what pricing knows of it (None: not priced)
         self._known: OrderedDict[int, PricedSession | None] = OrderedDict()
+        # priced sessions whose final cost this process froze: what comes later is noted
+        self._frozen: OrderedDict[int, SessionRef] = OrderedDict()
         # (charger, evse, connector) -> the session pk there, for 1.6 status changes
         self._places: OrderedDict[tuple[str, int, int], int] = OrderedDict()
         # costs computed while a message was handled, for its handler to show
@@ -158,12 +162,14 @@ class PricingService:
     async def on_session_updated(self, e: SessionUpdated) -> None:
         priced = await self._priced(e.session, e.charge_point_id)
         if priced is None:
+            if e.session.pk in self._frozen:
+                await self._late(e.charge_point_id, e.session, "a message about the session")
             return
         state = e.event.charging_state
         if state is not None:
             await self._state(priced, e.event.at, state == CHARGING_STATE_201)
         if _has_register(e.samples) and self._due(priced):
-            await self.running(priced)
+            await self.running(priced, at=e.event.at)
 
     async def on_connector_status(self, e: ConnectorStatusChanged) -> None:
         charging = CHARGING_STATUSES_16.get(e.status.status)
@@ -199,9 +205,18 @@ class PricingService:
 
     async def on_session_ended(self, e: SessionEnded) -> None:
         self._forget_place(e.charge_point_id, e.session)
-        priced = await self._priced(e.session, e.charge_point_id)
+        pk = e.session.pk
+        if pk in self._known and not e.replaces_close:
+            priced = self._known[pk]
+        else:  # from the store (started elsewhere; or the charger's stop after a close)
+            self._known.pop(pk, None)
+            priced = await self._load(e.session, e.charge_point_id, final_ok=True)
         if priced is None:
+            if pk in self._frozen:
+                await self._late(e.charge_point_id, e.session, "another end of the session")
             return
+        if e.event is not None and e.event.charging_state is not None:
+            await self._state(priced, e.event.at, e.event.charging_state == CHARGING_STATE_201)
         breakdown = await self._compute(priced)
         if breakdown is None:
             return
@@ -217,12 +232,11 @@ class PricingService:
             replace_final=e.replaces_close,
         )
         self._known.pop(priced.ref.pk, None)
+        self._frozen[priced.ref.pk] = priced.ref
+        if len(self._frozen) > KEPT_SESSIONS:
+            self._frozen.popitem(last=False)
         if not stored:
-            log.info(
-                "session %s ended again: its final cost is frozen and stays",
-                priced.ref.transaction_id,
-                extra={"charge_point_id": e.charge_point_id},
-            )
+            await self._late(e.charge_point_id, priced.ref, "another end of the session")
             return
         result = self._session_cost(priced, breakdown, now, final=True)
         self._keep_fresh(priced.ref.pk, result)
@@ -244,10 +258,13 @@ class PricingService:
     async def priced(self, ref: SessionRef, charge_point_id: str) -> PricedSession | None:
         return await self._priced(ref, charge_point_id)
 
-    async def running(self, priced: PricedSession) -> SessionCost | None:
-        """Recompute the running cost now from what is stored, keep it and emit it (None:
-        the session has ended: its final cost stands)."""
-        breakdown = await self._compute(priced)
+    async def running(
+        self, priced: PricedSession, *, at: datetime | None = None
+    ) -> SessionCost | None:
+        """Recompute the running cost from what is stored, up to ``at`` (the message it is
+        based on; default now), keep it and emit it (None: the session has ended: its final
+        cost stands)."""
+        breakdown = await self._compute(priced, until=at)
         if breakdown is None:
             return None
         now = self._clock()
@@ -308,21 +325,48 @@ class PricingService:
 
     # -- the parts ---------------------------------------------------------------------------------
 
+    async def _late(self, charge_point_id: str, ref: SessionRef, what: str) -> None:
+        """Something arrived about a session whose final cost is frozen: it changes nothing,
+        and the charger's events say so."""
+        log.info(
+            "%s after its final cost: the cost of session %s stays",
+            what,
+            ref.transaction_id,
+            extra={"charge_point_id": charge_point_id},
+        )
+        await self._reports.record_notification(
+            charge_point_id,
+            PRICING_EVENT,
+            {
+                "transaction_id": ref.transaction_id,
+                "note": f"{what} arrived after the final cost was frozen: the cost stays",
+            },
+            kind=LATE_EVENT,
+            occurred_at=self._clock(),
+        )
+
     async def _priced(self, ref: SessionRef, charge_point_id: str) -> PricedSession | None:
         if ref.pk in self._known:
             self._known.move_to_end(ref.pk)
             return self._known[ref.pk]
         return await self._load(ref, charge_point_id)
 
-    async def _load(self, ref: SessionRef, charge_point_id: str) -> PricedSession | None:
-        """From the store: after a failover, or when another node started the session."""
+    async def _load(
+        self, ref: SessionRef, charge_point_id: str, *, final_ok: bool = False
+    ) -> PricedSession | None:
+        """From the store: after a failover, or when another node started the session.
+        A session whose final cost is frozen is not priced again (unless ``final_ok``)."""
         stored = await self._pricing.session_cost(ref.pk)
         priced: PricedSession | None = None
-        if stored is not None and stored.tariff_id is not None and not stored.final:
+        if stored is not None and stored.final and not final_ok:
+            self._frozen[ref.pk] = ref
+            if len(self._frozen) > KEPT_SESSIONS:
+                self._frozen.popitem(last=False)
+        elif stored is not None and stored.tariff_id is not None:
             assert stored.tariff_version is not None
             version = await self._tariffs.get_version(stored.tariff_id, stored.tariff_version)
             session = await self._sessions.get_by_pk(ref.pk)
-            if version is not None and session is not None and session.active:
+            if version is not None and session is not None and (session.active or final_ok):
                 site = await self._tariffs.site_of(charge_point_id)
                 states = await self._pricing.states(ref.pk)
                 priced = PricedSession(
@@ -362,12 +406,14 @@ class PricingService:
             priced.computed_at is None or self._clock() - priced.computed_at >= self.update_interval
         )
 
-    async def _compute(self, priced: PricedSession) -> CostBreakdown | None:
+    async def _compute(
+        self, priced: PricedSession, *, until: datetime | None = None
+    ) -> CostBreakdown | None:
         session = await self._sessions.get_by_pk(priced.ref.pk)
         if session is None:
             return None
         readings = [Reading(at, wh) for at, wh in await self._pricing.register_readings(session.id)]
-        ended_at = session.ended_at or self._clock()
+        ended_at = session.ended_at or until or self._clock()
         if session.ended_at is not None and session.meter_stop_wh is not None:
             readings.append(Reading(session.ended_at, session.meter_stop_wh))
         states = [StateChange(at, c) for at, c in await self._pricing.states(session.id)]
