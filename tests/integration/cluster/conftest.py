@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
+from typing import Any
 
 import pytest
 from redis.asyncio import Redis
@@ -31,9 +32,16 @@ def start_node(database_url: str, redis_url: str, prefix: str) -> StartNode:
     """``async with start_node("n1") as node``: a node in the cluster on port 0 (drained on
     exit). ``redis_url=`` points it at another Redis."""
 
-    def start(node_id: str, *, redis_url: str = redis_url) -> AbstractAsyncContextManager[Node]:
+    def start(
+        node_id: str, *, redis_url: str = redis_url, **overrides: Any
+    ) -> AbstractAsyncContextManager[Node]:
         settings = NodeSettings(
-            host="127.0.0.1", port=0, node_id=node_id, redis_prefix=prefix, heartbeat_interval=60
+            host="127.0.0.1",
+            port=0,
+            node_id=node_id,
+            redis_prefix=prefix,
+            heartbeat_interval=60,
+            **overrides,
         )
         return running_node(settings, database_url, redis_url)
 
