@@ -14,7 +14,7 @@ import dataclasses
 import secrets
 from collections.abc import Sequence
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from csms.domain.chargers import Boot, Charger, ConnectorStatus, Presence, registration_status
@@ -55,6 +55,8 @@ _MAX_DRAWN_ID = 2**31 - 1
 _ID_ATTEMPTS = 8
 _DRAWN_PROTOCOL = "ocpp1.6"  # its transaction ids are unique across chargers
 _WH_FACTOR = {"": Decimal(1), "Wh": Decimal(1), "kWh": Decimal(1000)}
+_SITE_FIELDS = {f.name for f in dataclasses.fields(Site)} - {"id", "created_at"}
+_COORDINATE = Decimal("0.000001")  # numeric(9, 6) in PostgreSQL
 
 
 class _Data:
@@ -714,6 +716,15 @@ class MemoryPricing:
         return sorted(found, key=lambda reading: reading[0])
 
 
+def _rounded(site: Site) -> Site:
+    """Coordinates to six decimals, half away from zero, as PostgreSQL's numeric(9, 6)."""
+    latitude, longitude = (
+        None if c is None else Decimal(c).quantize(_COORDINATE, ROUND_HALF_UP)
+        for c in (site.latitude, site.longitude)
+    )
+    return dataclasses.replace(site, latitude=latitude, longitude=longitude)
+
+
 class MemoryTariffs:
     def __init__(self, data: _Data) -> None:
         self._data = data
@@ -723,7 +734,7 @@ class MemoryTariffs:
     async def add_site(self, site: Site) -> Site:
         if site.id in self._data.sites:
             raise AlreadyExists(f"site {site.id} exists already")
-        stored = dataclasses.replace(site, created_at=self._data.clock())
+        stored = _rounded(dataclasses.replace(site, created_at=self._data.clock()))
         self._data.sites[site.id] = stored
         return stored
 
@@ -734,10 +745,13 @@ class MemoryTariffs:
         return [self._data.sites[k] for k in sorted(self._data.sites)]
 
     async def update_site(self, site_id: str, **changes: Any) -> Site:
+        unknown = set(changes) - _SITE_FIELDS
+        if unknown:
+            raise ValueError(f"cannot update {sorted(unknown)}")
         site = self._data.sites.get(site_id)
         if site is None:
             raise NotFound(f"site {site_id} not found")
-        changed = dataclasses.replace(site, **changes)
+        changed = _rounded(dataclasses.replace(site, **changes))
         self._data.sites[site_id] = changed
         return changed
 
