@@ -99,6 +99,8 @@ class _Data:
         pks = {pk for pk, s in self.sessions.items() if s.charge_point_id == charge_point_id}
         for pk in pks:
             del self.sessions[pk]
+            self.costs.pop(pk, None)
+        self.states = {k: v for k, v in self.states.items() if k[0] not in pks}
         for index in (self.start_keys, self.session_ids):
             for key in [k for k in index if k[0] == charge_point_id]:
                 del index[key]
