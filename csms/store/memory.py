@@ -659,6 +659,8 @@ class MemoryPricing:
     async def set_tariff(
         self, pk: int, *, tariff_id: str, tariff_version: int, currency: str
     ) -> bool:
+        if pk not in self._data.sessions:
+            return False  # PostgreSQL: no row to update
         cost = self._cost(pk)
         if cost.tariff_id is not None:
             return False
@@ -684,6 +686,8 @@ class MemoryPricing:
         final: bool,
         replace_final: bool = False,
     ) -> bool:
+        if pk not in self._data.sessions:
+            return False  # PostgreSQL: no row to update
         cost = self._cost(pk)
         if cost.final and not replace_final:
             return False
