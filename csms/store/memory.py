@@ -689,8 +689,8 @@ class MemoryPricing:
         if pk not in self._data.sessions:
             return False  # PostgreSQL: no row to update
         cost = self._cost(pk)
-        if cost.final and not replace_final:
-            return False
+        if cost.final and not (final and replace_final):
+            return False  # a running cost only while no final one is kept
         self._data.costs[pk] = dataclasses.replace(
             cost,
             excl_vat=excl_vat,
