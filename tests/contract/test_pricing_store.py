@@ -168,7 +168,6 @@ async def test_a_final_cost_is_replaced_with_replace_final(backend: Backend) -> 
     )
 
 
-@pytest.mark.postgres_bug("store_cost with replace_final keeps a running cost over a final one")
 async def test_a_running_cost_never_replaces_a_final_one(backend: Backend) -> None:
     """``replace_final`` replaces a final cost with a final one: a running cost is kept
     "only while no final one is kept"."""
