@@ -916,11 +916,12 @@ class MemoryTariffs:
 
     async def request_pushes(self, targets: Sequence[tuple[str, str | None, int | None]]) -> None:
         now = self._data.clock()
-        for cp, tariff_id, _ in targets:  # all or nothing (PostgreSQL: one statement)
+        latest = {cp: (tariff_id, version) for cp, tariff_id, version in targets}
+        for cp, (tariff_id, _) in latest.items():  # all or nothing (PostgreSQL: one statement)
             if cp in self._data.chargers and tariff_id is not None:
                 if tariff_id not in self._data.tariffs:
                     raise NotFound(f"tariff {tariff_id} not found")
-        for cp, tariff_id, version in targets:
+        for cp, (tariff_id, version) in latest.items():
             if cp in self._data.chargers:
                 self._data.pushes[cp] = TariffPush(
                     cp, tariff_id, version, PUSH_PENDING, "", 0, now, now
