@@ -325,7 +325,8 @@ class TariffStore(Protocol):
 
     async def request_pushes(self, targets: Sequence[tuple[str, str | None, int | None]]) -> None:
         """(charger, tariff, version) each charger's display should show, pending; replaces
-        an older request; chargers not registered are skipped."""
+        an older request (of a charger named twice, the later one counts); chargers not
+        registered are skipped."""
         ...
 
     async def resolve(self, charge_point_id: str, groups: Sequence[str]) -> Resolved:

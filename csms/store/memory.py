@@ -14,7 +14,7 @@ import dataclasses
 import secrets
 from collections.abc import Sequence
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from csms.domain.chargers import Boot, Charger, ConnectorStatus, Presence, registration_status
@@ -55,6 +55,8 @@ _MAX_DRAWN_ID = 2**31 - 1
 _ID_ATTEMPTS = 8
 _DRAWN_PROTOCOL = "ocpp1.6"  # its transaction ids are unique across chargers
 _WH_FACTOR = {"": Decimal(1), "Wh": Decimal(1), "kWh": Decimal(1000)}
+_SITE_FIELDS = {f.name for f in dataclasses.fields(Site)} - {"id", "created_at"}
+_COORDINATE = Decimal("0.000001")  # numeric(9, 6) in PostgreSQL
 
 
 class _Data:
@@ -97,6 +99,8 @@ class _Data:
         pks = {pk for pk, s in self.sessions.items() if s.charge_point_id == charge_point_id}
         for pk in pks:
             del self.sessions[pk]
+            self.costs.pop(pk, None)
+        self.states = {k: v for k, v in self.states.items() if k[0] not in pks}
         for index in (self.start_keys, self.session_ids):
             for key in [k for k in index if k[0] == charge_point_id]:
                 del index[key]
@@ -655,6 +659,8 @@ class MemoryPricing:
     async def set_tariff(
         self, pk: int, *, tariff_id: str, tariff_version: int, currency: str
     ) -> bool:
+        if pk not in self._data.sessions:
+            return False  # PostgreSQL: no row to update
         cost = self._cost(pk)
         if cost.tariff_id is not None:
             return False
@@ -680,9 +686,11 @@ class MemoryPricing:
         final: bool,
         replace_final: bool = False,
     ) -> bool:
+        if pk not in self._data.sessions:
+            return False  # PostgreSQL: no row to update
         cost = self._cost(pk)
-        if cost.final and not replace_final:
-            return False
+        if cost.final and not (final and replace_final):
+            return False  # a running cost only while no final one is kept
         self._data.costs[pk] = dataclasses.replace(
             cost,
             excl_vat=excl_vat,
@@ -714,6 +722,15 @@ class MemoryPricing:
         return sorted(found, key=lambda reading: reading[0])
 
 
+def _rounded(site: Site) -> Site:
+    """Coordinates to six decimals, half away from zero, as PostgreSQL's numeric(9, 6)."""
+    latitude, longitude = (
+        None if c is None else Decimal(c).quantize(_COORDINATE, ROUND_HALF_UP)
+        for c in (site.latitude, site.longitude)
+    )
+    return dataclasses.replace(site, latitude=latitude, longitude=longitude)
+
+
 class MemoryTariffs:
     def __init__(self, data: _Data) -> None:
         self._data = data
@@ -723,7 +740,7 @@ class MemoryTariffs:
     async def add_site(self, site: Site) -> Site:
         if site.id in self._data.sites:
             raise AlreadyExists(f"site {site.id} exists already")
-        stored = dataclasses.replace(site, created_at=self._data.clock())
+        stored = _rounded(dataclasses.replace(site, created_at=self._data.clock()))
         self._data.sites[site.id] = stored
         return stored
 
@@ -734,10 +751,13 @@ class MemoryTariffs:
         return [self._data.sites[k] for k in sorted(self._data.sites)]
 
     async def update_site(self, site_id: str, **changes: Any) -> Site:
+        unknown = set(changes) - _SITE_FIELDS
+        if unknown:
+            raise ValueError(f"cannot update {sorted(unknown)}")
         site = self._data.sites.get(site_id)
         if site is None:
             raise NotFound(f"site {site_id} not found")
-        changed = dataclasses.replace(site, **changes)
+        changed = _rounded(dataclasses.replace(site, **changes))
         self._data.sites[site_id] = changed
         return changed
 
@@ -896,7 +916,12 @@ class MemoryTariffs:
 
     async def request_pushes(self, targets: Sequence[tuple[str, str | None, int | None]]) -> None:
         now = self._data.clock()
-        for cp, tariff_id, version in targets:
+        latest = {cp: (tariff_id, version) for cp, tariff_id, version in targets}
+        for cp, (tariff_id, _) in latest.items():  # all or nothing (PostgreSQL: one statement)
+            if cp in self._data.chargers and tariff_id is not None:
+                if tariff_id not in self._data.tariffs:
+                    raise NotFound(f"tariff {tariff_id} not found")
+        for cp, (tariff_id, version) in latest.items():
             if cp in self._data.chargers:
                 self._data.pushes[cp] = TariffPush(
                     cp, tariff_id, version, PUSH_PENDING, "", 0, now, now

@@ -390,14 +390,18 @@ async def request_pushes(
     db: Executor, targets: Sequence[tuple[str, str | None, int | None]]
 ) -> None:
     """The display each charger should have now: (charge point id, tariff id, version);
-    pending until applied (a newer request replaces an older one)."""
+    pending until applied (a newer request replaces an older one; of a charger named twice,
+    the later one counts)."""
     if not targets:
         return
+    # DISTINCT ON: ON CONFLICT DO UPDATE cannot change one row twice in a statement
     await db.execute(
         f"""INSERT INTO tariff_pushes (charge_point_id, tariff_id, tariff_version, status)
-            SELECT v.cp, v.tariff, v.version, '{PUSH_PENDING}'
-            FROM unnest($1::text[], $2::text[], $3::int[]) AS v(cp, tariff, version)
+            SELECT DISTINCT ON (v.cp) v.cp, v.tariff, v.version, '{PUSH_PENDING}'
+            FROM unnest($1::text[], $2::text[], $3::int[])
+                WITH ORDINALITY AS v(cp, tariff, version, n)
             JOIN chargers c ON c.charge_point_id = v.cp
+            ORDER BY v.cp, v.n DESC
             ON CONFLICT (charge_point_id) DO UPDATE SET tariff_id = excluded.tariff_id,
                 tariff_version = excluded.tariff_version, status = excluded.status,
                 detail = '', attempts = 0, requested_at = now(), updated_at = now()""",

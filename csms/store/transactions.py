@@ -435,11 +435,12 @@ async def store_cost(
     replace_final: bool = False,
 ) -> bool:
     """Keep a session's cost: a running one only while no final one is kept; a final one
-    once (``replace_final``: the charger's own stop replaced the CSMS's estimate)."""
+    once (``replace_final``: a final one replaces it, as when the charger's own stop replaced
+    the CSMS's estimate)."""
     result = await db.execute(
         """UPDATE transactions SET cost_excl_vat = $2, cost_vat = $3, cost_incl_vat = $4,
                cost_breakdown = $5, cost_at = $6, cost_final = $7
-           WHERE id = $1 AND (NOT cost_final OR $8)""",
+           WHERE id = $1 AND (NOT cost_final OR ($7 AND $8))""",
         pk,
         excl_vat,
         vat,

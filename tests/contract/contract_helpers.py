@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, Phase, settings
 from csms.domain.chargers import NO_ERROR, Charger, ConnectorStatus
 from csms.domain.id_tokens import IdToken
 from csms.domain.meter_values import ENERGY_REGISTER, MeterSample
+from csms.domain.sites import Site
 from csms.domain.transactions import (
     Ending,
     EventRecord,
@@ -100,6 +101,11 @@ class Backend:
     async def settle(self) -> None:
         """Wait until fire-and-forget and batched writes have landed."""
 
+    def tick(self) -> None:
+        """Let time pass between two writes whose stored times must differ (a tariff push
+        request replacing an older one): the memory clock stands still otherwise; the
+        database's moves on by itself."""
+
     async def characteristics(self, charge_point_id: str) -> dict[tuple[Any, ...], Any]:
         """The stored 2.0.1 variableCharacteristics by attribute key (component,
         component_instance, evse_id, connector_id, variable, variable_instance,
@@ -135,8 +141,12 @@ class MemoryBackend(Backend):
     name = "memory"
 
     def __init__(self) -> None:
-        self.memory = MemoryStores(clock=lambda: NOW)
+        self.now = NOW
+        self.memory = MemoryStores(clock=lambda: self.now)
         self.stores = self.memory
+
+    def tick(self) -> None:
+        self.now += timedelta(seconds=1)
 
     async def add_token(self, id_token: str, **fields: Any) -> IdToken:
         values: dict[str, Any] = {
@@ -304,3 +314,19 @@ def sample(
         value=number,
         raw_value=None if value is None else str(value),
     )
+
+
+def site(site_id: str | None = None, **values: Any) -> Site:
+    """A site (a fresh id unless given) in Amsterdam."""
+    base: dict[str, Any] = {"name": "Depot", "time_zone": "Europe/Amsterdam"}
+    base.update(values)
+    return Site(site_id or unique("S"), **base)
+
+
+def definition(price: str = "0.30", **values: Any) -> dict[str, Any]:
+    """An OCPI-shaped tariff: one energy price (per kWh)."""
+    base: dict[str, Any] = {
+        "elements": [{"price_components": [{"type": "ENERGY", "price": price, "step_size": 1}]}]
+    }
+    base.update(values)
+    return base
