@@ -196,7 +196,8 @@ class PricingStore(Protocol):
     async def set_tariff(
         self, pk: int, *, tariff_id: str, tariff_version: int, currency: str
     ) -> bool:
-        """Fix the tariff version a session is priced with; once (False if it had one)."""
+        """Fix the tariff version a session is priced with; once (False if it had one).
+        Only a published version: NotFound for a draft or a version that does not exist."""
         ...
 
     async def session_cost(self, pk: int) -> SessionCost | None: ...

@@ -659,13 +659,14 @@ class MemoryPricing:
     async def set_tariff(
         self, pk: int, *, tariff_id: str, tariff_version: int, currency: str
     ) -> bool:
+        version = self._data.versions.get((tariff_id, tariff_version))
+        if version is None or version.published_at is None:
+            raise NotFound(f"tariff {tariff_id} has no published version {tariff_version}")
         if pk not in self._data.sessions:
             return False  # PostgreSQL: no row to update
         cost = self._cost(pk)
         if cost.tariff_id is not None:
             return False
-        if (tariff_id, tariff_version) not in self._data.versions:
-            raise NotFound(f"tariff {tariff_id} version {tariff_version} not found")
         self._data.costs[pk] = dataclasses.replace(
             cost, tariff_id=tariff_id, tariff_version=tariff_version, currency=currency
         )

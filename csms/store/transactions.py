@@ -17,6 +17,7 @@ from typing import Any
 import asyncpg
 
 from csms.domain.tariff_catalog import SessionCost
+from csms.errors import NotFound
 from csms.domain.transactions import (
     CLOSED_BY_CSMS,
     ENDING_FLAGS,
@@ -398,7 +399,16 @@ async def list_transactions(
 async def set_tariff(
     db: Executor, pk: int, *, tariff_id: str, tariff_version: int, currency: str
 ) -> bool:
-    """Fix the tariff version a session is priced with (once: False if it had one)."""
+    """Fix the tariff version a session is priced with (once: False if it had one). Only a
+    published version (a draft may still change): NotFound otherwise."""
+    published = await db.fetchval(
+        """SELECT published_at IS NOT NULL FROM tariff_versions
+           WHERE tariff_id = $1 AND version = $2""",
+        tariff_id,
+        tariff_version,
+    )
+    if not published:
+        raise NotFound(f"tariff {tariff_id} has no published version {tariff_version}")
     result = await db.execute(
         """UPDATE transactions SET tariff_id = $2, tariff_version = $3, currency = $4,
                updated_at = now()

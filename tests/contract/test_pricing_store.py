@@ -10,6 +10,7 @@ import pytest
 from contract_helpers import REFUSED, Backend, at, definition, named, sample, unique
 
 from csms.domain.tariff_catalog import SessionCost
+from csms.errors import NotFound
 
 NOTHING = SessionCost(None, None, None, None, None, None, None, None, False)
 BREAKDOWN = {"energy": {"kwh": "12.5", "excl_vat": "3.75"}, "periods": [{"start": "12:00"}]}
@@ -86,6 +87,20 @@ async def test_set_tariff_of_a_version_that_does_not_exist_is_refused(
     for unknown, version in [(tariff_id, 2), (unique("T"), 1)]:
         with pytest.raises(REFUSED):
             await pricing.set_tariff(pk, tariff_id=unknown, tariff_version=version, currency="EUR")
+    assert await cost_of(backend, pk) == NOTHING
+
+
+async def test_set_tariff_of_a_draft_is_refused(backend: Backend) -> None:
+    """A draft may still change: a session priced with it could not be priced again the
+    same way."""
+    pricing = backend.stores.pricing
+    tariff_id = await published_tariff(backend)
+    await backend.stores.tariffs.save_draft(
+        tariff_id, definition=definition("2"), currency="EUR", created_by=None
+    )
+    pk = await named(backend)
+    with pytest.raises(NotFound):
+        await pricing.set_tariff(pk, tariff_id=tariff_id, tariff_version=2, currency="EUR")
     assert await cost_of(backend, pk) == NOTHING
 
 
