@@ -16,7 +16,10 @@ from typing import Any
 
 import asyncpg
 import pytest
+from redis.asyncio import Redis
 
+from csms.cluster.events import TRANSACTION_COST, Event, read_events
+from csms.cluster.keys import Keys
 from csms.domain.clock import utc_now
 from csms.domain.sites import Scope
 from csms.services import Services
@@ -60,12 +63,28 @@ async def cost_row(pool: asyncpg.Pool, cp: str) -> asyncpg.Record:
     return row
 
 
+async def cost_events(redis: Redis, keys: Keys, cp: str) -> list[Event]:
+    found: list[Event] = []
+
+    async def follow() -> None:
+        async for event in read_events(redis, keys, last_id="0", block_ms=200):
+            if event.charge_point_id == cp and event.type == TRANSACTION_COST:
+                found.append(event)
+                if event.data["final"]:
+                    return
+
+    await asyncio.wait_for(follow(), TIMEOUT)
+    return found
+
+
 @pytest.mark.parametrize("version", ["1.6", "2.0.1"])
 async def test_failover_mid_session_keeps_the_total_and_replays_change_nothing(
     start_node: StartNode,
     pool: asyncpg.Pool,
     register_charger: RegisterCharger,
     register_token: RegisterToken,
+    redis: Redis,
+    prefix: str,
     version: str,
 ) -> None:
     services = Services(PostgresStores(pool), clock=utc_now)
@@ -107,3 +126,10 @@ async def test_failover_mid_session_keeps_the_total_and_replays_change_nothing(
             row["cost_at"],
         )
         await st.disconnect()
+
+    # the live stream carried the running costs (from both nodes) and the final one
+    costs = await cost_events(redis, Keys(prefix), cp)
+    assert any(not e.data["final"] for e in costs)
+    finals = [e for e in costs if e.data["final"]]
+    assert [(e.data["total_incl_vat"], e.data["currency"]) for e in finals] == [("6.00", "EUR")]
+    assert {e.node_id for e in costs} == {"n1", "n2"}
