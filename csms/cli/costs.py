@@ -30,6 +30,16 @@ def money(amount: Decimal | None, currency: str | None) -> str:
     return f"{amount.quantize(Decimal(1).scaleb(-places)):f} {currency}"
 
 
+def unit_price(price: Decimal, currency: str) -> str:
+    """``0.25 EUR``, ``1.00 EUR``, ``0.2975 EUR``: at least the currency's minor unit
+    places, more where the price has them."""
+    from csms.domain.money import minor_unit_places
+
+    exponent = price.normalize().as_tuple().exponent
+    places = max(minor_unit_places(currency), -exponent if isinstance(exponent, int) else 0)
+    return f"{price.quantize(Decimal(1).scaleb(-places)):f} {currency}"
+
+
 def plain(value: Decimal) -> str:
     """``10`` for 10.000000000, ``0.25`` for 0.2500: the value, no exponent."""
     text = f"{value:f}"
@@ -106,7 +116,7 @@ def print_cost(cost: SessionCost | None) -> None:
                 plain(line.volume),
                 plain(line.billed_volume),
                 UNITS.get(line.dimension.value, ""),
-                f"{plain(line.unit_price)} {currency}",
+                unit_price(line.unit_price, currency),
                 percent(line.vat_rate),
                 money(line.excl_vat, currency),
                 money(line.vat, currency),
