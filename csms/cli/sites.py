@@ -71,7 +71,15 @@ async def cmd_site_list(args: argparse.Namespace) -> int:
     table(
         ["id", "name", "time_zone", "city", "country", "chargers", "tariff"],
         [
-            [s.id, s.name, s.time_zone, s.city, s.country, counts.get(s.id, 0), tariffs.get(s.id)]
+            [
+                s.id,
+                s.name,
+                s.time_zone,
+                s.city or None,
+                s.country or None,
+                counts.get(s.id, 0),
+                tariffs.get(s.id),
+            ]
             for s in sites
         ],
     )
