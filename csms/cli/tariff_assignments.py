@@ -33,7 +33,7 @@ SCOPE_OPTIONS = ("group", "charger", "site", "default")  # most specific first
 
 @refused_is_usage
 async def cmd_tariff_assign(args: argparse.Namespace) -> int:
-    scope, target = _scope(args)
+    scope, target = assignment_scope(args)
     async with services_session(common_settings()) as services:
         assignment = await services.tariffs.assign(
             scope, target, args.tariff_id, created_by=operator_name()
@@ -47,7 +47,7 @@ async def cmd_tariff_unassign(args: argparse.Namespace) -> int:
     from csms.domain.sites import Scope
     from csms.errors import InvalidInput, NotFound
 
-    scope, target = _scope(args)
+    scope, target = assignment_scope(args)
     async with services_session(common_settings()) as services:
         if args.tariff_id is not None:
             normal = target.lower() if scope is Scope.GROUP else target
@@ -268,7 +268,8 @@ def _place(scope: Scope, target: str) -> str:
     return "the default" if scope.value == "default" else f"{scope.value} {target}"
 
 
-def _scope(args: argparse.Namespace) -> tuple[Scope, str]:
+def assignment_scope(args: argparse.Namespace) -> tuple[Scope, str]:
+    """The scope and target of ``--default | --site | --charger | --group``."""
     from csms.domain.sites import Scope
 
     if args.default:
