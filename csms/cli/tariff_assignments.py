@@ -233,9 +233,19 @@ def shown_status(push: TariffPush, connected: set[str]) -> str:
     return push.status
 
 
-def print_pushes(pushes: Sequence[TariffPush], connected: set[str]) -> None:
-    """One row per charger, then ``3 chargers: 2 accepted, 1 offline``."""
+def print_pushes(pushes: Sequence[TariffPush], connected: set[str], *, rows: bool = True) -> None:
+    """One row per charger (unless not ``rows``), then ``3 chargers: 2 accepted, 1 offline``."""
     statuses = [shown_status(p, connected) for p in pushes]
+    if rows:
+        _push_table(pushes, statuses)
+    summary = f"{len(pushes)} charger{'' if len(pushes) == 1 else 's'}"
+    if pushes:
+        counts = sorted(Counter(statuses).items())
+        summary += ": " + ", ".join(f"{n} {status}" for status, n in counts)
+    out(summary)
+
+
+def _push_table(pushes: Sequence[TariffPush], statuses: Sequence[str]) -> None:
     table(
         ["charger", "tariff", "version", "status", "detail", "attempts", "requested_at", "at"],
         [
@@ -252,11 +262,6 @@ def print_pushes(pushes: Sequence[TariffPush], connected: set[str]) -> None:
             for p, status in zip(pushes, statuses, strict=True)
         ],
     )
-    summary = f"{len(pushes)} charger{'' if len(pushes) == 1 else 's'}"
-    if pushes:
-        counts = sorted(Counter(statuses).items())
-        summary += ": " + ", ".join(f"{n} {status}" for status, n in counts)
-    out(summary)
 
 
 def where(assignment: Assignment) -> str:

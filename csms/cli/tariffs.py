@@ -29,6 +29,8 @@ from csms.cli.support import (
 if TYPE_CHECKING:
     from csms.domain.tariff_catalog import TariffInfo, TariffVersion
 
+SHOWN_PUSHES = 20  # `tariff show` lists the pushes of this many chargers, else sums them up
+
 
 @refused_is_usage
 async def cmd_tariff_add(args: argparse.Namespace) -> int:
@@ -77,7 +79,8 @@ async def cmd_tariff_publish(args: argparse.Namespace) -> int:
     pushed = [p for p in pending if p.tariff_version == version.version]
     if pushed:
         out(
-            f"price display pushed to {len(pushed)} charger(s): csms tariff pushes {args.tariff_id}"
+            f"price display push requested for {len(pushed)} charger(s): "
+            f"csms tariff pushes {args.tariff_id}"
         )
     return 0
 
@@ -179,7 +182,9 @@ async def cmd_tariff_show(args: argparse.Namespace) -> int:
         out(f"assigned to: nothing (csms tariff assign {info.id} --default | --site ...)")
     if pushes:
         out()
-        tariff_assignments.print_pushes(pushes, connected)
+        tariff_assignments.print_pushes(pushes, connected, rows=len(pushes) <= SHOWN_PUSHES)
+        if len(pushes) > SHOWN_PUSHES:
+            out(f"each charger's: csms tariff pushes {info.id}")
     return 0
 
 
