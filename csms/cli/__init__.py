@@ -1,4 +1,5 @@
-"""The ``csms`` command: run the platform and manage chargers, tokens and sessions.
+"""The ``csms`` command: run the platform and manage chargers, tokens, sessions, sites and
+tariffs.
 
 Run ``csms --help`` or see docs/reference/cli.md. One module per noun adds its subcommands
 (``add_parsers(sub)``); each subcommand is an ``async def cmd_...(args) -> int`` that imports
@@ -12,7 +13,18 @@ import asyncio
 import os
 from collections.abc import Sequence
 
-from csms.cli import chargers, commands, journal, nodes, platform, tokens, transactions, users
+from csms.cli import (
+    chargers,
+    commands,
+    journal,
+    nodes,
+    platform,
+    sites,
+    tariffs,
+    tokens,
+    transactions,
+    users,
+)
 from csms.cli.support import Command, err
 from csms.errors import CsmsError
 
@@ -31,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     journal.add_parsers(sub)
     platform.add_backoffice_parser(sub)
     users.add_parsers(sub)
+    sites.add_parsers(sub)
+    tariffs.add_parsers(sub)
     return parser
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-from typing import Any
 
 from csms.cli.support import (
     Subparsers,
@@ -14,6 +13,7 @@ from csms.cli.support import (
     fmt,
     open_pool,
     out,
+    print_json,
     services_session,
     table,
 )
@@ -160,7 +160,7 @@ async def cmd_charger_config(args: argparse.Namespace) -> int:
     if args.key:
         values = [v for v in values if fnmatch.fnmatchcase(v.key, args.key)]
     if args.json:
-        _json([dataclasses.asdict(v) for v in values])
+        print_json([dataclasses.asdict(v) for v in values])
         return 0
     table(
         ["key", "value", "readonly", "evse", "connector", "attribute", "reported_at"],
@@ -193,19 +193,13 @@ async def cmd_charger_events(args: argparse.Namespace) -> int:
             args.charge_point_id, actions=args.action, limit=args.limit
         )
     if args.json:
-        _json([dataclasses.asdict(e) for e in events])
+        print_json([dataclasses.asdict(e) for e in events])
         return 0
     table(
         ["id", "received_at", "occurred_at", "action", "kind"],
         [[e.id, e.received_at, e.occurred_at, e.action, e.kind] for e in events],
     )
     return 0
-
-
-def _json(value: Any) -> None:
-    import orjson
-
-    out(orjson.dumps(value, option=orjson.OPT_INDENT_2, default=str).decode())
 
 
 def add_parsers(sub: Subparsers) -> None:

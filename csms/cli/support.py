@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import sys
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from datetime import datetime
@@ -51,6 +52,15 @@ async def open_pool(settings: CommonSettings) -> asyncpg.Pool:
 @contextlib.asynccontextmanager
 async def services_session(settings: CommonSettings) -> AsyncIterator[Services]:
     """The services over a small pool (what the backoffice and the node call too)."""
+    async with services_and_pool(settings) as (services, _):
+        yield services
+
+
+@contextlib.asynccontextmanager
+async def services_and_pool(
+    settings: CommonSettings,
+) -> AsyncIterator[tuple[Services, asyncpg.Pool]]:
+    """The services and their pool, for a command that also reads the store directly."""
     from csms.domain.clock import utc_now
     from csms.services import Services
     from csms.store.postgres import PostgresStores
@@ -58,10 +68,38 @@ async def services_session(settings: CommonSettings) -> AsyncIterator[Services]:
     pool = await open_pool(settings)
     stores = PostgresStores(pool)
     try:
-        yield Services(stores, clock=utc_now)
+        yield Services(stores, clock=utc_now), pool
     finally:
         await stores.flush()
         await pool.close()
+
+
+def refused_is_usage(command: Command) -> Command:
+    """``command``, with input the services refuse (:class:`~csms.errors.InvalidInput`: a bad
+    field, file or state, the message names it) a line on stderr and exit status 2, as for
+    a usage error; anything else as :func:`csms.cli.main` handles it (not found: 1)."""
+
+    @functools.wraps(command)
+    async def run(args: argparse.Namespace) -> int:
+        from csms.errors import InvalidInput
+
+        try:
+            return await command(args)
+        except InvalidInput as exc:
+            err(str(exc))
+            return 2
+
+    return run
+
+
+def operator_name() -> str:
+    """Who did it, for ``created_by`` / ``published_by``: ``cli:<OS user>``."""
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no user name (a container without a passwd entry)
+        return "cli"
 
 
 @contextlib.asynccontextmanager
@@ -78,6 +116,14 @@ async def redis_session(
         yield redis, Keys(settings.redis_prefix)
     finally:
         await redis.aclose()
+
+
+def print_json(value: Any) -> None:
+    """``value`` as indented JSON (dataclasses, enums and datetimes as orjson writes them;
+    ``Decimal`` and anything else as its text)."""
+    import orjson
+
+    out(orjson.dumps(value, option=orjson.OPT_INDENT_2, default=str).decode())
 
 
 def fmt(value: object) -> str:

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import argparse
 
-from csms.cli.support import Subparsers, common_settings, err, fmt, open_pool, out, table
+from csms.cli.support import (
+    Subparsers,
+    common_settings,
+    err,
+    fmt,
+    open_pool,
+    out,
+    print_json,
+    table,
+)
 
 
 async def cmd_transactions(args: argparse.Namespace) -> int:
@@ -59,19 +68,33 @@ async def cmd_transactions(args: argparse.Namespace) -> int:
 
 
 async def cmd_transaction_show(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from csms.cli import costs
     from csms.store import meter_values, transactions
 
     pool = await open_pool(common_settings())
     try:
         transaction = await transactions.get_by_pk(pool, args.id)
         samples = await meter_values.list_for_transaction(pool, args.id) if transaction else []
+        cost = await transactions.session_cost(pool, args.id) if transaction else None
     finally:
         await pool.close()
     if transaction is None:
         err(f"transaction {args.id} not found")
         return 1
+    if args.json:
+        print_json(
+            {
+                "transaction": dataclasses.asdict(transaction),
+                "cost": costs.cost_json(cost),
+                "meter_values": samples,
+            }
+        )
+        return 0
     for key in transaction.__slots__:
         out(f"{key:21} {fmt(getattr(transaction, key))}")
+    costs.print_cost(cost)
     out()
     table(
         [
@@ -113,6 +136,7 @@ def add_parsers(sub: Subparsers) -> None:
     tx = sub.add_parser("transaction", help="one session").add_subparsers(
         dest="transaction_command", required=True
     )
-    txshow = tx.add_parser("show", help="a session with its meter values")
+    txshow = tx.add_parser("show", help="a session with its cost and meter values")
     txshow.add_argument("id", type=int, help="the id column of `csms transactions`")
+    txshow.add_argument("--json", action="store_true", help="print JSON")
     txshow.set_defaults(func=cmd_transaction_show)

@@ -59,7 +59,12 @@ class TariffService:
 
     async def add_site(self, site: Site) -> Site:
         check_identifier(site.id, "id")
-        _check_site_fields(name=site.name, time_zone=site.time_zone)
+        _check_site_fields(
+            name=site.name,
+            time_zone=site.time_zone,
+            latitude=site.latitude,
+            longitude=site.longitude,
+        )
         return await self._tariffs.add_site(site)
 
     async def site(self, site_id: str) -> Site:

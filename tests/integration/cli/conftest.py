@@ -65,7 +65,8 @@ async def cli_pool(cli_database_url: str) -> AsyncIterator[asyncpg.Pool]:
 @pytest.fixture
 def cli(cli_database_url: str, redis_url: str, prefix: str) -> Cli:
     """``await cli("command", "CP-1", "reset")``: (exit status, stdout, stderr) of
-    ``python -m csms.cli ...`` (``executable=CSMS``: the installed ``csms`` script)."""
+    ``python -m csms.cli ...`` (``executable=CSMS``: the installed ``csms`` script;
+    ``stdin=b"..."``: what it reads on standard input, else nothing)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CSMS_")}
     env.update(
         CSMS_DATABASE_URL=cli_database_url,
@@ -74,11 +75,13 @@ def cli(cli_database_url: str, redis_url: str, prefix: str) -> Cli:
         CSMS_ENV="dev",
     )
 
-    async def run(*args: str, executable: Path | None = None) -> tuple[int, str, str]:
+    async def run(
+        *args: str, executable: Path | None = None, stdin: bytes | None = None
+    ) -> tuple[int, str, str]:
         argv = [str(executable), *args] if executable else [sys.executable, "-m", "csms.cli", *args]
         process = await asyncio.create_subprocess_exec(
             *argv,
-            stdin=asyncio.subprocess.DEVNULL,
+            stdin=asyncio.subprocess.DEVNULL if stdin is None else asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             env=env,
@@ -86,7 +89,7 @@ def cli(cli_database_url: str, redis_url: str, prefix: str) -> Cli:
         )
         try:
             async with asyncio.timeout(TIMEOUT):
-                out, err = await process.communicate()
+                out, err = await process.communicate(stdin)
         finally:
             if process.returncode is None:
                 process.kill()
@@ -169,3 +172,19 @@ def online(node: Node) -> Online:
             await station.disconnect()
 
     return connected
+
+
+@pytest.fixture
+async def no_tariff_assignments(cli_pool: asyncpg.Pool) -> AsyncIterator[None]:
+    """No tariff assigned anywhere, no price display push and no site when the test starts,
+    and again after it: a default tariff left behind would push price displays to the
+    stations of other tests. (Tariffs stay: tests name theirs uniquely.)"""
+
+    async def clear() -> None:
+        await cli_pool.execute("DELETE FROM tariff_assignments")
+        await cli_pool.execute("DELETE FROM tariff_pushes")
+        await cli_pool.execute("DELETE FROM sites")
+
+    await clear()
+    yield
+    await clear()
