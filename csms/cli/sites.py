@@ -121,14 +121,11 @@ async def cmd_site_update(args: argparse.Namespace) -> int:
 
 @refused_is_usage
 async def cmd_site_remove(args: argparse.Namespace) -> int:
-    from csms.domain.sites import Scope
 
     async with services_session(common_settings()) as services:
         await services.tariffs.site(args.site_id)  # NotFound: exit 1, nothing changed
         tariff_id = (await _site_tariffs(services)).get(args.site_id)
-        if tariff_id is not None:  # a site assignment would outlive its site otherwise
-            await services.tariffs.unassign(Scope.SITE, args.site_id)
-        await services.tariffs.remove_site(args.site_id)
+        await services.tariffs.remove_site(args.site_id)  # with its assignment
     out(f"site {args.site_id} removed; its chargers are at no site now")
     if tariff_id is not None:
         out(f"tariff {tariff_id} is no longer assigned to site {args.site_id}")
@@ -139,11 +136,7 @@ async def cmd_site_remove(args: argparse.Namespace) -> int:
 async def cmd_site_assign(args: argparse.Namespace) -> int:
     chargers = list(dict.fromkeys(args.charge_point_ids))
     async with services_session(common_settings()) as services:
-        await services.tariffs.site(args.site_id)
-        for charge_point_id in chargers:  # every one exists before any moves
-            await services.chargers.get(charge_point_id)
-        for charge_point_id in chargers:
-            await services.tariffs.assign_site(charge_point_id, args.site_id)
+        await services.tariffs.place_chargers(chargers, args.site_id)  # all or none
     out(f"at site {args.site_id} now: {', '.join(chargers)}")
     return 0
 
@@ -152,10 +145,7 @@ async def cmd_site_assign(args: argparse.Namespace) -> int:
 async def cmd_site_unassign(args: argparse.Namespace) -> int:
     chargers = list(dict.fromkeys(args.charge_point_ids))
     async with services_session(common_settings()) as services:
-        for charge_point_id in chargers:
-            await services.chargers.get(charge_point_id)
-        for charge_point_id in chargers:
-            await services.tariffs.assign_site(charge_point_id, None)
+        await services.tariffs.place_chargers(chargers, None)  # all or none
     out(f"at no site now: {', '.join(chargers)}")
     return 0
 

@@ -251,7 +251,7 @@ class TariffStore(Protocol):
         ...
 
     async def remove_site(self, site_id: str) -> None:
-        """Its chargers keep no site; NotFound."""
+        """Its chargers keep no site, its tariff assignment goes; NotFound."""
         ...
 
     async def set_charger_site(self, charge_point_id: str, site_id: str | None) -> None:

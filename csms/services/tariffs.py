@@ -86,7 +86,18 @@ class TariffService:
 
     async def assign_site(self, charge_point_id: str, site_id: str | None) -> None:
         """Place a charger at a site (None: at none); its display follows."""
-        await self._tariffs.set_charger_site(charge_point_id, site_id)
+        await self.place_chargers([charge_point_id], site_id)
+
+    async def place_chargers(self, charge_point_ids: Sequence[str], site_id: str | None) -> None:
+        """Place chargers at a site (None: at none): all of them or, when one of them or
+        the site does not exist, none (NotFound); their displays follow."""
+        if site_id is not None:
+            await self.site(site_id)
+        for charge_point_id in charge_point_ids:
+            if await self._chargers.get(charge_point_id) is None:
+                raise NotFound(f"charger {charge_point_id} not found")
+        for charge_point_id in charge_point_ids:
+            await self._tariffs.set_charger_site(charge_point_id, site_id)
         await self.refresh_displays()
 
     # -- tariffs -----------------------------------------------------------------------------

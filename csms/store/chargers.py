@@ -70,7 +70,13 @@ async def list_chargers(db: Executor, *, limit: int = 1000, after: str = "") -> 
 
 
 async def remove_charger(db: Executor, charge_point_id: str) -> None:
-    result = await db.execute("DELETE FROM chargers WHERE charge_point_id = $1", charge_point_id)
+    # its tariff assignment goes with it (a charger registered later under the id starts clean)
+    result = await db.execute(
+        """WITH assigned AS (
+               DELETE FROM tariff_assignments WHERE scope = 'charger' AND target = $1)
+           DELETE FROM chargers WHERE charge_point_id = $1""",
+        charge_point_id,
+    )
     if result == "DELETE 0":
         raise NotFound(f"charger {charge_point_id} not found")
 

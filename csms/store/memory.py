@@ -96,6 +96,7 @@ class _Data:
         self.epochs.pop(charge_point_id, None)
         self.charger_sites.pop(charge_point_id, None)
         self.pushes.pop(charge_point_id, None)
+        self.assignments.pop((Scope.CHARGER, charge_point_id), None)
         pks = {pk for pk, s in self.sessions.items() if s.charge_point_id == charge_point_id}
         for pk in pks:
             del self.sessions[pk]
@@ -765,6 +766,7 @@ class MemoryTariffs:
     async def remove_site(self, site_id: str) -> None:
         if self._data.sites.pop(site_id, None) is None:
             raise NotFound(f"site {site_id} not found")
+        self._data.assignments.pop((Scope.SITE, site_id), None)
         for cp in [cp for cp, s in self._data.charger_sites.items() if s == site_id]:
             del self._data.charger_sites[cp]
 

@@ -96,7 +96,14 @@ async def update_site(db: Executor, site_id: str, **changes: Any) -> Site:
 
 
 async def remove_site(db: Executor, site_id: str) -> None:
-    if await db.execute("DELETE FROM sites WHERE id = $1", site_id) == "DELETE 0":
+    """Its chargers are at no site afterwards; its tariff assignment goes with it."""
+    result = await db.execute(
+        """WITH assigned AS (
+               DELETE FROM tariff_assignments WHERE scope = 'site' AND target = $1)
+           DELETE FROM sites WHERE id = $1""",
+        site_id,
+    )
+    if result == "DELETE 0":
         raise NotFound(f"site {site_id} not found")
 
 

@@ -17,7 +17,6 @@ from typing import Any
 import asyncpg
 
 from csms.domain.tariff_catalog import SessionCost
-from csms.errors import NotFound
 from csms.domain.transactions import (
     CLOSED_BY_CSMS,
     ENDING_FLAGS,
@@ -27,6 +26,7 @@ from csms.domain.transactions import (
     SessionChanges,
     Transaction,
 )
+from csms.errors import NotFound
 from csms.store.executor import Executor
 
 _COLUMNS = """id, charge_point_id, protocol, transaction_id, evse_id, connector_id, id_token,

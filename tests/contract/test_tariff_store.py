@@ -144,6 +144,20 @@ async def test_remove_site_leaves_its_chargers_without_a_site(backend: Backend) 
     assert await backend.stores.chargers.get(moved) is not None
 
 
+async def test_what_is_assigned_to_a_site_or_charger_goes_with_it(backend: Backend) -> None:
+    """A site or charger created later under the same id starts with nothing assigned."""
+    tariffs = backend.stores.tariffs
+    tariff_id = await new_tariff(backend, published=True)
+    gone_site, cp = await tariffs.add_site(site()), await backend.add_charger()
+    await tariffs.assign(Scope.SITE, gone_site.id, tariff_id, created_by=None)
+    await tariffs.assign(Scope.CHARGER, cp, tariff_id, created_by=None)
+    await tariffs.remove_site(gone_site.id)
+    await backend.stores.chargers.remove(cp)
+    left = {(a.scope, a.target) for a in await tariffs.list_assignments()}
+    assert (Scope.SITE, gone_site.id) not in left
+    assert (Scope.CHARGER, cp) not in left
+
+
 async def test_remove_site_of_an_unknown_site_is_not_found(backend: Backend) -> None:
     added = await backend.stores.tariffs.add_site(site())
     await backend.stores.tariffs.remove_site(added.id)
