@@ -39,8 +39,8 @@ Country = Annotated[
     str,
     Field(pattern=r"^([A-Z]{2,3})?$", description="ISO 3166-1 alpha-2 or alpha-3 code"),
 ]
-Latitude = Annotated[Decimal, Field(ge=-90, le=90, max_digits=8, decimal_places=6)]
-Longitude = Annotated[Decimal, Field(ge=-180, le=180, max_digits=9, decimal_places=6)]
+Latitude = Annotated[Decimal, Field(ge=-90, le=90, decimal_places=6)]
+Longitude = Annotated[Decimal, Field(ge=-180, le=180, decimal_places=6)]
 
 
 class SiteCreate(Input):

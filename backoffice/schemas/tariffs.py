@@ -19,7 +19,11 @@ Definition = Annotated[
             {
                 "currency": "EUR",
                 "elements": [
-                    {"price_components": [{"type": "ENERGY", "price": "0.25", "vat": "21", "step_size": 1}]}
+                    {
+                        "price_components": [
+                            {"type": "ENERGY", "price": "0.25", "vat": "21", "step_size": 1}
+                        ]
+                    }
                 ],
             }
         ],
