@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import decimal
 import logging
 import secrets
 from collections.abc import AsyncIterator
@@ -24,6 +25,9 @@ from backoffice.routes import (
     health,
     id_tokens,
     nodes,
+    sites,
+    tariff_assignments,
+    tariffs,
     transactions,
     users,
 )
@@ -33,7 +37,7 @@ from csms import __version__, bootstrap
 from csms.cluster.bus import CommandClient
 from csms.cluster.connect import redis_client
 from csms.domain.clock import utc_now
-from csms.services import Services
+from csms.services import PricingOptions, Services
 from csms.settings import BackofficeSettings
 from csms.store.pool import create_pool
 from csms.store.postgres import PostgresStores
@@ -49,6 +53,11 @@ ROUTERS = (
     commands.router,
     id_tokens.router,
     transactions.router,
+    tariffs.router,
+    tariff_assignments.router,
+    tariff_assignments.charger_router,
+    sites.router,
+    sites.charger_router,
     nodes.router,
     events.router,
     health.router,
@@ -79,7 +88,14 @@ def create_app(settings: BackofficeSettings) -> FastAPI:
             breaker_reset_timeout=settings.breaker_reset_timeout,
         )
         stores = PostgresStores(pool)
-        services = Services(stores, clock=utc_now)
+        services = Services(
+            stores,
+            clock=utc_now,
+            pricing=PricingOptions(
+                rounding=getattr(decimal, settings.cost_rounding),
+                default_time_zone=settings.default_time_zone,
+            ),
+        )
         try:
             await command_client.start()
             state.open(Resources(pool, redis, command_client, services))

@@ -46,7 +46,7 @@ AnyUser = Annotated[Principal, Depends(Allow(*Role))]
 Reader = Annotated[Principal, Depends(Allow(Role.ADMIN, Role.OPERATOR, Role.MONITOR))]
 """Staff that may read everything."""
 Operator = Annotated[Principal, Depends(Allow(Role.ADMIN, Role.OPERATOR))]
-"""Staff that may change chargers and tokens and send commands."""
+"""Staff that may change chargers, tokens, tariffs and sites and send commands."""
 Admin = Annotated[Principal, Depends(Allow(Role.ADMIN))]
 """Users and everything else."""
 

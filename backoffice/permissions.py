@@ -6,9 +6,9 @@ is authenticated from the bearer token) or :func:`public` (no credentials). A te
 against :func:`route_table`.
 
 Roles (the paper's system users): ``admin`` everything including users; ``operator``
-chargers, tokens, commands; ``monitor`` read-only; ``driver`` their own tokens and
-sessions. An object a driver does not own is answered 404 exactly like one that does not
-exist.
+chargers, tokens, commands, tariffs and sites; ``monitor`` read-only; ``driver`` their own
+tokens and sessions (and their costs), and the tariff that applies to their own tokens. An
+object a driver does not own is answered 404 exactly like one that does not exist.
 """
 
 from __future__ import annotations

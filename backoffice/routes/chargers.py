@@ -11,7 +11,7 @@ from fastapi import APIRouter, Path, Query, Response, status
 from backoffice.deps import Operator, PageDep, PoolDep, Reader, ServicesDep, StateDep
 from backoffice.pagination import Page, decode_cursor, page_of
 from backoffice.routes import API
-from backoffice.routes.transactions import transaction_public
+from backoffice.routes.transactions import transactions_public
 from backoffice.schemas.chargers import (
     AvailabilityPublic,
     ChargerCreate,
@@ -165,7 +165,7 @@ async def charger_status(
         last_heartbeat_at=charger.last_heartbeat_at,
         last_seen_at=charger.last_seen_at,
         connectors=[ConnectorPublic(**_fields(c)) for c in connectors],
-        active_transactions=[transaction_public(t) for t in active],
+        active_transactions=await transactions_public(state.pool, active),
     )
 
 

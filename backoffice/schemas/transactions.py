@@ -45,6 +45,17 @@ class TransactionPublic(BaseModel):
         "not_ongoing (docs/topics/sessions.md)",
     )
     active: bool
+    tariff_id: str | None = Field(
+        None, description="The tariff the session is priced with (fixed when it started)"
+    )
+    tariff_version: int | None = None
+    currency: str | None = None
+    cost_excl_vat: Decimal | None = Field(
+        None, description="Running cost while it charges, the final cost once it ended"
+    )
+    cost_vat: Decimal | None = None
+    cost_incl_vat: Decimal | None = None
+    cost_final: bool = Field(False, description="The cost is final (the session ended)")
 
 
 class MeterValuePublic(BaseModel):
@@ -62,3 +73,38 @@ class MeterValuePublic(BaseModel):
 
 class TransactionDetail(TransactionPublic):
     meter_values: list[MeterValuePublic]
+
+
+class CostLinePublic(BaseModel):
+    """What one tariff element charged for one dimension over the session."""
+
+    dimension: str = Field(description="ENERGY, FLAT, TIME or PARKING_TIME")
+    element: int = Field(description="Index of the tariff element that priced it")
+    volume: Decimal = Field(description="Consumed: kWh, hours, or 1 for FLAT")
+    billed_volume: Decimal = Field(description="After step_size")
+    unit_price: Decimal = Field(description="Excl. VAT, per kWh / hour / session")
+    vat_rate: Decimal | None = Field(description="Percent; null: no VAT applies")
+    excl_vat: Decimal
+    vat: Decimal
+    incl_vat: Decimal
+    started_at: datetime
+    ended_at: datetime
+
+
+class TransactionCost(BaseModel):
+    """A session's cost as stored: running while it charges, final once it ended. A session
+    no tariff applied to has ``tariff_id`` null; one not yet priced has null totals."""
+
+    id: int = Field(description="The session (`id` of /transactions)")
+    tariff_id: str | None
+    tariff_version: int | None
+    currency: str | None
+    total_excl_vat: Decimal | None
+    total_vat: Decimal | None
+    total_incl_vat: Decimal | None
+    final: bool
+    computed_at: datetime | None
+    capped: str | None = Field(
+        description="min_price and/or max_price (comma separated) when a cap changed the total"
+    )
+    lines: list[CostLinePublic]

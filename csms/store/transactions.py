@@ -432,6 +432,21 @@ async def session_cost(db: Executor, pk: int) -> SessionCost | None:
     return SessionCost(**dict(record)) if record else None
 
 
+async def cost_totals(db: Executor, pks: Sequence[int]) -> dict[int, SessionCost]:
+    """The tariff and cost totals of each session in ``pks`` (one round trip), without the
+    breakdown: what a list of sessions shows."""
+    if not pks:
+        return {}
+    records = await db.fetch(
+        """SELECT id, tariff_id, tariff_version, currency, cost_excl_vat AS excl_vat,
+               cost_vat AS vat, cost_incl_vat AS incl_vat, NULL::jsonb AS breakdown,
+               cost_at AS computed_at, cost_final AS final
+           FROM transactions WHERE id = ANY($1::bigint[])""",
+        list(pks),
+    )
+    return {r["id"]: SessionCost(**{k: v for k, v in r.items() if k != "id"}) for r in records}
+
+
 async def store_cost(
     db: Executor,
     pk: int,

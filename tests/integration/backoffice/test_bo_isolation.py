@@ -107,6 +107,7 @@ def _existing(world: World) -> dict[str, str]:
         "id_token": world.bob.id_token,
         "transaction_pk": str(world.bob.transaction_pk),
         "command": "remote_start",
+        **NOT_A_DRIVERS,
     }
 
 
@@ -117,14 +118,33 @@ def _missing() -> dict[str, str]:
         "id_token": "TAG-MISSING",
         "transaction_pk": "987654321",
         "command": "remote_start",
+        **NOT_A_DRIVERS,
     }
 
 
+# tariffs, sites and assignments are staff's: a driver is refused (403) either way
+NOT_A_DRIVERS = {
+    "tariff_id": "ISO-TARIFF",
+    "version": "1",
+    "site_id": "ISO-SITE",
+    "scope": "charger",
+    "target": "ISO-TARGET",
+}
+# routes a driver asks with an id token besides the path: Bob's, or one that does not exist
+QUERY = {"/api/v1/chargers/{charge_point_id}/tariff": "id_token"}
+
+
 async def _answer(
-    client: httpx.AsyncClient, method: str, url: str, headers: dict[str, str], ids: dict[str, str]
+    client: httpx.AsyncClient,
+    method: str,
+    path: str,
+    headers: dict[str, str],
+    ids: dict[str, str],
 ) -> tuple[int, str]:
-    body = {} if method in ("POST", "PATCH") else None
-    response = await client.request(method, url, headers=headers, json=body)
+    url = path.format(**ids)
+    body = {} if method in ("POST", "PATCH", "PUT") else None
+    params = {QUERY[path]: ids[QUERY[path]]} if path in QUERY else None
+    response = await client.request(method, url, headers=headers, json=body, params=params)
     detail = str(response.json().get("detail", "")) if response.content else ""
     instance = str(response.json().get("instance", "")) if response.content else ""
     for value in sorted(ids.values(), key=len, reverse=True):
@@ -143,8 +163,8 @@ async def test_no_route_tells_another_drivers_object_from_a_missing_one(
         if not names:
             continue
         existing, missing = _existing(world), _missing()
-        foreign = await _answer(client, method, path.format(**existing), headers, existing)
-        absent = await _answer(client, method, path.format(**missing), headers, missing)
+        foreign = await _answer(client, method, path, headers, existing)
+        absent = await _answer(client, method, path, headers, missing)
         assert foreign[0] in (403, 404), (method, path, foreign)
         assert foreign == absent, (method, path, foreign, absent)
         checked.append((method, path))
@@ -152,6 +172,8 @@ async def test_no_route_tells_another_drivers_object_from_a_missing_one(
     # the id routes a driver may use answer 404 (never 403) for what is not theirs
     assert ("GET", "/api/v1/id-tokens/{id_token}") in checked
     assert ("GET", "/api/v1/transactions/{transaction_pk}") in checked
+    assert ("GET", "/api/v1/transactions/{transaction_pk}/cost") in checked
+    assert ("GET", "/api/v1/chargers/{charge_point_id}/tariff") in checked
 
 
 async def test_staff_see_everything(

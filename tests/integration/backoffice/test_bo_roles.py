@@ -16,6 +16,11 @@ SAMPLE = {
     "id_token": "NO-SUCH-TAG",
     "transaction_pk": "999999999",
     "command": "reset",
+    "tariff_id": "NO-SUCH-TARIFF",
+    "version": "1",
+    "site_id": "NO-SUCH-SITE",
+    "scope": "group",
+    "target": "NO-SUCH-GROUP",
 }
 LOGOUT = "/api/v1/auth/logout"
 

@@ -44,6 +44,27 @@ def test_users_are_for_admins_only(app: FastAPI) -> None:
             assert roles == (Role.ADMIN,), path
 
 
+def test_tariffs_and_sites_are_for_staff_drivers_read_only_what_applies_to_them(
+    app: FastAPI,
+) -> None:
+    staff = (Role.ADMIN, Role.OPERATOR, Role.MONITOR)
+    writers = (Role.ADMIN, Role.OPERATOR)
+    for_drivers = {
+        "/api/v1/chargers/{charge_point_id}/tariff",
+        "/api/v1/transactions/{transaction_pk}/cost",
+    }
+    seen = set()
+    for method, path, roles in route_table(app):
+        if path in for_drivers:
+            assert (method, roles) == ("GET", (*staff, Role.DRIVER)), path
+        elif path.startswith(("/api/v1/tariff", "/api/v1/sites")) or path.endswith("/site"):
+            assert roles == (staff if method == "GET" else writers), (method, path)
+        else:
+            continue
+        seen.add(path)
+    assert len(seen) == 14
+
+
 def test_monitors_and_drivers_change_nothing_but_their_own_session(app: FastAPI) -> None:
     own = {"/api/v1/auth/logout", "/api/v1/users/me/password"}
     for method, path, roles in route_table(app):
