@@ -6,7 +6,6 @@ the chargers whose tariff changed with it (the service does).
 
 from __future__ import annotations
 
-import contextlib
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Response, status
@@ -22,8 +21,7 @@ from backoffice.schemas.sites import (
     SitePublic,
     SiteUpdate,
 )
-from csms.domain.sites import Scope, Site
-from csms.errors import NotFound
+from csms.domain.sites import Site
 
 router = APIRouter(prefix=f"{API}/sites", tags=["tariffs"])
 charger_router = APIRouter(prefix=f"{API}/chargers", tags=["tariffs"])
@@ -87,9 +85,7 @@ async def update_site(
 async def delete_site(_: Operator, services: ServicesDep, site_id: SiteIdPath) -> None:
     """Its chargers are then at no site, and a tariff assigned to it is unassigned (a site
     created later with the same id starts without one)."""
-    await services.tariffs.remove_site(site_id)
-    with contextlib.suppress(NotFound):
-        await services.tariffs.unassign(Scope.SITE, site_id)
+    await services.tariffs.remove_site(site_id)  # with its assignment
 
 
 @charger_router.get("/{charge_point_id}/site", response_model=ChargerSite)

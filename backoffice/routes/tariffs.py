@@ -20,6 +20,7 @@ from backoffice.schemas.common import MAX_INT32
 from backoffice.schemas.tariffs import (
     PushStatus,
     TariffCreate,
+    TariffDescribe,
     TariffDetail,
     TariffPublic,
     TariffPushPublic,
@@ -141,6 +142,15 @@ async def edit_tariff(
         tariff_id, body.definition, description=body.description, created_by=caller.username
     )
     return version_public(version)
+
+
+@router.patch("/{tariff_id}", response_model=TariffDetail)
+async def describe_tariff(
+    _: Operator, services: ServicesDep, tariff_id: TariffIdPath, body: TariffDescribe
+) -> TariffDetail:
+    """Change the description only; no version is made (PUT changes what it prices)."""
+    await services.tariffs.describe(tariff_id, body.description)
+    return await get_tariff(_, services, tariff_id)
 
 
 @router.delete("/{tariff_id}", status_code=status.HTTP_204_NO_CONTENT)

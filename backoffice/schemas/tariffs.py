@@ -47,6 +47,12 @@ class TariffUpdate(Input):
     definition: Definition
 
 
+class TariffDescribe(Input):
+    """The description only: no new version (a description prices nothing)."""
+
+    description: Description
+
+
 class TariffVersionPublic(BaseModel):
     tariff_id: str
     version: int

@@ -25,6 +25,7 @@ from csms.cli.support import (
     services_session,
     table,
 )
+from csms.errors import InvalidInput
 
 if TYPE_CHECKING:
     from csms.domain.tariff_catalog import TariffInfo, TariffVersion
@@ -55,6 +56,13 @@ async def cmd_tariff_add(args: argparse.Namespace) -> int:
 async def cmd_tariff_edit(args: argparse.Namespace) -> int:
     from csms.cli.tariff_files import given, read_tariff_file
 
+    if args.file is None:  # the description only: no new version
+        if args.description is None:
+            raise InvalidInput("give --file (a new draft) or --description (the description)")
+        async with services_session(common_settings()) as services:
+            await services.tariffs.describe(args.tariff_id, args.description)
+        out(f"tariff {args.tariff_id}: description changed (no new version)")
+        return 0
     tariff = read_tariff_file(args.file)
     given(args.tariff_id, tariff.id, "id")
     description = given(args.description, tariff.description, "description")
@@ -261,8 +269,12 @@ def add_parsers(sub: Subparsers) -> None:
         "edit", help="replace the draft, or start the next version as a draft, from a file"
     )
     edit.add_argument("tariff_id")
-    edit.add_argument("--file", required=True, help="as for add; - reads standard input")
-    edit.add_argument("--description", help="a new description (default: the file's, if any)")
+    edit.add_argument("--file", help="as for add; - reads standard input")
+    edit.add_argument(
+        "--description",
+        help="a new description (default: the file's, if any); alone, without --file, it "
+        "changes only the description and makes no version",
+    )
     edit.set_defaults(func=cmd_tariff_edit)
     remove = tariff.add_parser("remove", help="delete a tariff no session was priced with")
     remove.add_argument("tariff_id")

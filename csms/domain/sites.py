@@ -30,7 +30,7 @@ def check_time_zone(name: str) -> str:
     """An IANA time zone name (``Europe/Amsterdam``)."""
     try:
         zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # OSError: 'Europe'
         raise InvalidInput(f"time_zone: {name!r} is not an IANA time zone") from None
     return name
 

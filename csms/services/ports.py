@@ -306,6 +306,10 @@ class TariffStore(Protocol):
         """By id."""
         ...
 
+    async def describe(self, tariff_id: str, description: str) -> None:
+        """Change the description (no new version: it prices nothing); NotFound."""
+        ...
+
     async def remove_tariff(self, tariff_id: str) -> None:
         """NotFound; InvalidInput when sessions were priced with it."""
         ...

@@ -173,9 +173,17 @@ class TariffService:
             raise NotFound(f"tariff {tariff_id} has no version {version}")
         return found
 
+    async def describe(self, tariff_id: str, description: str) -> None:
+        """Change the description only (no new version: it prices nothing)."""
+        _check_description(description)
+        await self._tariffs.describe(tariff_id, description)
+
     async def remove(self, tariff_id: str) -> None:
-        """Only a tariff no session was priced with (unassign it otherwise)."""
+        """Only a tariff no session was priced with (unassign it otherwise). Chargers that
+        showed it get the display of what applies now (or a cleared one)."""
+        showing = [p.charge_point_id for p in await self._tariffs.list_pushes(tariff_id=tariff_id)]
         await self._tariffs.remove_tariff(tariff_id)
+        await self._tariffs.request_pushes([(cp, None, None) for cp in showing])
         await self.refresh_displays()
 
     # -- assignments -------------------------------------------------------------------------

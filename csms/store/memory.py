@@ -881,6 +881,12 @@ class MemoryTariffs:
             )
         return found
 
+    async def describe(self, tariff_id: str, description: str) -> None:
+        found = self._data.tariffs.get(tariff_id)
+        if found is None:
+            raise NotFound(f"tariff {tariff_id} not found")
+        self._data.tariffs[tariff_id] = (description, found[1])
+
     async def remove_tariff(self, tariff_id: str) -> None:
         if tariff_id not in self._data.tariffs:
             raise NotFound(f"tariff {tariff_id} not found")

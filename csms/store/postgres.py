@@ -463,6 +463,9 @@ class PostgresTariffs:
     async def list_tariffs(self) -> list[TariffInfo]:
         return await tariffs.list_tariffs(self._pool)
 
+    async def describe(self, tariff_id: str, description: str) -> None:
+        await tariffs.describe(self._pool, tariff_id, description)
+
     async def remove_tariff(self, tariff_id: str) -> None:
         await tariffs.remove_tariff(self._pool, tariff_id)
 

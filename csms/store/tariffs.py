@@ -276,6 +276,15 @@ async def get_tariff(db: Executor, tariff_id: str) -> TariffInfo | None:
     return None
 
 
+async def describe(db: Executor, tariff_id: str, description: str) -> None:
+    """Change a tariff's description (not part of any version: it prices nothing)."""
+    result = await db.execute(
+        "UPDATE tariffs SET description = $2 WHERE id = $1", tariff_id, description
+    )
+    if result == "UPDATE 0":
+        raise NotFound(f"tariff {tariff_id} not found")
+
+
 async def remove_tariff(db: Executor, tariff_id: str) -> None:
     try:
         result = await db.execute("DELETE FROM tariffs WHERE id = $1", tariff_id)

@@ -113,6 +113,18 @@ async def test_tariff_lifecycle_versions_are_immutable_once_published(
     assert detail["published"]["version"] == 2 and detail["draft"] is None
     assert detail["draft_version"] is None
 
+    # the description alone changes without a version
+    described = await client.patch(
+        f"/api/v1/tariffs/{new_id}", json={"description": "peak, weekdays"}, headers=operator
+    )
+    assert described.status_code == 200, described.text
+    assert described.json()["description"] == "peak, weekdays"
+    assert (described.json()["latest_version"], described.json()["draft_version"]) == (2, None)
+    too_long = await client.patch(
+        f"/api/v1/tariffs/{new_id}", json={"description": "x" * 256}, headers=operator
+    )
+    assert too_long.status_code == 422 and "description" in too_long.text
+
     for missing in (
         f"/api/v1/tariffs/{new_id}/versions/3",
         "/api/v1/tariffs/NO-SUCH-TARIFF",

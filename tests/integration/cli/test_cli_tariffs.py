@@ -95,6 +95,11 @@ async def test_add_list_show_publish_and_edit(cli: Cli, tmp_path: Path) -> None:
         "peak",
     )
     assert [(v["version"], v["published"]) for v in shown["versions"]] == [(1, True), (2, False)]
+    # the description alone: no version
+    out = await ok(cli, "tariff", "edit", tariff_id, "--description", "peak hours")
+    assert out.strip() == f"tariff {tariff_id}: description changed (no new version)"
+    described = await as_json(cli, "tariff", "show", tariff_id)
+    assert (described["description"], len(described["versions"])) == ("peak hours", 2)
     assert shown["version"]["version"] == 1  # the current one unless --version
     assert shown["versions"][0]["published_by"].startswith("cli")
     draft = await as_json(cli, "tariff", "show", tariff_id, "--version", "2")
