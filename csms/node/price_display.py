@@ -47,7 +47,11 @@ class DisplayPush:
 
     @property
     def text(self) -> str:
-        return "" if self.tariff is None else display_text(self.tariff)
+        """The operator's first text (``tariff_alt_text``), else one derived from the prices."""
+        if self.tariff is None:
+            return ""
+        texts = self.tariff.texts
+        return display_text(self.tariff, texts[0].language if texts else None)
 
 
 @dataclass(frozen=True, slots=True)

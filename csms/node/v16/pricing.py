@@ -12,7 +12,7 @@ Rejected or a CALLERROR is not asked again (the note says not to retry).
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -95,10 +95,31 @@ def idle_price(prices: UnitPrices, capability: DisplayCapability) -> dict[str, A
 
 
 async def capability(ctx: Context) -> DisplayCapability:
+    """What the charger reported (from the store once per connection)."""
     link = ctx.link
     if link.display is None:
         link.display = await ctx.services.pricing.capability(ctx.charge_point_id, link.protocol)
     return link.display
+
+
+async def probe(ctx: Context) -> DisplayCapability:
+    """Ask the charger (GetConfiguration of the extension's keys); the answer is stored with
+    its configuration and used from then on."""
+    assert ctx.outbound is not None
+    answer = await ctx.outbound.call("GetConfiguration", {"key": CAPABILITY_KEYS}, ctx.call_timeout)
+    rows = [
+        (entry["key"], entry.get("value"), entry["readonly"])
+        for entry in answer.get("configurationKey", [])
+    ]
+    await ctx.services.reports.configuration_reported(ctx.charge_point_id, rows)
+    shown = capability_v16({key: value for key, value, _ in rows})
+    if not shown.known:  # the key is unknown to it: it has no such display
+        shown = DisplayCapability(known=True)
+    ctx.link.display = shown
+    return shown
+
+
+Build = Callable[[DisplayCapability], "dict[str, Any] | None"]
 
 
 # -- after charger messages ---------------------------------------------------------------------
@@ -109,33 +130,38 @@ async def after_authorize(ctx: Context, token: TokenRef, authorization: Authoriz
     if not authorization.accepted:
         return
     shown = await capability(ctx)
-    if not shown.tariff:
+    if shown.known and not shown.tariff:
         return
     price = await ctx.services.pricing.driver_price(
         ctx.charge_point_id, token, authorization.parent_id_token
     )
     if price is None:
         return
-    data: dict[str, Any] = {"idToken": token.id_token, "priceText": price.text(shown.language)}
-    extra = [
-        {"format": "UTF8", "language": language, "content": price.text(language)}
-        for language in price.languages()
-        if shown.multi_language and language != shown.language and language in shown.languages
-    ]
-    if extra:
-        data["priceTextExtra"] = extra
-    _send_after(ctx, "SetUserPrice", data)
+
+    def build(shown: DisplayCapability) -> dict[str, Any]:
+        data: dict[str, Any] = {"idToken": token.id_token, "priceText": price.text(shown.language)}
+        extra = [
+            {"format": "UTF8", "language": language, "content": price.text(language)}
+            for language in price.languages()
+            if shown.multi_language and language != shown.language and language in shown.languages
+        ]
+        if extra:
+            data["priceTextExtra"] = extra
+        return data
+
+    _send_after(ctx, "SetUserPrice", build, tariff=True)
 
 
 async def after_start(ctx: Context, session: SessionRef, meter_start_wh: Decimal) -> None:
     """RunningCost (the cost so far: 0 at the start) right after StartTransaction.conf."""
     pricing = ctx.services.pricing
     priced = await pricing.priced(session, ctx.charge_point_id)
-    if priced is None or not (shown := await capability(ctx)).cost:
+    shown = await capability(ctx)
+    if priced is None or (shown.known and not shown.cost):
         return
     running = pricing.take_fresh(session.pk) or await pricing.running(priced)
     amount = running.incl_vat if running is not None and running.incl_vat is not None else None
-    _running_cost(ctx, priced, shown, amount, ctx.services.clock(), meter_start_wh)
+    _running_cost(ctx, priced, amount, ctx.services.clock(), meter_start_wh)
 
 
 async def after_meter_values(
@@ -147,11 +173,12 @@ async def after_meter_values(
     if running is None or running.incl_vat is None:
         return
     priced = await pricing.priced(session, ctx.charge_point_id)
-    if priced is None or not (shown := await capability(ctx)).cost:
+    shown = await capability(ctx)
+    if priced is None or (shown.known and not shown.cost):
         return
     _, register = first_and_last_register_wh(samples)
     at = max((s.sampled_at for s in samples), default=ctx.services.clock())
-    _running_cost(ctx, priced, shown, running.incl_vat, at, register)
+    _running_cost(ctx, priced, running.incl_vat, at, register)
 
 
 async def after_stop(ctx: Context, session: SessionRef) -> None:
@@ -161,10 +188,12 @@ async def after_stop(ctx: Context, session: SessionRef) -> None:
     if final is None or not final.final or final.incl_vat is None or final.breakdown is None:
         return
     shown = await capability(ctx)
-    if not shown.cost:
+    if shown.known and not shown.cost:
         return
     energy_wh = await pricing.energy_wh(session.pk)
-    _send_after(ctx, "FinalCost", final_cost(session, final, shown, energy_wh))
+    _send_after(
+        ctx, "FinalCost", lambda shown: final_cost(session, final, shown, energy_wh), cost=True
+    )
 
 
 async def safely(ctx: Context, work: Awaitable[None]) -> None:
@@ -190,36 +219,50 @@ def final_cost(
 def _running_cost(
     ctx: Context,
     priced: PricedSession,
-    shown: DisplayCapability,
     amount: Decimal | None,
     at: datetime,
     register_wh: Decimal | None,
 ) -> None:
     prices = ctx.services.pricing.prices_now(priced)
     charging = priced.charging is not False
-    data: dict[str, Any] = {
-        "transactionId": int(priced.ref.transaction_id),
-        "timestamp": format_timestamp(at),
-        "meterValue": int(register_wh) if register_wh is not None else 0,
-        "cost": _amount(amount if amount is not None else Decimal(0), shown),
-        "state": "Charging" if charging else "Idle",
-        "chargingPrice": charging_price(prices, shown),
-    }
-    idle = idle_price(prices, shown)
-    if idle is not None:
-        data["idlePrice"] = idle
-    _send_after(ctx, "RunningCost", data)
+
+    def build(shown: DisplayCapability) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "transactionId": int(priced.ref.transaction_id),
+            "timestamp": format_timestamp(at),
+            "meterValue": int(register_wh) if register_wh is not None else 0,
+            "cost": _amount(amount if amount is not None else Decimal(0), shown),
+            "state": "Charging" if charging else "Idle",
+            "chargingPrice": charging_price(prices, shown),
+        }
+        idle = idle_price(prices, shown)
+        if idle is not None:
+            data["idlePrice"] = idle
+        return data
+
+    _send_after(ctx, "RunningCost", build, cost=True)
 
 
-def _send_after(ctx: Context, message_id: str, data: dict[str, Any]) -> None:
+def _send_after(
+    ctx: Context, message_id: str, build: Build, *, tariff: bool = False, cost: bool = False
+) -> None:
+    """Send the message once the answer is out; a charger that has not said yet whether it
+    shows prices and costs is asked first (one GetConfiguration per connection)."""
     outbound = ctx.outbound
     if outbound is None:
         return
-    payload = costmsg(message_id, data)
 
     async def send() -> None:
         try:
-            answer = await outbound.call(DATA_TRANSFER, payload, ctx.call_timeout)
+            shown = ctx.link.display or await capability(ctx)
+            if not shown.known:
+                shown = await probe(ctx)
+            if (tariff and not shown.tariff) or (cost and not shown.cost):
+                return
+            data = build(shown)
+            if data is None:
+                return
+            answer = await outbound.call(DATA_TRANSFER, costmsg(message_id, data), ctx.call_timeout)
         except (CommandError, OcppError) as exc:
             ctx.log.info("%s not shown: %s", message_id, exc)
             return
@@ -244,14 +287,7 @@ async def push_display(ctx: Context, push: DisplayPush) -> PushOutcome:
     TimeOffset keys of its site."""
     assert ctx.outbound is not None
     outbound, timeout = ctx.outbound, ctx.call_timeout
-    answer = await outbound.call("GetConfiguration", {"key": CAPABILITY_KEYS}, timeout)
-    rows = [
-        (entry["key"], entry.get("value"), entry["readonly"])
-        for entry in answer.get("configurationKey", [])
-    ]
-    await ctx.services.reports.configuration_reported(ctx.charge_point_id, rows)
-    shown = capability_v16({key: value for key, value, _ in rows})
-    ctx.link.display = shown
+    shown = await probe(ctx)
     if not shown.tariff:
         return PushOutcome(PUSH_NOT_SUPPORTED, f"{CUSTOM_DISPLAY_KEY} is not true")
     if push.tariff is None:
