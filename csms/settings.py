@@ -161,6 +161,11 @@ class NodeSettings(CommonSettings):
     tariff_push_timeout: float = Field(
         30.0, gt=0, description="Seconds a charger has to answer each call of a tariff push."
     )
+    billing_enabled: bool = Field(
+        True,
+        description="Settle every ended session (charge or review) through csms worker; "
+        "false: sessions are priced but not billed.",
+    )
     total_cost_fallback_message: str = Field(
         "The cost of your session will be on your receipt.",
         max_length=255,
@@ -265,3 +270,40 @@ class BackofficeSettings(CommonSettings):
                 f"CSMS_JWT_SECRET must be set to at least {MIN_JWT_SECRET} random characters "
                 "when CSMS_ENV=production"
             )
+
+
+class WorkerSettings(CommonSettings):
+    """Settings of ``csms worker`` (durable jobs: settlement, invoices, payments)."""
+
+    job_concurrency: int = Field(
+        20, ge=1, description="Jobs one worker runs at once (across all kinds)."
+    )
+    job_batch_size: int = Field(10, ge=1, description="Jobs fetched per round trip.")
+    job_max_attempts: int = Field(
+        8, ge=1, description="Tries of a failing job before it is held as failed."
+    )
+    job_retry_delay: float = Field(
+        2.0, gt=0, description="Seconds before the first retry; doubles at each try."
+    )
+    job_retry_max_delay: float = Field(600.0, gt=0, description="Longest wait between tries.")
+    job_heartbeat_timeout: float = Field(
+        30.0,
+        gt=0,
+        description="Seconds without a heartbeat after which a picked job (its worker died) "
+        "is run again.",
+    )
+    job_poll_interval: float = Field(
+        5.0,
+        gt=0,
+        description="Seconds a worker waits for a notification before it looks for due jobs "
+        "(delayed and retried jobs are found this way).",
+    )
+    settle_sweep_schedule: str = Field(
+        "* * * * *", description="Cron schedule of the sweep for sessions never settled."
+    )
+    settle_sweep_after: float = Field(
+        300.0,
+        gt=0,
+        description="Seconds after its end a session with neither a charge nor a review is "
+        "settled by the sweep (its job was lost).",
+    )

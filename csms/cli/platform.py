@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from csms.cli.support import Subparsers, common_settings, out
 
 if TYPE_CHECKING:
-    from csms.settings import NodeSettings
+    from csms.settings import NodeSettings, WorkerSettings
 
 # The backoffice is loaded by name (uvicorn's factory), so `csms` never imports it.
 BACKOFFICE_FACTORY = "backoffice.app:app_from_environment"
@@ -43,7 +43,7 @@ async def cmd_node(args: argparse.Namespace) -> int:
 
 async def cmd_up(args: argparse.Namespace) -> int:
     from csms import bootstrap
-    from csms.settings import BackofficeSettings, NodeSettings
+    from csms.settings import BackofficeSettings, NodeSettings, WorkerSettings
     from csms.store.pool import migrate
 
     overrides: dict[str, Any] = {}
@@ -59,11 +59,15 @@ async def cmd_up(args: argparse.Namespace) -> int:
     server = backoffice_server(api.api_host, api.api_port, api.forwarded_allow_ips)
     serving = asyncio.create_task(server.serve(), name="backoffice")
     out(f"csms backoffice: http://{api.api_host}:{api.api_port}/docs")
+    worker_stop = asyncio.Event()
+    working = asyncio.create_task(_run_worker(WorkerSettings(), worker_stop), name="worker")
     try:
         return await _run_node(settings, migrate_first=False)
     finally:
+        worker_stop.set()
         server.should_exit = True
         await serving
+        await working
 
 
 async def _run_node(settings: NodeSettings, *, migrate_first: bool) -> int:
@@ -86,6 +90,34 @@ async def _run_node(settings: NodeSettings, *, migrate_first: bool) -> int:
         )
         await stop.wait()
     return 0
+
+
+async def cmd_worker(args: argparse.Namespace) -> int:
+    from csms.settings import WorkerSettings
+
+    settings = WorkerSettings()
+    settings.check_safe()
+    if args.migrate:
+        from csms import bootstrap
+        from csms.store.pool import migrate
+
+        await migrate(await bootstrap.database_url(settings))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await _run_worker(settings, stop)
+    return 0
+
+
+async def _run_worker(settings: WorkerSettings, stop: asyncio.Event) -> None:
+    from csms import bootstrap
+    from csms.worker.runtime import run_until_stopped, running_worker
+
+    database_url = await bootstrap.database_url(settings)
+    async with running_worker(settings, database_url) as worker:
+        out("csms worker: running durable jobs (settlement, invoices, payments)")
+        await run_until_stopped(worker, stop)
 
 
 def backoffice_server(host: str, port: int, forwarded_allow_ips: str) -> Any:
@@ -136,6 +168,10 @@ def add_parsers(sub: Subparsers) -> None:
     node.set_defaults(func=cmd_node, uvloop=True)
 
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
+
+    worker = sub.add_parser("worker", help="run durable jobs: settlement, invoices, payments")
+    worker.add_argument("--migrate", action="store_true", help="apply migrations first")
+    worker.set_defaults(func=cmd_worker, uvloop=True)
 
 
 def add_backoffice_parser(sub: Subparsers) -> None:

@@ -97,6 +97,7 @@ async def running_node(
             rounding=getattr(decimal, settings.cost_rounding),
             default_time_zone=settings.default_time_zone,
         ),
+        billing=settings.billing_enabled,
     )
     connections: Connections = {}
     metrics = NodeMetrics(lambda: len(connections))

@@ -12,6 +12,7 @@ import decimal
 from dataclasses import dataclass
 
 from csms.domain.clock import Clock
+from csms.services.billing import SettlementTrigger
 from csms.services.chargers import ChargerService
 from csms.services.hooks import ConnectorStatusChanged, Hooks
 from csms.services.ports import Stores
@@ -33,6 +34,7 @@ class Services:
         heartbeat_interval: int = 300,
         boot_retry_interval: int = 60,
         pricing: PricingOptions | None = None,
+        billing: bool = False,
     ) -> None:
         self.stores = stores
         self.clock = clock
@@ -64,6 +66,8 @@ class Services:
         # reconciliation and pricing attach to the hook points like any feature
         self.hooks.subscribe(ConnectorStatusChanged, self.sessions.on_connector_status)
         self.pricing.attach()
+        if billing:  # after pricing: a session's final cost is frozen before it is settled
+            SettlementTrigger(stores.jobs).attach(self.hooks)
 
 
 @dataclass(frozen=True, slots=True)

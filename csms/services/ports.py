@@ -13,8 +13,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
+from csms.domain.billing import Account, Bill, Charge, LedgerEntry, Review, SettlementFacts
 from csms.domain.chargers import Boot, Charger, ConnectorStatus, Presence
 from csms.domain.id_tokens import IdToken
+from csms.domain.ledger import Entry
 from csms.domain.meter_values import MeterSample
 from csms.domain.reports import (
     Availability,
@@ -455,4 +457,114 @@ class Stores(Protocol):
     def pricing(self) -> PricingStore: ...
 
     @property
+    def jobs(self) -> JobQueue: ...
+
+    @property
     def tariffs(self) -> TariffStore: ...
+
+
+class JobQueue(Protocol):
+    """Durable jobs (PgQueuer in PostgreSQL, run by ``csms worker``; ADR 0004)."""
+
+    async def enqueue(
+        self,
+        entrypoint: str,
+        payload: dict[str, Any],
+        *,
+        dedupe_key: str | None = None,
+        delay: float = 0.0,
+    ) -> bool:
+        """Queue a job (False: one with ``dedupe_key`` is queued or running already)."""
+        ...
+
+
+class BillingStore(Protocol):
+    """Billing accounts, the ledger, charges and the settlement review queue."""
+
+    async def add_account(self, **fields: Any) -> Account:
+        """``kind``, ``currency``, ``name`` and any of the other fields; NotFound (user),
+        InvalidInput (the user has an account)."""
+        ...
+
+    async def get_account(self, account_id: int) -> Account | None: ...
+
+    async def account_of_user(self, user_id: int) -> Account | None: ...
+
+    async def list_accounts(
+        self, *, after_id: int = 0, limit: int = 100, status: str | None = None
+    ) -> list[Account]: ...
+
+    async def update_account(self, account_id: int, **changes: Any) -> Account:
+        """NotFound."""
+        ...
+
+    async def account_of_token(self, id_token: str) -> Account | None:
+        """The account a token bills to: its own, else its driver's."""
+        ...
+
+    async def link_token(self, id_token: str, account_id: int | None) -> None:
+        """NotFound (token or account)."""
+        ...
+
+    async def post(self, entry: Entry) -> int | None:
+        """Record a ledger entry; None when its idempotency key was recorded before."""
+        ...
+
+    async def balances(self, account: Account) -> dict[str, Decimal]:
+        """``wallet``, ``held``, ``receivable`` on their normal sides."""
+        ...
+
+    async def entries(
+        self, *, account_id: int | None = None, after_id: int = 0, limit: int = 100
+    ) -> list[LedgerEntry]: ...
+
+    async def trial_balance(self) -> dict[tuple[str, str], Decimal]: ...
+
+    async def settlement_facts(self, transaction_pk: int) -> SettlementFacts | None: ...
+
+    async def record_charge(
+        self,
+        *,
+        transaction_pk: int,
+        account: Account,
+        bill: Bill,
+        source: str,
+        entry: Entry,
+        release: Entry | None,
+        resolve_review: tuple[str, dict[str, Any] | None, str | None] | None = None,
+        at: datetime,
+    ) -> Charge | None:
+        """The session's one charge with its entries, atomically; None if charged before."""
+        ...
+
+    async def record_review(self, transaction_pk: int, reason: str, detail: str) -> bool: ...
+
+    async def review_of(self, transaction_pk: int) -> Review | None: ...
+
+    async def list_reviews(
+        self, *, status: str | None = "open", after_pk: int = 0, limit: int = 100
+    ) -> list[Review]: ...
+
+    async def waive(
+        self,
+        transaction_pk: int,
+        *,
+        detail: dict[str, Any],
+        by: str | None,
+        at: datetime,
+        release: Entry | None,
+    ) -> bool: ...
+
+    async def set_session_energy(self, transaction_pk: int, energy_wh: Decimal) -> None: ...
+
+    async def unsettled(self, *, ended_before: datetime, limit: int = 500) -> list[int]: ...
+
+    async def list_charges(
+        self,
+        *,
+        account_id: int | None = None,
+        uninvoiced: bool = False,
+        created_before: datetime | None = None,
+        after_id: int = 0,
+        limit: int = 100,
+    ) -> list[Charge]: ...

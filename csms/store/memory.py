@@ -997,3 +997,24 @@ class MemoryStores:
         self.reports = MemoryReports(data)
         self.pricing = MemoryPricing(data)
         self.tariffs = MemoryTariffs(data)
+        self.jobs = MemoryJobQueue()
+
+
+class MemoryJobQueue:
+    """Jobs kept in a list (unit tests; a process without a database)."""
+
+    def __init__(self) -> None:
+        self.jobs: list[tuple[str, dict[str, Any], str | None]] = []
+
+    async def enqueue(
+        self,
+        entrypoint: str,
+        payload: dict[str, Any],
+        *,
+        dedupe_key: str | None = None,
+        delay: float = 0.0,
+    ) -> bool:
+        if dedupe_key is not None and any(key == dedupe_key for _, _, key in self.jobs):
+            return False
+        self.jobs.append((entrypoint, payload, dedupe_key))
+        return True

@@ -17,8 +17,10 @@ from typing import Any
 
 import asyncpg
 
+from csms.domain.billing import Account, Bill, Charge, LedgerEntry, Review, SettlementFacts
 from csms.domain.chargers import Boot, Charger, ConnectorStatus, Presence
 from csms.domain.id_tokens import IdToken
+from csms.domain.ledger import Entry
 from csms.domain.meter_values import MeterSample
 from csms.domain.reports import (
     Availability,
@@ -31,6 +33,7 @@ from csms.domain.sites import Assignment, Scope, Site
 from csms.domain.tariff_catalog import Resolved, SessionCost, TariffInfo, TariffPush, TariffVersion
 from csms.domain.transactions import Ending, EventRecord, NewSession, SessionChanges, Transaction
 from csms.store import (
+    billing,
     charger_events,
     configuration,
     id_tokens,
@@ -40,6 +43,7 @@ from csms.store import (
 )
 from csms.store import chargers as charger_rows
 from csms.store.batching import BatchCall, BatchWriter, Row
+from csms.store.jobs import PgJobQueue
 
 
 class PostgresChargers:
@@ -526,9 +530,131 @@ class PostgresStores:
         self.reports = PostgresReports(pool)
         self.pricing = PostgresPricing(pool)
         self.tariffs = PostgresTariffs(pool)
+        self.jobs = PgJobQueue(pool)
 
     async def flush(self) -> None:
         """Wait for every batched call and write what is queued."""
         await self.sessions.drain()
         await self.meters.writer.flush()
         await self.chargers.drain()
+
+
+class PostgresBilling:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def add_account(self, **fields: Any) -> Account:
+        return await billing.add_account(self._pool, **fields)
+
+    async def get_account(self, account_id: int) -> Account | None:
+        return await billing.get_account(self._pool, account_id)
+
+    async def account_of_user(self, user_id: int) -> Account | None:
+        return await billing.account_of_user(self._pool, user_id)
+
+    async def list_accounts(
+        self, *, after_id: int = 0, limit: int = 100, status: str | None = None
+    ) -> list[Account]:
+        return await billing.list_accounts(
+            self._pool, after_id=after_id, limit=limit, status=status
+        )
+
+    async def update_account(self, account_id: int, **changes: Any) -> Account:
+        return await billing.update_account(self._pool, account_id, **changes)
+
+    async def account_of_token(self, id_token: str) -> Account | None:
+        return await billing.account_of_token(self._pool, id_token)
+
+    async def link_token(self, id_token: str, account_id: int | None) -> None:
+        await billing.link_token(self._pool, id_token, account_id)
+
+    async def post(self, entry: Entry) -> int | None:
+        return await billing.post_one(self._pool, entry)
+
+    async def balances(self, account: Account) -> dict[str, Decimal]:
+        return await billing.balances(self._pool, account)
+
+    async def entries(
+        self, *, account_id: int | None = None, after_id: int = 0, limit: int = 100
+    ) -> list[LedgerEntry]:
+        return await billing.entries(
+            self._pool, account_id=account_id, after_id=after_id, limit=limit
+        )
+
+    async def trial_balance(self) -> dict[tuple[str, str], Decimal]:
+        return await billing.trial_balance(self._pool)
+
+    async def settlement_facts(self, transaction_pk: int) -> SettlementFacts | None:
+        return await billing.settlement_facts(self._pool, transaction_pk)
+
+    async def record_charge(
+        self,
+        *,
+        transaction_pk: int,
+        account: Account,
+        bill: Bill,
+        source: str,
+        entry: Entry,
+        release: Entry | None,
+        resolve_review: tuple[str, dict[str, Any] | None, str | None] | None = None,
+        at: datetime,
+    ) -> Charge | None:
+        return await billing.record_charge(
+            self._pool,
+            transaction_pk=transaction_pk,
+            account=account,
+            bill=bill,
+            source=source,
+            entry=entry,
+            release=release,
+            resolve_review=resolve_review,
+            at=at,
+        )
+
+    async def record_review(self, transaction_pk: int, reason: str, detail: str) -> bool:
+        return await billing.record_review(self._pool, transaction_pk, reason, detail)
+
+    async def review_of(self, transaction_pk: int) -> Review | None:
+        return await billing.review_of(self._pool, transaction_pk)
+
+    async def list_reviews(
+        self, *, status: str | None = "open", after_pk: int = 0, limit: int = 100
+    ) -> list[Review]:
+        return await billing.list_reviews(self._pool, status=status, after_pk=after_pk, limit=limit)
+
+    async def waive(
+        self,
+        transaction_pk: int,
+        *,
+        detail: dict[str, Any],
+        by: str | None,
+        at: datetime,
+        release: Entry | None,
+    ) -> bool:
+        return await billing.waive(
+            self._pool, transaction_pk, detail=detail, by=by, at=at, release=release
+        )
+
+    async def set_session_energy(self, transaction_pk: int, energy_wh: Decimal) -> None:
+        await billing.set_session_energy(self._pool, transaction_pk, energy_wh)
+
+    async def unsettled(self, *, ended_before: datetime, limit: int = 500) -> list[int]:
+        return await billing.unsettled(self._pool, ended_before=ended_before, limit=limit)
+
+    async def list_charges(
+        self,
+        *,
+        account_id: int | None = None,
+        uninvoiced: bool = False,
+        created_before: datetime | None = None,
+        after_id: int = 0,
+        limit: int = 100,
+    ) -> list[Charge]:
+        return await billing.list_charges(
+            self._pool,
+            account_id=account_id,
+            uninvoiced=uninvoiced,
+            created_before=created_before,
+            after_id=after_id,
+            limit=limit,
+        )

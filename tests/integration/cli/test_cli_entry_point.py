@@ -14,8 +14,8 @@ from tests.integration.cli.conftest import CSMS, Cli, Online, RegisterCharger
 pytestmark = pytest.mark.integration
 
 SUBCOMMANDS = (
-    "up node migrate charger token transactions transaction nodes command journal backoffice user "
-    "site tariff"
+    "up node migrate worker charger token transactions transaction nodes command journal "
+    "backoffice user site tariff"
 ).split()
 
 

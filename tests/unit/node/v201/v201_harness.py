@@ -52,6 +52,7 @@ class RecordedStores:
         self.meters = Recorder(stores.meters, calls)
         self.pricing = stores.pricing
         self.tariffs = stores.tariffs
+        self.jobs = stores.jobs
 
 
 class Harness:
