@@ -11,7 +11,7 @@ import socket
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from csms.domain.sites import check_time_zone
@@ -307,3 +307,12 @@ class WorkerSettings(CommonSettings):
         description="Seconds after its end a session with neither a charge nor a review is "
         "settled by the sweep (its job was lost).",
     )
+
+    @model_validator(mode="after")
+    def _batches_fit(self) -> WorkerSettings:
+        if self.job_concurrency < 2 * self.job_batch_size:
+            raise ValueError(
+                f"CSMS_JOB_CONCURRENCY ({self.job_concurrency}) must be at least twice "
+                f"CSMS_JOB_BATCH_SIZE ({self.job_batch_size})"
+            )
+        return self

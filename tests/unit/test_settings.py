@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from csms.settings import NodeSettings
+from csms.settings import NodeSettings, WorkerSettings
 
 
 @pytest.mark.parametrize(("raw", "expected"), [("", None), ("0", None), ("15", 15.0)])
@@ -23,3 +23,14 @@ def test_ws_ping_interval_default_and_garbage(monkeypatch: pytest.MonkeyPatch) -
         monkeypatch.setenv("CSMS_WS_PING_INTERVAL", garbage)
         with pytest.raises(ValidationError):
             NodeSettings()
+
+
+def test_a_worker_refuses_batches_bigger_than_half_its_concurrency(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CSMS_JOB_CONCURRENCY", "8")
+    monkeypatch.setenv("CSMS_JOB_BATCH_SIZE", "5")
+    with pytest.raises(ValidationError, match="at least twice CSMS_JOB_BATCH_SIZE"):
+        WorkerSettings()
+    monkeypatch.setenv("CSMS_JOB_BATCH_SIZE", "4")
+    assert WorkerSettings().job_batch_size == 4
