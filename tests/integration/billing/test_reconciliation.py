@@ -1,10 +1,11 @@
-"""Reconciliation to the cent (issue 13): 1,000 ended sessions settled by `csms worker`
-processes, one of them SIGKILLed while it settles; every session is charged exactly once and
-every account's balance equals the sum of its sessions' frozen costs.
+"""Reconciliation to the cent (issue 13): every session is charged exactly once and every
+account's balance equals the sum of its sessions' frozen costs.
 
-The sessions are written straight to PostgreSQL (1,000 simulated sessions would test the
-node, not settlement), each with a final cost computed by the cost engine from its tariff
-version, as pricing leaves it; their settlement jobs are enqueued as the node enqueues them.
+- 1,000 sessions driven by simulators of both OCPP versions over real WebSockets, priced by
+  the node, settled by a worker;
+- 1,000 ended sessions written straight to PostgreSQL (each with the final cost the cost
+  engine gives it, as pricing leaves it) settled by two `csms worker` processes, one of them
+  SIGKILLed while it settles.
 """
 
 from __future__ import annotations
@@ -28,13 +29,17 @@ from csms.domain.billing import POSTPAID, PREPAID, REVIEW_REASONS
 from csms.domain.clock import utc_now
 from csms.domain.cost import cost
 from csms.domain.cost_periods import Reading, Timeline
+from csms.domain.sites import Scope
 from csms.domain.tariffs import parse_tariff
+from csms.node.server import Node
 from csms.services import Services
 from csms.services.billing import SETTLE_SESSION
 from csms.store import billing
 from csms.store.jobs import PgJobQueue
 from csms.store.postgres import PostgresStores
-from tests.integration.conftest import RegisterCharger
+from csms.worker.runtime import Worker
+from simulators.station import Station, StationConfig
+from tests.integration.conftest import RegisterCharger, RegisterToken
 from tests.timeouts import TIMEOUT
 
 CSMS = Path(sys.executable).parent / "csms"
@@ -91,7 +96,7 @@ async def start_worker(database_url: str) -> asyncio.subprocess.Process:
 async def charged(
     pool: asyncpg.Pool, pks: list[int], workers: list[asyncio.subprocess.Process]
 ) -> int:
-    assert any(w.returncode is None for w in workers), "no worker is running"
+    assert not workers or any(w.returncode is None for w in workers), "no worker is running"
     return int(
         await pool.fetchval("SELECT count(*) FROM charges WHERE transaction_pk = ANY($1)", pks)
     )
@@ -212,5 +217,103 @@ async def test_a_thousand_sessions_reconcile_to_the_cent_after_a_worker_is_kille
             assert balances["receivable"] == expected[account.id]
             assert balances["wallet"] == 0
         assert balances["held"] == 0
+    trial = await billing.trial_balance(pool)
+    assert sum(amount for (_, currency), amount in trial.items() if currency == "EUR") == 0
+
+
+CHARGERS = 40  # half 1.6, half 2.0.1
+SESSIONS_EACH = 25
+
+
+async def test_a_thousand_simulated_sessions_of_both_versions_settle_to_their_frozen_costs(
+    node: Node,
+    worker: Worker,
+    pool: asyncpg.Pool,
+    register_charger: RegisterCharger,
+    register_token: RegisterToken,
+) -> None:
+    """Sessions priced by the node from the simulators' meter values, settled by the worker:
+    the ledger's totals equal the sum of the frozen session costs, per account."""
+    services = Services(PostgresStores(pool), clock=utc_now)
+    tariff_id = f"S-{secrets.token_hex(4)}"
+    await services.tariffs.add(tariff_id, TARIFF, created_by="t")
+    await services.tariffs.publish(tariff_id, published_by="t")
+    accounts = []
+    for n in range(CHARGERS // 2):
+        if n % 2:
+            account = await billing.add_account(pool, kind=POSTPAID, currency="EUR", name=f"P{n}")
+        else:
+            account = await billing.add_account(
+                pool, kind=PREPAID, currency="EUR", name=f"W{n}", hold_amount=Decimal("20.00")
+            )
+        accounts.append(account)
+    stations = []
+    for n in range(CHARGERS):
+        charger = await register_charger()
+        await services.tariffs.assign(
+            Scope.CHARGER, charger.charge_point_id, tariff_id, created_by="t"
+        )
+        tag = await register_token()  # a token per charger: no concurrent-session refusals
+        await billing.link_token(pool, tag, accounts[n // 2].id)
+        config = StationConfig(
+            url=f"ws://127.0.0.1:{node.port}/ocpp",
+            charge_point_id=charger.charge_point_id,
+            version="1.6" if n % 2 else "2.0.1",
+            password=charger.password,
+        )
+        stations.append((Station(config), tag, n))
+
+    async def drive(station: Station, tag: str, n: int) -> None:
+        await station.connect()
+        try:
+            await station.boot()
+            meter = 10_000 * n
+            for i in range(SESSIONS_EACH):
+                await station.authorize(tag)
+                tx = await station.start_transaction(1, tag, meter)
+                meter += 400 + 37 * i + n
+                await station.send_meter_values(tx, meter)
+                meter += 1_000 + 113 * i
+                await station.stop_transaction(tx, "Local", meter_stop_wh=meter)
+        finally:
+            await station.disconnect()
+
+    async with asyncio.timeout(TIMEOUT * 12):
+        await asyncio.gather(*(drive(*s) for s in stations))
+    ids = [s.config.charge_point_id for s, _, _ in stations]
+    pks = [
+        r["id"]
+        for r in await pool.fetch(
+            "SELECT id FROM transactions WHERE charge_point_id = ANY($1)", ids
+        )
+    ]
+    assert len(pks) == CHARGERS * SESSIONS_EACH
+    async with asyncio.timeout(TIMEOUT * 6):
+        while await charged(pool, pks, []) < len(pks):
+            await asyncio.sleep(0.2)
+
+    frozen = await pool.fetch(
+        """SELECT t.id, t.cost_incl_vat, t.cost_final, c.incl_vat, c.account_id
+           FROM transactions t JOIN charges c ON c.transaction_pk = t.id
+           WHERE t.id = ANY($1)""",
+        pks,
+    )
+    assert len(frozen) == len(pks) and all(r["cost_final"] for r in frozen)
+    assert all(r["incl_vat"] == r["cost_incl_vat"] for r in frozen)
+    per_account: dict[int, Decimal] = {}
+    for r in frozen:
+        per_account[r["account_id"]] = (
+            per_account.get(r["account_id"], Decimal(0)) + r["cost_incl_vat"]
+        )
+    assert set(per_account) == {a.id for a in accounts}
+    for account in accounts:
+        balances = await billing.balances(pool, account)
+        owed = per_account[account.id]
+        assert owed > 0
+        if account.prepaid:
+            assert (balances["wallet"], balances["receivable"]) == (-owed, 0)
+        else:
+            assert (balances["wallet"], balances["receivable"]) == (0, owed)
+        assert balances["held"] == 0  # every hold released at settlement
     trial = await billing.trial_balance(pool)
     assert sum(amount for (_, currency), amount in trial.items() if currency == "EUR") == 0

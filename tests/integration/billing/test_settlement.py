@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,15 +22,13 @@ from csms.domain.billing import METER_BACKWARDS, NO_ACCOUNT, PREPAID
 from csms.domain.clock import utc_now
 from csms.domain.sites import Scope
 from csms.errors import InvalidInput
-from csms.node.runtime import running_node
 from csms.node.server import Node
 from csms.services import Services
 from csms.services.billing import Repricing, SettlementService
-from csms.settings import NodeSettings, WorkerSettings
 from csms.store import billing
 from csms.store.jobs import PgJobQueue
 from csms.store.postgres import PostgresBilling, PostgresPricing, PostgresStores, PostgresTariffs
-from csms.worker.runtime import Worker, running_worker
+from csms.worker.runtime import Worker
 from simulators.station import Station, StationConfig
 from tests.integration.conftest import RegisterCharger, RegisterToken
 from tests.timeouts import TIMEOUT
@@ -42,23 +39,6 @@ TARIFF: dict[str, Any] = {
         {"price_components": [{"type": "ENERGY", "price": "0.40", "vat": "25", "step_size": 1}]}
     ],
 }
-
-
-@pytest.fixture
-async def node(database_url: str) -> AsyncIterator[Node]:
-    settings = NodeSettings(host="127.0.0.1", port=0, node_id=f"bill-{secrets.token_hex(3)}")
-    async with running_node(settings, database_url) as running:
-        yield running
-
-
-@pytest.fixture
-async def worker(database_url: str) -> AsyncIterator[Worker]:
-    settings = WorkerSettings(job_poll_interval=0.2, job_retry_delay=0.1)
-    async with running_worker(settings, database_url) as running:
-        task = asyncio.create_task(running.run())
-        yield running
-        running.stop()
-        await task
 
 
 def settlement(pool: asyncpg.Pool) -> SettlementService:
