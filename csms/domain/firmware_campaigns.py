@@ -18,11 +18,11 @@ import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from csms.domain.firmware import PHASES
+from csms.domain.firmware import PHASES, Rules, Target
 from csms.errors import InvalidInput
 
 # campaign statuses
@@ -342,3 +342,152 @@ def plan(
             return Decision(start_wave=min(later))
         return Decision(completed=True)
     return Decision()
+
+
+# -- records ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class NewArtifact:
+    """An artifact to store; ``sha256`` the operator expects (None: not given)."""
+
+    version: str
+    file_name: str
+    vendor: str | None = None
+    model: str | None = None
+    sha256: str | None = None
+    signature: str | None = None
+    signing_certificate: str | None = None
+    description: str = ""
+    created_by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Artifact:
+    id: int
+    version: str
+    vendor: str | None
+    model: str | None
+    file_name: str
+    size_bytes: int
+    sha256: str
+    signature: str | None
+    signing_certificate: str | None
+    storage: str  # large_object / directory
+    description: str
+    created_by: str | None
+    created_at: datetime
+
+    @property
+    def signed(self) -> bool:
+        return self.signature is not None
+
+    def applies_to(self, charger: CandidateCharger) -> bool:
+        return (self.vendor is None or charger.vendor == self.vendor) and (
+            self.model is None or charger.model == self.model
+        )
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "version": self.version,
+            "vendor": self.vendor,
+            "model": self.model,
+            "file_name": self.file_name,
+            "size_bytes": self.size_bytes,
+            "sha256": self.sha256,
+            "signed": self.signed,
+            "storage": self.storage,
+            "description": self.description,
+            "created_by": self.created_by,
+            "created_at": self.created_at,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Campaign:
+    id: int
+    name: str
+    artifact_id: int
+    target_version: str
+    signed: bool
+    status: str
+    selector: dict[str, Any]
+    options: CampaignOptions
+    current_wave: int
+    halted_reason: str | None
+    created_by: str | None
+    created_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Wave:
+    number: int
+    label: str
+    size: int
+    failures_accepted: bool
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignEvent:
+    id: int
+    campaign_id: int
+    charge_point_id: str | None
+    at: datetime
+    kind: str
+    state: str | None
+    detail: str | None
+    actor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class TargetRow:
+    """One charger of a campaign: its state machine's ``target`` and where it stands."""
+
+    campaign_id: int
+    charge_point_id: str
+    wave: int
+    position: int
+    target: Target
+    revision: int  # changes with every update (optimistic concurrency)
+    from_version: str | None
+    waiting: str | None  # why a pending charger was not sent the update yet
+    sent_at: datetime | None
+    updated_at: datetime
+    finished_at: datetime | None
+
+
+def rules_of(campaign: Campaign) -> Rules:
+    """The state machine's rules of a campaign."""
+    options = campaign.options
+    return Rules(
+        target_version=campaign.target_version,
+        max_attempts=options.max_attempts,
+        retry_delay=timedelta(seconds=options.retry_delay),
+        timeouts=dict(options.timeouts),
+        retrieve_at=options.retrieve_at,
+        install_at=options.install_at,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class NewTarget:
+    charge_point_id: str
+    wave: int
+    position: int
+    from_version: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Dispatchable:
+    """A pending target with what decides whether to send it the update now."""
+
+    row: TargetRow
+    connected_protocol: str | None
+    firmware_version: str | None
+    time_zone: str | None
+    in_session: bool

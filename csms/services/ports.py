@@ -8,13 +8,29 @@ Every method's docstring is its contract; "durable" means committed when the cal
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
 from csms.domain.billing import Account, Bill, Charge, LedgerEntry, Review, SettlementFacts
 from csms.domain.chargers import Boot, Charger, ConnectorStatus, Presence
+from csms.domain.firmware import Target
+from csms.domain.firmware_campaigns import (
+    Artifact,
+    Campaign,
+    CampaignEvent,
+    CampaignOptions,
+    CandidateCharger,
+    Dispatchable,
+    NewArtifact,
+    NewTarget,
+    Selector,
+    TargetRow,
+    Wave,
+    WavePlan,
+    WaveProgress,
+)
 from csms.domain.id_tokens import IdToken
 from csms.domain.ledger import Entry
 from csms.domain.meter_values import MeterSample
@@ -568,3 +584,147 @@ class BillingStore(Protocol):
         after_id: int = 0,
         limit: int = 100,
     ) -> list[Charge]: ...
+
+
+class FirmwareStore(Protocol):
+    """Firmware artifacts (their bytes streamed in and out, never whole in memory),
+    campaigns, waves, targets and their history (csms.store.firmware)."""
+
+    async def add_artifact(
+        self,
+        new: NewArtifact,
+        chunks: AsyncIterator[bytes],
+        seal: Callable[[], tuple[int, str]],
+    ) -> Artifact:
+        """Store the file and its row atomically; ``seal`` (after the last chunk) gives
+        (size, sha256) or raises, and then nothing is kept. InvalidInput (a duplicate)."""
+        ...
+
+    async def get_artifact(self, artifact_id: int) -> Artifact | None: ...
+
+    async def list_artifacts(self, *, after_id: int = 0, limit: int = 100) -> list[Artifact]: ...
+
+    async def remove_artifact(self, artifact_id: int) -> None:
+        """NotFound; InvalidInput when a campaign uses it."""
+        ...
+
+    def read_artifact(self, artifact_id: int, start: int, length: int) -> AsyncIterator[bytes]:
+        """``length`` bytes from ``start``, chunk by chunk."""
+        ...
+
+    async def candidates(self, selector: Selector) -> list[CandidateCharger]: ...
+
+    async def active_elsewhere(self, charge_point_ids: Sequence[str]) -> dict[str, int]:
+        """Chargers of the list in a campaign not finished with them -> that campaign."""
+        ...
+
+    async def create_campaign(
+        self,
+        *,
+        artifact_id: int,
+        selector: dict[str, Any],
+        options: CampaignOptions,
+        waves: Sequence[WavePlan],
+        targets: Sequence[NewTarget],
+        created_by: str | None,
+    ) -> int: ...
+
+    async def get_campaign(self, campaign_id: int) -> Campaign | None: ...
+
+    async def list_campaigns(
+        self, *, status: str | None = None, after_id: int = 0, limit: int = 100
+    ) -> list[Campaign]: ...
+
+    async def active_campaigns(self) -> list[int]:
+        """Running, paused or halted."""
+        ...
+
+    async def cancel_targets(self, campaign_id: int, actor: str | None) -> int: ...
+
+    async def retry_failed(self, campaign_id: int, actor: str | None) -> tuple[int, int]:
+        """(retried, skipped: in another campaign now)."""
+        ...
+
+    async def set_status(
+        self,
+        campaign_id: int,
+        status: str,
+        *,
+        only_from: Sequence[str],
+        actor: str | None,
+        detail: str | None = None,
+        halted_reason: str | None = None,
+    ) -> bool:
+        """Change the status if it is one of ``only_from``; False otherwise."""
+        ...
+
+    async def start_wave(self, campaign_id: int, number: int) -> bool: ...
+
+    async def finish_waves(self, campaign_id: int, numbers: Sequence[int]) -> None: ...
+
+    async def accept_failures(self, campaign_id: int, up_to_wave: int) -> None: ...
+
+    async def waves(self, campaign_id: int) -> list[Wave]: ...
+
+    async def wave_progress(self, campaign_id: int) -> list[WaveProgress]: ...
+
+    async def state_counts(self, campaign_id: int) -> dict[str, int]: ...
+
+    async def get_target(self, campaign_id: int, charge_point_id: str) -> TargetRow | None: ...
+
+    async def active_target(self, charge_point_id: str) -> TargetRow | None: ...
+
+    async def update_target(
+        self,
+        row: TargetRow,
+        target: Target,
+        *,
+        note: str | None,
+        actor: str | None = None,
+        waiting: str | None = None,
+    ) -> bool:
+        """Write ``target`` if the row is still at ``row.revision``; False: read it again."""
+        ...
+
+    async def mark_sent(self, campaign_id: int, charge_point_id: str, request_id: int) -> bool:
+        """Claim the one send of update ``request_id``."""
+        ...
+
+    async def set_waiting(self, campaign_id: int, waiting: dict[str, str | None]) -> None: ...
+
+    async def dispatchable(
+        self, campaign_id: int, *, up_to_wave: int, now: datetime, limit: int
+    ) -> list[Dispatchable]: ...
+
+    async def in_flight(self, campaign_id: int) -> int: ...
+
+    async def due(self, campaign_id: int, now: datetime) -> list[TargetRow]: ...
+
+    async def targets(
+        self,
+        campaign_id: int,
+        *,
+        states: Sequence[str] | None = None,
+        after_position: int = -1,
+        limit: int = 100,
+    ) -> list[TargetRow]: ...
+
+    async def events(
+        self,
+        campaign_id: int,
+        *,
+        charge_point_id: str | None = None,
+        after_id: int = 0,
+        limit: int = 100,
+    ) -> list[CampaignEvent]: ...
+
+    async def record_event(
+        self,
+        campaign_id: int,
+        kind: str,
+        *,
+        charge_point_id: str | None = None,
+        state: str | None = None,
+        detail: str | None = None,
+        actor: str | None = None,
+    ) -> None: ...
