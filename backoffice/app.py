@@ -22,6 +22,7 @@ from backoffice.routes import (
     chargers,
     commands,
     events,
+    firmware,
     health,
     id_tokens,
     nodes,
@@ -62,6 +63,8 @@ ROUTERS = (
     events.router,
     health.router,
     health.metrics_router,
+    firmware.router,
+    firmware.download_router,
 )
 
 

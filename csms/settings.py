@@ -84,6 +84,49 @@ class CommonSettings(BaseSettings):
             raise ConfigurationError("CSMS_REDIS_URL must be set when CSMS_ENV=production")
 
 
+# A placeholder that works out of the box in dev; `check_safe` refuses it outside dev.
+DEFAULT_FIRMWARE_URL_SECRET = "dev-only-insecure-firmware-url-secret"
+
+
+class FirmwareSettings(CommonSettings):
+    """Firmware files: where they are kept, and the signed URLs chargers download them by
+    (the backoffice serves them, the worker hands the URLs out, the CLI uploads)."""
+
+    firmware_dir: Path | None = Field(
+        None,
+        description="Directory for uploaded firmware files (shared by the backoffice, the "
+        "worker and the CLI); unset: PostgreSQL large objects.",
+    )
+    firmware_max_bytes: int = Field(
+        1024**3, ge=1, description="Largest firmware file accepted by an upload."
+    )
+    firmware_url_secret: SecretStr = Field(
+        SecretStr(DEFAULT_FIRMWARE_URL_SECRET),
+        description="HMAC key of the firmware download URLs given to chargers; at least 32 "
+        "characters outside dev, the same in the backoffice and the worker.",
+    )
+    firmware_base_url: str = Field(
+        "http://127.0.0.1:8000",
+        description="The backoffice as chargers reach it: firmware URLs start with this.",
+    )
+    firmware_url_ttl: float = Field(
+        86_400.0,
+        gt=0,
+        description="Seconds a firmware download URL stays valid after its retrieve time.",
+    )
+
+    def check_safe(self) -> None:
+        super().check_safe()
+        if self.is_dev:
+            return
+        secret = self.firmware_url_secret.get_secret_value()
+        if secret == DEFAULT_FIRMWARE_URL_SECRET or len(secret) < 32:
+            raise ConfigurationError(
+                "CSMS_FIRMWARE_URL_SECRET must be set to at least 32 random characters "
+                "when CSMS_ENV=production"
+            )
+
+
 class NodeSettings(CommonSettings):
     """Settings of a charger-facing node (``csms node`` / ``csms up``)."""
 
@@ -196,7 +239,7 @@ DEFAULT_JWT_SECRET = "dev-only-insecure-jwt-secret-change-me"
 MIN_JWT_SECRET = 32
 
 
-class BackofficeSettings(CommonSettings):
+class BackofficeSettings(FirmwareSettings):
     """Settings of the REST backoffice (``csms backoffice`` / ``csms up``).
 
     ``api_host``/``api_port`` are not ``host``/``port`` so that ``csms up`` can run a node and
@@ -272,7 +315,7 @@ class BackofficeSettings(CommonSettings):
             )
 
 
-class WorkerSettings(CommonSettings):
+class WorkerSettings(FirmwareSettings):
     """Settings of ``csms worker`` (durable jobs: settlement, invoices, payments)."""
 
     job_concurrency: int = Field(
@@ -306,6 +349,16 @@ class WorkerSettings(CommonSettings):
         gt=0,
         description="Seconds after its end a session with neither a charge nor a review is "
         "settled by the sweep (its job was lost).",
+    )
+
+    firmware_tick_interval: float = Field(
+        5.0,
+        gt=0,
+        description="Seconds between two looks at each unfinished firmware campaign (time "
+        "outs, halts, next waves, whom to send the update now).",
+    )
+    firmware_command_timeout: float = Field(
+        30.0, gt=0, le=300, description="Seconds a charger has to answer UpdateFirmware."
     )
 
     @model_validator(mode="after")

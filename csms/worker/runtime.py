@@ -12,9 +12,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -24,7 +26,14 @@ from pgqueuer import DatabaseRetryEntrypointExecutor, Job, PgQueuer
 from pgqueuer.executors import EntrypointExecutorParameters
 from pgqueuer.models import Schedule
 
+from csms.cluster.bus import CommandClient
+from csms.cluster.connect import redis_client
+from csms.cluster.events import EventPublisher, publish_firmware_hooks
+from csms.cluster.keys import Keys
+from csms.cluster.tasks import stop_task
 from csms.domain.clock import utc_now
+from csms.domain.firmware_campaigns import Artifact
+from csms.domain.firmware_urls import signed_url
 from csms.services.billing import (
     HOLD_SESSION,
     SETTLE_SESSION,
@@ -32,10 +41,17 @@ from csms.services.billing import (
     Repricing,
     SettlementService,
 )
+from csms.services.firmware import FIRMWARE_SEND, FIRMWARE_TICK, FirmwareOrchestrator
+from csms.services.hooks import Hooks
 from csms.settings import WorkerSettings
 from csms.store.jobs import PgJobQueue
 from csms.store.pool import create_pool
-from csms.store.postgres import PostgresBilling, PostgresPricing, PostgresTariffs
+from csms.store.postgres import (
+    PostgresBilling,
+    PostgresFirmware,
+    PostgresPricing,
+    PostgresTariffs,
+)
 
 log = logging.getLogger(__name__)
 
@@ -89,10 +105,15 @@ def register(worker: Worker, name: str, handler: Handler) -> None:
 
 
 @contextlib.asynccontextmanager
-async def running_worker(settings: WorkerSettings, database_url: str) -> AsyncIterator[Worker]:
+async def running_worker(
+    settings: WorkerSettings, database_url: str, redis_url: str | None = None
+) -> AsyncIterator[Worker]:
+    """A worker over the pool; with ``redis_url`` it also runs firmware campaigns (it sends
+    commands through the cluster's bus and publishes live events)."""
     pool = await create_pool(
         database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
     )
+    firmware: contextlib.AsyncExitStack | None = None
     try:
         jobs = PgJobQueue(pool)
         repricing = Repricing(
@@ -123,9 +144,85 @@ async def running_worker(settings: WorkerSettings, database_url: str) -> AsyncIt
             if found:
                 log.warning("%d ended sessions had no settlement job: enqueued", found)
 
+        if redis_url is not None:
+            firmware = contextlib.AsyncExitStack()
+            await firmware.enter_async_context(running_campaigns(worker, redis_url))
         yield worker
     finally:
+        if firmware is not None:
+            await firmware.aclose()
         await pool.close()
+
+
+@contextlib.asynccontextmanager
+async def running_campaigns(worker: Worker, redis_url: str) -> AsyncIterator[None]:
+    """Firmware campaigns: the tick and send jobs, and a loop that enqueues a tick of every
+    unfinished campaign each ``CSMS_FIRMWARE_TICK_INTERVAL`` (any number of workers: a
+    campaign's tick is queued once, run by one of them)."""
+    settings = worker.settings
+    redis = redis_client(redis_url)
+    keys = Keys(settings.redis_prefix)
+    commands = CommandClient(redis, keys, caller_id=f"worker-{secrets.token_hex(6)}")
+    publisher = EventPublisher(redis, keys, f"worker-{os.getpid()}")
+    hooks = Hooks()
+    publish_firmware_hooks(hooks, publisher)
+    secret = settings.firmware_url_secret.get_secret_value()
+
+    def sign(artifact: Artifact, charge_point_id: str, retrieve_at: datetime) -> str:
+        return signed_url(
+            settings.firmware_base_url,
+            secret,
+            artifact_id=artifact.id,
+            file_name=artifact.file_name,
+            charge_point_id=charge_point_id,
+            expires=int(retrieve_at.timestamp() + settings.firmware_url_ttl),
+        )
+
+    orchestrator = FirmwareOrchestrator(
+        PostgresFirmware(worker.pool, directory=settings.firmware_dir),
+        PgJobQueue(worker.pool),
+        commands,
+        sign,
+        clock=utc_now,
+        hooks=hooks,
+        command_timeout=settings.firmware_command_timeout,
+        default_time_zone=settings.default_time_zone,
+    )
+
+    async def tick(payload: dict[str, Any]) -> None:
+        await orchestrator.tick(int(payload["campaign_id"]))
+
+    async def send(payload: dict[str, Any]) -> None:
+        await orchestrator.send(
+            int(payload["campaign_id"]),
+            str(payload["charge_point_id"]),
+            int(payload["request_id"]),
+            payload.get("protocol"),
+        )
+
+    register(worker, FIRMWARE_TICK, tick)
+    register(worker, FIRMWARE_SEND, send)
+
+    async def ticking() -> None:
+        while True:
+            try:
+                await orchestrator.enqueue_ticks()
+            except (OSError, asyncpg.PostgresError) as exc:
+                log.warning("firmware campaigns: cannot enqueue ticks: %s", exc)
+            await asyncio.sleep(settings.firmware_tick_interval)
+
+    await commands.start()
+    await publisher.start()
+    loop = asyncio.create_task(ticking(), name="firmware-ticks")
+    try:
+        yield
+    finally:
+        await stop_task(loop)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(5.0):
+                await commands.close()
+        await publisher.close()
+        await redis.aclose()
 
 
 async def run_until_stopped(worker: Worker, stop: asyncio.Event) -> None:

@@ -21,6 +21,8 @@ SAMPLE = {
     "site_id": "NO-SUCH-SITE",
     "scope": "group",
     "target": "NO-SUCH-GROUP",
+    "artifact_id": "999999999",
+    "campaign_id": "999999999",
 }
 LOGOUT = "/api/v1/auth/logout"
 
