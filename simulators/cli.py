@@ -60,6 +60,31 @@ def _currency(text: str) -> str:
     return text
 
 
+def _share(text: str) -> float:
+    """``5%``, ``5`` (percent) -> 0.05."""
+    try:
+        value = float(text.strip().removesuffix("%")) / 100
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a percentage: {text}") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be between 0% and 100%: {text}")
+    return value
+
+
+def _add_firmware_failures(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--fail-download", type=_share, default=0.0, help="share of firmware downloads that fail"
+    )
+    parser.add_argument(
+        "--fail-install", type=_share, default=0.0, help="share of firmware installs that fail"
+    )
+    parser.add_argument(
+        "--bad-signature",
+        action="store_true",
+        help="every firmware signature check fails (InvalidSignature)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (subcommands: ``run``; ``fleet`` is to come)."""
     parser = argparse.ArgumentParser(prog="csms-sim", description=__doc__.splitlines()[0])
@@ -88,6 +113,10 @@ def build_parser() -> argparse.ArgumentParser:
         default="EUR",
         help="ISO 4217 code (2.0.1 TariffCostCtrlr.Currency)",
     )
+    run.add_argument("--vendor", default="SimVendor", help="BootNotification vendor")
+    run.add_argument("--model", default="SimModel", help="BootNotification model")
+    run.add_argument("--firmware-version", default="1.0.0", help="the version it boots with")
+    _add_firmware_failures(run)
     run.add_argument("--verbose", action="store_true", help="log every frame")
     _add_fleet(commands)
     return parser
@@ -115,6 +144,8 @@ def _add_fleet(commands: Any) -> None:
         "--warmup", type=float, default=5.0, help="seconds after the ramp before latencies count"
     )
     fleet.add_argument("--no-spread", action="store_true", help="all connections from 127.0.0.1")
+    fleet.add_argument("--firmware-version", default="1.0.0", help="the version they boot with")
+    _add_firmware_failures(fleet)
 
 
 def _config(args: argparse.Namespace) -> StationConfig:
@@ -128,6 +159,12 @@ def _config(args: argparse.Namespace) -> StationConfig:
         call_timeout=args.call_timeout,
         display_cost_and_price=args.display_cost,
         currency=args.currency,
+        vendor=args.vendor,
+        model=args.model,
+        firmware_version=args.firmware_version,
+        fail_download=args.fail_download,
+        fail_install=args.fail_install,
+        bad_signature=args.bad_signature,
     )
 
 
@@ -198,6 +235,10 @@ def _fleet(args: argparse.Namespace) -> int:
         id_token=args.id_token,
         spread_addresses=not args.no_spread,
         warmup=args.warmup,
+        firmware_version=args.firmware_version,
+        fail_download=args.fail_download,
+        fail_install=args.fail_install,
+        bad_signature=args.bad_signature,
     )
     summary = run_fleet(profile)
     sys.stdout.write(json.dumps(summary) + "\n")

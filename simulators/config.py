@@ -34,6 +34,10 @@ class StationConfig:
     California Pricing extension (``CustomDisplayCostAndPrice=true`` and its configuration
     keys, ``DataTransfer`` vendor ``org.openchargealliance.costmsg``), in 2.0.1 the
     ``TariffCostCtrlr`` variables of functional block I, ``Currency`` = ``currency``.
+
+    Firmware updates (:mod:`simulators.firmware`) fail on purpose with ``fail_firmware``
+    (every download), ``fail_download`` / ``fail_install`` (probabilities per update) and
+    ``bad_signature`` (every signature check).
     """
 
     url: str
@@ -51,6 +55,9 @@ class StationConfig:
     open_timeout: float = 10.0
     auto_replay: bool = True
     fail_firmware: bool = False
+    fail_download: float = 0.0
+    fail_install: float = 0.0
+    bad_signature: bool = False
     display_cost_and_price: bool = False
     currency: str = "EUR"
     meter: MeterProfile = field(default_factory=MeterProfile)
@@ -60,6 +67,8 @@ class StationConfig:
             raise ValueError(f"unsupported OCPP version {self.version!r} (1.6 or 2.0.1)")
         if self.connectors < 1:
             raise ValueError("connectors must be at least 1")
+        if not (0 <= self.fail_download <= 1 and 0 <= self.fail_install <= 1):
+            raise ValueError("fail_download and fail_install are probabilities (0..1)")
         if self.meter_interval <= 0 or self.call_timeout <= 0:
             raise ValueError("meter_interval and call_timeout must be positive")
         if not (len(self.currency) == 3 and self.currency.isalpha() and self.currency.isupper()):

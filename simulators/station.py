@@ -18,10 +18,11 @@ offline queue (:mod:`simulators.outbox`) so none is lost while the station is of
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from typing import Any
 
-from simulators import framing, meter
+from simulators import firmware, framing, meter
 from simulators.adapter import VersionAdapter, adapter_for
 from simulators.charging import MeterLoop
 from simulators.config import StationConfig
@@ -358,6 +359,27 @@ class Station:
         self.log.info("rebooting (%s)", reason)
         await self.connect()
         await self.boot(reason="RemoteReset")
+        for connector_id in range(1, self.config.connectors + 1):
+            await self.status_notification(connector_id, "Available")
+
+    async def fetch_firmware(self, location: str, retries: int) -> firmware.Fetched:
+        """Download a firmware file over HTTP(S) (resuming a broken download)."""
+        return await firmware.fetch(location, retries=retries, timeout=self.config.call_timeout)
+
+    async def restart_with_firmware(self, version: str) -> None:
+        """What a charger does to activate new firmware: its sessions end, it reboots and
+        boots with the new version (2.0.1 reason FirmwareUpdate), reports its connectors."""
+        for tx in list(self.state.transactions.values()):
+            await self.end_charging(tx, "Reboot")
+        for loop in list(self._meter_loops.values()):
+            await loop.stop()
+        self._meter_loops.clear()
+        if self._connection is not None:
+            await self._connection.close()
+        self.config = dataclasses.replace(self.config, firmware_version=version)
+        self.log.info("rebooting into firmware %s", version)
+        await self.connect()
+        await self.boot(reason="FirmwareUpdate")
         for connector_id in range(1, self.config.connectors + 1):
             await self.status_notification(connector_id, "Available")
 

@@ -11,6 +11,7 @@ from sim_fake_csms import schema_errors
 from simulators.adapter import adapter_for
 from simulators.config import StationConfig
 from simulators.display import Display
+from simulators.firmware import Fetched
 from simulators.state import StationState
 from simulators.transaction import Transaction
 
@@ -31,6 +32,8 @@ class FakeContext:
         self.actions: list[Callable[[], Awaitable[object]]] = []
         self.sent: list[tuple[str, dict[str, Any]]] = []
         self.events: list[tuple[Any, ...]] = []
+        # what a firmware download gives (tests set it)
+        self.fetched = Fetched(True, 3, b"\0" * 32, "2.3.1")
 
     def after(self, action: Callable[[], Awaitable[object]]) -> None:
         self.actions.append(action)
@@ -73,3 +76,10 @@ class FakeContext:
 
     async def reboot(self, reason: str) -> None:
         self.events.append(("reboot", reason))
+
+    async def fetch_firmware(self, location: str, retries: int) -> Fetched:
+        self.events.append(("fetch", location, retries))
+        return self.fetched
+
+    async def restart_with_firmware(self, version: str) -> None:
+        self.events.append(("restart", version))
