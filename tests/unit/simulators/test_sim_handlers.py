@@ -9,12 +9,11 @@ from typing import Any
 
 import pytest
 from sim_fake_context import FakeContext
-
-from simulators.firmware import Fetched
 from sim_fake_csms import schema_errors
 
 from simulators.adapter import adapter_for
 from simulators.dispatcher import Dispatcher
+from simulators.firmware import Fetched
 from simulators.framing import Call, CallErrorFrame, CallResult
 from simulators.transaction import Transaction
 
