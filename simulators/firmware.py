@@ -32,6 +32,7 @@ from typing import Any
 import httpx
 
 from simulators.context import StationContext
+from simulators.errors import ConnectionLostError, NotConnectedError
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,8 @@ MANIFEST = b"CSMS-SIM-FIRMWARE "
 MANIFEST_MAX = 128
 LONGEST_WAIT = 3600.0  # seconds a scheduled download or install is waited for, at most
 SESSION_POLL = 0.2
+RECONNECT_WAIT = 120.0  # seconds a status waits for the connection to come back
+RECONNECT_POLL = 0.2
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +196,21 @@ def update_of(action: str, payload: dict[str, Any], *, v201: bool) -> Update:
     )
 
 
+async def _deliver(ctx: StationContext, action: str, payload: dict[str, Any]) -> None:
+    """Send a status, waiting out a lost connection as a charger queues it (the station, or
+    whoever drives it, reconnects: possibly to another node)."""
+    waited = 0.0
+    while True:
+        try:
+            await ctx.call(action, payload)
+            return
+        except (NotConnectedError, ConnectionLostError, TimeoutError):
+            if waited >= RECONNECT_WAIT:
+                raise
+            await asyncio.sleep(RECONNECT_POLL)
+            waited += RECONNECT_POLL
+
+
 async def _until(moment: datetime | None) -> bool:
     """Sleep until ``moment`` (at most LONGEST_WAIT); True if it was in the future."""
     if moment is None:
@@ -214,12 +232,12 @@ async def run_update(ctx: StationContext, update: Update) -> None:
         payload: dict[str, Any] = {"status": status}
         if update.request_id is not None:
             payload["requestId"] = update.request_id
-        await ctx.call(update.action, payload)
+        await _deliver(ctx, update.action, payload)
 
     async def security_event(kind: str) -> None:
         if update.security_events:
             now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-            await ctx.call("SecurityEventNotification", {"type": kind, "timestamp": now})
+            await _deliver(ctx, "SecurityEventNotification", {"type": kind, "timestamp": now})
 
     if update.retrieve_at is not None and update.retrieve_at > datetime.now(UTC):
         await report("DownloadScheduled")  # L01.FR.13

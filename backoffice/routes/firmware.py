@@ -9,6 +9,7 @@ requests (206, so a charger resumes a broken download) and streams the file.
 
 from __future__ import annotations
 
+import base64
 import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
@@ -464,9 +465,12 @@ async def download(request: Request) -> Response:
     if request.path_params["file_name"] != artifact.file_name:
         raise NotFound("no such firmware file")
     size = artifact.size_bytes
+    digest = base64.b64encode(bytes.fromhex(artifact.sha256)).decode()
     headers = {
         "Accept-Ranges": "bytes",
         "ETag": f'"{artifact.sha256}"',
+        "Repr-Digest": f"sha-256=:{digest}:",  # RFC 9530: the whole file's SHA-256
+        "X-Firmware-Version": artifact.version,
         "Cache-Control": "private, no-store",
     }
     try:
