@@ -129,6 +129,8 @@ NOT_A_DRIVERS = {
     "site_id": "ISO-SITE",
     "scope": "charger",
     "target": "ISO-TARGET",
+    "artifact_id": "1",  # firmware is staff's too
+    "campaign_id": "1",
 }
 # routes a driver asks with an id token besides the path: Bob's, or one that does not exist
 QUERY = {"/api/v1/chargers/{charge_point_id}/tariff": "id_token"}
