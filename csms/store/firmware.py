@@ -774,6 +774,12 @@ async def retry_failed(db: Executor, campaign_id: int, actor: str | None) -> tup
         "SELECT count(*) FROM firmware_targets WHERE campaign_id = $1 AND state = 'failed'",
         campaign_id,
     )
+    await db.execute(  # their waves are not finished any more
+        """UPDATE firmware_campaign_waves SET finished_at = NULL
+           WHERE campaign_id = $1 AND number IN (
+               SELECT wave FROM firmware_targets WHERE campaign_id = $1 AND state = 'pending')""",
+        campaign_id,
+    )
     await db.executemany(
         """INSERT INTO firmware_events (campaign_id, charge_point_id, kind, state, detail, actor)
            VALUES ($1, $2, 'target', 'pending', 'retry requested', $3)""",
