@@ -217,9 +217,7 @@ async def check_firmware_and_log(
     Downloading..Installed, GetLog (security whitepaper / 2.0.1 N01) by LogStatusNotification;
     the node of the station's socket stores them in charger_events."""
     cp = station.config.charge_point_id
-    firmware = await send(
-        client, station, "update_firmware", {"location": FIRMWARE_LOCATION}
-    )
+    firmware = await send(client, station, "update_firmware", {"location": FIRMWARE_LOCATION})
     assert firmware["action"] == "UpdateFirmware"
     # 1.6 UpdateFirmware.conf has no field
     assert firmware["response"] == (

@@ -5,16 +5,22 @@ chargers over real WebSockets that download from the backoffice over HTTP."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import hashlib
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
+from cryptography.x509.oid import NameOID
 
 from csms.node.runtime import running_node
 from csms.node.server import Node
@@ -165,6 +171,41 @@ async def eventually(
                 await asyncio.sleep(TIMEOUT / 100)
     except TimeoutError:
         raise AssertionError(f"not within {timeout:.0f} s: {what} (last: {last!r})") from None
+
+
+def signing_key(kind: str) -> tuple[object, str]:
+    """A key and its self-signed PEM certificate (the manufacturer's firmware signer)."""
+    key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey = (
+        rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        if kind == "rsa"
+        else ec.generate_private_key(ec.SECP256R1())
+    )
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Firmware Signer")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=30))
+        .sign(key, hashes.SHA256())
+    )
+    return key, certificate.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def sign(key: object, data: bytes) -> str:
+    """L01.FR.04: RSA-PSS (or ECDSA here) over the file's SHA-256."""
+    digest = hashlib.sha256(data).digest()
+    prehashed = utils.Prehashed(hashes.SHA256())
+    if isinstance(key, rsa.RSAPrivateKey):
+        pss = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=padding.PSS.MAX_LENGTH)
+        raw = key.sign(digest, pss, prehashed)
+    else:
+        assert isinstance(key, ec.EllipticCurvePrivateKey)
+        raw = key.sign(digest, ec.ECDSA(prehashed))
+    return base64.b64encode(raw).decode()
 
 
 __all__ = ["Account", "login"]

@@ -12,16 +12,11 @@ import hashlib
 import secrets
 import time
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
 import httpx
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
-from cryptography.x509.oid import NameOID
 
 from csms.domain.firmware_campaigns import NewArtifact
 from csms.domain.firmware_urls import signed_url
@@ -30,7 +25,13 @@ from csms.services.firmware import ArtifactService
 from csms.store.postgres import PostgresFirmware
 from simulators.firmware import fetch, signature_verifies
 from tests.integration.backoffice.conftest import Account, Backoffice
-from tests.integration.firmware.conftest import URL_SECRET, Upload, firmware_image
+from tests.integration.firmware.conftest import (
+    URL_SECRET,
+    Upload,
+    firmware_image,
+    sign,
+    signing_key,
+)
 
 
 def url(backoffice: Backoffice, artifact_id: int, name: str, cp: str, expires: int) -> str:
@@ -42,41 +43,6 @@ def url(backoffice: Backoffice, artifact_id: int, name: str, cp: str, expires: i
         charge_point_id=cp,
         expires=expires,
     )
-
-
-def signing_key(kind: str) -> tuple[object, str]:
-    """A key and its self-signed PEM certificate (the manufacturer's firmware signer)."""
-    key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey = (
-        rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        if kind == "rsa"
-        else ec.generate_private_key(ec.SECP256R1())
-    )
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Firmware Signer")])
-    now = datetime.now(UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=30))
-        .sign(key, hashes.SHA256())
-    )
-    return key, certificate.public_bytes(serialization.Encoding.PEM).decode()
-
-
-def sign(key: object, data: bytes) -> str:
-    """L01.FR.04: RSA-PSS (or ECDSA here) over the file's SHA-256."""
-    digest = hashlib.sha256(data).digest()
-    prehashed = utils.Prehashed(hashes.SHA256())
-    if isinstance(key, rsa.RSAPrivateKey):
-        pss = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=padding.PSS.MAX_LENGTH)
-        raw = key.sign(digest, pss, prehashed)
-    else:
-        assert isinstance(key, ec.EllipticCurvePrivateKey)
-        raw = key.sign(digest, ec.ECDSA(prehashed))
-    return base64.b64encode(raw).decode()
 
 
 async def test_signed_urls_ranges_and_resumes(
