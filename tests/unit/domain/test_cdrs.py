@@ -24,9 +24,15 @@ from csms.domain.cdrs import (
 )
 from csms.domain.cost_periods import Timeline
 from csms.domain.sites import Site
-from tests.unit.domain.cost_helpers import AMSTERDAM, at, charge, component, park, price, session
+from tests.unit.domain.cost_helpers import AMSTERDAM, at, charge, park, price, session
 
 PARTY = Party("NL", "CSM")
+
+
+def component(kind: str, price: str, vat: str) -> dict[str, Any]:
+    return {"type": kind, "price": price, "vat": vat, "step_size": 1}
+
+
 SITE = Site(
     id="AMS-1",
     name="Harbour",
