@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import fastjsonschema
 import orjson
 import pytest
 
@@ -24,6 +25,7 @@ from csms.domain.cdrs import (
 )
 from csms.domain.cost_periods import Timeline
 from csms.domain.sites import Site
+from tests.ocpi_cdr import validate_cdr
 from tests.unit.domain.cost_helpers import AMSTERDAM, at, charge, park, price, session
 
 PARTY = Party("NL", "CSM")
@@ -93,6 +95,12 @@ def cdr_session(
     return CdrSession(**fields)
 
 
+def valid(cdr: dict[str, Any]) -> dict[str, Any]:
+    """``cdr`` after checking its JSON against the OCPI 2.2.1 CDR object definitions."""
+    validate_cdr(orjson.loads(dumps(cdr)))
+    return cdr
+
+
 def periods(cdr: dict[str, Any]) -> list[tuple[str, dict[str, str], str | None]]:
     return [
         (
@@ -106,7 +114,7 @@ def periods(cdr: dict[str, Any]) -> list[tuple[str, dict[str, str], str | None]]
 
 def test_a_simple_session_maps_every_required_field() -> None:
     s = cdr_session(ENERGY, session(at("2026-11-03 09:00"), charge(60, kwh=10)))
-    cdr = to_ocpi(s, party=PARTY)
+    cdr = valid(to_ocpi(s, party=PARTY))
     assert cdr["country_code"] == "NL" and cdr["party_id"] == "CSM" and cdr["id"] == "42"
     assert cdr["start_date_time"] == "2026-11-03T08:00:00Z"
     assert cdr["end_date_time"] == "2026-11-03T09:00:00Z"
@@ -190,7 +198,7 @@ def test_a_session_across_midnight_on_the_night_dst_ends() -> None:
     # Saturday 24 Oct 2026 22:00 CEST to Sunday 04:00 CET: 7 real hours (03:00 comes twice)
     timeline = session(at("2026-10-24 22:00"), charge(120, kwh=4), charge(300, kwh=10))
     s = cdr_session(SATURDAY_RATE, timeline)
-    cdr = to_ocpi(s, party=PARTY)
+    cdr = valid(to_ocpi(s, party=PARTY))
     assert cdr["start_date_time"] == "2026-10-24T20:00:00Z"
     assert cdr["end_date_time"] == "2026-10-25T03:00:00Z"
     assert cdr["total_time"] == Decimal("7.0000")
@@ -233,7 +241,7 @@ IDLE: dict[str, Any] = {
 def test_a_session_with_idle_time_has_parking_periods_and_cost() -> None:
     timeline = session(at("2026-11-03 09:00"), charge(60, kwh=10), park(90))
     s = cdr_session(IDLE, timeline)
-    cdr = to_ocpi(s, party=PARTY)
+    cdr = valid(to_ocpi(s, party=PARTY))
     # charging; then 30 minutes of grace (not charging, not billed); then billed parking
     assert periods(cdr) == [
         ("2026-11-03T08:00:00Z", {"ENERGY": "10.0000", "TIME": "1.0000"}, "T1"),
@@ -255,7 +263,7 @@ def test_energy_set_in_review_is_spread_evenly_over_the_session() -> None:
     # the readings say 10 kWh; an operator set 6 kWh (the meter was wrong)
     timeline = session(at("2026-11-03 09:00"), charge(30, kwh=5), charge(30, kwh=5))
     s = cdr_session(ENERGY, timeline, energy_wh=Decimal(6000), meter_stop_wh=None)
-    cdr = to_ocpi(s, party=PARTY)
+    cdr = valid(to_ocpi(s, party=PARTY))
     assert cdr["total_energy"] == Decimal("6.0000")
     assert sum(
         d["volume"]
@@ -331,3 +339,21 @@ def test_csv_rows_are_rfc_4180_and_formula_safe() -> None:
     for start in "=+-@":
         assert cdr_csv.csv_line([f"{start}1+1"]) == f"'{start}1+1\r\n"
     assert cdr_csv.csv_line(["a,b", "plain"]) == '"a,b",plain\r\n'
+
+
+def test_the_schema_refuses_what_ocpi_refuses() -> None:
+    cdr = valid(
+        to_ocpi(cdr_session(ENERGY, session(at("2026-11-03 09:00"), charge(5))), party=PARTY)
+    )
+    for broken in (
+        {**cdr, "total_cost": {"incl_vat": 1}},
+        {**cdr, "charging_periods": []},
+        {**cdr, "auth_method": "RFID"},
+        {**cdr, "unknown": 1},
+        {
+            **cdr,
+            "cdr_location": {k: v for k, v in cdr["cdr_location"].items() if k != "coordinates"},
+        },
+    ):
+        with pytest.raises(fastjsonschema.JsonSchemaException):
+            validate_cdr(orjson.loads(dumps(broken)))
