@@ -45,7 +45,9 @@ _ACCOUNT = """coalesce(ch.account_id, tok.account_id,
 
 _SELECT = f"""
 SELECT t.id, t.charge_point_id, t.transaction_id, t.evse_id, t.connector_id, t.id_token,
-       t.id_token_type, t.remote_start_id, t.started_at, t.ended_at, t.meter_start_wh,
+       -- a 1.6 idTag has no type (the node records "Central"): none, which CDRs read as RFID
+       CASE WHEN t.protocol = 'ocpp1.6' THEN NULL ELSE t.id_token_type END AS id_token_type,
+       t.remote_start_id, t.started_at, t.ended_at, t.meter_start_wh,
        t.meter_stop_wh, t.energy_wh, t.stop_reason, c.meter_serial_number AS meter_id,
        t.tariff_id, t.tariff_version, v.definition AS tariff_definition,
        v.published_at AS tariff_published_at, t.currency, t.cost_excl_vat, t.cost_vat,
