@@ -91,7 +91,10 @@ def parse_instant(text: str, field: str) -> datetime:
         ) from None
     if instant.tzinfo is None or instant.utcoffset() is None:
         instant = instant.replace(tzinfo=UTC)
-    return instant
+    try:
+        return instant.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:00-05:00 is past the last instant there is
+        raise InvalidInput(f"{field}: {text!r} is out of range") from None
 
 
 def check_range(start: datetime, end: datetime) -> None:
