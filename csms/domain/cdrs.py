@@ -344,12 +344,13 @@ def ocpi_tariff(
 def cdr_location(s: CdrSession, party: Party, connector: ConnectorDefaults) -> dict[str, Any]:
     site = s.site
     evse = evse_number(s.evse_id, s.connector_id)
+    # OCPI's lengths: longer site fields are cut (a strict partner refuses the CDR otherwise)
     location: dict[str, Any] = {
         "id": site.id if site is not None else s.charge_point_id[:36],
-        "name": site.name if site is not None else s.charge_point_id,
-        "address": site.address if site is not None else "",
-        "city": site.city if site is not None else "",
-        "postal_code": site.postal_code if site is not None else "",
+        "name": (site.name if site is not None else s.charge_point_id)[:255],
+        "address": site.address[:45] if site is not None else "",
+        "city": site.city[:45] if site is not None else "",
+        "postal_code": site.postal_code[:10] if site is not None else "",
         "country": site.country if site is not None else "",
     }
     if site is not None and site.latitude is not None and site.longitude is not None:

@@ -296,7 +296,18 @@ def test_a_remote_start_a_charger_at_no_site_and_token_types() -> None:
         "2",
     )
     assert (location["connector_standard"], location["connector_power_type"]) == ("CHADEMO", "DC")
-    other = to_ocpi(cdr_session(ENERGY, timeline, id_token_type="KeyCode"), party=PARTY)
+    long_site = Site(
+        "L", "n" * 300, "UTC", "a" * 60, "c" * 50, "p" * 20, "DEU", Decimal(1), Decimal(2)
+    )
+    other = valid(
+        to_ocpi(cdr_session(ENERGY, timeline, site=long_site, id_token_type="KeyCode"), party=PARTY)
+    )
+    assert [len(other["cdr_location"][k]) for k in ("name", "address", "city", "postal_code")] == [
+        255,
+        45,
+        45,
+        10,
+    ]
     assert other["cdr_token"]["type"] == "OTHER"
 
 
