@@ -19,6 +19,7 @@ from backoffice import errors
 from backoffice.metrics import MetricsMiddleware
 from backoffice.routes import (
     auth,
+    cdrs,
     chargers,
     commands,
     events,
@@ -62,6 +63,7 @@ ROUTERS = (
     events.router,
     health.router,
     health.metrics_router,
+    cdrs.router,
 )
 
 

@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from csms.domain.cdrs import CONNECTOR_STANDARDS
 from csms.domain.sites import check_time_zone
 from csms.errors import ConfigurationError, InvalidInput
 
@@ -61,6 +62,33 @@ class CommonSettings(BaseSettings):
         description="IANA time zone of chargers at no site: time-of-day tariff rules are read "
         "in it.",
     )
+    # -- charge detail records (docs/reference/cdr-export.md) --
+    ocpi_country_code: str = Field(
+        "XX",
+        pattern=r"^[A-Z]{2}$",
+        description="ISO 3166 alpha-2 country code of the operator in OCPI CDRs.",
+    )
+    ocpi_party_id: str = Field(
+        "CSM",
+        pattern=r"^[A-Z0-9]{3}$",
+        description="The operator's OCPI party id (ISO 15118, 3 characters) in CDRs.",
+    )
+    ocpi_connector_standard: str = Field(
+        "IEC_62196_T2", description="OCPI ConnectorType of the fleet's connectors in CDRs."
+    )
+    ocpi_connector_format: Literal["SOCKET", "CABLE"] = Field(
+        "SOCKET", description="OCPI ConnectorFormat of the fleet's connectors in CDRs."
+    )
+    ocpi_power_type: Literal["AC_1_PHASE", "AC_2_PHASE", "AC_2_PHASE_SPLIT", "AC_3_PHASE", "DC"] = (
+        Field("AC_3_PHASE", description="OCPI PowerType of the fleet's connectors in CDRs.")
+    )
+
+    @field_validator("ocpi_connector_standard")
+    @classmethod
+    def _connector_standard(cls, value: str) -> str:
+        if value not in CONNECTOR_STANDARDS:
+            raise ValueError(f"{value!r} is not an OCPI 2.2.1 ConnectorType")
+        return value
 
     @field_validator("default_time_zone")
     @classmethod

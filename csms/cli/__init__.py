@@ -14,6 +14,7 @@ import os
 from collections.abc import Sequence
 
 from csms.cli import (
+    cdrs,
     chargers,
     commands,
     journal,
@@ -45,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     users.add_parsers(sub)
     sites.add_parsers(sub)
     tariffs.add_parsers(sub)
+    cdrs.add_parsers(sub)
     return parser
 
 
