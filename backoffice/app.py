@@ -18,13 +18,16 @@ from fastapi import FastAPI
 from backoffice import errors
 from backoffice.metrics import MetricsMiddleware
 from backoffice.routes import (
+    accounts,
     auth,
     chargers,
     commands,
     events,
     health,
     id_tokens,
+    me,
     nodes,
+    reviews,
     sites,
     tariff_assignments,
     tariffs,
@@ -62,6 +65,9 @@ ROUTERS = (
     events.router,
     health.router,
     health.metrics_router,
+    accounts.router,
+    reviews.router,
+    me.router,
 )
 
 
