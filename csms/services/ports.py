@@ -115,10 +115,11 @@ class TokenStore(Protocol):
         """Case-insensitive."""
         ...
 
-    async def standing(self, id_token: str) -> Standing | None:
-        """The standing of the billing account the token bills to (its own, else its
-        driver's; case-insensitive): status, kind, hold amount and the wallet balance
-        available (holds are out of it). None: no such token, or it bills to no account."""
+    async def get_with_standing(self, id_token: str) -> tuple[IdToken | None, Standing | None]:
+        """The token (case-insensitive) and, in the same round trip, the standing of the
+        billing account it bills to (its own, else its driver's): status, kind, hold amount
+        and the wallet balance available (holds are out of it). The standing is None when
+        the token bills to no account."""
         ...
 
 

@@ -103,22 +103,23 @@ class SessionService:
 
         With billing on, a token that would be Accepted ``to_charge`` (an Authorize, a
         start) is also judged by the standing of the account it bills to: blocked or closed
-        answers Blocked, a prepaid wallet below its minimum NoCredit (one indexed query;
-        :func:`csms.domain.accounts.refusal`). A token presented to stop is not: ending a
+        answers Blocked, a prepaid wallet below its minimum NoCredit (read with the token in
+        one query; :func:`csms.domain.accounts.refusal`). A token presented to stop is not: ending a
         session never waits on money."""
         if token.type == NO_AUTHORIZATION:
             return Authorization(TokenStatus.ACCEPTED)
-        record = await self._tokens.get(token.id_token)
+        standing = None
+        if self._billing and to_charge:
+            record, standing = await self._tokens.get_with_standing(token.id_token)
+        else:
+            record = await self._tokens.get(token.id_token)
         others = 0
         if starting and record is not None and not record.allow_concurrent:
             others = await self._sessions.count_active_for_token(
                 token.id_token, excluding_pk=excluding_pk
             )
         decision = authorize(record, self._clock(), other_active_sessions=others, starting=starting)
-        if not (self._billing and to_charge and decision.accepted):
-            return decision
-        standing = await self._tokens.standing(token.id_token)
-        refused = None if standing is None else refusal(standing)
+        refused = None if standing is None or not decision.accepted else refusal(standing)
         if refused is None:
             return decision
         log.info("token refused: %s (%s)", refused.detail, refused.reason)

@@ -26,9 +26,11 @@ from csms.domain.billing import (
     vat_line_from_json,
     vat_line_json,
 )
+from csms.domain.id_tokens import IdToken
 from csms.domain.ledger import Entry, Posting
 from csms.errors import InvalidInput, NotFound
 from csms.store.executor import Executor
+from csms.store.id_tokens import COLUMNS as TOKEN_COLUMNS
 from csms.store.transactions import get_by_pk, session_cost
 
 ACCOUNT_COLUMNS = """id, kind, currency, status, name, email, address, country, vat_id,
@@ -498,26 +500,55 @@ async def charges_total(db: Executor, pks: Sequence[int]) -> Decimal:
 
 # -- accounts: standing, filters, what a driver's sessions came to ------------------------------
 
-# One round trip at Authorize: the token's account (its own, else its driver's) with the
-# wallet balance of a prepaid one (ledger_postings_account index; holds are out of it).
-_STANDING = """
-    SELECT a.id AS account_id, a.kind, a.status, a.currency, a.hold_amount,
-           CASE WHEN a.kind = 'prepaid' THEN
-               -(SELECT coalesce(sum(p.amount), 0) FROM ledger_postings p
-                 WHERE p.ledger_account = 'wallet:' || a.id AND p.currency = a.currency)
-           ELSE 0 END AS available
-    FROM id_tokens t
-    JOIN billing_accounts a ON a.id = coalesce(
+# The account a token bills to (its own, else its driver's) and the wallet balance of a
+# prepaid one (the ledger_postings_account index; holds are out of the wallet already).
+_ACCOUNT_STANDING = """
+    a.id AS account_id, a.kind, a.status AS account_status, a.currency, a.hold_amount,
+    CASE WHEN a.kind = 'prepaid' THEN
+        -(SELECT coalesce(sum(p.amount), 0) FROM ledger_postings p
+          WHERE p.ledger_account = 'wallet:' || a.id AND p.currency = a.currency)
+    ELSE 0 END AS available"""
+_ACCOUNT_JOIN = """
+    LEFT JOIN billing_accounts a ON a.id = coalesce(
         t.account_id,
         (SELECT b.id FROM id_token_users u JOIN billing_accounts b ON b.user_id = u.user_id
-         WHERE u.id_token = t.id_token))
+         WHERE u.id_token = t.id_token))"""
+# One round trip at Authorize: the token as registered and its account's standing.
+_TOKEN_AND_STANDING = f"""
+    SELECT {", ".join(f"t.{c.strip()}" for c in TOKEN_COLUMNS.split(","))}, {_ACCOUNT_STANDING}
+    FROM id_tokens t {_ACCOUNT_JOIN}
     WHERE lower(t.id_token) = lower($1)"""
+_STANDING_FIELDS = ("account_id", "kind", "account_status", "currency", "hold_amount", "available")
+
+
+def _standing(record: asyncpg.Record) -> Standing | None:
+    if record["account_id"] is None:
+        return None
+    return Standing(
+        record["account_id"],
+        record["kind"],
+        record["account_status"],
+        record["currency"],
+        record["hold_amount"],
+        record["available"],
+    )
+
+
+async def token_with_standing(
+    db: Executor, id_token: str
+) -> tuple[IdToken | None, Standing | None]:
+    """The token (case-insensitive) and the standing of the account it bills to (None: no
+    such token, or it bills to no account), in one query."""
+    record = await db.fetchrow(_TOKEN_AND_STANDING, id_token)
+    if record is None:
+        return None, None
+    token = IdToken(**{k: v for k, v in record.items() if k not in _STANDING_FIELDS})
+    return token, _standing(record)
 
 
 async def token_standing(db: Executor, id_token: str) -> Standing | None:
     """The standing of the account ``id_token`` bills to (None: it bills to none)."""
-    record = await db.fetchrow(_STANDING, id_token)
-    return Standing(**dict(record)) if record else None
+    return (await token_with_standing(db, id_token))[1]
 
 
 async def find_accounts(

@@ -298,10 +298,9 @@ class MemoryTokens:
         """Register a token (what ``csms.store.id_tokens.add_id_token`` does)."""
         self._data.tokens[token.id_token.lower()] = token
 
-    async def standing(self, id_token: str) -> Standing | None:
-        if id_token.lower() not in self._data.tokens:
-            return None
-        return self._data.standings.get(id_token.lower())
+    async def get_with_standing(self, id_token: str) -> tuple[IdToken | None, Standing | None]:
+        token = self._data.tokens.get(id_token.lower())
+        return token, None if token is None else self._data.standings.get(id_token.lower())
 
     def bill_to(self, id_token: str, standing: Standing | None) -> None:
         """The token bills to an account in this standing (None: to none); what linking it

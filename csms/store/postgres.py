@@ -166,8 +166,8 @@ class PostgresTokens:
     async def get(self, id_token: str) -> IdToken | None:
         return await id_tokens.get_id_token(self._pool, id_token)
 
-    async def standing(self, id_token: str) -> Standing | None:
-        return await billing.token_standing(self._pool, id_token)
+    async def get_with_standing(self, id_token: str) -> tuple[IdToken | None, Standing | None]:
+        return await billing.token_with_standing(self._pool, id_token)
 
 
 class PostgresSessions:
