@@ -14,11 +14,13 @@ import os
 from collections.abc import Sequence
 
 from csms.cli import (
+    accounts,
     chargers,
     commands,
     journal,
     nodes,
     platform,
+    reviews,
     sites,
     tariffs,
     tokens,
@@ -45,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     users.add_parsers(sub)
     sites.add_parsers(sub)
     tariffs.add_parsers(sub)
+    accounts.add_parsers(sub)
+    reviews.add_parsers(sub)
     return parser
 
 
