@@ -14,9 +14,10 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
-from babel.core import get_global
+from babel import Locale
 
 from csms.domain.billing import (
     BLOCKED,
@@ -108,10 +109,20 @@ def refusal(standing: Standing) -> Refusal | None:
 # -- fields -------------------------------------------------------------------------------------
 
 
+# CLDR's two-letter region codes that are not ISO 3166-1 countries (reserved, groupings,
+# pseudo and unknown regions); XK (Kosovo, user-assigned) is kept, as VAT and banks use it.
+_NOT_COUNTRIES = frozenset(
+    {"AC", "CP", "CQ", "DG", "EA", "EU", "EZ", "IC", "QO", "TA", "UN", "XA", "XB", "ZZ"}
+)
+
+
+@cache
 def countries() -> frozenset[str]:
-    """ISO 3166-1 alpha-2 codes (CLDR through babel)."""
-    table: Mapping[str, object] = get_global("territory_currencies")
-    return frozenset(code for code in table if len(code) == 2 and code.isalpha())
+    """ISO 3166-1 alpha-2 codes (CLDR's regions through babel)."""
+    regions = Locale("en").territories
+    return frozenset(
+        code for code in regions if len(code) == 2 and code.isalpha() and code not in _NOT_COUNTRIES
+    )
 
 
 def check_fields(fields: Mapping[str, Any], currency: str) -> dict[str, Any]:
