@@ -119,7 +119,7 @@ _NOT_COUNTRIES = frozenset(
 @cache
 def countries() -> frozenset[str]:
     """ISO 3166-1 alpha-2 codes (CLDR's regions through babel)."""
-    regions = Locale("en").territories
+    regions: Mapping[str, str] = Locale("en").territories
     return frozenset(
         code for code in regions if len(code) == 2 and code.isalpha() and code not in _NOT_COUNTRIES
     )
