@@ -15,6 +15,8 @@ from pydantic import BaseModel, BeforeValidator, Field
 from backoffice.schemas.common import BigId, Input, Text
 
 MAX_AMOUNT_TEXT = 40
+MAX_DIGITS = 14  # integer digits - 1: below 10^15
+MAX_PLACES = 12
 
 
 def _decimal_text(value: object) -> Decimal:
@@ -28,6 +30,11 @@ def _decimal_text(value: object) -> Decimal:
         raise ValueError(f"{value!r} is not a decimal number") from None
     if not number.is_finite():
         raise ValueError(f"{value!r} is not a decimal number")
+    places = -int(number.as_tuple().exponent)  # finite: an int
+    if number and (number.adjusted() > MAX_DIGITS or places > MAX_PLACES):
+        raise ValueError(
+            f"{value!r} is out of range (below 10^{MAX_DIGITS + 1}, at most {MAX_PLACES} decimals)"
+        )
     return number
 
 

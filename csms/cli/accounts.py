@@ -56,6 +56,8 @@ def amount_text(text: str) -> Decimal:
         value = Decimal("NaN")
     if not value.is_finite():
         raise argparse.ArgumentTypeError(f"not a number: {text}")
+    if value and (value.adjusted() > 14 or int(value.as_tuple().exponent) < -12):
+        raise argparse.ArgumentTypeError(f"out of range: {text}")
     return value
 
 

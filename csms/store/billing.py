@@ -148,6 +148,8 @@ async def update_account(db: Executor, account_id: int, **changes: Any) -> Accou
         )
     except asyncpg.UniqueViolationError:
         raise InvalidInput("user_id: that user has an account already") from None
+    except asyncpg.ForeignKeyViolationError:
+        raise NotFound(f"user {changes.get('user_id')} not found") from None
     if record is None:
         raise NotFound(f"account {account_id} not found")
     return _account(record)

@@ -90,6 +90,11 @@ async def test_bad_accounts_are_refused_by_field_and_nothing_is_stored(
         ({**base, "hold_amount": "-5"}, 422, "hold_amount: must not be negative"),
         ({**base, "hold_amount": "2.001"}, 422, "hold_amount: at most 2 decimals in EUR"),
         ({**base, "hold_amount": "NaN"}, 422, "hold_amount"),
+        (
+            {**base, "hold_amount": "1E+30"},
+            422,
+            "hold_amount: Value error, '1E+30' is out of range",
+        ),
         ({**base, "email": "nobody"}, 422, "email: 'nobody' is not an e-mail address"),
         ({**base, "country": "ZZ"}, 422, "country: 'ZZ' is not an ISO 3166-1 alpha-2 code"),
         ({**base, "balance": "100"}, 422, "balance: Extra inputs are not permitted"),
@@ -172,6 +177,8 @@ async def test_change_block_unblock_and_close(
     )
     missing = await client.patch(f"{ACCOUNTS}/987654321", json={"name": "x"}, headers=operator)
     assert missing.status_code == 404
+    nobody = await client.patch(url, json={"user_id": 987654321}, headers=operator)
+    assert (nobody.status_code, nobody.json()["detail"]) == (404, "user 987654321 not found")
 
 
 async def test_a_token_bills_to_an_account(

@@ -112,6 +112,7 @@ def test_fields_are_checked_and_normalised() -> None:
         ({"hold_amount": "-1"}, "hold_amount: must not be negative"),
         ({"hold_amount": "1.005"}, "hold_amount: at most 2 decimals in EUR"),
         ({"hold_amount": "lots"}, "hold_amount: not a number"),
+        ({"hold_amount": "1E+30"}, "hold_amount: must be below 1,000,000,000,000,000"),
         ({"address": "a\x07b"}, "address: printable text only"),
         ({"status": "frozen"}, "status: open, blocked or closed"),
         ({"balance": "10"}, "balance: not a field of an account"),
