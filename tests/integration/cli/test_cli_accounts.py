@@ -47,6 +47,21 @@ async def worker(cli_database_url: str) -> AsyncIterator[Worker]:
         await task
 
 
+@pytest.fixture
+async def billed_charger(
+    register_charger: RegisterCharger, cli_pool: asyncpg.Pool
+) -> AsyncIterator[str]:
+    """A charger whose charges are taken away afterwards: the next test's set-up removes
+    every charger, and a charge keeps its session (so its charger) from being deleted."""
+    charge_point_id = await register_charger()
+    yield charge_point_id
+    await cli_pool.execute(
+        """DELETE FROM charges WHERE transaction_pk IN
+               (SELECT id FROM transactions WHERE charge_point_id = $1)""",
+        charge_point_id,
+    )
+
+
 def added_id(stdout: str) -> int:
     found = re.match(r"account (\d+) added", stdout)
     assert found, stdout
@@ -207,11 +222,11 @@ async def test_the_review_queue_from_the_command_line(
     cli: Cli,
     cli_pool: asyncpg.Pool,
     online: Online,
-    register_charger: RegisterCharger,
+    billed_charger: str,
     worker: Worker,
     no_tariff_assignments: None,
 ) -> None:
-    cp = await register_charger()
+    cp = billed_charger
     services = Services(PostgresStores(cli_pool), clock=utc_now)
     tariff_id = f"CLI-{secrets.token_hex(4)}"
     await services.tariffs.add(tariff_id, TARIFF, created_by="t")
