@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from backoffice import errors
 from backoffice.metrics import MetricsMiddleware
 from backoffice.routes import (
+    accounts,
     auth,
     cdrs,
     chargers,
@@ -25,7 +26,9 @@ from backoffice.routes import (
     events,
     health,
     id_tokens,
+    me,
     nodes,
+    reviews,
     sites,
     tariff_assignments,
     tariffs,
@@ -64,6 +67,9 @@ ROUTERS = (
     health.router,
     health.metrics_router,
     cdrs.router,
+    accounts.router,
+    reviews.router,
+    me.router,
 )
 
 

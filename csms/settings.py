@@ -191,7 +191,8 @@ class NodeSettings(CommonSettings):
     )
     billing_enabled: bool = Field(
         True,
-        description="Settle every ended session (charge or review) through csms worker; "
+        description="Settle every ended session (charge or review) through csms worker, "
+        "and refuse at Authorize a token whose account is blocked, closed or out of credit; "
         "false: sessions are priced but not billed.",
     )
     total_cost_fallback_message: str = Field(
@@ -276,6 +277,13 @@ class BackofficeSettings(CommonSettings):
     )
     sse_max_streams: int = Field(
         100, ge=1, description="Concurrent event streams per backoffice process."
+    )
+    billing_enabled: bool = Field(
+        True,
+        description="A driver's start (POST /api/v1/me/sessions) is refused when the "
+        "account their token bills to is blocked or closed or a prepaid wallet is below its "
+        "minimum, as the nodes refuse it at Authorize; set it as the nodes' (false: not "
+        "checked).",
     )
 
     @property

@@ -14,12 +14,14 @@ import os
 from collections.abc import Sequence
 
 from csms.cli import (
+    accounts,
     cdrs,
     chargers,
     commands,
     journal,
     nodes,
     platform,
+    reviews,
     sites,
     tariffs,
     tokens,
@@ -47,6 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     sites.add_parsers(sub)
     tariffs.add_parsers(sub)
     cdrs.add_parsers(sub)
+    accounts.add_parsers(sub)
+    reviews.add_parsers(sub)
     return parser
 
 

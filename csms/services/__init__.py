@@ -47,7 +47,12 @@ class Services:
             boot_retry_interval=boot_retry_interval,
         )
         self.sessions = SessionService(
-            stores.sessions, stores.tokens, stores.meters, clock=clock, hooks=self.hooks
+            stores.sessions,
+            stores.tokens,
+            stores.meters,
+            clock=clock,
+            hooks=self.hooks,
+            billing=billing,
         )
         self.reports = ReportService(stores.reports, stores.chargers, hooks=self.hooks)
         self.tariffs = TariffService(stores.tariffs, stores.chargers, clock=clock)

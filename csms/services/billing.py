@@ -20,6 +20,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from csms.domain.billing import (
+    CLOSED,
     ENERGY_SET,
     PRICED_MANUALLY,
     SETTLED,
@@ -29,6 +30,7 @@ from csms.domain.billing import (
     Review,
     SettlementFacts,
     ToReview,
+    check_amount,
     manual_bill,
     settle,
 )
@@ -212,6 +214,12 @@ class SettlementService:
         assert facts is not None
         if facts.account is None:
             raise InvalidInput("the session's id token bills to no account: link one first")
+        if facts.account.status == CLOSED:
+            raise InvalidInput(
+                f"account {facts.account.id} is closed: link the token to another account "
+                "(then retry or price), or waive the session"
+            )
+        incl_vat = check_amount(incl_vat, "incl_vat", facts.account.currency)
         bill = manual_bill(facts.account.currency, incl_vat, vat_rate)
         detail = {
             "incl_vat": f"{incl_vat:f}",

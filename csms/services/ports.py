@@ -13,6 +13,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
+from csms.domain.accounts import Standing
 from csms.domain.billing import Account, Bill, Charge, LedgerEntry, Review, SettlementFacts
 from csms.domain.chargers import Boot, Charger, ConnectorStatus, Presence
 from csms.domain.id_tokens import IdToken
@@ -112,6 +113,13 @@ class ChargerStore(Protocol):
 class TokenStore(Protocol):
     async def get(self, id_token: str) -> IdToken | None:
         """Case-insensitive."""
+        ...
+
+    async def get_with_standing(self, id_token: str) -> tuple[IdToken | None, Standing | None]:
+        """The token (case-insensitive) and, in the same round trip, the standing of the
+        billing account it bills to (its own, else its driver's): status, kind, hold amount
+        and the wallet balance available (holds are out of it). The standing is None when
+        the token bills to no account."""
         ...
 
 
@@ -558,6 +566,20 @@ class BillingStore(Protocol):
     async def set_session_energy(self, transaction_pk: int, energy_wh: Decimal) -> None: ...
 
     async def unsettled(self, *, ended_before: datetime, limit: int = 500) -> list[int]: ...
+
+    async def find_accounts(
+        self,
+        *,
+        after_id: int = 0,
+        limit: int = 100,
+        status: str | None = None,
+        kind: str | None = None,
+        currency: str | None = None,
+        user_id: int | None = None,
+        text: str | None = None,
+    ) -> list[Account]:
+        """By id; ``text`` is found in the name or e-mail, in any case."""
+        ...
 
     async def list_charges(
         self,

@@ -17,6 +17,7 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from csms.domain.accounts import Standing
 from csms.domain.chargers import Boot, Charger, ConnectorStatus, Presence, registration_status
 from csms.domain.clock import Clock, utc_now
 from csms.domain.id_tokens import IdToken
@@ -68,6 +69,7 @@ class _Data:
         self.epochs: dict[str, int] = {}  # connection_epoch, not part of Charger
         self.connectors: dict[tuple[str, int, int], ConnectorStatus] = {}
         self.tokens: dict[str, IdToken] = {}  # by lower-case id
+        self.standings: dict[str, Standing] = {}  # the token's billing account, by lower id
         self.sessions: dict[int, Transaction] = {}
         self.start_keys: dict[tuple[str, str], int] = {}
         self.session_ids: dict[tuple[str, str], int] = {}
@@ -295,6 +297,18 @@ class MemoryTokens:
     def add(self, token: IdToken) -> None:
         """Register a token (what ``csms.store.id_tokens.add_id_token`` does)."""
         self._data.tokens[token.id_token.lower()] = token
+
+    async def get_with_standing(self, id_token: str) -> tuple[IdToken | None, Standing | None]:
+        token = self._data.tokens.get(id_token.lower())
+        return token, None if token is None else self._data.standings.get(id_token.lower())
+
+    def bill_to(self, id_token: str, standing: Standing | None) -> None:
+        """The token bills to an account in this standing (None: to none); what linking it
+        to an account with that status and wallet balance does in PostgreSQL."""
+        if standing is None:
+            self._data.standings.pop(id_token.lower(), None)
+        else:
+            self._data.standings[id_token.lower()] = standing
 
 
 class MemorySessions:

@@ -17,6 +17,7 @@ from typing import Any
 
 import asyncpg
 
+from csms.domain.accounts import Standing
 from csms.domain.billing import Account, Bill, Charge, LedgerEntry, Review, SettlementFacts
 from csms.domain.chargers import Boot, Charger, ConnectorStatus, Presence
 from csms.domain.id_tokens import IdToken
@@ -164,6 +165,9 @@ class PostgresTokens:
 
     async def get(self, id_token: str) -> IdToken | None:
         return await id_tokens.get_id_token(self._pool, id_token)
+
+    async def get_with_standing(self, id_token: str) -> tuple[IdToken | None, Standing | None]:
+        return await billing.token_with_standing(self._pool, id_token)
 
 
 class PostgresSessions:
@@ -657,4 +661,26 @@ class PostgresBilling:
             created_before=created_before,
             after_id=after_id,
             limit=limit,
+        )
+
+    async def find_accounts(
+        self,
+        *,
+        after_id: int = 0,
+        limit: int = 100,
+        status: str | None = None,
+        kind: str | None = None,
+        currency: str | None = None,
+        user_id: int | None = None,
+        text: str | None = None,
+    ) -> list[Account]:
+        return await billing.find_accounts(
+            self._pool,
+            after_id=after_id,
+            limit=limit,
+            status=status,
+            kind=kind,
+            currency=currency,
+            user_id=user_id,
+            text=text,
         )

@@ -122,7 +122,7 @@ def _missing() -> dict[str, str]:
     }
 
 
-# tariffs, sites and assignments are staff's: a driver is refused (403) either way
+# tariffs, sites, assignments and accounts are staff's: a driver is refused (403) either way
 NOT_A_DRIVERS = {
     "tariff_id": "ISO-TARIFF",
     "version": "1",
@@ -130,6 +130,7 @@ NOT_A_DRIVERS = {
     "scope": "charger",
     "target": "ISO-TARGET",
     "cdr_id": "987654322",  # CDRs are staff's too
+    "account_id": "1",
 }
 # routes a driver asks with an id token besides the path: Bob's, or one that does not exist
 QUERY = {"/api/v1/chargers/{charge_point_id}/tariff": "id_token"}
@@ -175,6 +176,7 @@ async def test_no_route_tells_another_drivers_object_from_a_missing_one(
     assert ("GET", "/api/v1/transactions/{transaction_pk}") in checked
     assert ("GET", "/api/v1/transactions/{transaction_pk}/cost") in checked
     assert ("GET", "/api/v1/chargers/{charge_point_id}/tariff") in checked
+    assert ("POST", "/api/v1/me/sessions/{transaction_pk}/stop") in checked
 
 
 async def test_staff_see_everything(
