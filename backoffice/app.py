@@ -24,6 +24,7 @@ from backoffice.routes import (
     events,
     health,
     id_tokens,
+    invoices,
     nodes,
     sites,
     tariff_assignments,
@@ -62,6 +63,9 @@ ROUTERS = (
     events.router,
     health.router,
     health.metrics_router,
+    invoices.router,
+    invoices.billing_router,
+    invoices.me_router,
 )
 
 

@@ -104,6 +104,16 @@ class CommonSettings(BaseSettings):
         except InvalidInput as exc:
             raise ValueError(str(exc)) from None
 
+    @field_validator("invoice_font", mode="before")
+    @classmethod
+    def _font_file(cls, value: object) -> object:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None  # CSMS_INVOICE_FONT= (empty): Helvetica
+        path = Path(str(value))
+        if path.suffix.lower() not in (".ttf", ".otf") or not path.is_file():
+            raise ValueError(f"{path}: not a TrueType/OpenType font file (.ttf, .otf)")
+        return path
+
     @field_validator("invoice_locale")
     @classmethod
     def _known_locale(cls, value: str) -> str:

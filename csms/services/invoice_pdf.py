@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime
@@ -21,6 +22,9 @@ from babel.numbers import format_currency, format_decimal
 from fpdf import FPDF, FontFace
 
 from csms.domain.invoices import CREDIT_NOTE, Invoice, Line, Party
+
+if TYPE_CHECKING:
+    from csms.settings import CommonSettings
 
 MARGIN = 15.0
 GREY = (90, 90, 90)
@@ -45,6 +49,14 @@ class PdfOptions:
     locale: str = "en"
     time_zone: ZoneInfo = ZoneInfo("UTC")
     font: Path | None = None
+
+    @classmethod
+    def from_settings(cls, settings: CommonSettings) -> PdfOptions:
+        return cls(
+            locale=settings.invoice_locale,
+            time_zone=ZoneInfo(settings.invoice_time_zone),
+            font=settings.invoice_font,
+        )
 
 
 class _Document(FPDF):

@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 from csms.domain.billing import INVOICE_PER_SESSION, PREPAID, Account
 from csms.domain.clock import Clock
 from csms.domain.invoices import (
+    SERIES_PATTERN,
     ChargedSession,
     Draft,
     Invoice,
@@ -50,6 +51,7 @@ ISSUE_SESSION_INVOICE = "issue_session_invoice"
 BILLING_RUN = "billing_run"
 BILLING_RUN_SCHEDULE = "billing_run_schedule"
 INVOICE_SWEEP = "invoice_sweep"
+MAX_ID = 2**63 - 1
 DEV_SELLER = "Seller not set (CSMS_INVOICE_SELLER_NAME)"
 
 
@@ -143,6 +145,21 @@ class InvoiceService:
         if found is None:
             raise NotFound(f"invoice {invoice_id} not found")
         return found
+
+    async def find(self, ref: str) -> Invoice:
+        """An invoice by id (``42``) or number (``INV-000042``); NotFound."""
+        ref = ref.strip()
+        series, _, number = ref.upper().rpartition("-")
+        if not number.isdigit() or (series and not SERIES_PATTERN.match(series)):
+            raise InvalidInput(f"invoice: an id (42) or a number (INV-000042), not {ref!r}")
+        if int(number) > MAX_ID:
+            raise NotFound(f"invoice {ref} not found")
+        if not series:
+            return await self.invoice(int(number))
+        found = await self._invoices.find_number(series, int(number))
+        if found is None:
+            raise NotFound(f"invoice {ref} not found")
+        return await self.invoice(found)
 
     async def invoices(
         self,

@@ -607,6 +607,10 @@ class InvoiceStore(Protocol):
 
     async def get_invoice(self, invoice_id: int) -> Invoice | None: ...
 
+    async def find_number(self, series: str, number: int) -> int | None:
+        """The id of invoice ``number`` of ``series``."""
+        ...
+
     async def list_invoices(
         self,
         *,

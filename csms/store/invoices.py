@@ -316,6 +316,14 @@ async def get_invoice(db: Executor, invoice_id: int) -> Invoice | None:
     return _invoice(record, [_line(r) for r in lines], **extra)
 
 
+async def find_number(db: Executor, series: str, number: int) -> int | None:
+    """The id of invoice ``number`` of ``series``."""
+    found: int | None = await db.fetchval(
+        "SELECT id FROM invoices WHERE series = $1 AND number = $2", series, number
+    )
+    return found
+
+
 async def list_invoices(
     db: Executor,
     *,
@@ -421,6 +429,9 @@ class PostgresInvoices:
 
     async def get_invoice(self, invoice_id: int) -> Invoice | None:
         return await get_invoice(self._pool, invoice_id)
+
+    async def find_number(self, series: str, number: int) -> int | None:
+        return await find_number(self._pool, series, number)
 
     async def list_invoices(
         self,
