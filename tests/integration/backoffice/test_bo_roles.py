@@ -21,6 +21,7 @@ SAMPLE = {
     "site_id": "NO-SUCH-SITE",
     "scope": "group",
     "target": "NO-SUCH-GROUP",
+    "invoice_id": "999999999",
 }
 LOGOUT = "/api/v1/auth/logout"
 

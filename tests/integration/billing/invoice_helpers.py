@@ -138,3 +138,12 @@ async def charged(
     )
     assert charge is not None
     return charge
+
+
+async def invoice_of_user(pool: asyncpg.Pool, user_id: int) -> int:
+    """An issued invoice of a new per-session account of ``user_id`` (its id)."""
+    payer = await account(pool, invoicing="session", user_id=user_id)
+    charge = await charged(pool, await charger(pool), payer, ended_at=utc_now())
+    issued = await invoice_service(pool, series=new_series()).issue_for_charge(charge.id)
+    assert issued.invoice is not None
+    return issued.invoice.id
