@@ -88,6 +88,7 @@ async def cmd_billing_run(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from csms.domain.invoices import invoice_json
+    from csms.domain.money import format_amount
     from csms.services.invoices import RunStep
 
     async with _service(common_settings()) as invoices:
@@ -119,18 +120,22 @@ async def cmd_billing_run(args: argparse.Namespace) -> int:
             }
         )
         return 0
-    if summary.issued:
-        table(HEADERS, [_row(i) for i in summary.issued])
-        out()
+    if not summary.issued:
+        out(
+            f"billing run {period.name}: nothing to invoice (every account invoiced per period "
+            f"has its {period.name} invoice, or no charge)"
+        )
+        return 0
+    table(HEADERS, [_row(i) for i in summary.issued])
+    out()
     totals: dict[str, Decimal] = {}
     for invoice in summary.issued:
         totals[invoice.currency] = totals.get(invoice.currency, Decimal(0)) + invoice.total_incl_vat
-    amounts = ", ".join(f"{amount} {currency}" for currency, amount in sorted(totals.items()))
-    out(
-        f"billing run {period.name}: {len(summary.issued)} invoice(s) issued"
-        + (f" ({amounts})" if amounts else "")
-        + f", {summary.already} account(s) invoiced before"
+    amounts = ", ".join(
+        f"{format_amount(amount, currency)} {currency}"
+        for currency, amount in sorted(totals.items())
     )
+    out(f"billing run {period.name}: {len(summary.issued)} invoice(s) issued, {amounts}")
     return 0
 
 
