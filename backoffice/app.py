@@ -26,6 +26,7 @@ from backoffice.routes import (
     events,
     health,
     id_tokens,
+    invoices,
     me,
     nodes,
     reviews,
@@ -70,6 +71,9 @@ ROUTERS = (
     accounts.router,
     reviews.router,
     me.router,
+    invoices.router,
+    invoices.billing_router,
+    invoices.me_router,
 )
 
 

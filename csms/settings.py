@@ -90,6 +90,32 @@ class CommonSettings(BaseSettings):
             raise ValueError(f"{value!r} is not an OCPI 2.2.1 ConnectorType")
         return value
 
+    # invoices, issued by csms worker, the backoffice and the CLI (docs/topics/invoices.md)
+    invoice_seller_name: str = Field(
+        "", max_length=255, description="The seller on every invoice (required in production)."
+    )
+    invoice_seller_address: str = Field(
+        "", max_length=1000, description="The seller's address; `\\n` starts a new line."
+    )
+    invoice_seller_country: str = Field("", max_length=64, description="The seller's country.")
+    invoice_seller_vat_id: str = Field("", max_length=64, description="The seller's VAT id.")
+    invoice_seller_email: str = Field("", max_length=255, description="The seller's e-mail.")
+    invoice_series: str = Field(
+        "INV", pattern=r"^[A-Z0-9-]{1,16}$", description="Series of invoice numbers."
+    )
+    credit_note_series: str = Field(
+        "CN", pattern=r"^[A-Z0-9-]{1,16}$", description="Series of credit note numbers."
+    )
+    invoice_time_zone: str = Field(
+        "UTC", description="IANA time zone billing periods (months) begin and end in."
+    )
+    invoice_locale: str = Field(
+        "en", description="Locale of amounts and dates on PDF invoices (`en`, `de_DE`, ...)."
+    )
+    invoice_font: Path | None = Field(
+        None, description="A TrueType font for PDF invoices (any script); unset: Helvetica."
+    )
+
     @field_validator("default_time_zone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
@@ -97,6 +123,35 @@ class CommonSettings(BaseSettings):
             return check_time_zone(value)
         except InvalidInput as exc:
             raise ValueError(str(exc)) from None
+
+    @field_validator("invoice_time_zone")
+    @classmethod
+    def _known_invoice_zone(cls, value: str) -> str:
+        try:
+            return check_time_zone(value)
+        except InvalidInput as exc:
+            raise ValueError(str(exc)) from None
+
+    @field_validator("invoice_font", mode="before")
+    @classmethod
+    def _font_file(cls, value: object) -> object:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None  # CSMS_INVOICE_FONT= (empty): Helvetica
+        path = Path(str(value))
+        if path.suffix.lower() not in (".ttf", ".otf") or not path.is_file():
+            raise ValueError(f"{path}: not a TrueType/OpenType font file (.ttf, .otf)")
+        return path
+
+    @field_validator("invoice_locale")
+    @classmethod
+    def _known_locale(cls, value: str) -> str:
+        from babel import Locale, UnknownLocaleError
+
+        try:
+            Locale.parse(value)
+        except (ValueError, UnknownLocaleError):
+            raise ValueError(f"unknown locale {value!r}") from None
+        return value
 
     @property
     def is_dev(self) -> bool:
@@ -342,6 +397,16 @@ class WorkerSettings(CommonSettings):
         gt=0,
         description="Seconds after its end a session with neither a charge nor a review is "
         "settled by the sweep (its job was lost).",
+    )
+    billing_run_schedule: str = Field(
+        "0 4 * * *",
+        description="Cron schedule (UTC) of the billing run: it invoices the last month that "
+        "ended, once per account (a run that finds it done issues nothing).",
+    )
+    invoice_sweep_schedule: str = Field(
+        "*/10 * * * *",
+        description="Cron schedule of the sweep that issues the per-session invoices whose job "
+        "was lost.",
     )
 
     @model_validator(mode="after")

@@ -18,6 +18,7 @@ from csms.cli import (
     cdrs,
     chargers,
     commands,
+    invoices,
     journal,
     nodes,
     platform,
@@ -51,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     cdrs.add_parsers(sub)
     accounts.add_parsers(sub)
     reviews.add_parsers(sub)
+    invoices.add_parsers(sub)
     return parser
 
 

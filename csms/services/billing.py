@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 from csms.domain.billing import (
     CLOSED,
     ENERGY_SET,
+    INVOICE_PER_SESSION,
     PRICED_MANUALLY,
     SETTLED,
     Account,
@@ -41,6 +42,7 @@ from csms.domain.ledger import Entry, charge_entry, hold_entry, release_entry
 from csms.domain.tariffs import parse_tariff
 from csms.errors import InvalidInput, NotFound
 from csms.services.hooks import Hooks, SessionEnded, SessionStarted
+from csms.services.invoices import session_invoice_job
 from csms.services.ports import BillingStore, JobQueue, PricingStore, TariffStore
 
 log = logging.getLogger(__name__)
@@ -346,7 +348,7 @@ class SettlementService:
             memo=f"session {transaction_pk}",
             created_by=None if resolve is None else resolve[2],
         )
-        return await self._billing.record_charge(
+        charge = await self._billing.record_charge(
             transaction_pk=transaction_pk,
             account=account,
             bill=bill,
@@ -356,6 +358,10 @@ class SettlementService:
             resolve_review=resolve,
             at=self._clock(),
         )
+        if charge is not None and account.invoicing == INVOICE_PER_SESSION:
+            entrypoint, payload, key = session_invoice_job(charge.id)
+            await self._jobs.enqueue(entrypoint, payload, dedupe_key=key)
+        return charge
 
     @staticmethod
     def _release(account: Account | None, transaction_pk: int, held: Decimal) -> Entry | None:

@@ -8,7 +8,7 @@ Every method's docstring is its contract; "durable" means committed when the cal
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
@@ -17,6 +17,7 @@ from csms.domain.accounts import Standing
 from csms.domain.billing import Account, Bill, Charge, LedgerEntry, Review, SettlementFacts
 from csms.domain.chargers import Boot, Charger, ConnectorStatus, Presence
 from csms.domain.id_tokens import IdToken
+from csms.domain.invoices import ChargedSession, Draft, Invoice, Issued
 from csms.domain.ledger import Entry
 from csms.domain.meter_values import MeterSample
 from csms.domain.reports import (
@@ -590,3 +591,69 @@ class BillingStore(Protocol):
         after_id: int = 0,
         limit: int = 100,
     ) -> list[Charge]: ...
+
+
+class InvoiceStore(Protocol):
+    """Invoices and credit notes: numbered without gaps per series, immutable once issued
+    (docs/topics/invoices.md)."""
+
+    async def issue_invoice(
+        self,
+        *,
+        series: str,
+        account_id: int,
+        compose: Callable[[Account, list[ChargedSession]], Draft | None],
+        charge_ids: Sequence[int] | None = None,
+        ended_before: datetime | None = None,
+        period: tuple[datetime, datetime] | None = None,
+    ) -> Issued:
+        """In one transaction: lock the account's uninvoiced charges (``charge_ids``, or
+        those of sessions ended before ``ended_before``), compose the invoice from them,
+        take the series' next number, store it and mark the charges. ``already`` when the
+        account has the ``period``'s invoice; ``nothing`` when no charge is left (or
+        ``compose`` declined). NotFound (account)."""
+        ...
+
+    async def issue_credit_note(
+        self,
+        *,
+        series: str,
+        invoice_id: int,
+        compose: Callable[[Invoice, list[Invoice]], Draft],
+        entry_of: Callable[[int, Draft, Account], Entry],
+    ) -> Invoice:
+        """In one transaction with the invoice locked: compose the credit note from the
+        invoice and its credit notes so far, number it, store it with its ledger entry.
+        NotFound (invoice); what ``compose`` raises."""
+        ...
+
+    async def get_invoice(self, invoice_id: int) -> Invoice | None: ...
+
+    async def find_number(self, series: str, number: int) -> int | None:
+        """The id of invoice ``number`` of ``series``."""
+        ...
+
+    async def list_invoices(
+        self,
+        *,
+        account_id: int | None = None,
+        kind: str | None = None,
+        period: tuple[datetime, datetime] | None = None,
+        before_id: int | None = None,
+        limit: int = 100,
+    ) -> list[Invoice]:
+        """Newest first, without lines."""
+        ...
+
+    async def accounts_to_invoice(
+        self, *, ended_before: datetime, period: tuple[datetime, datetime]
+    ) -> list[int]:
+        """Accounts invoiced per period with uninvoiced charges of sessions that ended
+        before ``ended_before``, and no invoice of ``period``."""
+        ...
+
+    async def uninvoiced_session_charges(
+        self, *, created_before: datetime, limit: int = 500
+    ) -> list[int]: ...
+
+    async def charge_account(self, charge_id: int) -> int | None: ...

@@ -114,6 +114,9 @@ async def running_worker(settings: WorkerSettings, database_url: str) -> AsyncIt
 
         register(worker, SETTLE_SESSION, settle)
         register(worker, HOLD_SESSION, hold)
+        from csms.worker.invoices import register_invoice_jobs  # it imports this module
+
+        register_invoice_jobs(worker, pool)
 
         @worker.queue.schedule(SETTLE_SWEEP, settings.settle_sweep_schedule)
         async def sweep(schedule: Schedule) -> None:

@@ -16,6 +16,7 @@ from backoffice.permissions import route_table
 from csms.domain.transactions import NewSession, start_key
 from csms.store import chargers, id_tokens, token_owners, transactions
 from tests.integration.backoffice.conftest import Account, Backoffice, NewAccount
+from tests.integration.billing.invoice_helpers import invoice_of_user
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ class World:
     charge_point_id: str
     alice: Owned
     bob: Owned
+    bob_invoice_id: int  # an invoice of Bob's billing account
 
 
 async def _driver_with_session(
@@ -66,7 +68,7 @@ async def world(pool: asyncpg.Pool, new_account: NewAccount) -> World:
     await chargers.add_charger(pool, charge_point_id, password_hash=None)
     alice = await _driver_with_session(pool, new_account, charge_point_id, 1)
     bob = await _driver_with_session(pool, new_account, charge_point_id, 2)
-    return World(charge_point_id, alice, bob)
+    return World(charge_point_id, alice, bob, await invoice_of_user(pool, bob.account.user_id))
 
 
 async def test_driver_lists_only_their_own(client: httpx.AsyncClient, world: World) -> None:
@@ -107,6 +109,7 @@ def _existing(world: World) -> dict[str, str]:
         "id_token": world.bob.id_token,
         "transaction_pk": str(world.bob.transaction_pk),
         "command": "remote_start",
+        "invoice_id": str(world.bob_invoice_id),
         **NOT_A_DRIVERS,
     }
 
@@ -118,6 +121,7 @@ def _missing() -> dict[str, str]:
         "id_token": "TAG-MISSING",
         "transaction_pk": "987654321",
         "command": "remote_start",
+        "invoice_id": "987654321",
         **NOT_A_DRIVERS,
     }
 
@@ -177,6 +181,8 @@ async def test_no_route_tells_another_drivers_object_from_a_missing_one(
     assert ("GET", "/api/v1/transactions/{transaction_pk}/cost") in checked
     assert ("GET", "/api/v1/chargers/{charge_point_id}/tariff") in checked
     assert ("POST", "/api/v1/me/sessions/{transaction_pk}/stop") in checked
+    assert ("GET", "/api/v1/invoices/{invoice_id}") in checked
+    assert ("GET", "/api/v1/invoices/{invoice_id}/pdf") in checked
 
 
 async def test_staff_see_everything(

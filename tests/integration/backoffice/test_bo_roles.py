@@ -23,6 +23,7 @@ SAMPLE = {
     "target": "NO-SUCH-GROUP",
     "cdr_id": "999999999",
     "account_id": "999999999",
+    "invoice_id": "999999999",
 }
 LOGOUT = "/api/v1/auth/logout"
 
