@@ -604,6 +604,14 @@ class SecurityProfileStore(Protocol):
         and pending (True); otherwise change nothing (False)."""
         ...
 
-    async def note_upgrade(self, charge_point_id: str, upgrade_id: str, detail: str) -> None:
-        """Replace the detail of upgrade ``upgrade_id`` if it is the charger's last one."""
+    async def note_upgrade(
+        self,
+        charge_point_id: str,
+        upgrade_id: str,
+        detail: str,
+        *,
+        restore: dict[str, Any] | None = None,
+    ) -> None:
+        """Replace the detail (and ``restore`` when given) of upgrade ``upgrade_id`` if it
+        is the charger's last one, whatever its state."""
         ...

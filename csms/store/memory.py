@@ -1068,9 +1068,17 @@ class MemorySecurityProfiles:
         )
         return True
 
-    async def note_upgrade(self, charge_point_id: str, upgrade_id: str, detail: str) -> None:
+    async def note_upgrade(
+        self,
+        charge_point_id: str,
+        upgrade_id: str,
+        detail: str,
+        *,
+        restore: dict[str, Any] | None = None,
+    ) -> None:
         current = self._data.security_profiles.get(charge_point_id)
         if current is None or current.upgrade is None or current.upgrade.id != upgrade_id:
             return
-        noted = dataclasses.replace(current.upgrade, detail=detail)
+        kept = current.upgrade.restore if restore is None else dict(restore)
+        noted = dataclasses.replace(current.upgrade, detail=detail, restore=kept)
         self._data.security_profiles[charge_point_id] = dataclasses.replace(current, upgrade=noted)

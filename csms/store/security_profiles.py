@@ -182,14 +182,22 @@ async def finish_upgrade(
     return result == "UPDATE 1"
 
 
-async def note_upgrade(db: Executor, charge_point_id: str, upgrade_id: str, detail: str) -> None:
-    """Replace the detail of upgrade ``upgrade_id`` (what its rollback did)."""
+async def note_upgrade(
+    db: Executor,
+    charge_point_id: str,
+    upgrade_id: str,
+    detail: str,
+    restore: dict[str, Any] | None = None,
+) -> None:
+    """Replace the detail (and what a rollback restores) of upgrade ``upgrade_id``."""
     await db.execute(
-        """UPDATE charger_security_profiles SET upgrade_detail = $3, updated_at = now()
+        """UPDATE charger_security_profiles SET upgrade_detail = $3,
+               upgrade_restore = coalesce($4, upgrade_restore), updated_at = now()
            WHERE charge_point_id = $1 AND upgrade_id = $2""",
         charge_point_id,
         upgrade_id,
         detail,
+        restore,
     )
 
 
@@ -225,8 +233,15 @@ class PostgresSecurityProfiles:
     ) -> bool:
         return await finish_upgrade(self._pool, charge_point_id, upgrade_id, state, detail, at)
 
-    async def note_upgrade(self, charge_point_id: str, upgrade_id: str, detail: str) -> None:
-        await note_upgrade(self._pool, charge_point_id, upgrade_id, detail)
+    async def note_upgrade(
+        self,
+        charge_point_id: str,
+        upgrade_id: str,
+        detail: str,
+        *,
+        restore: dict[str, Any] | None = None,
+    ) -> None:
+        await note_upgrade(self._pool, charge_point_id, upgrade_id, detail, restore)
 
     async def drain(self) -> None:
         await self._admit.drain()

@@ -128,6 +128,19 @@ async def test_finish_upgrade_ends_only_the_pending_upgrade_it_names(backend: Ba
     state = await store.get(cp)
     assert state is not None and state.upgrade is not None
     assert state.upgrade.detail == "not back in time; priority restored"
+    assert state.upgrade.restore == {"protocol": "ocpp2.0.1", "priority": "0"}
+
+
+async def test_note_upgrade_may_replace_what_a_rollback_restores(backend: Backend) -> None:
+    cp = await backend.add_charger()
+    store = backend.stores.security_profiles
+    await store.start_upgrade(cp, upgrade(3, upgrade_id="U1"))
+    await store.note_upgrade(cp, "U1", "sent", restore={"priority": "0,1"})
+    await store.note_upgrade(cp, "OTHER", "ignored", restore={"priority": "9"})
+    state = await store.get(cp)
+    assert state is not None and state.upgrade is not None
+    assert (state.upgrade.detail, state.upgrade.restore) == ("sent", {"priority": "0,1"})
+    assert state.upgrade.state == PENDING
 
 
 async def test_a_new_upgrade_replaces_the_last_one(backend: Backend) -> None:
