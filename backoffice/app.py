@@ -26,6 +26,7 @@ from backoffice.routes import (
     health,
     id_tokens,
     nodes,
+    security_profiles,
     sites,
     tariff_assignments,
     tariffs,
@@ -64,6 +65,7 @@ ROUTERS = (
     health.router,
     health.metrics_router,
     cdrs.router,
+    security_profiles.router,
 )
 
 
@@ -76,6 +78,11 @@ def create_app(settings: BackofficeSettings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.default_jwt_secret:
             log.warning("using the default JWT signing key: dev mode only")
+        if settings.metrics_token is None:
+            log.warning(
+                "GET /metrics is %s: set CSMS_METRICS_TOKEN",
+                "open to anyone (dev)" if settings.is_dev else "disabled",
+            )
         database_url = await bootstrap.database_url(settings)
         redis_url = await bootstrap.redis_url(settings)
         pool = await create_pool(

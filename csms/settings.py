@@ -462,6 +462,13 @@ class WorkerSettings(CommonSettings):
         "settled by the sweep (its job was lost).",
     )
 
+    job_command_timeout: float = Field(
+        30.0,
+        gt=0,
+        description="Seconds a charger has to answer each command a job sends (the "
+        "rollback of a security profile upgrade).",
+    )
+
     @model_validator(mode="after")
     def _batches_fit(self) -> WorkerSettings:
         if self.job_concurrency < 2 * self.job_batch_size:
