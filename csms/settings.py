@@ -133,17 +133,17 @@ class CommonSettings(BaseSettings):
 
     def check_safe(self) -> None:
         """Refuse to run with settings that are only acceptable in dev mode."""
+        token = self.metrics_token
+        if token is not None and len(token.get_secret_value()) < MIN_METRICS_TOKEN:
+            raise ConfigurationError(
+                f"CSMS_METRICS_TOKEN must have at least {MIN_METRICS_TOKEN} characters"
+            )
         if self.is_dev:
             return
         if not self.database_url:
             raise ConfigurationError("CSMS_DATABASE_URL must be set when CSMS_ENV=production")
         if not self.redis_url:
             raise ConfigurationError("CSMS_REDIS_URL must be set when CSMS_ENV=production")
-        token = self.metrics_token
-        if token is not None and len(token.get_secret_value()) < MIN_METRICS_TOKEN:
-            raise ConfigurationError(
-                f"CSMS_METRICS_TOKEN must have at least {MIN_METRICS_TOKEN} characters"
-            )
 
 
 class NodeSettings(CommonSettings):

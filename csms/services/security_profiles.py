@@ -376,12 +376,11 @@ class SecurityProfileService:
         if upgrade is None or upgrade.id != upgrade_id or upgrade.state != PENDING:
             return False
         detail = f"not back with security profile {upgrade.target} by the deadline"
-        if not await self._store.finish_upgrade(
-            charge_point_id, upgrade_id, ROLLED_BACK, detail, self._clock()
-        ):
-            return False
         procedure = PROCEDURES.get(str(upgrade.restore.get("protocol")))
         if procedure is not None:
+            # undone before it is marked: should the charger connect with the new profile
+            # meanwhile, the upgrade completes instead and the undo is refused by the
+            # charger (the old slot is gone: A05.FR.06) or harmless
             if commands is None:
                 done = "could not restore the charger's settings: no command bus"
             else:
@@ -392,7 +391,10 @@ class SecurityProfileService:
                 except CommandError as exc:
                     done = f"could not restore the charger's settings ({exc.code}: {exc.detail})"
             detail = f"{detail}; {done}"
-            await self._store.note_upgrade(charge_point_id, upgrade_id, detail)
+        if not await self._store.finish_upgrade(
+            charge_point_id, upgrade_id, ROLLED_BACK, detail, self._clock()
+        ):
+            return False
         log.warning("[%s] security profile upgrade rolled back: %s", charge_point_id, detail)
         rolled_back = dataclasses.replace(
             upgrade, state=ROLLED_BACK, detail=detail, finished_at=self._clock()
