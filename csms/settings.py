@@ -112,6 +112,12 @@ class CommonSettings(BaseSettings):
         "an upgrade before the upgrade is rolled back.",
     )
 
+    @field_validator("metrics_token", "tls_public_url", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # compose's ${VAR:-} passes an empty string for a variable that is not set
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("ocpi_connector_standard")
     @classmethod
     def _connector_standard(cls, value: str) -> str:

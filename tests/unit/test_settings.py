@@ -58,3 +58,12 @@ def test_a_short_metrics_token_is_refused_at_start() -> None:
     with pytest.raises(ConfigurationError, match="CSMS_METRICS_TOKEN"):
         NodeSettings(metrics_token="short").check_safe()  # type: ignore[arg-type]
     NodeSettings(metrics_token="long-enough-scrape-token").check_safe()  # type: ignore[arg-type]
+
+
+def test_empty_metrics_token_and_public_url_are_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    """compose.yaml passes ``${CSMS_METRICS_TOKEN:-}``: empty means not configured."""
+    monkeypatch.setenv("CSMS_METRICS_TOKEN", "")
+    monkeypatch.setenv("CSMS_TLS_PUBLIC_URL", "")
+    settings = NodeSettings()
+    assert settings.metrics_token is None and settings.tls_public_url is None
+    settings.check_safe()
