@@ -35,6 +35,10 @@ RefusalHook = Callable[[str, str], None]
 Signature = tuple[tuple[str, int, int], ...]
 
 
+def _no_password() -> bytes:
+    return b""
+
+
 @dataclass(frozen=True, slots=True)
 class ClientSubject:
     """What a verified client certificate says about its owner."""
@@ -87,10 +91,13 @@ def build_context(settings: NodeSettings) -> ssl.SSLContext:
     context.options |= ssl.OP_NO_COMPRESSION | ssl.OP_CIPHER_SERVER_PREFERENCE
     context.options |= ssl.OP_NO_RENEGOTIATION
     context.set_ciphers(settings.tls_ciphers)
-    context.load_cert_chain(settings.tls_cert_file, settings.tls_key_file)
+    # an encrypted key fails to load instead of OpenSSL prompting on a terminal nobody reads
+    context.load_cert_chain(settings.tls_cert_file, settings.tls_key_file, password=_no_password)
     if settings.tls_second_cert_file is not None and settings.tls_second_key_file is not None:
         # OpenSSL keeps one certificate per key type: RSA and ECDSA side by side
-        context.load_cert_chain(settings.tls_second_cert_file, settings.tls_second_key_file)
+        context.load_cert_chain(
+            settings.tls_second_cert_file, settings.tls_second_key_file, password=_no_password
+        )
     if settings.tls_client_ca_file is not None:
         context.verify_mode = ssl.CERT_OPTIONAL  # no certificate: profile 2 (Basic auth)
         context.load_verify_locations(cafile=settings.tls_client_ca_file)
