@@ -79,6 +79,14 @@ class StationSecurity:
         if priority_key is not None:
             configuration[priority_key] = "0"
 
+    def reconfigure(self, config: StationConfig) -> None:
+        """The station was given another configuration (tests move it to another node):
+        its URL and credentials are the way to connect from now on."""
+        self.config = config
+        self.endpoint = Endpoint(config.url, initial_profile(config))
+        self.slots[0] = self.endpoint
+        self._next = None
+
     @property
     def profile(self) -> int:
         return int(self._configuration[self._profile_key])

@@ -62,7 +62,7 @@ class Station:
     """One simulated charging station (see the module docstring)."""
 
     def __init__(self, config: StationConfig, *, adapter: VersionAdapter | None = None) -> None:
-        self.config = config
+        self._config = config
         self.adapter = adapter or adapter_for(config.version)
         configuration, readonly = self.adapter.default_configuration(config)
         self.state = StationState(configuration=configuration, readonly=readonly)
@@ -86,6 +86,17 @@ class Station:
         self._after_actions: list[AfterAction] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self._meter_loops: dict[int, MeterLoop] = {}
+
+    @property
+    def config(self) -> StationConfig:
+        return self._config
+
+    @config.setter
+    def config(self, config: StationConfig) -> None:
+        """A new configuration (another URL, other credentials) applies from the next
+        connection on."""
+        self._config = config
+        self.security.reconfigure(config)
 
     # -- connection -------------------------------------------------------------------
 
