@@ -30,6 +30,7 @@ from backoffice.routes import (
     me,
     nodes,
     reviews,
+    security_profiles,
     sites,
     tariff_assignments,
     tariffs,
@@ -74,6 +75,7 @@ ROUTERS = (
     invoices.router,
     invoices.billing_router,
     invoices.me_router,
+    security_profiles.router,
 )
 
 
@@ -86,6 +88,11 @@ def create_app(settings: BackofficeSettings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.default_jwt_secret:
             log.warning("using the default JWT signing key: dev mode only")
+        if settings.metrics_token is None:
+            log.warning(
+                "GET /metrics is %s: set CSMS_METRICS_TOKEN",
+                "open to anyone (dev)" if settings.is_dev else "disabled",
+            )
         database_url = await bootstrap.database_url(settings)
         redis_url = await bootstrap.redis_url(settings)
         pool = await create_pool(

@@ -13,7 +13,8 @@
      │    ├── CommandTimeout         no answer before the deadline
      │    ├── NodeUnavailable        the owning node's circuit breaker is open
      │    ├── CommandRejected        invalid parameters, unsupported by the version, queue full
-     │    └── ChargerCallError       the charger answered with a CALLERROR
+     │    ├── ChargerCallError       the charger answered with a CALLERROR
+     │    └── UpgradeRefused         the charger refused a step of a security profile upgrade
      └── OcppError                   becomes a CALLERROR at exactly one place (node.connection)
           ├── FormatViolation        payload syntactically wrong / not the PDU structure
           ├── OccurrenceViolation    a required field missing, too many items
@@ -99,6 +100,13 @@ class CommandRejected(CommandError):
 
 class ChargerCallError(CommandError):
     code = outcome = "call_error"
+
+
+class UpgradeRefused(CommandError):
+    """The charger answered a step of a security profile upgrade with something else than
+    Accepted (it keeps its profile); not a bus outcome."""
+
+    code = "refused"
 
 
 COMMAND_OUTCOMES: dict[str, type[CommandError]] = {

@@ -6,6 +6,7 @@ from a global.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import socket
 from pathlib import Path
@@ -17,6 +18,15 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from csms.domain.cdrs import CONNECTOR_STANDARDS
 from csms.domain.sites import check_time_zone
 from csms.errors import ConfigurationError, InvalidInput
+
+MIN_METRICS_TOKEN = 16
+# TLS 1.2 suites a node offers: the four A00.FR.318/421 require (ECDSA and RSA certificates,
+# AES-GCM) plus their forward-secret ECDHE-RSA twins. TLS 1.3 suites are all AEAD (OpenSSL's).
+DEFAULT_TLS_CIPHERS = (
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+    "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384:"
+    "AES128-GCM-SHA256:AES256-GCM-SHA384"
+)
 
 
 def _default_node_id() -> str:
@@ -82,6 +92,31 @@ class CommonSettings(BaseSettings):
     ocpi_power_type: Literal["AC_1_PHASE", "AC_2_PHASE", "AC_2_PHASE_SPLIT", "AC_3_PHASE", "DC"] = (
         Field("AC_3_PHASE", description="OCPI PowerType of the fleet's connectors in CDRs.")
     )
+
+    # -- security profiles and metrics (docs/topics/security.md) --
+    metrics_token: SecretStr | None = Field(
+        None,
+        description="Bearer token Prometheus sends to GET /metrics (backoffice and nodes); "
+        "unset: metrics are public in dev and disabled in production.",
+    )
+    tls_public_url: str | None = Field(
+        None,
+        pattern=r"^wss://",
+        description="The wss:// URL (without the charge point id) chargers are given when "
+        "upgraded to security profile 2 or 3 (2.0.1 SetNetworkProfile ocppCsmsUrl).",
+    )
+    security_upgrade_timeout: float = Field(
+        600.0,
+        gt=0,
+        description="Seconds a charger has to come back with the new security profile after "
+        "an upgrade before the upgrade is rolled back.",
+    )
+
+    @field_validator("metrics_token", "tls_public_url", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # compose's ${VAR:-} passes an empty string for a variable that is not set
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("ocpi_connector_standard")
     @classmethod
@@ -159,6 +194,11 @@ class CommonSettings(BaseSettings):
 
     def check_safe(self) -> None:
         """Refuse to run with settings that are only acceptable in dev mode."""
+        token = self.metrics_token
+        if token is not None and len(token.get_secret_value()) < MIN_METRICS_TOKEN:
+            raise ConfigurationError(
+                f"CSMS_METRICS_TOKEN must have at least {MIN_METRICS_TOKEN} characters"
+            )
         if self.is_dev:
             return
         if not self.database_url:
@@ -256,6 +296,98 @@ class NodeSettings(CommonSettings):
         description="2.0.1 TariffCostCtrlr.TotalCostFallbackMessage pushed with tariffs: "
         "shown when the charger cannot get a session's final cost.",
     )
+
+    # -- TLS and security profiles (docs/topics/security.md#security-profiles-and-tls) --
+    tls_port: int | None = Field(
+        None,
+        ge=0,
+        le=65535,
+        description="wss:// port (security profiles 2 and 3) beside CSMS_PORT; unset: no "
+        "TLS listener. 0 picks a free one.",
+    )
+    tls_cert_file: Path | None = Field(None, description="PEM server certificate (chain).")
+    tls_key_file: Path | None = Field(None, description="PEM private key of tls_cert_file.")
+    tls_second_cert_file: Path | None = Field(
+        None,
+        description="A second server certificate of the other key type (RSA beside ECDSA), "
+        "so every cipher suite A00.FR.318 names can be negotiated.",
+    )
+    tls_second_key_file: Path | None = Field(None, description="Its private key.")
+    tls_client_ca_file: Path | None = Field(
+        None,
+        description="PEM CA bundle charger certificates must chain to (profile 3); unset: "
+        "no client certificates, profile 2 only.",
+    )
+    tls_client_organization: str | None = Field(
+        None,
+        min_length=1,
+        description="The O (organizationName) a charger certificate's subject must hold "
+        "(A00.FR.404); unset: not checked.",
+    )
+    tls_ciphers: str = Field(
+        DEFAULT_TLS_CIPHERS, min_length=1, description="OpenSSL list of TLS 1.2 cipher suites."
+    )
+    tls_min_version: Literal["1.2", "1.3"] = Field(
+        "1.2", description="Oldest TLS version accepted (A00.FR.313: 1.2 or above)."
+    )
+    tls_reload_interval: float = Field(
+        30.0,
+        ge=0,
+        description="Seconds between looks at the certificate files' modification times "
+        "(renewed files are loaded for new handshakes); 0: only on SIGHUP.",
+    )
+    min_security_profile: int = Field(
+        0,
+        ge=0,
+        le=3,
+        description="Lowest security profile this node accepts from any charger (each "
+        "charger also has its own recorded minimum).",
+    )
+    proxy_mode: Literal["off", "proxy-v2", "headers"] = Field(
+        "off",
+        description="How a TLS-terminating load balancer in CSMS_TRUSTED_PROXIES passes the "
+        "client's TLS identity to CSMS_PORT: PROXY protocol v2 TLVs or X-SSL-* headers.",
+    )
+    trusted_proxies: str = Field(
+        "",
+        description="Comma list of addresses or networks (CIDR) of load balancers whose "
+        "PROXY header or X-SSL-* headers are believed.",
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: str) -> str:
+        for entry in filter(None, (part.strip() for part in value.split(","))):
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an address or network") from None
+        return value
+
+    @model_validator(mode="after")
+    def _tls_complete(self) -> NodeSettings:
+        pairs = (
+            ("CSMS_TLS_CERT_FILE", self.tls_cert_file, "CSMS_TLS_KEY_FILE", self.tls_key_file),
+            (
+                "CSMS_TLS_SECOND_CERT_FILE",
+                self.tls_second_cert_file,
+                "CSMS_TLS_SECOND_KEY_FILE",
+                self.tls_second_key_file,
+            ),
+        )
+        for cert_name, cert, key_name, key in pairs:
+            if (cert is None) != (key is None):
+                raise ValueError(f"{cert_name} and {key_name} go together")
+        if self.tls_port is not None and self.tls_cert_file is None:
+            raise ValueError("CSMS_TLS_PORT needs CSMS_TLS_CERT_FILE and CSMS_TLS_KEY_FILE")
+        if self.proxy_mode != "off" and not self.trusted_proxies.strip():
+            raise ValueError(f"CSMS_PROXY_MODE={self.proxy_mode} needs CSMS_TRUSTED_PROXIES")
+        if self.min_security_profile >= 2 and self.tls_port is None and self.proxy_mode == "off":
+            raise ValueError(
+                "CSMS_MIN_SECURITY_PROFILE >= 2 needs CSMS_TLS_PORT or a TLS-terminating "
+                "proxy (CSMS_PROXY_MODE)"
+            )
+        return self
 
     @field_validator("ws_ping_interval", mode="before")
     @classmethod
@@ -407,6 +539,13 @@ class WorkerSettings(CommonSettings):
         "*/10 * * * *",
         description="Cron schedule of the sweep that issues the per-session invoices whose job "
         "was lost.",
+    )
+
+    job_command_timeout: float = Field(
+        30.0,
+        gt=0,
+        description="Seconds a charger has to answer each command a job sends (the "
+        "rollback of a security profile upgrade).",
     )
 
     @model_validator(mode="after")

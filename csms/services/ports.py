@@ -27,6 +27,7 @@ from csms.domain.reports import (
     Notification,
     VariableRow,
 )
+from csms.domain.security_profiles import Admission, SecurityState, Upgrade
 from csms.domain.sites import Assignment, Scope, Site
 from csms.domain.tariff_catalog import (
     Resolved,
@@ -471,6 +472,9 @@ class Stores(Protocol):
     @property
     def tariffs(self) -> TariffStore: ...
 
+    @property
+    def security_profiles(self) -> SecurityProfileStore: ...
+
 
 class JobQueue(Protocol):
     """Durable jobs (PgQueuer in PostgreSQL, run by ``csms worker``; ADR 0004)."""
@@ -657,3 +661,46 @@ class InvoiceStore(Protocol):
     ) -> list[int]: ...
 
     async def charge_account(self, charge_id: int) -> int | None: ...
+
+
+class SecurityProfileStore(Protocol):
+    """Chargers' recorded security profiles (``csms.domain.security_profiles``). A
+    registered charger never seen has minimum 0 and no last profile."""
+
+    async def get(self, charge_point_id: str) -> SecurityState | None:
+        """None if the charger is not registered."""
+        ...
+
+    async def admit(self, charge_point_id: str, profile: int, at: datetime) -> Admission:
+        """A connection that proved ``profile``, decided by ``domain.security_profiles.admit``
+        and durable when admitted (the minimum raised, a pending upgrade it reaches
+        completed); two connections of one charger are decided one after the other.
+        NotFound if the charger is not registered."""
+        ...
+
+    async def set_minimum(self, charge_point_id: str, minimum: int) -> SecurityState:
+        """The operator sets the minimum (raised or lowered). NotFound."""
+        ...
+
+    async def start_upgrade(self, charge_point_id: str, upgrade: Upgrade) -> SecurityState:
+        """Record ``upgrade`` as the charger's last one, replacing any earlier. NotFound."""
+        ...
+
+    async def finish_upgrade(
+        self, charge_point_id: str, upgrade_id: str, state: str, detail: str, at: datetime
+    ) -> bool:
+        """End upgrade ``upgrade_id`` with ``state`` if it is still the charger's last one
+        and pending (True); otherwise change nothing (False)."""
+        ...
+
+    async def note_upgrade(
+        self,
+        charge_point_id: str,
+        upgrade_id: str,
+        detail: str,
+        *,
+        restore: dict[str, Any] | None = None,
+    ) -> None:
+        """Replace the detail (and ``restore`` when given) of upgrade ``upgrade_id`` if it
+        is the charger's last one, whatever its state."""
+        ...

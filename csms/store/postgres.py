@@ -45,6 +45,7 @@ from csms.store import (
 from csms.store import chargers as charger_rows
 from csms.store.batching import BatchCall, BatchWriter, Row
 from csms.store.jobs import PgJobQueue
+from csms.store.security_profiles import PostgresSecurityProfiles
 
 
 class PostgresChargers:
@@ -535,12 +536,14 @@ class PostgresStores:
         self.pricing = PostgresPricing(pool)
         self.tariffs = PostgresTariffs(pool)
         self.jobs = PgJobQueue(pool)
+        self.security_profiles = PostgresSecurityProfiles(pool, max_items=max_items)
 
     async def flush(self) -> None:
         """Wait for every batched call and write what is queued."""
         await self.sessions.drain()
         await self.meters.writer.flush()
         await self.chargers.drain()
+        await self.security_profiles.drain()
 
 
 class PostgresBilling:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -23,7 +24,11 @@ import orjson
 from pgqueuer import DatabaseRetryEntrypointExecutor, Job, PgQueuer
 from pgqueuer.executors import EntrypointExecutorParameters
 from pgqueuer.models import Schedule
+from redis.asyncio import Redis
 
+from csms.cluster.bus import CommandClient
+from csms.cluster.connect import redis_client
+from csms.cluster.keys import Keys
 from csms.domain.clock import utc_now
 from csms.services.billing import (
     HOLD_SESSION,
@@ -36,6 +41,7 @@ from csms.settings import WorkerSettings
 from csms.store.jobs import PgJobQueue
 from csms.store.pool import create_pool
 from csms.store.postgres import PostgresBilling, PostgresPricing, PostgresTariffs
+from csms.worker.security_profiles import register_security_jobs
 
 log = logging.getLogger(__name__)
 
@@ -89,10 +95,21 @@ def register(worker: Worker, name: str, handler: Handler) -> None:
 
 
 @contextlib.asynccontextmanager
-async def running_worker(settings: WorkerSettings, database_url: str) -> AsyncIterator[Worker]:
+async def running_worker(
+    settings: WorkerSettings, database_url: str, redis_url: str | None = None
+) -> AsyncIterator[Worker]:
+    """The worker's jobs over a pool; with ``redis_url`` it also reaches chargers through
+    the command bus (the rollback of a security profile upgrade restores settings)."""
     pool = await create_pool(
         database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
     )
+    redis: Redis | None = None
+    commands: CommandClient | None = None
+    if redis_url is not None:
+        redis = redis_client(redis_url)
+        commands = CommandClient(
+            redis, Keys(settings.redis_prefix), caller_id=f"worker-{secrets.token_hex(6)}"
+        )
     try:
         jobs = PgJobQueue(pool)
         repricing = Repricing(
@@ -117,6 +134,7 @@ async def running_worker(settings: WorkerSettings, database_url: str) -> AsyncIt
         from csms.worker.invoices import register_invoice_jobs  # it imports this module
 
         register_invoice_jobs(worker, pool)
+        register_security_jobs(worker, pool, commands, command_timeout=settings.job_command_timeout)
 
         @worker.queue.schedule(SETTLE_SWEEP, settings.settle_sweep_schedule)
         async def sweep(schedule: Schedule) -> None:
@@ -128,6 +146,10 @@ async def running_worker(settings: WorkerSettings, database_url: str) -> AsyncIt
 
         yield worker
     finally:
+        if commands is not None:
+            await commands.close()
+        if redis is not None:
+            await redis.aclose()
         await pool.close()
 
 
