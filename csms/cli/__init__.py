@@ -18,6 +18,7 @@ from csms.cli import (
     commands,
     journal,
     nodes,
+    payments,
     platform,
     sites,
     tariffs,
@@ -45,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     users.add_parsers(sub)
     sites.add_parsers(sub)
     tariffs.add_parsers(sub)
+    payments.add_parsers(sub)
     return parser
 
 

@@ -25,6 +25,7 @@ from pgqueuer.executors import EntrypointExecutorParameters
 from pgqueuer.models import Schedule
 
 from csms.domain.clock import utc_now
+from csms.payments import open_providers, retry_policy
 from csms.services.billing import (
     HOLD_SESSION,
     SETTLE_SESSION,
@@ -32,10 +33,16 @@ from csms.services.billing import (
     Repricing,
     SettlementService,
 )
+from csms.services.payments import PAYMENT_ADVANCE, PAYMENT_SWEEP, PaymentService
 from csms.settings import WorkerSettings
 from csms.store.jobs import PgJobQueue
 from csms.store.pool import create_pool
-from csms.store.postgres import PostgresBilling, PostgresPricing, PostgresTariffs
+from csms.store.postgres import (
+    PostgresBilling,
+    PostgresPayments,
+    PostgresPricing,
+    PostgresTariffs,
+)
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +55,7 @@ class Worker:
     pool: asyncpg.Pool
     queue: PgQueuer
     settlement: SettlementService
+    payments: PaymentService | None = None
 
     async def run(self) -> None:
         await self.queue.run(
@@ -93,6 +101,7 @@ async def running_worker(settings: WorkerSettings, database_url: str) -> AsyncIt
     pool = await create_pool(
         database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
     )
+    providers = open_providers(settings)
     try:
         jobs = PgJobQueue(pool)
         repricing = Repricing(
@@ -123,9 +132,35 @@ async def running_worker(settings: WorkerSettings, database_url: str) -> AsyncIt
             if found:
                 log.warning("%d ended sessions had no settlement job: enqueued", found)
 
+        worker.payments = PaymentService(
+            PostgresPayments(pool),
+            PostgresBilling(pool),
+            providers,
+            jobs,
+            clock=utc_now,
+            policy=retry_policy(settings),
+        )
+        _register_payments(worker, worker.payments, settings)
         yield worker
     finally:
+        await providers.aclose()
         await pool.close()
+
+
+def _register_payments(worker: Worker, payments: PaymentService, settings: WorkerSettings) -> None:
+    """Card payments: retries of declined receivables, looks at payments whose webhook did
+    not come, captures of authorized ones (docs/topics/payments.md)."""
+
+    async def advance(payload: dict[str, Any]) -> None:
+        await payments.advance(int(payload["payment_id"]), now_due=bool(payload.get("now")))
+
+    register(worker, PAYMENT_ADVANCE, advance)
+
+    @worker.queue.schedule(PAYMENT_SWEEP, settings.payment_sweep_schedule)
+    async def sweep(schedule: Schedule) -> None:
+        found = await payments.sweep()
+        if found:
+            log.info("%d payments due for a retry or a look: enqueued", found)
 
 
 async def run_until_stopped(worker: Worker, stop: asyncio.Event) -> None:
