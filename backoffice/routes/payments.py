@@ -223,16 +223,18 @@ async def refund(
 ) -> PaymentPublic:
     """Pay back part or all of a succeeded payment (the refund is a payment of its own),
     never more than was paid; a prepaid wallet must still hold it. The provider pays it
-    back (manual: the operator did)."""
-    refund = await payments.refund(
+    back (manual: the operator did). 201 when new, 200 for a repeated `Idempotency-Key`."""
+    started = await payments.refund(
         payment_id,
         body.amount,
         by=caller.username,
         reason=body.reason,
         idempotency_key=idempotency_key,
     )
-    response.headers["Location"] = f"{API}/payments/{refund.id}"
-    return payment_public(refund)
+    response.headers["Location"] = f"{API}/payments/{started.payment.id}"
+    if not started.created:
+        response.status_code = status.HTTP_200_OK
+    return payment_public(started.payment)
 
 
 @router.post("/{payment_id}/write-off", response_model=PaymentPublic)

@@ -191,7 +191,9 @@ def _view_json(view: PaymentView) -> dict[str, Any]:
 @refused_is_usage
 async def cmd_refund(args: argparse.Namespace) -> int:
     async with payment_service() as payments:
-        refund = await payments.refund(args.id, args.amount, by=operator_name(), reason=args.reason)
+        refund = (
+            await payments.refund(args.id, args.amount, by=operator_name(), reason=args.reason)
+        ).payment
     if args.json:
         print_json(payment_json(refund))
         return 0

@@ -465,9 +465,10 @@ class PaymentService:
         by: str,
         reason: str = "",
         idempotency_key: str | None = None,
-    ) -> Payment:
+    ) -> Started:
         """Pay back ``amount`` of a succeeded payment (None: all that is left), never more
-        than was paid; a prepaid wallet must still hold it."""
+        than was paid; a prepaid wallet must still hold it. The refund is a payment of its
+        own (``created``: False when the idempotency key found it)."""
         payment = await self._get(payment_id)
         value = None if amount is None else check_amount(amount, "amount", payment.currency)
         account = await self._account(payment.account_id)
@@ -479,7 +480,8 @@ class PaymentService:
             if idempotency_key
             else f"refund:{uuid.uuid4()}"
         )
-        if account.prepaid and payment.kind == TOPUP:
+        known = await self._payments.by_key(key)
+        if known is None and account.prepaid and payment.kind == TOPUP:
             wanted = value
             if wanted is None:
                 wanted = payment.amount - await self._payments.refunded_total(payment.id)
@@ -495,8 +497,9 @@ class PaymentService:
         if refund.refund_of != payment.id or (value is not None and refund.amount != value):
             raise InvalidInput("Idempotency-Key: it was used for another refund")
         if refund.status != PENDING or (not created and refund.provider_ref is not None):
-            return refund
-        return await self._ask_refund(provider, payment, refund, account, memo=reason)
+            return Started(refund, created)
+        after = await self._ask_refund(provider, payment, refund, account, memo=reason)
+        return Started(after, created)
 
     async def _ask_refund(
         self,

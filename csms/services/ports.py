@@ -663,6 +663,8 @@ class PaymentStore(Protocol):
 
     async def by_ref(self, provider: str, provider_ref: str) -> Payment | None: ...
 
+    async def by_key(self, idempotency_key: str) -> Payment | None: ...
+
     async def list_payments(
         self,
         *,

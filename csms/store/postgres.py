@@ -712,6 +712,9 @@ class PostgresPayments:
     async def by_ref(self, provider: str, provider_ref: str) -> Payment | None:
         return await payments.payment_by_ref(self._pool, provider, provider_ref)
 
+    async def by_key(self, idempotency_key: str) -> Payment | None:
+        return await payments.payment_by_key(self._pool, idempotency_key)
+
     async def list_payments(
         self,
         *,
