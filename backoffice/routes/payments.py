@@ -119,12 +119,21 @@ async def _visible(
     return payment
 
 
+async def _payable(caller: Payer, pool: PoolDep, account_id: AccountId) -> tuple[Principal, int]:
+    """The caller and the account they pay into: a driver's own only (404 otherwise, before
+    the body is looked at, exactly like an account that does not exist)."""
+    if caller.is_driver and await own_account_id(pool, caller) != account_id:
+        raise NotFound(f"account {account_id} not found")
+    return caller, account_id
+
+
+Payable = Annotated[tuple[Principal, int], Depends(_payable)]
+
+
 @account_router.post("/{account_id}/topups", response_model=TopupResult, status_code=201)
 async def topup(
-    caller: Payer,
-    pool: PoolDep,
+    payable: Payable,
     payments: PaymentsDep,
-    account_id: AccountId,
     body: TopupCreate,
     response: Response,
     idempotency_key: IdempotencyKey = None,
@@ -134,9 +143,8 @@ async def topup(
     `card`, charges a postpaid account's saved card (a decline is retried). A driver pays
     into their own account by card: a prepaid wallet answers a `client_secret` the app
     confirms the payment with. 201 when new, 200 for a repeated `Idempotency-Key`."""
+    caller, account_id = payable
     if caller.is_driver:
-        if await own_account_id(pool, caller) != account_id:
-            raise NotFound(f"account {account_id} not found")
         provider = body.provider or CARD
         if provider != CARD:
             raise InvalidInput("provider: a driver pays by card")

@@ -21,6 +21,9 @@ SAMPLE = {
     "site_id": "NO-SUCH-SITE",
     "scope": "group",
     "target": "NO-SUCH-GROUP",
+    "account_id": "999999999",
+    "payment_id": "999999999",
+    "provider": "card",
 }
 LOGOUT = "/api/v1/auth/logout"
 
