@@ -50,6 +50,7 @@ from csms.domain.payments import (
     StoredEvent,
     WebhookRecord,
     check_idempotency_key,
+    check_refund,
     give_up,
     on_refund_report,
     on_report,
@@ -481,10 +482,12 @@ class PaymentService:
             else f"refund:{uuid.uuid4()}"
         )
         known = await self._payments.by_key(key)
+        if known is None:
+            refunded = await self._payments.refunded_total(payment.id)
+            if value is not None:  # checked again, under a lock, when it is recorded
+                check_refund(payment, value, refunded)
         if known is None and account.prepaid and payment.kind == TOPUP:
-            wanted = value
-            if wanted is None:
-                wanted = payment.amount - await self._payments.refunded_total(payment.id)
+            wanted = payment.amount - refunded if value is None else value
             wallet = (await self._billing.balances(account))["wallet"]
             if wanted > wallet:
                 raise InvalidInput(
