@@ -310,13 +310,16 @@ class PaymentService:
             log.warning("payment %s: provider %s is not configured", payment.id, payment.provider)
             return payment
         now = self._clock()
-        if not now_due and payment.next_attempt_at is not None and payment.next_attempt_at > now:
+        due = payment.next_attempt_at is None or payment.next_attempt_at <= now
+        if not due and not now_due:
             return payment  # not due (the job of an older schedule)
         account = await self._account(payment.account_id)
         try:
             if payment.kind == REFUND:
                 return await self._advance_refund(provider, payment, account)
-            if payment.failure:  # the current attempt was declined: retry is due
+            if payment.failure:  # the current attempt was declined: a retry, when due
+                if not due:
+                    return payment
                 if retries(payment) and payment.attempts < self.policy.max_attempts:
                     after, _ = await self._attempt(provider, payment, payment.attempts + 1, account)
                     return after
