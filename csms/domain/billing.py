@@ -105,7 +105,11 @@ def check_amount(value: object, field: str, currency: str) -> Decimal:
     if amount <= 0:
         raise InvalidInput(f"{field}: must be positive")
     places = minor_unit_places(currency)
-    if amount != amount.quantize(Decimal(1).scaleb(-places)):
+    try:
+        exact = amount == amount.quantize(Decimal(1).scaleb(-places))
+    except ArithmeticError:  # more digits than a decimal holds
+        raise InvalidInput(f"{field}: too large") from None
+    if not exact:
         raise InvalidInput(f"{field}: at most {places} decimals in {currency}")
     return amount
 

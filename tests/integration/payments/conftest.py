@@ -73,8 +73,10 @@ async def backoffice(
         yield backoffice
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="module")
 async def worker(card: FakeCardProcessor, database_url: str) -> AsyncIterator[Worker]:
+    """A worker for the tests of one module: stopped after them (it would take the jobs of
+    tests elsewhere)."""
     settings = WorkerSettings(
         job_poll_interval=0.1,
         job_retry_delay=0.1,

@@ -96,6 +96,7 @@ async def test_an_operator_records_a_postpaid_payment(
         ({"amount": "ten"}, "amount: not a number"),
         ({"amount": "NaN"}, "amount: not a number"),
         ({"amount": "1.005"}, "amount: at most 2 decimals in EUR"),
+        ({"amount": "1e30"}, "amount: too large"),
         ({"amount": 12.5}, "body.amount"),  # a JSON number: amounts are decimal strings
         ({"amount": "10.00", "currency": "USD"}, "currency: account"),
         ({"amount": "10.00", "currency": "usd"}, "body.currency"),
