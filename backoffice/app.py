@@ -29,6 +29,7 @@ from backoffice.routes import (
     invoices,
     me,
     nodes,
+    payments,
     reviews,
     security_profiles,
     sites,
@@ -37,7 +38,7 @@ from backoffice.routes import (
     transactions,
     users,
 )
-from backoffice.services import sessions
+from backoffice.services import payment_providers, sessions
 from backoffice.state import Resources, State
 from csms import __version__, bootstrap
 from csms.cluster.bus import CommandClient
@@ -64,6 +65,8 @@ ROUTERS = (
     tariff_assignments.charger_router,
     sites.router,
     sites.charger_router,
+    payments.router,
+    payments.account_router,
     nodes.router,
     events.router,
     health.router,
@@ -107,6 +110,7 @@ def create_app(settings: BackofficeSettings) -> FastAPI:
             breaker_reset_timeout=settings.breaker_reset_timeout,
         )
         stores = PostgresStores(pool)
+        providers, payment_service = payment_providers.open(settings, pool)
         services = Services(
             stores,
             clock=utc_now,
@@ -117,7 +121,7 @@ def create_app(settings: BackofficeSettings) -> FastAPI:
         )
         try:
             await command_client.start()
-            state.open(Resources(pool, redis, command_client, services))
+            state.open(Resources(pool, redis, command_client, services, payment_service))
             await sessions.ensure_bootstrap_admin(state)
             await sessions.purge_expired(state)
             yield
@@ -128,6 +132,7 @@ def create_app(settings: BackofficeSettings) -> FastAPI:
                 async with asyncio.timeout(CLOSE_TIMEOUT):
                     await command_client.close()
             await redis.aclose()
+            await providers.aclose()
             try:
                 async with asyncio.timeout(CLOSE_TIMEOUT):
                     await stores.flush()

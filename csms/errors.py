@@ -7,6 +7,9 @@
      ├── NotFound                    a charger, token or transaction that does not exist
      ├── AlreadyExists               create of something that is already there
      ├── InvalidInput                a value an operator gave that cannot be accepted
+     ├── PaymentError                a payment provider could not do what was asked
+     │    ├── ProviderUnavailable    unreachable, timed out, rate limited or 5xx: try later
+     │    └── WebhookRejected        a webhook whose signature, timestamp or body is not valid
      ├── CommandError                a command to a charger did not get the charger's answer
      │    ├── ChargerNotConnected    no live connection (or its node is gone)
      │    │    └── ChargerMoved      the node the command went to no longer holds the charger
@@ -55,6 +58,21 @@ class AlreadyExists(CsmsError):
 
 class InvalidInput(CsmsError):
     """A value given by an operator cannot be accepted."""
+
+
+class PaymentError(CsmsError):
+    """A payment provider refused or failed a request (not a declined card: that is a
+    payment's outcome, ``failed``)."""
+
+
+class ProviderUnavailable(PaymentError):
+    """The provider could not be asked now (network, timeout, 429, 5xx); asking again with
+    the same idempotency key is safe."""
+
+
+class WebhookRejected(PaymentError):
+    """A webhook that is not the provider's: bad or missing signature, a timestamp outside
+    the tolerance, or a body that is not an event."""
 
 
 class CommandError(CsmsError):

@@ -207,6 +207,74 @@ class CommonSettings(BaseSettings):
             raise ConfigurationError("CSMS_REDIS_URL must be set when CSMS_ENV=production")
 
 
+class PaymentSettings(CommonSettings):
+    """What the processes that take payments need: the card processor and the retry
+    schedule (``csms backoffice``, ``csms worker``, the ``csms`` payment commands)."""
+
+    card_api_url: str | None = Field(
+        None,
+        description="Base URL of the card processor's API (payment intents, refunds); unset: "
+        "no card payments.",
+    )
+    card_api_key: SecretStr | None = Field(
+        None, description="Secret API key sent as a bearer token to the card processor."
+    )
+    card_webhook_secret: SecretStr | None = Field(
+        None,
+        description="Secret the card processor signs webhooks with (comma separated: two "
+        "while rolling it over).",
+    )
+    card_webhook_tolerance: float = Field(
+        300.0, gt=0, description="Seconds a webhook's signed timestamp may be from now."
+    )
+    card_timeout: float = Field(
+        10.0, gt=0, description="Seconds a request to the card processor may take."
+    )
+    payment_max_attempts: int = Field(
+        4, ge=1, le=20, description="Tries of a card payment of a receivable before it fails."
+    )
+    payment_retry_delay: float = Field(
+        3600.0, gt=0, description="Seconds before a declined receivable is tried again; doubles."
+    )
+    payment_retry_max_delay: float = Field(
+        259_200.0, gt=0, description="Longest wait between two tries of a receivable."
+    )
+    payment_check_after: float = Field(
+        600.0,
+        gt=0,
+        description="Seconds after which the worker asks the processor about a payment whose "
+        "webhook has not come.",
+    )
+    payment_expire_after: float = Field(
+        86_400.0,
+        gt=0,
+        description="Seconds a card top-up may wait for its driver to pay before it is canceled.",
+    )
+
+    @property
+    def card_enabled(self) -> bool:
+        return bool(self.card_api_url)
+
+    def check_safe(self) -> None:
+        """Besides the common checks: a card processor configured in production has its
+        secrets and is reached over HTTPS."""
+        super().check_safe()
+        if self.is_dev or not self.card_api_url:
+            return
+        if self.card_api_key is None or not self.card_api_key.get_secret_value():
+            raise ConfigurationError(
+                "CSMS_CARD_API_KEY must be set with CSMS_CARD_API_URL when CSMS_ENV=production"
+            )
+        secret = self.card_webhook_secret
+        if secret is None or not secret.get_secret_value().strip(", "):
+            raise ConfigurationError(
+                "CSMS_CARD_WEBHOOK_SECRET must be set with CSMS_CARD_API_URL when "
+                "CSMS_ENV=production"
+            )
+        if not self.card_api_url.startswith("https://"):
+            raise ConfigurationError("CSMS_CARD_API_URL must be https:// when CSMS_ENV=production")
+
+
 class NodeSettings(CommonSettings):
     """Settings of a charger-facing node (``csms node`` / ``csms up``)."""
 
@@ -412,7 +480,7 @@ DEFAULT_JWT_SECRET = "dev-only-insecure-jwt-secret-change-me"
 MIN_JWT_SECRET = 32
 
 
-class BackofficeSettings(CommonSettings):
+class BackofficeSettings(PaymentSettings):
     """Settings of the REST backoffice (``csms backoffice`` / ``csms up``).
 
     ``api_host``/``api_port`` are not ``host``/``port`` so that ``csms up`` can run a node and
@@ -495,7 +563,7 @@ class BackofficeSettings(CommonSettings):
             )
 
 
-class WorkerSettings(CommonSettings):
+class WorkerSettings(PaymentSettings):
     """Settings of ``csms worker`` (durable jobs: settlement, invoices, payments)."""
 
     job_concurrency: int = Field(
@@ -539,6 +607,12 @@ class WorkerSettings(CommonSettings):
         "*/10 * * * *",
         description="Cron schedule of the sweep that issues the per-session invoices whose job "
         "was lost.",
+    )
+
+    payment_sweep_schedule: str = Field(
+        "* * * * *",
+        description="Cron schedule of the sweep for card payments whose next look is due "
+        "(its job was lost).",
     )
 
     job_command_timeout: float = Field(

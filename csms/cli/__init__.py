@@ -21,6 +21,7 @@ from csms.cli import (
     invoices,
     journal,
     nodes,
+    payments,
     platform,
     reviews,
     sites,
@@ -53,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     accounts.add_parsers(sub)
     reviews.add_parsers(sub)
     invoices.add_parsers(sub)
+    payments.add_parsers(sub)
     return parser
 
 

@@ -111,7 +111,11 @@ def check_amount(value: object, field: str, currency: str) -> Decimal:
     if amount >= MAX_AMOUNT:
         raise InvalidInput(f"{field}: must be below {MAX_AMOUNT:,}")
     places = minor_unit_places(currency)
-    if amount != amount.quantize(Decimal(1).scaleb(-places)):
+    try:
+        exact = amount == amount.quantize(Decimal(1).scaleb(-places))
+    except ArithmeticError:  # more digits than a decimal holds
+        raise InvalidInput(f"{field}: too large") from None
+    if not exact:
         raise InvalidInput(f"{field}: at most {places} decimals in {currency}")
     return amount
 

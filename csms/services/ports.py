@@ -8,7 +8,7 @@ Every method's docstring is its contract; "durable" means committed when the cal
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
@@ -20,6 +20,17 @@ from csms.domain.id_tokens import IdToken
 from csms.domain.invoices import ChargedSession, Draft, Invoice, Issued
 from csms.domain.ledger import Entry
 from csms.domain.meter_values import MeterSample
+from csms.domain.payments import (
+    Applied,
+    Decide,
+    Payment,
+    PaymentRequest,
+    ProviderPayment,
+    ProviderRefund,
+    StoredEvent,
+    WebhookEvent,
+    WebhookRecord,
+)
 from csms.domain.reports import (
     Availability,
     ConfigurationRow,
@@ -704,3 +715,129 @@ class SecurityProfileStore(Protocol):
         """Replace the detail (and ``restore`` when given) of upgrade ``upgrade_id`` if it
         is the charger's last one, whatever its state."""
         ...
+
+
+class PaymentProvider(Protocol):
+    """A payment provider (``csms.payments``): the built-in manual provider (an operator
+    records money received) or a card processor. Every call that asks for money carries an
+    idempotency key: asking twice with the same key asks once."""
+
+    @property
+    def name(self) -> str:
+        """Its name in URLs, payments and the ledger (``clearing:<name>``)."""
+        ...
+
+    @property
+    def takes_webhooks(self) -> bool: ...
+
+    async def create_payment(self, request: PaymentRequest) -> ProviderPayment:
+        """Ask for money (a payment intent). ProviderUnavailable (safe to ask again with the
+        same key), PaymentError (refused)."""
+        ...
+
+    async def capture(self, ref: str, *, idempotency_key: str) -> ProviderPayment:
+        """Take the money of an authorized (capturable) payment."""
+        ...
+
+    async def cancel(self, ref: str, *, idempotency_key: str) -> ProviderPayment: ...
+
+    async def refund(
+        self,
+        ref: str,
+        *,
+        amount: Decimal,
+        currency: str,
+        idempotency_key: str,
+        metadata: Mapping[str, str],
+    ) -> ProviderRefund:
+        """Pay back ``amount`` of the succeeded payment ``ref``."""
+        ...
+
+    async def status(self, ref: str) -> ProviderPayment:
+        """What became of a payment (when its webhook did not come)."""
+        ...
+
+    def verify_webhook(
+        self, payload: bytes, headers: Mapping[str, str], *, now: float
+    ) -> WebhookEvent:
+        """The event a webhook carries, if its signature and timestamp are the provider's;
+        WebhookRejected otherwise."""
+        ...
+
+
+class PaymentStore(Protocol):
+    """Payments and their webhook events (their ledger entries go with them)."""
+
+    async def add_payment(
+        self,
+        *,
+        account_id: int,
+        provider: str,
+        kind: str,
+        amount: Decimal,
+        currency: str,
+        idempotency_key: str,
+        invoice_id: int | None = None,
+        created_by: str | None = None,
+    ) -> tuple[Payment, bool]:
+        """A new pending payment (True), or the one with that key (False)."""
+        ...
+
+    async def add_refund(
+        self,
+        payment_id: int,
+        *,
+        amount: Decimal | None,
+        idempotency_key: str,
+        created_by: str | None,
+    ) -> tuple[Payment, bool]:
+        """A pending refund of a succeeded payment, never more than is left to refund (even
+        when asked concurrently); None: all that is left. InvalidInput, NotFound."""
+        ...
+
+    async def get(self, payment_id: int) -> Payment | None: ...
+
+    async def by_ref(self, provider: str, provider_ref: str) -> Payment | None: ...
+
+    async def by_key(self, idempotency_key: str) -> Payment | None: ...
+
+    async def list_payments(
+        self,
+        *,
+        account_id: int | None = None,
+        status: str | None = None,
+        kind: str | None = None,
+        before_id: int | None = None,
+        limit: int = 100,
+    ) -> list[Payment]:
+        """Newest first."""
+        ...
+
+    async def refunds_of(self, payment_id: int) -> list[Payment]: ...
+
+    async def refunded_total(self, payment_id: int) -> Decimal: ...
+
+    async def invoice_account(self, invoice_id: int) -> int | None: ...
+
+    async def claim_attempt(
+        self, payment_id: int, attempt: int, *, check_at: datetime
+    ) -> Payment | None:
+        """Start attempt ``attempt`` (None: started elsewhere, or no longer pending)."""
+        ...
+
+    async def set_provider_ref(self, payment_id: int, provider_ref: str) -> None: ...
+
+    async def reschedule(self, payment_id: int, at: datetime, *, failure: str | None) -> bool: ...
+
+    async def due(self, *, now: datetime, limit: int = 500) -> list[tuple[int, datetime]]: ...
+
+    async def apply(
+        self, targets: Sequence[tuple[int, Decide]], *, event: WebhookRecord | None = None
+    ) -> Applied:
+        """Atomically: keep ``event`` once (a duplicate changes nothing), lock each payment,
+        decide, store its new state and post its entry."""
+        ...
+
+    async def events_of(self, payment_id: int) -> list[StoredEvent]: ...
+
+    async def entries_of(self, payment_id: int) -> list[LedgerEntry]: ...

@@ -30,6 +30,7 @@ from csms.cluster.bus import CommandClient
 from csms.cluster.connect import redis_client
 from csms.cluster.keys import Keys
 from csms.domain.clock import utc_now
+from csms.payments import open_providers, retry_policy
 from csms.services.billing import (
     HOLD_SESSION,
     SETTLE_SESSION,
@@ -37,10 +38,16 @@ from csms.services.billing import (
     Repricing,
     SettlementService,
 )
+from csms.services.payments import PAYMENT_ADVANCE, PAYMENT_SWEEP, PaymentService
 from csms.settings import WorkerSettings
 from csms.store.jobs import PgJobQueue
 from csms.store.pool import create_pool
-from csms.store.postgres import PostgresBilling, PostgresPricing, PostgresTariffs
+from csms.store.postgres import (
+    PostgresBilling,
+    PostgresPayments,
+    PostgresPricing,
+    PostgresTariffs,
+)
 from csms.worker.security_profiles import register_security_jobs
 
 log = logging.getLogger(__name__)
@@ -54,6 +61,7 @@ class Worker:
     pool: asyncpg.Pool
     queue: PgQueuer
     settlement: SettlementService
+    payments: PaymentService | None = None
 
     async def run(self) -> None:
         await self.queue.run(
@@ -100,9 +108,6 @@ async def running_worker(
 ) -> AsyncIterator[Worker]:
     """The worker's jobs over a pool; with ``redis_url`` it also reaches chargers through
     the command bus (the rollback of a security profile upgrade restores settings)."""
-    pool = await create_pool(
-        database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
-    )
     redis: Redis | None = None
     commands: CommandClient | None = None
     if redis_url is not None:
@@ -110,6 +115,10 @@ async def running_worker(
         commands = CommandClient(
             redis, Keys(settings.redis_prefix), caller_id=f"worker-{secrets.token_hex(6)}"
         )
+    providers = open_providers(settings)
+    pool = await create_pool(
+        database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
+    )
     try:
         jobs = PgJobQueue(pool)
         repricing = Repricing(
@@ -144,13 +153,39 @@ async def running_worker(
             if found:
                 log.warning("%d ended sessions had no settlement job: enqueued", found)
 
+        worker.payments = PaymentService(
+            PostgresPayments(pool),
+            PostgresBilling(pool),
+            providers,
+            jobs,
+            clock=utc_now,
+            policy=retry_policy(settings),
+        )
+        _register_payments(worker, worker.payments, settings)
         yield worker
     finally:
+        await pool.close()
+        await providers.aclose()
         if commands is not None:
             await commands.close()
         if redis is not None:
             await redis.aclose()
-        await pool.close()
+
+
+def _register_payments(worker: Worker, payments: PaymentService, settings: WorkerSettings) -> None:
+    """Card payments: retries of declined receivables, looks at payments whose webhook did
+    not come, captures of authorized ones (docs/topics/payments.md)."""
+
+    async def advance(payload: dict[str, Any]) -> None:
+        await payments.advance(int(payload["payment_id"]), now_due=bool(payload.get("now")))
+
+    register(worker, PAYMENT_ADVANCE, advance)
+
+    @worker.queue.schedule(PAYMENT_SWEEP, settings.payment_sweep_schedule)
+    async def sweep(schedule: Schedule) -> None:
+        found = await payments.sweep()
+        if found:
+            log.info("%d payments due for a retry or a look: enqueued", found)
 
 
 async def run_until_stopped(worker: Worker, stop: asyncio.Event) -> None:

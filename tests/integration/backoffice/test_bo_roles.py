@@ -24,6 +24,8 @@ SAMPLE = {
     "cdr_id": "999999999",
     "account_id": "999999999",
     "invoice_id": "999999999",
+    "payment_id": "999999999",
+    "provider": "card",
 }
 LOGOUT = "/api/v1/auth/logout"
 
