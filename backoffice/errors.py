@@ -39,6 +39,7 @@ from csms.errors import (
     CommandRejected,
     CommandTimeout,
     CsmsError,
+    InUse,
     InvalidInput,
     NodeUnavailable,
     NotFound,
@@ -99,6 +100,7 @@ class ServiceUnavailable(ApiError):
 _CSMS_ERRORS: tuple[tuple[type[CsmsError], int, str], ...] = (
     (NotFound, 404, "about:blank"),
     (AlreadyExists, 409, "about:blank"),
+    (InUse, 409, "about:blank"),
     (InvalidInput, 422, "about:blank"),
     (ChargerNotConnected, 409, "urn:csms:problem:charger-not-connected"),
     (CommandTimeout, 504, "urn:csms:problem:command-timeout"),

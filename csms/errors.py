@@ -6,6 +6,7 @@
      ├── ConfigurationError          unsafe settings (a default secret outside dev)
      ├── NotFound                    a charger, token or transaction that does not exist
      ├── AlreadyExists               create of something that is already there
+ ├── InUse                       removal of something records must keep (billed sessions)
      ├── InvalidInput                a value an operator gave that cannot be accepted
      ├── PaymentError                a payment provider could not do what was asked
      │    ├── ProviderUnavailable    unreachable, timed out, rate limited or 5xx: try later
@@ -54,6 +55,10 @@ class NotFound(CsmsError):
 
 class AlreadyExists(CsmsError):
     """The object to create exists already."""
+
+
+class InUse(CsmsError):
+    """The object cannot be removed: records that must be kept refer to it."""
 
 
 class InvalidInput(CsmsError):
