@@ -25,6 +25,7 @@ import orjson
 from pgqueuer import DatabaseRetryEntrypointExecutor, Job, PgQueuer
 from pgqueuer.executors import EntrypointExecutorParameters
 from pgqueuer.models import Schedule
+from redis.asyncio import Redis
 
 from csms.cluster.bus import CommandClient
 from csms.cluster.connect import redis_client
@@ -34,6 +35,7 @@ from csms.cluster.tasks import stop_task
 from csms.domain.clock import utc_now
 from csms.domain.firmware_campaigns import Artifact
 from csms.domain.firmware_urls import signed_url
+from csms.payments import open_providers, retry_policy
 from csms.services.billing import (
     HOLD_SESSION,
     SETTLE_SESSION,
@@ -43,15 +45,18 @@ from csms.services.billing import (
 )
 from csms.services.firmware import FIRMWARE_SEND, FIRMWARE_TICK, FirmwareOrchestrator
 from csms.services.hooks import Hooks
+from csms.services.payments import PAYMENT_ADVANCE, PAYMENT_SWEEP, PaymentService
 from csms.settings import WorkerSettings
 from csms.store.jobs import PgJobQueue
 from csms.store.pool import create_pool
 from csms.store.postgres import (
     PostgresBilling,
     PostgresFirmware,
+    PostgresPayments,
     PostgresPricing,
     PostgresTariffs,
 )
+from csms.worker.security_profiles import register_security_jobs
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +69,7 @@ class Worker:
     pool: asyncpg.Pool
     queue: PgQueuer
     settlement: SettlementService
+    payments: PaymentService | None = None
 
     async def run(self) -> None:
         await self.queue.run(
@@ -108,8 +114,18 @@ def register(worker: Worker, name: str, handler: Handler) -> None:
 async def running_worker(
     settings: WorkerSettings, database_url: str, redis_url: str | None = None
 ) -> AsyncIterator[Worker]:
-    """A worker over the pool; with ``redis_url`` it also runs firmware campaigns (it sends
-    commands through the cluster's bus and publishes live events)."""
+    """The worker's jobs over a pool; with ``redis_url`` it also reaches chargers through
+    the command bus and publishes live events (firmware campaigns; the rollback of a
+    security profile upgrade restores settings)."""
+    redis: Redis | None = None
+    commands: CommandClient | None = None
+    if redis_url is not None:
+        redis = redis_client(redis_url)
+        commands = CommandClient(
+            redis, Keys(settings.redis_prefix), caller_id=f"worker-{secrets.token_hex(6)}"
+        )
+        await commands.start()  # its reply listener: without it no answer ever arrives
+    providers = open_providers(settings)
     pool = await create_pool(
         database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
     )
@@ -135,6 +151,10 @@ async def running_worker(
 
         register(worker, SETTLE_SESSION, settle)
         register(worker, HOLD_SESSION, hold)
+        from csms.worker.invoices import register_invoice_jobs  # it imports this module
+
+        register_invoice_jobs(worker, pool)
+        register_security_jobs(worker, pool, commands, command_timeout=settings.job_command_timeout)
 
         @worker.queue.schedule(SETTLE_SWEEP, settings.settle_sweep_schedule)
         async def sweep(schedule: Schedule) -> None:
@@ -144,26 +164,57 @@ async def running_worker(
             if found:
                 log.warning("%d ended sessions had no settlement job: enqueued", found)
 
-        if redis_url is not None:
+        if redis is not None and commands is not None:
             firmware = contextlib.AsyncExitStack()
-            await firmware.enter_async_context(running_campaigns(worker, redis_url))
+            await firmware.enter_async_context(running_campaigns(worker, redis, commands))
+        worker.payments = PaymentService(
+            PostgresPayments(pool),
+            PostgresBilling(pool),
+            providers,
+            jobs,
+            clock=utc_now,
+            policy=retry_policy(settings),
+        )
+        _register_payments(worker, worker.payments, settings)
         yield worker
     finally:
         if firmware is not None:
             await firmware.aclose()
         await pool.close()
+        await providers.aclose()
+        if commands is not None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(5.0):
+                    await commands.close()
+        if redis is not None:
+            await redis.aclose()
+
+
+def _register_payments(worker: Worker, payments: PaymentService, settings: WorkerSettings) -> None:
+    """Card payments: retries of declined receivables, looks at payments whose webhook did
+    not come, captures of authorized ones (docs/topics/payments.md)."""
+
+    async def advance(payload: dict[str, Any]) -> None:
+        await payments.advance(int(payload["payment_id"]), now_due=bool(payload.get("now")))
+
+    register(worker, PAYMENT_ADVANCE, advance)
+
+    @worker.queue.schedule(PAYMENT_SWEEP, settings.payment_sweep_schedule)
+    async def sweep(schedule: Schedule) -> None:
+        found = await payments.sweep()
+        if found:
+            log.info("%d payments due for a retry or a look: enqueued", found)
 
 
 @contextlib.asynccontextmanager
-async def running_campaigns(worker: Worker, redis_url: str) -> AsyncIterator[None]:
+async def running_campaigns(
+    worker: Worker, redis: Redis, commands: CommandClient
+) -> AsyncIterator[None]:
     """Firmware campaigns: the tick and send jobs, and a loop that enqueues a tick of every
     unfinished campaign each ``CSMS_FIRMWARE_TICK_INTERVAL`` (any number of workers: a
     campaign's tick is queued once, run by one of them)."""
     settings = worker.settings
-    redis = redis_client(redis_url)
-    keys = Keys(settings.redis_prefix)
-    commands = CommandClient(redis, keys, caller_id=f"worker-{secrets.token_hex(6)}")
-    publisher = EventPublisher(redis, keys, f"worker-{os.getpid()}")
+    publisher = EventPublisher(redis, Keys(settings.redis_prefix), f"worker-{os.getpid()}")
     hooks = Hooks()
     publish_firmware_hooks(hooks, publisher)
     secret = settings.firmware_url_secret.get_secret_value()
@@ -211,18 +262,13 @@ async def running_campaigns(worker: Worker, redis_url: str) -> AsyncIterator[Non
                 log.warning("firmware campaigns: cannot enqueue ticks: %s", exc)
             await asyncio.sleep(settings.firmware_tick_interval)
 
-    await commands.start()
     await publisher.start()
     loop = asyncio.create_task(ticking(), name="firmware-ticks")
     try:
         yield
     finally:
         await stop_task(loop)
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(5.0):
-                await commands.close()
         await publisher.close()
-        await redis.aclose()
 
 
 async def run_until_stopped(worker: Worker, stop: asyncio.Event) -> None:

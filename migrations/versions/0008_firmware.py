@@ -2,15 +2,15 @@
 campaigns, their waves, one target per charger with its state machine's state, and the
 history of both (docs/topics/fleet-operations.md, "Firmware campaigns").
 
-Revision ID: 0011_firmware
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-10
 """
 
 from alembic import op
 
-revision = "0011_firmware"
-down_revision = "0006"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
