@@ -201,6 +201,36 @@ class NodeSettings(CommonSettings):
         "shown when the charger cannot get a session's final cost.",
     )
 
+    # -- certificates (docs/topics/certificates.md) --
+    ca_cert_file: Path | None = Field(
+        None,
+        description="PEM certificate of the built-in certificate authority that signs "
+        "chargers' CSRs (the CA first, then its issuers if it is an intermediate); with "
+        "CSMS_CA_KEY_FILE. Unset (and no CSMS_CA_FACTORY): SignCertificate is Rejected.",
+    )
+    ca_key_file: Path | None = Field(
+        None, description="PEM private key (RSA or EC) of CSMS_CA_CERT_FILE; keep it mode 0600."
+    )
+    ca_key_passphrase: SecretStr | None = Field(
+        None, description="Passphrase of an encrypted CSMS_CA_KEY_FILE."
+    )
+    ca_factory: str | None = Field(
+        None,
+        description="An external certificate authority: package.module:function, called with "
+        "the node's settings, returning an object with async sign(csr_pem, charge_point_id) "
+        "-> PEM chain. Takes precedence over CSMS_CA_CERT_FILE.",
+    )
+    cert_organization: str | None = Field(
+        None,
+        min_length=1,
+        max_length=64,
+        description="The operator's name: a CSR must carry it as O (A00.FR.404/509) and "
+        "certificates the built-in authority signs carry it. Unset: any O (or none).",
+    )
+    charger_cert_days: int = Field(
+        365, ge=1, le=3650, description="Validity in days of a certificate signed for a charger."
+    )
+
     @field_validator("ws_ping_interval", mode="before")
     @classmethod
     def _ping_off(cls, value: object) -> object:
@@ -334,6 +364,28 @@ class WorkerSettings(CommonSettings):
         gt=0,
         description="Seconds after its end a session with neither a charge nor a review is "
         "settled by the sweep (its job was lost).",
+    )
+
+    # -- certificates (docs/topics/certificates.md) --
+    cert_renew_before_days: float = Field(
+        30.0,
+        gt=0,
+        description="Days before its expiry a charger's certificate is renewed (the worker "
+        "asks the charger for a new CSR).",
+    )
+    cert_renew_retry_interval: float = Field(
+        86_400.0,
+        gt=0,
+        description="Seconds between two renewal attempts of one certificate; an attempt that "
+        "brought no new certificate by then is a failed renewal (a charger event).",
+    )
+    cert_renew_schedule: str = Field(
+        "*/15 * * * *",
+        description="Cron schedule of the sweep for certificates due for renewal (a sixth "
+        "field is seconds).",
+    )
+    cert_command_timeout: float = Field(
+        30.0, gt=0, description="Seconds a charger has to answer the renewal trigger."
     )
 
     @model_validator(mode="after")

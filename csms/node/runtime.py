@@ -14,6 +14,7 @@ from datetime import timedelta
 import asyncpg
 from redis.asyncio import Redis
 
+from csms.authority import load_authority
 from csms.cluster.connect import redis_client
 from csms.cluster.events import EventPublisher, publish_hooks
 from csms.cluster.keys import Keys
@@ -24,7 +25,7 @@ from csms.node.membership import Membership
 from csms.node.metrics import NodeMetrics
 from csms.node.server import Connections, Node, NodeDeps
 from csms.node.sweep import Sweep
-from csms.services import PricingOptions, Services
+from csms.services import CertificateOptions, PricingOptions, Services
 from csms.services.hooks import ChargerBooted, Hooks
 from csms.settings import NodeSettings
 from csms.store import journal as journal_store
@@ -98,6 +99,8 @@ async def running_node(
             default_time_zone=settings.default_time_zone,
         ),
         billing=settings.billing_enabled,
+        authority=load_authority(settings, clock=clock),
+        certificates=CertificateOptions(organization=settings.cert_organization),
     )
     connections: Connections = {}
     metrics = NodeMetrics(lambda: len(connections))

@@ -265,7 +265,11 @@ class Node:
         if self._credentials.known(cid, stored, password):
             return True
         if not await asyncio.to_thread(verify_password, stored, password):
-            return False
+            # the new password of a rotation under way? (it then becomes the only one)
+            promoted = await self.services.passwords.accept_new(cid, password)
+            if promoted is None:
+                return False
+            stored = promoted
         self._credentials.remember(cid, stored, password)
         return True
 

@@ -43,6 +43,7 @@ from csms.store import (
 )
 from csms.store import chargers as charger_rows
 from csms.store.batching import BatchCall, BatchWriter, Row
+from csms.store.certificates import PostgresCertificates, PostgresPasswordRotations
 from csms.store.jobs import PgJobQueue
 
 
@@ -531,6 +532,8 @@ class PostgresStores:
         self.pricing = PostgresPricing(pool)
         self.tariffs = PostgresTariffs(pool)
         self.jobs = PgJobQueue(pool)
+        self.certificates = PostgresCertificates(pool)
+        self.passwords = PostgresPasswordRotations(pool)
 
     async def flush(self) -> None:
         """Wait for every batched call and write what is queued."""

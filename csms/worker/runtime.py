@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -24,7 +25,11 @@ from pgqueuer import DatabaseRetryEntrypointExecutor, Job, PgQueuer
 from pgqueuer.executors import EntrypointExecutorParameters
 from pgqueuer.models import Schedule
 
+from csms.cluster.bus import CommandClient
+from csms.cluster.connect import redis_client
+from csms.cluster.keys import Keys
 from csms.domain.clock import utc_now
+from csms.services import CertificateOptions, Services
 from csms.services.billing import (
     HOLD_SESSION,
     SETTLE_SESSION,
@@ -35,7 +40,8 @@ from csms.services.billing import (
 from csms.settings import WorkerSettings
 from csms.store.jobs import PgJobQueue
 from csms.store.pool import create_pool
-from csms.store.postgres import PostgresBilling, PostgresPricing, PostgresTariffs
+from csms.store.postgres import PostgresBilling, PostgresPricing, PostgresStores, PostgresTariffs
+from csms.worker.certificates import attach_renewal
 
 log = logging.getLogger(__name__)
 
@@ -89,10 +95,15 @@ def register(worker: Worker, name: str, handler: Handler) -> None:
 
 
 @contextlib.asynccontextmanager
-async def running_worker(settings: WorkerSettings, database_url: str) -> AsyncIterator[Worker]:
+async def running_worker(
+    settings: WorkerSettings, database_url: str, redis_url: str | None = None
+) -> AsyncIterator[Worker]:
+    """A worker over the pool; with ``redis_url`` it also sends commands to chargers
+    (certificate renewal)."""
     pool = await create_pool(
         database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
     )
+    commands: CommandClient | None = None
     try:
         jobs = PgJobQueue(pool)
         repricing = Repricing(
@@ -123,8 +134,26 @@ async def running_worker(settings: WorkerSettings, database_url: str) -> AsyncIt
             if found:
                 log.warning("%d ended sessions had no settlement job: enqueued", found)
 
+        if redis_url is not None:
+            redis = redis_client(redis_url, max_connections=8)
+            commands = CommandClient(
+                redis, Keys(settings.redis_prefix), caller_id=f"worker-{secrets.token_hex(6)}"
+            )
+            services = Services(
+                PostgresStores(pool),
+                clock=utc_now,
+                certificates=CertificateOptions(
+                    renew_before_days=settings.cert_renew_before_days,
+                    renew_retry_interval=settings.cert_renew_retry_interval,
+                ),
+            )
+            attach_renewal(worker.queue, services, commands, settings)
+
         yield worker
     finally:
+        if commands is not None:
+            await commands.close()
+            await commands.redis.aclose()
         await pool.close()
 
 
