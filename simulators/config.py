@@ -34,6 +34,11 @@ class StationConfig:
     California Pricing extension (``CustomDisplayCostAndPrice=true`` and its configuration
     keys, ``DataTransfer`` vendor ``org.openchargealliance.costmsg``), in 2.0.1 the
     ``TariffCostCtrlr`` variables of functional block I, ``Currency`` = ``currency``.
+
+    ``organization`` is the operator name the station puts in its CSRs (1.6 ``CpoName``,
+    2.0.1 ``SecurityCtrlr.OrganizationName``); ``csr_key_type`` ``ec`` (P-256) or ``rsa``
+    (2048 bits). ``refuse_password_change`` makes it answer Rejected to a new
+    AuthorizationKey / BasicAuthPassword; otherwise it takes it and reconnects with it.
     """
 
     url: str
@@ -53,11 +58,16 @@ class StationConfig:
     fail_firmware: bool = False
     display_cost_and_price: bool = False
     currency: str = "EUR"
+    organization: str | None = None
+    csr_key_type: str = "ec"
+    refuse_password_change: bool = False
     meter: MeterProfile = field(default_factory=MeterProfile)
 
     def __post_init__(self) -> None:
         if self.version not in ("1.6", "2.0.1"):
             raise ValueError(f"unsupported OCPP version {self.version!r} (1.6 or 2.0.1)")
+        if self.csr_key_type not in ("ec", "rsa"):
+            raise ValueError("csr_key_type must be ec or rsa")
         if self.connectors < 1:
             raise ValueError("connectors must be at least 1")
         if self.meter_interval <= 0 or self.call_timeout <= 0:

@@ -18,6 +18,7 @@ offline queue (:mod:`simulators.outbox`) so none is lost while the station is of
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from typing import Any
 
@@ -360,6 +361,31 @@ class Station:
         await self.boot(reason="RemoteReset")
         for connector_id in range(1, self.config.connectors + 1):
             await self.status_notification(connector_id, "Available")
+
+    # -- security (A01-A03) ---------------------------------------------------------------
+
+    async def sign_certificate(
+        self, certificate_type: str = "ChargingStationCertificate"
+    ) -> dict[str, Any]:
+        """A new key pair and its CSR, sent with SignCertificate (CN the charge point id, O the
+        configured operator name); the certificate comes later with CertificateSigned and is
+        kept in ``state.security``."""
+        organization = (
+            self.state.configuration.get(self.adapter.organization_key) or self.config.organization
+        )
+        csr = self.state.security.new_csr(
+            self.config.charge_point_id, organization, self.config.csr_key_type
+        )
+        return await self.call(*self.adapter.sign_certificate(csr, certificate_type))
+
+    async def change_password(self, password: str) -> None:
+        """What a station does after accepting a new AuthorizationKey / BasicAuthPassword:
+        close its connection and connect with the new password (A01 steps 3-4)."""
+        self.config = dataclasses.replace(self.config, password=password)
+        if self._connection is not None:
+            await self._connection.close()
+        self.log.info("reconnecting with a new password")
+        await self.connect()
 
     async def end_charging(self, tx: Transaction, reason: str) -> None:
         """Stop ``tx`` and its periodic meter values; the connector becomes Available."""

@@ -73,3 +73,12 @@ class FakeContext:
 
     async def reboot(self, reason: str) -> None:
         self.events.append(("reboot", reason))
+
+    async def sign_certificate(
+        self, certificate_type: str = "ChargingStationCertificate"
+    ) -> dict[str, Any]:
+        csr = self.state.security.new_csr(self.config.charge_point_id, self.config.organization)
+        return await self.call(*self.adapter.sign_certificate(csr, certificate_type))
+
+    async def change_password(self, password: str) -> None:
+        self.events.append(("change_password", password))
