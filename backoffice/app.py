@@ -20,6 +20,7 @@ from backoffice.metrics import MetricsMiddleware
 from backoffice.routes import (
     auth,
     cdrs,
+    certificates,
     chargers,
     commands,
     events,
@@ -64,6 +65,8 @@ ROUTERS = (
     health.router,
     health.metrics_router,
     cdrs.router,
+    certificates.router,
+    certificates.fleet_router,
 )
 
 

@@ -53,6 +53,8 @@ class RecordedStores:
         self.pricing = stores.pricing
         self.tariffs = stores.tariffs
         self.jobs = stores.jobs
+        self.certificates = stores.certificates
+        self.passwords = stores.passwords
 
 
 class Harness:
