@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from csms.cli import (
     cdrs,
+    certificates,
     chargers,
     commands,
     journal,
@@ -47,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     sites.add_parsers(sub)
     tariffs.add_parsers(sub)
     cdrs.add_parsers(sub)
+    certificates.add_parsers(sub)
     return parser
 
 
