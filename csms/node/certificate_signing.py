@@ -9,6 +9,7 @@ timeout). If signing or delivery fails, the charger gets no certificate and asks
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
 from csms.domain.certificates import CsrFacts
@@ -20,6 +21,7 @@ NOT_ISSUED = "NotIssued"  # the kind of the charger event when the authority fai
 NO_ANSWER = "NoAnswer"  # the delivery status when the charger did not answer
 
 SignedPayload = Callable[[str], Payload]  # certificate chain (PEM) -> CertificateSigned
+_RECORDING: set[asyncio.Future[None]] = set()  # answers being recorded (strong references)
 
 
 async def review(
@@ -67,4 +69,15 @@ async def _deliver(
             "CertificateSigned %s not answered: %s", issued.certificate.serial_number, exc
         )
         status = NO_ANSWER
-    await certificates.delivered(issued.certificate, status)
+    # A station that took its certificate may close the connection at once to use it
+    # (A02.FR.08), which cancels this work: the answer is recorded regardless.
+    recording = asyncio.ensure_future(certificates.delivered(issued.certificate, status))
+    _RECORDING.add(recording)
+    recording.add_done_callback(_RECORDING.discard)
+    await asyncio.shield(recording)
+
+
+async def drain() -> None:
+    """Wait for the answers still being recorded (a node stopping, before its pool closes)."""
+    if _RECORDING:
+        await asyncio.gather(*_RECORDING, return_exceptions=True)

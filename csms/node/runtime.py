@@ -20,6 +20,7 @@ from csms.cluster.events import EventPublisher, publish_hooks
 from csms.cluster.keys import Keys
 from csms.cluster.tasks import stop_task
 from csms.domain.clock import Clock, utc_now
+from csms.node import certificate_signing
 from csms.node.commands import CommandServer
 from csms.node.membership import Membership
 from csms.node.metrics import NodeMetrics
@@ -152,6 +153,7 @@ async def running_node(
         if pushing is not None:
             await stop_task(pushing)
         await node.stop()
+        await certificate_signing.drain()
         if command_server is not None:
             await command_server.stop()
         if membership is not None:
