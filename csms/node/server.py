@@ -45,6 +45,18 @@ from csms.settings import NodeSettings
 
 log = logging.getLogger(__name__)
 
+
+class _MaskAuthorization(logging.Filter):
+    """websockets logs request headers at DEBUG: never a charger's Basic credentials."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and record.args[:1] == ("Authorization",):
+            record.args = ("Authorization", "***")
+        return True
+
+
+logging.getLogger("websockets.server").addFilter(_MaskAuthorization())
+
 PATH_PREFIX = "/ocpp/"
 METRICS_PATH = "/metrics"  # Prometheus text format
 HEALTH_PATH = "/health"  # plain HTTP GET for load balancers: 200 while the node serves
