@@ -106,10 +106,10 @@ def check_csr(pem: str, charge_point_id: str, organization: str | None) -> CsrFa
         raise InvalidInput("csr: not a PEM-encoded PKCS#10 certificate signing request") from None
     if not csr.is_signature_valid:
         raise InvalidInput("csr: its signature does not verify with its own public key")
+    key = public_key_description(csr.public_key())
     hash_name = _signature_hash_name(csr)
     if hash_name not in STRONG_SIGNATURE_HASHES:
         raise InvalidInput(f"csr: signed with {hash_name}; SHA-256 or stronger is required")
-    key = public_key_description(csr.public_key())
     names = _names(csr.subject, NameOID.COMMON_NAME)
     if len(names) != 1:
         raise InvalidInput(f"csr: the subject must have exactly one CN, it has {len(names)}")
