@@ -28,6 +28,7 @@ from backoffice.schemas.certificates import (
 from backoffice.state import State
 from csms.domain import certificates as certs
 from csms.domain.certificates import HashData, IssuedCertificate
+from csms.errors import InvalidInput
 from csms.services.certificates import CertificateAnswer
 
 router = APIRouter(prefix=f"{API}/chargers", tags=["certificates"])
@@ -106,7 +107,15 @@ async def install_certificate(
         body.certificate,
         timeout=_timeout(state),
     )
-    return _answer(charge_point_id, answer, certs.hash_data(body.certificate))
+    return _answer(charge_point_id, answer, _hash_data_if_root(body.certificate))
+
+
+def _hash_data_if_root(pem: str) -> HashData | None:
+    """The hash data of a self-signed certificate (an intermediate's needs its issuer)."""
+    try:
+        return certs.hash_data(pem)
+    except InvalidInput:
+        return None
 
 
 @router.post("/{charge_point_id}/certificates/delete", response_model=CertificateAnswerPublic)

@@ -22,6 +22,7 @@ SAMPLE = {
     "scope": "group",
     "target": "NO-SUCH-GROUP",
     "cdr_id": "999999999",
+    "serial_number": "abc123",
 }
 LOGOUT = "/api/v1/auth/logout"
 
