@@ -41,6 +41,10 @@ class VersionAdapter(Protocol):
     error_codes: Mapping[str, str]
     #: The configuration key / variable with the operator name a CSR carries as O.
     organization_key: str
+    #: The configuration key/variable of the security profile in force, and (2.0.1) the
+    #: order of the network connection profiles (:mod:`simulators.security`).
+    security_profile_key: str
+    priority_key: str | None
 
     def default_configuration(self, config: StationConfig) -> tuple[dict[str, str], set[str]]:
         """Initial configuration keys/variables, and which of them are read-only."""

@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import signal
+import ssl
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -28,7 +29,8 @@ PASSWORD_ENV = "CSMS_SIM_PASSWORD"
 SCENARIOS = ("session", "boot", "idle")
 HTTP_HINTS = {
     401: "check --password",
-    403: "check --password and that the charge point is allowed",
+    403: "check --password, --client-cert and that the charge point is allowed (a charger "
+    "that used a higher security profile may not come back with a lower one)",
     404: "check --url and --id",
 }
 
@@ -70,6 +72,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--version", choices=("1.6", "2.0.1"), default="1.6", help="OCPP version")
     run.add_argument(
         "--password", help=f"HTTP Basic password (security profile 1); or set {PASSWORD_ENV}"
+    )
+    run.add_argument("--ca-file", help="CA that signed the CSMS certificate (wss:// URLs)")
+    run.add_argument("--client-cert", help="charging station certificate, PEM (security profile 3)")
+    run.add_argument("--client-key", help="its private key, PEM")
+    run.add_argument(
+        "--secure-url", help="wss:// URL to use when the CSMS raises the 1.6 SecurityProfile"
     )
     run.add_argument("--scenario", choices=SCENARIOS, default="session")
     run.add_argument("--connectors", type=_positive_int, default=1)
@@ -128,6 +136,10 @@ def _config(args: argparse.Namespace) -> StationConfig:
         call_timeout=args.call_timeout,
         display_cost_and_price=args.display_cost,
         currency=args.currency,
+        ca_file=args.ca_file,
+        client_cert_file=args.client_cert,
+        client_key_file=args.client_key,
+        secure_url=args.secure_url,
     )
 
 
@@ -160,6 +172,8 @@ def describe(exc: BaseException) -> str:
         return "connection closed by the CSMS"
     if isinstance(exc, TimeoutError):
         return "timed out waiting for the CSMS"
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS failed: {exc.reason or exc} (check --ca-file, --client-cert)"
     if isinstance(exc, OSError):
         return f"cannot connect: {exc.strerror or exc}"
     return str(exc) or type(exc).__name__
@@ -219,7 +233,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         summary = asyncio.run(_run(args))
     except KeyboardInterrupt:
         return 130
-    except (SimulatorError, InvalidHandshake, InvalidURI, OSError) as exc:
+    except (SimulatorError, InvalidHandshake, InvalidURI, OSError, ValueError) as exc:
         sys.stderr.write(f"csms-sim: error: {describe(exc)}\n")
         return 1
     sys.stdout.write(json.dumps(summary) + "\n")

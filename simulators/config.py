@@ -39,6 +39,12 @@ class StationConfig:
     2.0.1 ``SecurityCtrlr.OrganizationName``); ``csr_key_type`` ``ec`` (P-256) or ``rsa``
     (2048 bits). ``refuse_password_change`` makes it answer Rejected to a new
     AuthorizationKey / BasicAuthPassword; otherwise it takes it and reconnects with it.
+
+    TLS (:mod:`simulators.security`): a ``wss://`` ``url`` is security profile 2 (with
+    ``password``) or 3 (with ``client_cert_file``/``client_key_file``, the charging station
+    certificate; no password is sent then). ``ca_file`` holds the CA that signed the CSMS
+    certificate (the system's CAs without it). ``secure_url`` is the ``wss://`` URL a 1.6
+    station moves to when the CSMS raises its ``SecurityProfile`` to 2 or 3.
     """
 
     url: str
@@ -62,6 +68,10 @@ class StationConfig:
     csr_key_type: str = "ec"
     refuse_password_change: bool = False
     meter: MeterProfile = field(default_factory=MeterProfile)
+    ca_file: str | None = None
+    client_cert_file: str | None = None
+    client_key_file: str | None = None
+    secure_url: str | None = None
 
     def __post_init__(self) -> None:
         if self.version not in ("1.6", "2.0.1"):
@@ -72,5 +82,9 @@ class StationConfig:
             raise ValueError("connectors must be at least 1")
         if self.meter_interval <= 0 or self.call_timeout <= 0:
             raise ValueError("meter_interval and call_timeout must be positive")
+        if (self.client_cert_file is None) != (self.client_key_file is None):
+            raise ValueError("client_cert_file and client_key_file go together")
+        if self.secure_url is not None and not self.secure_url.startswith("wss://"):
+            raise ValueError(f"secure_url must be a wss:// URL: {self.secure_url!r}")
         if not (len(self.currency) == 3 and self.currency.isalpha() and self.currency.isupper()):
             raise ValueError(f"currency must be an ISO 4217 code such as EUR: {self.currency!r}")

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from simulators.config import StationConfig
 from simulators.display import Display
+from simulators.security import StationSecurity
 from simulators.state import StationState
 from simulators.transaction import Transaction
 
@@ -38,6 +39,13 @@ class StationContext(Protocol):
 
     @property
     def pending_transaction_messages(self) -> int: ...
+
+    @property
+    def security(self) -> StationSecurity:
+        """The security profile in force and the network profiles (simulators.security)."""
+
+    async def switch_security_profile(self) -> None:
+        """Reconnect with the profile just accepted (1.6 A05), falling back if it fails."""
 
     def after(self, action: AfterAction) -> None:
         """Run ``action`` after the response to the current CALL has been sent."""

@@ -22,6 +22,8 @@ import dataclasses
 import logging
 from typing import Any
 
+from websockets.exceptions import InvalidHandshake
+
 from simulators import framing, meter
 from simulators.adapter import VersionAdapter, adapter_for
 from simulators.charging import MeterLoop
@@ -41,6 +43,7 @@ from simulators.framing import Call, CallErrorFrame, CallResult
 from simulators.link import open_connection
 from simulators.offline import TransactionMessage
 from simulators.outbox import Outbox
+from simulators.security import Endpoint, StationSecurity
 from simulators.state import StationState
 from simulators.transaction import Transaction
 
@@ -60,10 +63,17 @@ class Station:
     """One simulated charging station (see the module docstring)."""
 
     def __init__(self, config: StationConfig, *, adapter: VersionAdapter | None = None) -> None:
-        self.config = config
+        self._config = config
         self.adapter = adapter or adapter_for(config.version)
         configuration, readonly = self.adapter.default_configuration(config)
         self.state = StationState(configuration=configuration, readonly=readonly)
+        #: the security profile in force and where to connect (simulators.security)
+        self.security = StationSecurity(
+            config,
+            self.state.configuration,
+            profile_key=self.adapter.security_profile_key,
+            priority_key=self.adapter.priority_key,
+        )
         self.log = StationLog(logger, {"charge_point_id": config.charge_point_id})
         display_log = logging.getLogger("simulators.display")
         #: what the station's display shows (tariff texts, running and final costs)
@@ -77,6 +87,17 @@ class Station:
         self._after_actions: list[AfterAction] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self._meter_loops: dict[int, MeterLoop] = {}
+
+    @property
+    def config(self) -> StationConfig:
+        return self._config
+
+    @config.setter
+    def config(self, config: StationConfig) -> None:
+        """A new configuration (another URL, other credentials) applies from the next
+        connection on."""
+        self._config = config
+        self.security.reconfigure(config)
 
     # -- connection -------------------------------------------------------------------
 
@@ -98,9 +119,39 @@ class Station:
         """
         if self.connected:
             raise SimulatorError("already connected")
-        ws = await open_connection(self.config, self.adapter.subprotocol)
+        await self._open(self.security.endpoint)
+
+    async def _open(self, endpoint: Endpoint) -> None:
+        ws = await open_connection(self.config, self.adapter.subprotocol, endpoint)
         self._connection = Connection(ws, self, self.config.call_timeout, self.log)
-        self.log.info("connected (subprotocol %s)", ws.subprotocol)
+        self.log.info(
+            "connected (subprotocol %s, security profile %d)",
+            ws.subprotocol,
+            endpoint.security_profile,
+        )
+
+    async def connect_in_order(self) -> None:
+        """Connect the way a station does after a reboot or a profile change: each of
+        :meth:`StationSecurity.connection_order` in turn until one works (2.0.1
+        NetworkConfigurationPriority; 1.6 the new SecurityProfile, then the old one)."""
+        failure: BaseException | None = None
+        for endpoint in self.security.connection_order():
+            try:
+                await self._open(endpoint)
+            except (OSError, InvalidHandshake, TimeoutError) as exc:
+                self.log.warning("cannot connect to %s: %r", endpoint.url, exc)
+                failure = exc
+                continue
+            self.security.connected(endpoint)
+            return
+        assert failure is not None
+        raise failure
+
+    async def switch_security_profile(self) -> None:
+        """Reconnect with the SecurityProfile just accepted (1.6 whitepaper A05.FR.06-08)."""
+        if self._connection is not None:
+            await self._connection.close()
+        await self.connect_in_order()
 
     async def reconnect(self) -> None:
         """Connect again with the same configuration (dropping a connection still open)."""
@@ -357,7 +408,7 @@ class Station:
         if self._connection is not None:
             await self._connection.close()
         self.log.info("rebooting (%s)", reason)
-        await self.connect()
+        await self.connect_in_order()
         await self.boot(reason="RemoteReset")
         for connector_id in range(1, self.config.connectors + 1):
             await self.status_notification(connector_id, "Available")
@@ -380,8 +431,10 @@ class Station:
 
     async def change_password(self, password: str) -> None:
         """What a station does after accepting a new AuthorizationKey / BasicAuthPassword:
-        close its connection and connect with the new password (A01 steps 3-4)."""
-        self.config = dataclasses.replace(self.config, password=password)
+        close its connection and connect with the new password (A01 steps 3-4), the same
+        way as before (same URL and security profile)."""
+        self._config = dataclasses.replace(self._config, password=password)
+        self.security.new_password(self._config)
         if self._connection is not None:
             await self._connection.close()
         self.log.info("reconnecting with a new password")

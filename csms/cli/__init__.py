@@ -14,13 +14,17 @@ import os
 from collections.abc import Sequence
 
 from csms.cli import (
+    accounts,
     cdrs,
     certificates,
     chargers,
     commands,
+    invoices,
     journal,
     nodes,
+    payments,
     platform,
+    reviews,
     sites,
     tariffs,
     tokens,
@@ -48,6 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
     sites.add_parsers(sub)
     tariffs.add_parsers(sub)
     cdrs.add_parsers(sub)
+    accounts.add_parsers(sub)
+    reviews.add_parsers(sub)
+    invoices.add_parsers(sub)
+    payments.add_parsers(sub)
     certificates.add_parsers(sub)
     return parser
 

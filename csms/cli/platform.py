@@ -88,6 +88,10 @@ async def _run_node(settings: NodeSettings, *, migrate_first: bool) -> int:
             f"csms node {settings.node_id}: chargers connect to "
             f"ws://{settings.host}:{node.port}/ocpp/{{charge_point_id}}"
         )
+        if node.tls_port is not None:
+            out(f"  and wss://{settings.host}:{node.tls_port}/ocpp/{{charge_point_id}}")
+            # a renewed server certificate: new handshakes use it, open sockets stay
+            loop.add_signal_handler(signal.SIGHUP, node.reload_tls)
         await stop.wait()
     return 0
 

@@ -17,11 +17,13 @@ from typing import Any
 
 import asyncpg
 
+from csms.domain.accounts import Standing
 from csms.domain.billing import Account, Bill, Charge, LedgerEntry, Review, SettlementFacts
 from csms.domain.chargers import Boot, Charger, ConnectorStatus, Presence
 from csms.domain.id_tokens import IdToken
 from csms.domain.ledger import Entry
 from csms.domain.meter_values import MeterSample
+from csms.domain.payments import Applied, Decide, Payment, StoredEvent, WebhookRecord
 from csms.domain.reports import (
     Availability,
     ConfigurationRow,
@@ -38,6 +40,7 @@ from csms.store import (
     configuration,
     id_tokens,
     meter_values,
+    payments,
     tariffs,
     transactions,
 )
@@ -45,6 +48,7 @@ from csms.store import chargers as charger_rows
 from csms.store.batching import BatchCall, BatchWriter, Row
 from csms.store.certificates import PostgresCertificates, PostgresPasswordRotations
 from csms.store.jobs import PgJobQueue
+from csms.store.security_profiles import PostgresSecurityProfiles
 
 
 class PostgresChargers:
@@ -165,6 +169,9 @@ class PostgresTokens:
 
     async def get(self, id_token: str) -> IdToken | None:
         return await id_tokens.get_id_token(self._pool, id_token)
+
+    async def get_with_standing(self, id_token: str) -> tuple[IdToken | None, Standing | None]:
+        return await billing.token_with_standing(self._pool, id_token)
 
 
 class PostgresSessions:
@@ -532,6 +539,7 @@ class PostgresStores:
         self.pricing = PostgresPricing(pool)
         self.tariffs = PostgresTariffs(pool)
         self.jobs = PgJobQueue(pool)
+        self.security_profiles = PostgresSecurityProfiles(pool, max_items=max_items)
         self.certificates = PostgresCertificates(pool)
         self.passwords = PostgresPasswordRotations(pool)
 
@@ -540,6 +548,7 @@ class PostgresStores:
         await self.sessions.drain()
         await self.meters.writer.flush()
         await self.chargers.drain()
+        await self.security_profiles.drain()
 
 
 class PostgresBilling:
@@ -661,3 +670,131 @@ class PostgresBilling:
             after_id=after_id,
             limit=limit,
         )
+
+    async def find_accounts(
+        self,
+        *,
+        after_id: int = 0,
+        limit: int = 100,
+        status: str | None = None,
+        kind: str | None = None,
+        currency: str | None = None,
+        user_id: int | None = None,
+        text: str | None = None,
+    ) -> list[Account]:
+        return await billing.find_accounts(
+            self._pool,
+            after_id=after_id,
+            limit=limit,
+            status=status,
+            kind=kind,
+            currency=currency,
+            user_id=user_id,
+            text=text,
+        )
+
+
+class PostgresPayments:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def add_payment(
+        self,
+        *,
+        account_id: int,
+        provider: str,
+        kind: str,
+        amount: Decimal,
+        currency: str,
+        idempotency_key: str,
+        invoice_id: int | None = None,
+        created_by: str | None = None,
+    ) -> tuple[Payment, bool]:
+        return await payments.add_payment(
+            self._pool,
+            account_id=account_id,
+            provider=provider,
+            kind=kind,
+            amount=amount,
+            currency=currency,
+            idempotency_key=idempotency_key,
+            invoice_id=invoice_id,
+            created_by=created_by,
+        )
+
+    async def add_refund(
+        self,
+        payment_id: int,
+        *,
+        amount: Decimal | None,
+        idempotency_key: str,
+        created_by: str | None,
+    ) -> tuple[Payment, bool]:
+        return await payments.add_refund(
+            self._pool,
+            payment_id,
+            amount=amount,
+            idempotency_key=idempotency_key,
+            created_by=created_by,
+        )
+
+    async def get(self, payment_id: int) -> Payment | None:
+        return await payments.get_payment(self._pool, payment_id)
+
+    async def by_ref(self, provider: str, provider_ref: str) -> Payment | None:
+        return await payments.payment_by_ref(self._pool, provider, provider_ref)
+
+    async def by_key(self, idempotency_key: str) -> Payment | None:
+        return await payments.payment_by_key(self._pool, idempotency_key)
+
+    async def list_payments(
+        self,
+        *,
+        account_id: int | None = None,
+        status: str | None = None,
+        kind: str | None = None,
+        before_id: int | None = None,
+        limit: int = 100,
+    ) -> list[Payment]:
+        return await payments.list_payments(
+            self._pool,
+            account_id=account_id,
+            status=status,
+            kind=kind,
+            before_id=before_id,
+            limit=limit,
+        )
+
+    async def refunds_of(self, payment_id: int) -> list[Payment]:
+        return await payments.refunds_of(self._pool, payment_id)
+
+    async def refunded_total(self, payment_id: int) -> Decimal:
+        return await payments.refunded_total(self._pool, payment_id)
+
+    async def invoice_account(self, invoice_id: int) -> int | None:
+        return await payments.invoice_account(self._pool, invoice_id)
+
+    async def claim_attempt(
+        self, payment_id: int, attempt: int, *, check_at: datetime
+    ) -> Payment | None:
+        return await payments.claim_attempt(self._pool, payment_id, attempt, check_at=check_at)
+
+    async def set_provider_ref(self, payment_id: int, provider_ref: str) -> None:
+        await payments.set_provider_ref(self._pool, payment_id, provider_ref)
+
+    async def reschedule(self, payment_id: int, at: datetime, *, failure: str | None) -> bool:
+        return await payments.reschedule(self._pool, payment_id, at, failure=failure)
+
+    async def due(self, *, now: datetime, limit: int = 500) -> list[tuple[int, datetime]]:
+        return await payments.due(self._pool, now=now, limit=limit)
+
+    async def apply(
+        self, targets: Sequence[tuple[int, Decide]], *, event: WebhookRecord | None = None
+    ) -> Applied:
+        return await payments.apply(self._pool, targets, event=event)
+
+    async def events_of(self, payment_id: int) -> list[StoredEvent]:
+        return await payments.events_of(self._pool, payment_id)
+
+    async def entries_of(self, payment_id: int) -> list[LedgerEntry]:
+        return await payments.entries_of(self._pool, payment_id)

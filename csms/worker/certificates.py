@@ -26,7 +26,7 @@ def attach_renewal(
     @queue.schedule(RENEW_SWEEP, settings.cert_renew_schedule)
     async def renew(schedule: Schedule) -> None:
         outcomes = await services.certificates.renew_due(
-            commands, timeout=settings.cert_command_timeout
+            commands, timeout=settings.job_command_timeout
         )
         failed = [o for o in outcomes if not o.ok]
         if outcomes:

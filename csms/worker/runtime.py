@@ -24,11 +24,13 @@ import orjson
 from pgqueuer import DatabaseRetryEntrypointExecutor, Job, PgQueuer
 from pgqueuer.executors import EntrypointExecutorParameters
 from pgqueuer.models import Schedule
+from redis.asyncio import Redis
 
 from csms.cluster.bus import CommandClient
 from csms.cluster.connect import redis_client
 from csms.cluster.keys import Keys
 from csms.domain.clock import utc_now
+from csms.payments import open_providers, retry_policy
 from csms.services import CertificateOptions, Services
 from csms.services.billing import (
     HOLD_SESSION,
@@ -37,11 +39,19 @@ from csms.services.billing import (
     Repricing,
     SettlementService,
 )
+from csms.services.payments import PAYMENT_ADVANCE, PAYMENT_SWEEP, PaymentService
 from csms.settings import WorkerSettings
 from csms.store.jobs import PgJobQueue
 from csms.store.pool import create_pool
-from csms.store.postgres import PostgresBilling, PostgresPricing, PostgresStores, PostgresTariffs
+from csms.store.postgres import (
+    PostgresBilling,
+    PostgresPayments,
+    PostgresPricing,
+    PostgresStores,
+    PostgresTariffs,
+)
 from csms.worker.certificates import attach_renewal
+from csms.worker.security_profiles import register_security_jobs
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +64,7 @@ class Worker:
     pool: asyncpg.Pool
     queue: PgQueuer
     settlement: SettlementService
+    payments: PaymentService | None = None
 
     async def run(self) -> None:
         await self.queue.run(
@@ -98,12 +109,20 @@ def register(worker: Worker, name: str, handler: Handler) -> None:
 async def running_worker(
     settings: WorkerSettings, database_url: str, redis_url: str | None = None
 ) -> AsyncIterator[Worker]:
-    """A worker over the pool; with ``redis_url`` it also sends commands to chargers
-    (certificate renewal)."""
+    """The worker's jobs over a pool; with ``redis_url`` it also reaches chargers through
+    the command bus (the rollback of a security profile upgrade restores settings; the
+    certificate renewal asks chargers for a new CSR)."""
+    redis: Redis | None = None
+    commands: CommandClient | None = None
+    if redis_url is not None:
+        redis = redis_client(redis_url)
+        commands = CommandClient(
+            redis, Keys(settings.redis_prefix), caller_id=f"worker-{secrets.token_hex(6)}"
+        )
+    providers = open_providers(settings)
     pool = await create_pool(
         database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
     )
-    commands: CommandClient | None = None
     try:
         jobs = PgJobQueue(pool)
         repricing = Repricing(
@@ -125,6 +144,10 @@ async def running_worker(
 
         register(worker, SETTLE_SESSION, settle)
         register(worker, HOLD_SESSION, hold)
+        from csms.worker.invoices import register_invoice_jobs  # it imports this module
+
+        register_invoice_jobs(worker, pool)
+        register_security_jobs(worker, pool, commands, command_timeout=settings.job_command_timeout)
 
         @worker.queue.schedule(SETTLE_SWEEP, settings.settle_sweep_schedule)
         async def sweep(schedule: Schedule) -> None:
@@ -134,11 +157,16 @@ async def running_worker(
             if found:
                 log.warning("%d ended sessions had no settlement job: enqueued", found)
 
-        if redis_url is not None:
-            redis = redis_client(redis_url, max_connections=8)
-            commands = CommandClient(
-                redis, Keys(settings.redis_prefix), caller_id=f"worker-{secrets.token_hex(6)}"
-            )
+        worker.payments = PaymentService(
+            PostgresPayments(pool),
+            PostgresBilling(pool),
+            providers,
+            jobs,
+            clock=utc_now,
+            policy=retry_policy(settings),
+        )
+        _register_payments(worker, worker.payments, settings)
+        if commands is not None:
             services = Services(
                 PostgresStores(pool),
                 clock=utc_now,
@@ -148,13 +176,30 @@ async def running_worker(
                 ),
             )
             attach_renewal(worker.queue, services, commands, settings)
-
         yield worker
     finally:
+        await pool.close()
+        await providers.aclose()
         if commands is not None:
             await commands.close()
-            await commands.redis.aclose()
-        await pool.close()
+        if redis is not None:
+            await redis.aclose()
+
+
+def _register_payments(worker: Worker, payments: PaymentService, settings: WorkerSettings) -> None:
+    """Card payments: retries of declined receivables, looks at payments whose webhook did
+    not come, captures of authorized ones (docs/topics/payments.md)."""
+
+    async def advance(payload: dict[str, Any]) -> None:
+        await payments.advance(int(payload["payment_id"]), now_due=bool(payload.get("now")))
+
+    register(worker, PAYMENT_ADVANCE, advance)
+
+    @worker.queue.schedule(PAYMENT_SWEEP, settings.payment_sweep_schedule)
+    async def sweep(schedule: Schedule) -> None:
+        found = await payments.sweep()
+        if found:
+            log.info("%d payments due for a retry or a look: enqueued", found)
 
 
 async def run_until_stopped(worker: Worker, stop: asyncio.Event) -> None:

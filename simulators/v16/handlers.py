@@ -19,6 +19,7 @@ Payload = dict[str, Any]
 AUTHORIZATION_KEY = "AuthorizationKey"
 WRITE_ONLY_KEYS = {AUTHORIZATION_KEY}
 PASSWORD_LENGTHS = range(16, 41)  # security whitepaper 7.2 / 2.0.1 BasicAuthPassword
+SECURITY_PROFILE = "SecurityProfile"
 
 
 def _new_password(ctx: StationContext, password: str) -> Payload:
@@ -60,6 +61,11 @@ def change_configuration(ctx: StationContext, payload: Payload) -> Payload:
     key, value = payload["key"], payload["value"]
     if key == AUTHORIZATION_KEY:
         return _new_password(ctx, value)
+    if key == SECURITY_PROFILE:
+        status = ctx.security.change_profile(value)
+        if status == "Accepted":  # A05.FR.06: disconnect, reconnect with the new profile
+            ctx.after(ctx.switch_security_profile)
+        return {"status": status}
     if key in WRITE_ONLY_KEYS:
         return {"status": "Accepted"}  # accepted, never stored nor reported back
     if costmsg.refused(ctx.state.configuration, key, value):

@@ -51,6 +51,8 @@ class V201Adapter:
         "framing": "RpcFrameworkError",
     }
     organization_key = "SecurityCtrlr.OrganizationName"
+    security_profile_key = "SecurityCtrlr.SecurityProfile"
+    priority_key: str | None = "OCPPCommCtrlr.NetworkConfigurationPriority"
 
     def default_configuration(self, config: StationConfig) -> tuple[dict[str, str], set[str]]:
         return default_variables(config)

@@ -22,6 +22,10 @@ SAMPLE = {
     "scope": "group",
     "target": "NO-SUCH-GROUP",
     "cdr_id": "999999999",
+    "account_id": "999999999",
+    "invoice_id": "999999999",
+    "payment_id": "999999999",
+    "provider": "card",
     "serial_number": "abc123",
 }
 LOGOUT = "/api/v1/auth/logout"

@@ -60,7 +60,7 @@ async def worker(database_url: str, redis_url: str, cluster_prefix: str) -> Asyn
         cert_renew_before_days=30,
         cert_renew_retry_interval=2,
         cert_renew_schedule="* * * * * */1",  # every second
-        cert_command_timeout=TIMEOUT,
+        job_command_timeout=TIMEOUT,
     )
     async with running_worker(settings, database_url, redis_url) as running:
         task = asyncio.create_task(running.run())

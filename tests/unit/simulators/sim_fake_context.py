@@ -11,6 +11,7 @@ from sim_fake_csms import schema_errors
 from simulators.adapter import adapter_for
 from simulators.config import StationConfig
 from simulators.display import Display
+from simulators.security import StationSecurity
 from simulators.state import StationState
 from simulators.transaction import Transaction
 
@@ -25,6 +26,13 @@ class FakeContext:
         self.adapter = adapter_for(version)
         configuration, readonly = self.adapter.default_configuration(self.config)
         self.state = StationState(configuration=configuration, readonly=readonly)
+        self.security = StationSecurity(
+            self.config,
+            self.state.configuration,
+            profile_key=self.adapter.security_profile_key,
+            priority_key=self.adapter.priority_key,
+        )
+        self.switched = 0  # switch_security_profile calls
         self.log = logging.getLogger("test.station")
         self.display = Display(logging.getLogger("test.display"))
         self.pending_transaction_messages = 0
@@ -44,6 +52,9 @@ class FakeContext:
         assert schema_errors(self.config.version, 2, action, payload) == []
         self.sent.append((action, payload))
         return {}
+
+    async def switch_security_profile(self) -> None:
+        self.switched += 1
 
     async def boot(self, reason: str = "PowerUp") -> dict[str, Any]:
         return await self.call(*self.adapter.boot_notification(self.config, reason))

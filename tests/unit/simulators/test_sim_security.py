@@ -1,11 +1,15 @@
-"""The simulator's security store and handlers: CSRs on a trigger, CertificateSigned checked
-before it is kept, root certificates installed, listed and deleted by hash data, new
-passwords taken (2.0.1 A01-A03, M03-M05; 1.6 security whitepaper, same use cases)."""
+"""The simulator's security (simulators.security): CSRs on a trigger, CertificateSigned
+checked before it is kept, root certificates installed, listed and deleted by hash data, new
+passwords taken (2.0.1 A01-A03, M03-M05; 1.6 security whitepaper, same use cases); the
+security profile: 1.6 SecurityProfile (security whitepaper A05) and 2.0.1 network connection
+profiles (A05)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from cryptography import x509
@@ -14,6 +18,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 from sim_fake_context import FakeContext
+
+from simulators.config import StationConfig
+from simulators.security import Endpoint, StationSecurity
 
 TRIGGERS = [
     ("1.6", "ExtendedTriggerMessage", "SignChargePointCertificate"),
@@ -203,3 +210,88 @@ async def test_a01_fr_04_refused_password_is_not_used(version: str) -> None:
     await ctx.run_after()
 
     assert ctx.events == []
+
+
+# -- security profiles ---------------------------------------------------------------------
+
+WS, WSS = "ws://csms/ocpp", "wss://csms/ocpp"
+
+
+def security(version: str = "1.6", **config: Any) -> tuple[StationSecurity, dict[str, str]]:
+    values: dict[str, Any] = {"url": WS, "charge_point_id": "CP-1", "password": "p" * 20}
+    values.update(config)
+    configuration: dict[str, str] = {}
+    if version == "1.6":
+        keys: dict[str, Any] = {"profile_key": "SecurityProfile", "priority_key": None}
+    else:
+        keys = {
+            "profile_key": "SecurityCtrlr.SecurityProfile",
+            "priority_key": "OCPPCommCtrlr.NetworkConfigurationPriority",
+        }
+    return StationSecurity(StationConfig(**values), configuration, **keys), configuration
+
+
+def test_the_initial_profile_follows_the_configuration() -> None:
+    assert security()[0].profile == 1
+    assert security(password=None)[0].profile == 0
+    assert security(url=WSS)[0].profile == 2
+    assert security(url=WSS, client_cert_file="c", client_key_file="k")[0].profile == 3
+
+
+def test_1_6_raises_only_with_the_prerequisites() -> None:
+    """A05.FR.01: not lower or equal; A05.FR.03: a wss:// URL (CentralSystemRootCertificate);
+    A05.FR.04: a certificate for 3; A05.FR.05: otherwise Accepted."""
+    station, configuration = security()
+    assert station.change_profile("1") == "Rejected"
+    assert station.change_profile("2") == "Rejected"  # no secure_url
+    station, configuration = security(secure_url=WSS)
+    assert station.change_profile("3") == "Rejected"  # no client certificate
+    assert station.change_profile("2") == "Accepted"
+    assert station.connection_order() == [Endpoint(WSS, 2), Endpoint(WS, 1)]  # A05.FR.08
+    station.connected(Endpoint(WSS, 2))
+    assert configuration["SecurityProfile"] == "2"
+    assert station.connection_order() == [Endpoint(WSS, 2)]
+
+
+def test_1_6_falls_back_when_the_new_profile_does_not_connect() -> None:
+    station, configuration = security(secure_url=WSS)
+    assert station.change_profile("2") == "Accepted"
+    station.connected(Endpoint(WS, 1))  # the new one failed: A05.FR.08
+    assert configuration["SecurityProfile"] == "1"
+    assert station.connection_order() == [Endpoint(WS, 1)]
+
+
+def test_2_0_1_network_profiles_and_their_priority() -> None:
+    station, configuration = security("2.0.1", client_cert_file="c", client_key_file="k")
+    priority = "OCPPCommCtrlr.NetworkConfigurationPriority"
+    assert configuration[priority] == "0"
+    data = {"ocppCsmsUrl": WSS, "securityProfile": 3}
+    assert station.set_network_profile(1, data) == "Accepted"
+    assert station.set_network_profile(2, {**data, "securityProfile": 0}) == "Rejected"
+    assert not station.accepts_priority("1,7")  # slot 7 not set
+    assert station.accepts_priority("1,0")
+    configuration[priority] = "1,0"
+    assert station.connection_order() == [Endpoint(WSS, 3), Endpoint(WS, 1)]
+    station.connected(Endpoint(WSS, 3))  # A05.FR.06: lower slots go
+    assert configuration["SecurityCtrlr.SecurityProfile"] == "3"
+    assert configuration[priority] == "1"
+
+
+def test_2_0_1_refuses_a_slot_it_cannot_use() -> None:
+    """A05.FR.03: profile 3 without a charging station certificate."""
+    station, _ = security("2.0.1")
+    assert station.set_network_profile(1, {"ocppCsmsUrl": WSS, "securityProfile": 3}) == "Accepted"
+    assert not station.accepts_priority("1,0")
+
+
+def test_a01_a_new_password_keeps_the_upgraded_way_to_connect() -> None:
+    """A station moved to profile 2 that takes a new password (A01) reconnects over wss://
+    with it: going back to ws:// would be a downgrade the CSMS refuses."""
+    station, configuration = security(secure_url=WSS)
+    assert station.change_profile("2") == "Accepted"
+    station.connected(Endpoint(WSS, 2))
+    new = "q" * 20
+    station.new_password(dataclasses.replace(station.config, password=new))
+    assert station.config.password == new
+    assert station.profile == 2
+    assert station.connection_order() == [Endpoint(WSS, 2)]

@@ -1,15 +1,15 @@
 """Certificates the CSMS's authority issued to chargers (renewed ahead of expiry) and
 Basic-auth passwords being rotated (docs/topics/certificates.md).
 
-Revision ID: 0021_certs
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-10
 """
 
 from alembic import op
 
-revision = "0021_certs"
-down_revision = "0006"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
