@@ -21,6 +21,7 @@ from backoffice.routes import (
     accounts,
     auth,
     cdrs,
+    certificates,
     chargers,
     commands,
     events,
@@ -82,6 +83,8 @@ ROUTERS = (
     invoices.billing_router,
     invoices.me_router,
     security_profiles.router,
+    certificates.router,
+    certificates.fleet_router,
 )
 
 

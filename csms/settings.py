@@ -408,6 +408,36 @@ class NodeSettings(CommonSettings):
         "shown when the charger cannot get a session's final cost.",
     )
 
+    # -- certificates (docs/topics/certificates.md) --
+    ca_cert_file: Path | None = Field(
+        None,
+        description="PEM certificate of the built-in certificate authority that signs "
+        "chargers' CSRs (the CA first, then its issuers if it is an intermediate); with "
+        "CSMS_CA_KEY_FILE. Unset (and no CSMS_CA_FACTORY): SignCertificate is Rejected.",
+    )
+    ca_key_file: Path | None = Field(
+        None, description="PEM private key (RSA or EC) of CSMS_CA_CERT_FILE; keep it mode 0600."
+    )
+    ca_key_passphrase: SecretStr | None = Field(
+        None, description="Passphrase of an encrypted CSMS_CA_KEY_FILE."
+    )
+    ca_factory: str | None = Field(
+        None,
+        description="An external certificate authority: package.module:function, called with "
+        "the node's settings, returning an object with async sign(csr_pem, charge_point_id) "
+        "-> PEM chain. Takes precedence over CSMS_CA_CERT_FILE.",
+    )
+    cert_organization: str | None = Field(
+        None,
+        min_length=1,
+        max_length=64,
+        description="The operator's name: a CSR must carry it as O (A00.FR.404/509) and "
+        "certificates the built-in authority signs carry it. Unset: any O (or none).",
+    )
+    charger_cert_days: int = Field(
+        365, ge=1, le=3650, description="Validity in days of a certificate signed for a charger."
+    )
+
     # -- TLS and security profiles (docs/topics/security.md#security-profiles-and-tls) --
     tls_port: int | None = Field(
         None,
@@ -427,7 +457,8 @@ class NodeSettings(CommonSettings):
     tls_client_ca_file: Path | None = Field(
         None,
         description="PEM CA bundle charger certificates must chain to (profile 3); unset: "
-        "no client certificates, profile 2 only.",
+        "CSMS_CA_CERT_FILE (the built-in authority's chargers' certificates), else no client "
+        "certificates, profile 2 only.",
     )
     tls_client_organization: str | None = Field(
         None,
@@ -474,6 +505,13 @@ class NodeSettings(CommonSettings):
             except ValueError:
                 raise ValueError(f"{entry!r} is not an address or network") from None
         return value
+
+    @property
+    def client_ca_file(self) -> Path | None:
+        """The CA bundle charger certificates must chain to (profile 3):
+        CSMS_TLS_CLIENT_CA_FILE, else the built-in authority's CSMS_CA_CERT_FILE, so that
+        the certificates it signs authenticate their chargers."""
+        return self.tls_client_ca_file or self.ca_cert_file
 
     @model_validator(mode="after")
     def _tls_complete(self) -> NodeSettings:
@@ -662,7 +700,26 @@ class WorkerSettings(FirmwareSettings, PaymentSettings):
         30.0,
         gt=0,
         description="Seconds a charger has to answer each command a job sends (the "
-        "rollback of a security profile upgrade).",
+        "rollback of a security profile upgrade, the certificate renewal trigger).",
+    )
+
+    # -- certificates (docs/topics/certificates.md) --
+    cert_renew_before_days: float = Field(
+        30.0,
+        gt=0,
+        description="Days before its expiry a charger's certificate is renewed (the worker "
+        "asks the charger for a new CSR).",
+    )
+    cert_renew_retry_interval: float = Field(
+        86_400.0,
+        gt=0,
+        description="Seconds between two renewal attempts of one certificate; an attempt that "
+        "brought no new certificate by then is a failed renewal (a charger event).",
+    )
+    cert_renew_schedule: str = Field(
+        "*/15 * * * *",
+        description="Cron schedule of the sweep for certificates due for renewal (a sixth "
+        "field is seconds).",
     )
 
     firmware_tick_interval: float = Field(

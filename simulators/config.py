@@ -39,6 +39,11 @@ class StationConfig:
     (every download), ``fail_download`` / ``fail_install`` (probabilities per update) and
     ``bad_signature`` (every signature check).
 
+    ``organization`` is the operator name the station puts in its CSRs (1.6 ``CpoName``,
+    2.0.1 ``SecurityCtrlr.OrganizationName``); ``csr_key_type`` ``ec`` (P-256) or ``rsa``
+    (2048 bits). ``refuse_password_change`` makes it answer Rejected to a new
+    AuthorizationKey / BasicAuthPassword; otherwise it takes it and reconnects with it.
+
     TLS (:mod:`simulators.security`): a ``wss://`` ``url`` is security profile 2 (with
     ``password``) or 3 (with ``client_cert_file``/``client_key_file``, the charging station
     certificate; no password is sent then). ``ca_file`` holds the CA that signed the CSMS
@@ -66,6 +71,9 @@ class StationConfig:
     bad_signature: bool = False
     display_cost_and_price: bool = False
     currency: str = "EUR"
+    organization: str | None = None
+    csr_key_type: str = "ec"
+    refuse_password_change: bool = False
     meter: MeterProfile = field(default_factory=MeterProfile)
     ca_file: str | None = None
     client_cert_file: str | None = None
@@ -75,6 +83,8 @@ class StationConfig:
     def __post_init__(self) -> None:
         if self.version not in ("1.6", "2.0.1"):
             raise ValueError(f"unsupported OCPP version {self.version!r} (1.6 or 2.0.1)")
+        if self.csr_key_type not in ("ec", "rsa"):
+            raise ValueError("csr_key_type must be ec or rsa")
         if self.connectors < 1:
             raise ValueError("connectors must be at least 1")
         if not (0 <= self.fail_download <= 1 and 0 <= self.fail_install <= 1):

@@ -88,6 +88,14 @@ class StationContext(Protocol):
     async def restart_with_firmware(self, version: str) -> None:
         """Reboot into firmware ``version``: reconnect, boot, report the connectors."""
 
+    async def sign_certificate(
+        self, certificate_type: str = "ChargingStationCertificate"
+    ) -> dict[str, Any]:
+        """Generate a key pair and send its CSR with SignCertificate (A02/A03)."""
+
+    async def change_password(self, password: str) -> None:
+        """Use a new Basic-auth password: disconnect and connect with it (A01)."""
+
 
 Handler = Callable[[StationContext, dict[str, Any]], dict[str, Any]]
 Routes = Mapping[str, Handler]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
+from simulators.security import SecurityStore
 from simulators.transaction import Transaction
 
 #: how many ended transactions the station remembers (late cost messages refer to them)
@@ -21,7 +22,8 @@ class StationState:
     ``claimed`` the connectors where a remotely started one is about to begin,
     ``reservations`` the reserved connector per reservation id and
     ``energy_register_wh`` each connector's meter register outside transactions,
-    ``ended_transactions`` the last transactions that ended, newest last.
+    ``ended_transactions`` the last transactions that ended, newest last, ``security``
+    its keys and certificates.
     """
 
     configuration: dict[str, str] = field(default_factory=dict)
@@ -35,6 +37,7 @@ class StationState:
     firmware_status: str = "Idle"
     heartbeat_interval: int | None = None
     ended_transactions: deque[Transaction] = field(default_factory=lambda: deque(maxlen=ENDED_KEPT))
+    security: SecurityStore = field(default_factory=SecurityStore)
 
     def connector_free(self, connector_id: int) -> bool:
         """No transaction is active or about to start on ``connector_id``."""

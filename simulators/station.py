@@ -434,6 +434,33 @@ class Station:
         for connector_id in range(1, self.config.connectors + 1):
             await self.status_notification(connector_id, "Available")
 
+    # -- security (A01-A03) ---------------------------------------------------------------
+
+    async def sign_certificate(
+        self, certificate_type: str = "ChargingStationCertificate"
+    ) -> dict[str, Any]:
+        """A new key pair and its CSR, sent with SignCertificate (CN the charge point id, O the
+        configured operator name); the certificate comes later with CertificateSigned and is
+        kept in ``state.security``."""
+        organization = (
+            self.state.configuration.get(self.adapter.organization_key) or self.config.organization
+        )
+        csr = self.state.security.new_csr(
+            self.config.charge_point_id, organization, self.config.csr_key_type
+        )
+        return await self.call(*self.adapter.sign_certificate(csr, certificate_type))
+
+    async def change_password(self, password: str) -> None:
+        """What a station does after accepting a new AuthorizationKey / BasicAuthPassword:
+        close its connection and connect with the new password (A01 steps 3-4), the same
+        way as before (same URL and security profile)."""
+        self._config = dataclasses.replace(self._config, password=password)
+        self.security.new_password(self._config)
+        if self._connection is not None:
+            await self._connection.close()
+        self.log.info("reconnecting with a new password")
+        await self.connect()
+
     async def end_charging(self, tx: Transaction, reason: str) -> None:
         """Stop ``tx`` and its periodic meter values; the connector becomes Available."""
         await self.stop_transaction(tx, reason)

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from csms.cli import (
     accounts,
     cdrs,
+    certificates,
     chargers,
     commands,
     firmware,
@@ -57,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     reviews.add_parsers(sub)
     invoices.add_parsers(sub)
     payments.add_parsers(sub)
+    certificates.add_parsers(sub)
     return parser
 
 

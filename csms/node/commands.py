@@ -28,6 +28,7 @@ from csms.cluster.routing import Owner, Routing
 from csms.cluster.tasks import stop_task
 from csms.domain.clock import Clock
 from csms.domain.commands import RAW
+from csms.domain.credentials import redact
 from csms.errors import (
     ChargerMoved,
     CommandError,
@@ -128,6 +129,7 @@ class CommandServer:
                 max(0.1, remaining - bus.NODE_MARGIN),
                 checked=adapter is not None,  # the adapter validated it
             )
+            payload = redact(action, payload)  # a password being set is never kept nor returned
             if adapter is not None and adapter.persist is not None:
                 await adapter.persist(self.reports, connection.charge_point_id, payload, result)
         except CommandError as exc:

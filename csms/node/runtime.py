@@ -14,17 +14,19 @@ from datetime import timedelta
 import asyncpg
 from redis.asyncio import Redis
 
+from csms.authority import load_authority
 from csms.cluster.connect import redis_client
 from csms.cluster.events import EventPublisher, publish_firmware_hooks, publish_hooks
 from csms.cluster.keys import Keys
 from csms.cluster.tasks import stop_task
 from csms.domain.clock import Clock, utc_now
+from csms.node import certificate_signing
 from csms.node.commands import CommandServer
 from csms.node.membership import Membership
 from csms.node.metrics import NodeMetrics
 from csms.node.server import Connections, Node, NodeDeps
 from csms.node.sweep import Sweep
-from csms.services import PricingOptions, Services
+from csms.services import CertificateOptions, PricingOptions, Services
 from csms.services.firmware import FirmwareTracker
 from csms.services.hooks import ChargerBooted, Hooks
 from csms.settings import NodeSettings
@@ -100,6 +102,8 @@ async def running_node(
             default_time_zone=settings.default_time_zone,
         ),
         billing=settings.billing_enabled,
+        authority=load_authority(settings, clock=clock),
+        certificates=CertificateOptions(organization=settings.cert_organization),
     )
     connections: Connections = {}
     metrics = NodeMetrics(lambda: len(connections))
@@ -153,6 +157,7 @@ async def running_node(
         if pushing is not None:
             await stop_task(pushing)
         await node.stop()
+        await certificate_signing.drain()
         if command_server is not None:
             await command_server.stop()
         if membership is not None:

@@ -52,6 +52,18 @@ from csms.settings import NodeSettings
 
 log = logging.getLogger(__name__)
 
+
+class _MaskAuthorization(logging.Filter):
+    """websockets logs request headers at DEBUG: never a charger's Basic credentials."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and record.args[:1] == ("Authorization",):
+            record.args = ("Authorization", "***")
+        return True
+
+
+logging.getLogger("websockets.server").addFilter(_MaskAuthorization())
+
 PATH_PREFIX = "/ocpp/"
 METRICS_PATH = "/metrics"  # Prometheus text format
 HEALTH_PATH = "/health"  # plain HTTP GET for load balancers: 200 while the node serves
@@ -422,7 +434,11 @@ class Node:
         if self._credentials.known(cid, stored, password):
             return True
         if not await asyncio.to_thread(verify_password, stored, password):
-            return False
+            # the new password of a rotation under way? (it then becomes the only one)
+            promoted = await self.services.passwords.accept_new(cid, password)
+            if promoted is None:
+                return False
+            stored = promoted
         self._credentials.remember(cid, stored, password)
         return True
 

@@ -3,7 +3,8 @@
 The context follows the OCPP security requirements (OCPP 2.0.1 part 2 section A, the 1.6
 security whitepaper): TLS 1.2 or above (A00.FR.313/416), the AES-GCM cipher suites of
 A00.FR.318/421 with an ECDSA and an RSA certificate, no TLS compression (A00.FR.321/424).
-With a client CA, a charger may present a certificate (profile 3); OpenSSL checks its
+With a client CA (``CSMS_TLS_CLIENT_CA_FILE``, else the built-in authority's
+``CSMS_CA_CERT_FILE``), a charger may present a certificate (profile 3); OpenSSL checks its
 chain and validity (A00.FR.403/407) and the node its subject (:func:`client_subject`).
 
 Renewed files are picked up without a restart and without touching open connections: the
@@ -98,9 +99,9 @@ def build_context(settings: NodeSettings) -> ssl.SSLContext:
         context.load_cert_chain(
             settings.tls_second_cert_file, settings.tls_second_key_file, password=_no_password
         )
-    if settings.tls_client_ca_file is not None:
+    if settings.client_ca_file is not None:
         context.verify_mode = ssl.CERT_OPTIONAL  # no certificate: profile 2 (Basic auth)
-        context.load_verify_locations(cafile=settings.tls_client_ca_file)
+        context.load_verify_locations(cafile=settings.client_ca_file)
     return context
 
 
@@ -110,7 +111,7 @@ def _files(settings: NodeSettings) -> list[Path]:
         settings.tls_key_file,
         settings.tls_second_cert_file,
         settings.tls_second_key_file,
-        settings.tls_client_ca_file,
+        settings.client_ca_file,
     )
     return [path for path in candidates if path is not None]
 

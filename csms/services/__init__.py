@@ -13,9 +13,11 @@ from dataclasses import dataclass
 
 from csms.domain.clock import Clock
 from csms.services.billing import SettlementTrigger
+from csms.services.certificates import CertificateOptions, CertificateService
 from csms.services.chargers import ChargerService
+from csms.services.credentials import PasswordService
 from csms.services.hooks import ConnectorStatusChanged, Hooks
-from csms.services.ports import Stores
+from csms.services.ports import CertificateAuthority, Stores
 from csms.services.pricing import PricingService
 from csms.services.reports import ReportService
 from csms.services.security_profiles import SecurityProfileService
@@ -36,6 +38,8 @@ class Services:
         boot_retry_interval: int = 60,
         pricing: PricingOptions | None = None,
         billing: bool = False,
+        authority: CertificateAuthority | None = None,
+        certificates: CertificateOptions | None = None,
     ) -> None:
         self.stores = stores
         self.clock = clock
@@ -77,6 +81,18 @@ class Services:
             clock=clock,
             hooks=self.hooks,
         )
+        self.certificates = CertificateService(
+            stores.certificates,
+            stores.chargers,
+            self.reports,
+            authority=authority,
+            clock=clock,
+            hooks=self.hooks,
+            options=certificates,
+        )
+        self.passwords = PasswordService(
+            stores.passwords, stores.chargers, self.reports, clock=clock
+        )
         # reconciliation and pricing attach to the hook points like any feature
         self.hooks.subscribe(ConnectorStatusChanged, self.sessions.on_connector_status)
         self.pricing.attach()
@@ -93,4 +109,4 @@ class PricingOptions:
     default_time_zone: str = "UTC"
 
 
-__all__ = ["PricingOptions", "Services"]
+__all__ = ["CertificateOptions", "PricingOptions", "Services"]

@@ -18,6 +18,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
+from csms.domain.certificates import IssuedCertificate
 from csms.domain.chargers import ConnectorStatus, Identity
 from csms.domain.id_tokens import Authorization
 from csms.domain.meter_values import MeterSample
@@ -186,6 +187,26 @@ class FirmwareCampaignHalted:
 
     campaign_id: int
     wave: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateIssued:
+    """A charger accepted a certificate the CSMS's authority signed for it (CertificateSigned
+    answered Accepted): it is the charger's current certificate."""
+
+    charge_point_id: str
+    certificate: IssuedCertificate
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateRenewalFailed:
+    """A certificate due for renewal was not renewed: the charger could not be asked, refused,
+    or sent no usable CSR in time, or refused the new certificate (``reason`` says which).
+    Issue 15's alarms attach here."""
+
+    charge_point_id: str
+    certificate: IssuedCertificate
     reason: str
 
 

@@ -15,7 +15,9 @@ from typing import Any, Protocol
 
 from csms.domain.accounts import Standing
 from csms.domain.billing import Account, Bill, Charge, LedgerEntry, Review, SettlementFacts
+from csms.domain.certificates import CertificateFacts, IssuedCertificate
 from csms.domain.chargers import Boot, Charger, ConnectorStatus, Presence
+from csms.domain.credentials import PasswordRotation
 from csms.domain.firmware import Target
 from csms.domain.firmware_campaigns import (
     Artifact,
@@ -502,6 +504,12 @@ class Stores(Protocol):
     @property
     def security_profiles(self) -> SecurityProfileStore: ...
 
+    @property
+    def certificates(self) -> CertificateStore: ...
+
+    @property
+    def passwords(self) -> PasswordRotationStore: ...
+
 
 class JobQueue(Protocol):
     """Durable jobs (PgQueuer in PostgreSQL, run by ``csms worker``; ADR 0004)."""
@@ -766,6 +774,107 @@ class FirmwareStore(Protocol):
         detail: str | None = None,
         actor: str | None = None,
     ) -> None: ...
+
+
+# -- certificates and credentials (docs/topics/certificates.md) -------------------------------
+
+
+class CertificateStore(Protocol):
+    """Certificates the CSMS's authority issued to chargers."""
+
+    async def add_issued(
+        self,
+        charge_point_id: str,
+        certificate_type: str,
+        certificate: CertificateFacts,
+        *,
+        issued_at: datetime,
+    ) -> IssuedCertificate:
+        """Record an issued certificate; AlreadyExists for an issuer and serial seen before.
+        Durable."""
+        ...
+
+    async def record_delivery(self, certificate_id: int, status: str, at: datetime) -> None:
+        """The charger's answer to CertificateSigned. Accepted supersedes (``at``) the
+        older certificates of the same charger and type it had accepted."""
+        ...
+
+    async def get_issued(self, certificate_id: int) -> IssuedCertificate | None: ...
+
+    async def list_issued(
+        self,
+        *,
+        charge_point_id: str | None = None,
+        current_only: bool = False,
+        expiring_before: datetime | None = None,
+        before_id: int | None = None,
+        limit: int = 100,
+    ) -> list[IssuedCertificate]:
+        """Newest first (by id); ``current_only``: accepted and not superseded."""
+        ...
+
+    async def due_for_renewal(
+        self, *, expiring_before: datetime, attempted_before: datetime, limit: int = 500
+    ) -> list[IssuedCertificate]:
+        """Current certificates that expire before ``expiring_before`` and were not asked
+        to be renewed since ``attempted_before``; soonest expiry first."""
+        ...
+
+    async def record_renewal(self, certificate_id: int, at: datetime, error: str | None) -> None:
+        """A renewal was asked for (``error`` None) or could not be (its reason)."""
+        ...
+
+
+class PasswordRotationStore(Protocol):
+    """Basic-auth passwords being rotated (at most one per charger)."""
+
+    async def begin(self, charge_point_id: str, password_hash: str, at: datetime) -> None:
+        """Store the new password's hash (status sending), replacing a rotation under way;
+        NotFound for an unknown charger. Durable."""
+        ...
+
+    async def get(self, charge_point_id: str) -> PasswordRotation | None: ...
+
+    async def answered(
+        self, charge_point_id: str, password_hash: str, status: str, at: datetime
+    ) -> bool:
+        """Set the status of the rotation to ``password_hash`` (False: it is gone)."""
+        ...
+
+    async def cancel(self, charge_point_id: str, password_hash: str) -> bool:
+        """Drop the rotation to ``password_hash`` (False: it is gone or another one)."""
+        ...
+
+    async def promote(self, charge_point_id: str, password_hash: str) -> bool:
+        """Make ``password_hash`` the charger's password and end its rotation, atomically;
+        False if no rotation to that hash exists any more."""
+        ...
+
+
+class ChargerCommands(Protocol):
+    """Neutral commands sent to wherever a charger is connected (``csms.cluster.bus``'s
+    ``CommandClient``): the charger's answer as ``{action, request, response, protocol}``,
+    or a :class:`~csms.errors.CommandError`."""
+
+    async def send(
+        self,
+        charge_point_id: str,
+        command: str,
+        params: dict[str, Any] | None = None,
+        *,
+        timeout: float = 30.0,
+    ) -> dict[str, Any]: ...
+
+
+class CertificateAuthority(Protocol):
+    """Signs chargers' certificates: the built-in one (``csms.authority``) or an external
+    one plugged in with ``CSMS_CA_FACTORY`` (docs/topics/certificates.md)."""
+
+    async def sign(self, csr_pem: str, charge_point_id: str) -> str:
+        """The certificate chain for a checked CSR, PEM, the charger's certificate first
+        (then intermediates, if any). Raise on failure: the charger gets no certificate
+        and the failure is recorded."""
+        ...
 
 
 class InvoiceStore(Protocol):

@@ -18,8 +18,10 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from csms.domain.accounts import Standing
+from csms.domain.certificates import IssuedCertificate
 from csms.domain.chargers import Boot, Charger, ConnectorStatus, Presence, registration_status
 from csms.domain.clock import Clock, utc_now
+from csms.domain.credentials import PasswordRotation
 from csms.domain.id_tokens import IdToken
 from csms.domain.meter_values import ENERGY_REGISTER, MeterSample
 from csms.domain.reports import (
@@ -51,6 +53,7 @@ from csms.domain.transactions import (
     Transaction,
 )
 from csms.errors import AlreadyExists, InvalidInput, NotFound
+from csms.store.memory_certificates import MemoryCertificates, MemoryPasswordRotations
 
 _CHARGER_FIELDS = {"password_hash", "auth_mode", "boot_policy", "ocpp_version", "description"}
 _MAX_DRAWN_ID = 2**31 - 1
@@ -90,6 +93,9 @@ class _Data:
         self.assignments: dict[tuple[Scope, str], Assignment] = {}
         self.pushes: dict[str, TariffPush] = {}
         self.security_profiles: dict[str, SecurityState] = {}
+        # certificates and credentials (csms.store.memory_certificates)
+        self.issued: dict[int, IssuedCertificate] = {}
+        self.rotations: dict[str, PasswordRotation] = {}
 
     def registered(self, charge_point_id: str) -> None:
         """NotFound unless the charger is registered (PostgreSQL: the foreign key)."""
@@ -119,6 +125,8 @@ class _Data:
         }
         self.variables = {k: v for k, v in self.variables.items() if k[0] != charge_point_id}
         self.availability = {k: v for k, v in self.availability.items() if k[0] != charge_point_id}
+        self.issued = {k: v for k, v in self.issued.items() if v.charge_point_id != charge_point_id}
+        self.rotations.pop(charge_point_id, None)
 
 
 class MemoryChargers:
@@ -1016,6 +1024,8 @@ class MemoryStores:
         self.tariffs = MemoryTariffs(data)
         self.jobs = MemoryJobQueue()
         self.security_profiles = MemorySecurityProfiles(data)
+        self.certificates = MemoryCertificates(data)
+        self.passwords = MemoryPasswordRotations(data)
 
 
 class MemoryJobQueue:

@@ -64,6 +64,7 @@ from csms.store import (
 )
 from csms.store import chargers as charger_rows
 from csms.store.batching import BatchCall, BatchWriter, Row
+from csms.store.certificates import PostgresCertificates, PostgresPasswordRotations
 from csms.store.jobs import PgJobQueue
 from csms.store.security_profiles import PostgresSecurityProfiles
 
@@ -557,6 +558,8 @@ class PostgresStores:
         self.tariffs = PostgresTariffs(pool)
         self.jobs = PgJobQueue(pool)
         self.security_profiles = PostgresSecurityProfiles(pool, max_items=max_items)
+        self.certificates = PostgresCertificates(pool)
+        self.passwords = PostgresPasswordRotations(pool)
 
     async def flush(self) -> None:
         """Wait for every batched call and write what is queued."""

@@ -36,6 +36,7 @@ from csms.domain.clock import utc_now
 from csms.domain.firmware_campaigns import Artifact
 from csms.domain.firmware_urls import signed_url
 from csms.payments import open_providers, retry_policy
+from csms.services import CertificateOptions, Services
 from csms.services.billing import (
     HOLD_SESSION,
     SETTLE_SESSION,
@@ -54,8 +55,10 @@ from csms.store.postgres import (
     PostgresFirmware,
     PostgresPayments,
     PostgresPricing,
+    PostgresStores,
     PostgresTariffs,
 )
+from csms.worker.certificates import attach_renewal
 from csms.worker.security_profiles import register_security_jobs
 
 log = logging.getLogger(__name__)
@@ -116,7 +119,8 @@ async def running_worker(
 ) -> AsyncIterator[Worker]:
     """The worker's jobs over a pool; with ``redis_url`` it also reaches chargers through
     the command bus and publishes live events (firmware campaigns; the rollback of a
-    security profile upgrade restores settings)."""
+    security profile upgrade restores settings; the certificate renewal asks chargers for
+    a new CSR)."""
     redis: Redis | None = None
     commands: CommandClient | None = None
     if redis_url is not None:
@@ -176,6 +180,16 @@ async def running_worker(
             policy=retry_policy(settings),
         )
         _register_payments(worker, worker.payments, settings)
+        if commands is not None:
+            services = Services(
+                PostgresStores(pool),
+                clock=utc_now,
+                certificates=CertificateOptions(
+                    renew_before_days=settings.cert_renew_before_days,
+                    renew_retry_interval=settings.cert_renew_retry_interval,
+                ),
+            )
+            attach_renewal(worker.queue, services, commands, settings)
         yield worker
     finally:
         if firmware is not None:

@@ -80,6 +80,7 @@ class V16Adapter:
         "internal": "InternalError",
         "framing": "ProtocolError",
     }
+    organization_key = "CpoName"  # security whitepaper configuration key 7.5
     security_profile_key = "SecurityProfile"
     priority_key: str | None = None
 
@@ -91,6 +92,8 @@ class V16Adapter:
         }
         keys = {str(k): v.format(**values) for k, v in (_READ_ONLY | _READ_WRITE).items()}
         pricing, pricing_read_only = costmsg.default_configuration(config)
+        if config.organization:
+            keys[self.organization_key] = config.organization
         return keys | pricing, {str(k) for k in _READ_ONLY} | pricing_read_only
 
     def boot_notification(self, config: StationConfig, reason: str) -> Message:
@@ -103,6 +106,9 @@ class V16Adapter:
 
     def heartbeat(self) -> Message:
         return "Heartbeat", {}
+
+    def sign_certificate(self, csr: str, certificate_type: str) -> Message:
+        return "SignCertificate", {"csr": csr}  # 1.6: always the charge point certificate
 
     def status_notification(self, connector_id: int, status: str, error_code: str) -> Message:
         return "StatusNotification", {

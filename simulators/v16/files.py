@@ -46,19 +46,30 @@ def get_log(ctx: StationContext, payload: Payload) -> Payload:
 
 
 def certificate_signed(ctx: StationContext, payload: Payload) -> Payload:
-    return {"status": "Accepted"}
+    security = ctx.state.security
+    return {
+        "status": security.accept_signed(payload["certificateChain"], ctx.config.charge_point_id)
+    }
 
 
 def install_certificate(ctx: StationContext, payload: Payload) -> Payload:
-    return {"status": "Accepted"}
+    status = ctx.state.security.install(payload["certificateType"], payload["certificate"])
+    return {"status": status}
 
 
 def delete_certificate(ctx: StationContext, payload: Payload) -> Payload:
-    return {"status": "NotFound"}
+    return {"status": ctx.state.security.delete(payload["certificateHashData"])}
 
 
 def get_installed_certificate_ids(ctx: StationContext, payload: Payload) -> Payload:
-    return {"status": "NotFound"}
+    found = ctx.state.security.installed([payload["certificateType"]])
+    if not found:
+        return {"status": "NotFound"}
+    return {"status": "Accepted", "certificateHashData": [data for _, data in found]}
+
+
+async def _trigger_sign_certificate(ctx: StationContext, connectors: list[int]) -> None:
+    await ctx.sign_certificate()
 
 
 async def _trigger_log_status(ctx: StationContext, connectors: list[int]) -> None:
@@ -74,6 +85,7 @@ EXTENDED_TRIGGERS: dict[str, Trigger] = {
     "StatusNotification": TRIGGERS["StatusNotification"],
     "LogStatusNotification": _trigger_log_status,
     "FirmwareStatusNotification": _trigger_signed_firmware,
+    "SignChargePointCertificate": _trigger_sign_certificate,
 }
 
 

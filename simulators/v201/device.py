@@ -45,9 +45,32 @@ def get_variables(ctx: StationContext, payload: Payload) -> Payload:
     return {"getVariableResult": results}
 
 
+PASSWORD_VARIABLE = key("SecurityCtrlr", "BasicAuthPassword")
+PASSWORD_LENGTHS = range(16, 41)  # appendix 2.2.1: 16-40 characters
+
+
+def _new_password(ctx: StationContext, item: Payload) -> str:
+    """A01: a new BasicAuthPassword (write-only: never stored among the variables nor
+    reported); the station then disconnects and connects with it."""
+    password = item["attributeValue"]
+    if ctx.config.refuse_password_change or len(password) not in PASSWORD_LENGTHS:
+        return "Rejected"
+    ctx.after(lambda: ctx.change_password(password))
+    return "Accepted"
+
+
 def set_variables(ctx: StationContext, payload: Payload) -> Payload:
     results = []
     for item in payload["setVariableData"]:
+        if _name(item) == PASSWORD_VARIABLE and item.get("attributeType", "Actual") == "Actual":
+            results.append(
+                {
+                    "attributeStatus": _new_password(ctx, item),
+                    "component": item["component"],
+                    "variable": item["variable"],
+                }
+            )
+            continue
         status = _lookup_status(ctx, item)
         name = _name(item)
         if status == "Accepted" and name in ctx.state.readonly:

@@ -37,16 +37,24 @@ def get_log(ctx: StationContext, payload: Payload) -> Payload:
 
 
 def certificate_signed(ctx: StationContext, payload: Payload) -> Payload:
-    return {"status": "Accepted"}
+    security = ctx.state.security
+    return {
+        "status": security.accept_signed(payload["certificateChain"], ctx.config.charge_point_id)
+    }
 
 
 def install_certificate(ctx: StationContext, payload: Payload) -> Payload:
-    return {"status": "Accepted"}
+    status = ctx.state.security.install(payload["certificateType"], payload["certificate"])
+    return {"status": status}
 
 
 def delete_certificate(ctx: StationContext, payload: Payload) -> Payload:
-    return {"status": "NotFound"}
+    return {"status": ctx.state.security.delete(payload["certificateHashData"])}
 
 
 def get_installed_certificate_ids(ctx: StationContext, payload: Payload) -> Payload:
-    return {"status": "NotFound"}
+    found = ctx.state.security.installed(payload.get("certificateType", []))
+    if not found:
+        return {"status": "NotFound"}
+    chains = [{"certificateType": kind, "certificateHashData": data} for kind, data in found]
+    return {"status": "Accepted", "certificateHashDataChain": chains}

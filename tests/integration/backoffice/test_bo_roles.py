@@ -28,6 +28,7 @@ SAMPLE = {
     "invoice_id": "999999999",
     "payment_id": "999999999",
     "provider": "card",
+    "serial_number": "abc123",
 }
 LOGOUT = "/api/v1/auth/logout"
 

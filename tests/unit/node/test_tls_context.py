@@ -61,3 +61,20 @@ def test_reload_only_when_the_files_changed_unless_forced(tmp_path: Path) -> Non
     server.key_file.write_text("not a key")
     assert not tls.reload() and not tls.reload()  # logged once, the old context stays
     assert tls.reloads == 2
+
+
+def test_the_client_ca_defaults_to_the_built_in_authority(tmp_path: Path) -> None:
+    """Without CSMS_TLS_CLIENT_CA_FILE, CSMS_CA_CERT_FILE is the client CA (profile 3 with
+    the certificates it signs); CSMS_TLS_CLIENT_CA_FILE, when set, replaces it."""
+    authority, other = Pki(tmp_path / "ca", "Built-in CA"), Pki(tmp_path / "other", "Other CA")
+    server = other.issue("127.0.0.1", server=True)
+
+    def client_cas(**values: object) -> list[object]:
+        context = ServerTls(settings_for(server.cert_file, server.key_file, **values)).context
+        assert context.verify_mode == ssl.CERT_OPTIONAL
+        return [dict(rdn for rdns in ca["subject"] for rdn in rdns)["commonName"]
+                for ca in context.get_ca_certs()]  # fmt: skip
+
+    assert client_cas(ca_cert_file=authority.ca_file) == ["Built-in CA"]
+    both = client_cas(ca_cert_file=authority.ca_file, tls_client_ca_file=other.ca_file)
+    assert both == ["Other CA"]

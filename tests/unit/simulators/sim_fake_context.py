@@ -94,3 +94,12 @@ class FakeContext:
 
     async def restart_with_firmware(self, version: str) -> None:
         self.events.append(("restart", version))
+
+    async def sign_certificate(
+        self, certificate_type: str = "ChargingStationCertificate"
+    ) -> dict[str, Any]:
+        csr = self.state.security.new_csr(self.config.charge_point_id, self.config.organization)
+        return await self.call(*self.adapter.sign_certificate(csr, certificate_type))
+
+    async def change_password(self, password: str) -> None:
+        self.events.append(("change_password", password))

@@ -54,6 +54,8 @@ class RecordedStores:
         self.tariffs = stores.tariffs
         self.jobs = stores.jobs
         self.security_profiles = stores.security_profiles
+        self.certificates = stores.certificates
+        self.passwords = stores.passwords
 
 
 class Harness:
