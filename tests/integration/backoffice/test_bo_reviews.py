@@ -25,6 +25,20 @@ from tests.timeouts import TIMEOUT
 REVIEWS = "/api/v1/settlement-reviews"
 
 
+async def listed_pks(
+    client: httpx.AsyncClient, headers: dict[str, str], params: dict[str, str]
+) -> set[int]:
+    """The sessions of every page of the review list."""
+    found: set[int] = set()
+    cursor: str | None = None
+    while True:
+        query = {**params, "limit": "200", **({"cursor": cursor} if cursor else {})}
+        page = (await client.get(REVIEWS, params=query, headers=headers)).json()
+        found.update(r["transaction_pk"] for r in page["items"])
+        if not (cursor := page["next_cursor"]):
+            return found
+
+
 async def a_session(
     node: Node, charge_point_id: str, password: str, tag: str, stop_wh: int, *, peak: int = 0
 ) -> None:
@@ -89,10 +103,9 @@ async def test_an_operator_resolves_every_kind_of_review(
     )
     assert review["detail"] == f"id token {unbilled} bills to no account"
     assert review["session"]["id"] == pk and review["session"]["cost_incl_vat"] == "1.80"
-    listed = (await client.get(REVIEWS, headers=accounts["monitor"].headers)).json()["items"]
-    assert pk in [r["transaction_pk"] for r in listed]
-    resolved_only = await client.get(REVIEWS, params={"status": "resolved"}, headers=headers)
-    assert pk not in [r["transaction_pk"] for r in resolved_only.json()["items"]]
+    # every page (the run's other tests leave reviews of their own)
+    assert pk in await listed_pks(client, accounts["monitor"].headers, {})
+    assert pk not in await listed_pks(client, headers, {"status": "resolved"})
 
     no_account = await client.post(
         f"{REVIEWS}/{pk}/price", json={"incl_vat": "1.00"}, headers=headers
