@@ -173,6 +173,14 @@ class NodeSettings(CommonSettings):
         "shown when the charger cannot get a session's final cost.",
     )
 
+    config_read_on_boot: bool = Field(
+        True,
+        description="Read each charger's configuration again after every accepted boot "
+        "(1.6 GetConfiguration, 2.0.1 GetBaseReport FullInventory), confirm RebootRequired "
+        "values and re-apply profiles with reapply_on_boot: a csms worker job queued once "
+        "the boot is answered. False: only on demand (csms config refresh).",
+    )
+
     @field_validator("ws_ping_interval", mode="before")
     @classmethod
     def _ping_off(cls, value: object) -> object:
@@ -306,6 +314,19 @@ class WorkerSettings(CommonSettings):
         gt=0,
         description="Seconds after its end a session with neither a charge nor a review is "
         "settled by the sweep (its job was lost).",
+    )
+
+    config_command_timeout: float = Field(
+        30.0,
+        gt=0,
+        le=300,
+        description="Seconds a charger has to answer each configuration command a worker "
+        "sends (applies, reads after a boot).",
+    )
+    config_offline_sweep_schedule: str = Field(
+        "* * * * *",
+        description="Cron schedule of the look for connected chargers whose profile values "
+        "still wait (sent to them then).",
     )
 
     @model_validator(mode="after")

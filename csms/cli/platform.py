@@ -115,8 +115,9 @@ async def _run_worker(settings: WorkerSettings, stop: asyncio.Event) -> None:
     from csms.worker.runtime import run_until_stopped, running_worker
 
     database_url = await bootstrap.database_url(settings)
-    async with running_worker(settings, database_url) as worker:
-        out("csms worker: running durable jobs (settlement, invoices, payments)")
+    redis_url = await bootstrap.redis_url(settings)
+    async with running_worker(settings, database_url, redis_url) as worker:
+        out("csms worker: running durable jobs (settlement, configuration, ...)")
         await run_until_stopped(worker, stop)
 
 

@@ -227,7 +227,7 @@ def parse_selector(data: Any) -> Selector:
     if data is None:
         return Selector()
     if not isinstance(data, Mapping):
-        raise InvalidInput("selector must be an object, e.g. {\"model\": [\"X\"]}")
+        raise InvalidInput('selector must be an object, e.g. {"model": ["X"]}')
     fields: dict[str, tuple[str, ...]] = {}
     for name, value in data.items():
         canonical = _SELECTOR_ALIASES.get(str(name))
@@ -263,7 +263,9 @@ def _name_201(where: str, what: str, text: str) -> None:
         )
 
 
-def parse_setting_201(text: str, evse_id: int | None = None, connector_id: int | None = None) -> SettingId:
+def parse_setting_201(
+    text: str, evse_id: int | None = None, connector_id: int | None = None
+) -> SettingId:
     """``Component[/i][@evse[:connector]].Variable[/i]`` (or the EVSE given apart);
     InvalidInput naming what is wrong."""
     component, dot, variable = text.partition(".")
@@ -391,7 +393,7 @@ def check_version(version: Any) -> str:
     if isinstance(version, int | float) and not isinstance(version, bool):
         version = str(version)  # YAML reads 1.6 as a number
     if version not in VERSIONS:
-        raise InvalidInput("ocpp_version must be \"1.6\" or \"2.0.1\"")
+        raise InvalidInput('ocpp_version must be "1.6" or "2.0.1"')
     return str(version)
 
 
@@ -449,7 +451,9 @@ def setting_json(desired: DesiredSetting) -> dict[str, Any]:
     return item
 
 
-def settings_from_json(version: str, items: Sequence[Mapping[str, Any]]) -> tuple[DesiredSetting, ...]:
+def settings_from_json(
+    version: str, items: Sequence[Mapping[str, Any]]
+) -> tuple[DesiredSetting, ...]:
     """Stored settings (already checked) back as values."""
     return tuple(
         DesiredSetting(
@@ -601,11 +605,15 @@ def variable_setting(row: VariableRow) -> str:
     """The setting text of a 2.0.1 device-model attribute (``[Target]`` etc. after an
     attribute other than Actual)."""
     setting = SettingId(
-        device_model_key(row.component, row.component_instance, row.variable, row.variable_instance),
+        device_model_key(
+            row.component, row.component_instance, row.variable, row.variable_instance
+        ),
         row.evse_id,
         row.connector_id,
     ).text()
-    return setting if row.attribute_type == DEFAULT_ATTRIBUTE else f"{setting} [{row.attribute_type}]"
+    return (
+        setting if row.attribute_type == DEFAULT_ATTRIBUTE else f"{setting} [{row.attribute_type}]"
+    )
 
 
 def reported_settings(values: Iterable[ConfigurationValue]) -> dict[SettingId, Reported]:

@@ -129,7 +129,8 @@ class CommandServer:
                 checked=adapter is not None,  # the adapter validated it
             )
             if adapter is not None and adapter.persist is not None:
-                await adapter.persist(self.reports, connection.charge_point_id, payload, result)
+                reports = self.reports.acting(message.by)
+                await adapter.persist(reports, connection.charge_point_id, payload, result)
         except CommandError as exc:
             self._count(exc.outcome)
             return bus.reply_failure(message.id, exc)

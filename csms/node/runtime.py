@@ -20,6 +20,7 @@ from csms.cluster.keys import Keys
 from csms.cluster.tasks import stop_task
 from csms.domain.clock import Clock, utc_now
 from csms.node.commands import CommandServer
+from csms.node.config_follow_up import ConfigFollowUp
 from csms.node.membership import Membership
 from csms.node.metrics import NodeMetrics
 from csms.node.server import Connections, Node, NodeDeps
@@ -122,6 +123,7 @@ async def running_node(
         membership=membership,
     )
     hooks.subscribe(ChargerBooted, node.on_booted)
+    ConfigFollowUp(connections, services, on_boot=settings.config_read_on_boot).attach(hooks)
     purge = asyncio.create_task(_purge_journal(pool, settings, clock))
     sweeping: asyncio.Task[None] | None = None
     pushing: asyncio.Task[None] | None = None

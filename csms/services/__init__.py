@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from csms.domain.clock import Clock
 from csms.services.billing import SettlementTrigger
 from csms.services.chargers import ChargerService
+from csms.services.fleet_config import ConfigService
 from csms.services.hooks import ConnectorStatusChanged, Hooks
 from csms.services.ports import Stores
 from csms.services.pricing import PricingService
@@ -49,8 +50,11 @@ class Services:
         self.sessions = SessionService(
             stores.sessions, stores.tokens, stores.meters, clock=clock, hooks=self.hooks
         )
-        self.reports = ReportService(stores.reports, stores.chargers, hooks=self.hooks)
+        self.reports = ReportService(
+            stores.reports, stores.chargers, hooks=self.hooks, config=stores.config, clock=clock
+        )
         self.tariffs = TariffService(stores.tariffs, stores.chargers, clock=clock)
+        self.config = ConfigService(stores.config, stores.jobs, clock=clock)
         options = PricingOptions() if pricing is None else pricing
         self.pricing = PricingService(
             stores.pricing,

@@ -532,9 +532,11 @@ class ConfigStore(Protocol):
         *,
         at: datetime,
         request_id: int | None = None,
+        from_status: str | None = None,
     ) -> bool:
         """What became of the read (Complete sets ``refreshed_at``); with ``request_id``
-        only while it is the read asked last (False, nothing changes, otherwise)."""
+        only while it is the read asked last, with ``from_status`` only from that status
+        (False, nothing changes, otherwise)."""
         ...
 
     async def refresh_state(self, charge_point_id: str) -> RefreshState | None: ...
@@ -603,6 +605,10 @@ class ConfigStore(Protocol):
         """Items still to send to the charger (Pending, Offline), by apply, then setting."""
         ...
 
+    async def chargers_waiting(self) -> list[str]:
+        """Chargers with items still to send, by id."""
+        ...
+
     async def record_outcomes(
         self,
         apply_id: int,
@@ -628,9 +634,7 @@ class ConfigStore(Protocol):
         """(apply id, setting, detail) of RebootRequired items: the reboot was seen."""
         ...
 
-    async def latest_outcomes(
-        self, charge_point_ids: Sequence[str]
-    ) -> dict[str, dict[str, str]]:
+    async def latest_outcomes(self, charge_point_ids: Sequence[str]) -> dict[str, dict[str, str]]:
         """Per charger and setting text, the outcome of the newest item that is not
         Superseded (``RebootRequired (rebooted)`` once the reboot was seen)."""
         ...
@@ -783,3 +787,18 @@ class BillingStore(Protocol):
         after_id: int = 0,
         limit: int = 100,
     ) -> list[Charge]: ...
+
+
+class CommandSender(Protocol):
+    """Commands to chargers wherever they are connected (``csms.cluster.bus.CommandClient``):
+    the charger's answer, or a ``csms.errors.CommandError``."""
+
+    async def send(
+        self,
+        charge_point_id: str,
+        command: str,
+        params: dict[str, Any] | None = None,
+        *,
+        timeout: float = 30.0,
+        by: str | None = None,
+    ) -> dict[str, Any]: ...

@@ -144,7 +144,7 @@ async def forget_variables(
     )
     gone = []
     for r in records:
-        row = VariableRow(*(r[name] for name in VariableRow._fields[:8]), None, None)
+        row = VariableRow._make([*(r[name] for name in VariableRow._fields[:8]), None, None])
         setting = variable_setting(row)
         if setting not in kept:
             gone.append((row, setting))

@@ -10,7 +10,6 @@ from typing import Any
 import asyncpg
 
 from csms.domain.fleet_config import (
-    OFFLINE,
     PENDING,
     REBOOT_REQUIRED,
     SUPERSEDED,
@@ -154,7 +153,9 @@ async def reported(
            WHERE charge_point_id = ANY($1) AND attribute_type = 'Actual'""",
         list(charge_point_ids),
     ):
-        component = r["component"] + (f"/{r['component_instance']}" if r["component_instance"] else "")
+        component = r["component"] + (
+            f"/{r['component_instance']}" if r["component_instance"] else ""
+        )
         variable = r["variable"] + (f"/{r['variable_instance']}" if r["variable_instance"] else "")
         mutability = r["mutability"]
         setting = SettingId(f"{component}.{variable}", r["evse_id"], r["connector_id"])
@@ -204,19 +205,22 @@ async def refresh_status(
     *,
     at: datetime,
     request_id: int | None = None,
+    from_status: str | None = None,
 ) -> bool:
     """Record what became of the read; with ``request_id``, only if it is still the one
-    asked last (False otherwise)."""
+    asked last, with ``from_status`` only from that status (False otherwise)."""
     done = await db.execute(
         """UPDATE charger_config_state SET refresh_status = $2, refresh_detail = $3,
                refreshed_at = CASE WHEN $2 = 'Complete' THEN $4 ELSE refreshed_at END
            WHERE charge_point_id = $1
-             AND ($5::integer IS NULL OR refresh_request_id = $5)""",
+             AND ($5::integer IS NULL OR refresh_request_id = $5)
+             AND ($6::text IS NULL OR refresh_status = $6)""",
         charge_point_id,
         status,
         detail,
         at,
         request_id,
+        from_status,
     )
     return done != "UPDATE 0"
 
@@ -557,9 +561,11 @@ async def waiting_chargers(db: Executor, apply_id: int) -> list[str]:
     return [r["charge_point_id"] for r in records]
 
 
-async def offline_chargers(db: Executor) -> list[str]:
+async def chargers_waiting(db: Executor) -> list[str]:
+    """Chargers with items still to send (Pending, Offline), by id."""
     records = await db.fetch(
-        "SELECT DISTINCT charge_point_id FROM config_apply_items WHERE outcome = $1", OFFLINE
+        """SELECT DISTINCT charge_point_id FROM config_apply_items
+           WHERE outcome IN ('Pending', 'Offline') ORDER BY charge_point_id"""
     )
     return [r["charge_point_id"] for r in records]
 

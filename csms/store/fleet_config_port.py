@@ -69,9 +69,16 @@ class PostgresConfig:
         *,
         at: datetime,
         request_id: int | None = None,
+        from_status: str | None = None,
     ) -> bool:
         return await rows.refresh_status(
-            self._pool, charge_point_id, status, detail, at=at, request_id=request_id
+            self._pool,
+            charge_point_id,
+            status,
+            detail,
+            at=at,
+            request_id=request_id,
+            from_status=from_status,
         )
 
     async def refresh_state(self, charge_point_id: str) -> RefreshState | None:
@@ -150,6 +157,9 @@ class PostgresConfig:
     async def waiting_items(self, charge_point_id: str) -> list[ApplyItem]:
         return await rows.waiting_items(self._pool, charge_point_id)
 
+    async def chargers_waiting(self) -> list[str]:
+        return await rows.chargers_waiting(self._pool)
+
     async def record_outcomes(
         self,
         apply_id: int,
@@ -171,9 +181,7 @@ class PostgresConfig:
     ) -> None:
         await rows.mark_rebooted(self._pool, charge_point_id, items, at)
 
-    async def latest_outcomes(
-        self, charge_point_ids: Sequence[str]
-    ) -> dict[str, dict[str, str]]:
+    async def latest_outcomes(self, charge_point_ids: Sequence[str]) -> dict[str, dict[str, str]]:
         return await rows.latest_outcomes(self._pool, charge_point_ids)
 
     async def history(

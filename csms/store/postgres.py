@@ -324,7 +324,9 @@ class PostgresReports:
     async def forget_configuration(
         self, charge_point_id: str, *, keeping: Sequence[str], by: str | None = None
     ) -> None:
-        await configuration.forget_configuration(self._pool, charge_point_id, keeping=keeping, by=by)
+        await configuration.forget_configuration(
+            self._pool, charge_point_id, keeping=keeping, by=by
+        )
 
     async def forget_keys(
         self, charge_point_id: str, keys: Sequence[str], *, by: str | None = None

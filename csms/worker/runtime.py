@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -23,6 +24,7 @@ import orjson
 from pgqueuer import DatabaseRetryEntrypointExecutor, Job, PgQueuer
 from pgqueuer.executors import EntrypointExecutorParameters
 from pgqueuer.models import Schedule
+from redis.asyncio import Redis
 
 from csms.domain.clock import utc_now
 from csms.services.billing import (
@@ -32,7 +34,17 @@ from csms.services.billing import (
     Repricing,
     SettlementService,
 )
+from csms.cluster.bus import CommandClient
+from csms.cluster.connect import redis_client
+from csms.cluster.keys import Keys
+from csms.services.fleet_config import (
+    APPLY_JOB,
+    CHARGER_BACK_JOB,
+    OFFLINE_SWEEP,
+    ConfigService,
+)
 from csms.settings import WorkerSettings
+from csms.store.fleet_config_port import PostgresConfig
 from csms.store.jobs import PgJobQueue
 from csms.store.pool import create_pool
 from csms.store.postgres import PostgresBilling, PostgresPricing, PostgresTariffs
@@ -89,10 +101,16 @@ def register(worker: Worker, name: str, handler: Handler) -> None:
 
 
 @contextlib.asynccontextmanager
-async def running_worker(settings: WorkerSettings, database_url: str) -> AsyncIterator[Worker]:
+async def running_worker(
+    settings: WorkerSettings, database_url: str, redis_url: str | None = None
+) -> AsyncIterator[Worker]:
+    """The worker's jobs over a pool; with ``redis_url`` also the jobs that talk to chargers
+    through the command bus (configuration applies and reads)."""
     pool = await create_pool(
         database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
     )
+    redis: Redis | None = None
+    sender: CommandClient | None = None
     try:
         jobs = PgJobQueue(pool)
         repricing = Repricing(
@@ -123,9 +141,55 @@ async def running_worker(settings: WorkerSettings, database_url: str) -> AsyncIt
             if found:
                 log.warning("%d ended sessions had no settlement job: enqueued", found)
 
+        if redis_url is not None:
+            redis = redis_client(redis_url)
+            sender = CommandClient(
+                redis, Keys(settings.redis_prefix), caller_id=f"worker-{secrets.token_hex(6)}"
+            )
+            await sender.start()
+            register_config_jobs(worker, settings, pool, sender)
         yield worker
     finally:
+        if sender is not None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(5.0):
+                    await sender.close()
+        if redis is not None:
+            await redis.aclose()
         await pool.close()
+
+
+def register_config_jobs(
+    worker: Worker, settings: WorkerSettings, pool: asyncpg.Pool, sender: CommandClient
+) -> None:
+    """Configuration baselines: applies, a charger's boot or reconnect, the offline sweep."""
+    config = ConfigService(
+        PostgresConfig(pool),
+        PgJobQueue(pool),
+        clock=utc_now,
+        command_timeout=settings.config_command_timeout,
+    )
+
+    async def apply(payload: dict[str, Any]) -> None:
+        await config.run_apply(sender, int(payload["apply_id"]))
+
+    async def charger_back(payload: dict[str, Any]) -> None:
+        await config.charger_back(
+            sender,
+            str(payload["charge_point_id"]),
+            booted=bool(payload.get("booted")),
+            protocol=payload.get("protocol"),
+        )
+
+    register(worker, APPLY_JOB, apply)
+    register(worker, CHARGER_BACK_JOB, charger_back)
+
+    @worker.queue.schedule(OFFLINE_SWEEP, settings.config_offline_sweep_schedule)
+    async def offline_sweep(schedule: Schedule) -> None:
+        connected = [f.charge_point_id for f in await config.connected_with_waiting()]
+        queued = await config.offline_sweep(connected)
+        if queued:
+            log.info("%d connected chargers had profile values waiting: queued", queued)
 
 
 async def run_until_stopped(worker: Worker, stop: asyncio.Event) -> None:
