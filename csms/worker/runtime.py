@@ -26,6 +26,9 @@ from pgqueuer.executors import EntrypointExecutorParameters
 from pgqueuer.models import Schedule
 from redis.asyncio import Redis
 
+from csms.cluster.bus import CommandClient
+from csms.cluster.connect import redis_client
+from csms.cluster.keys import Keys
 from csms.domain.clock import utc_now
 from csms.services.billing import (
     HOLD_SESSION,
@@ -34,9 +37,6 @@ from csms.services.billing import (
     Repricing,
     SettlementService,
 )
-from csms.cluster.bus import CommandClient
-from csms.cluster.connect import redis_client
-from csms.cluster.keys import Keys
 from csms.services.fleet_config import (
     APPLY_JOB,
     CHARGER_BACK_JOB,
