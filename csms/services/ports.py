@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from csms.domain.billing import Account, Bill, Charge, LedgerEntry, Review, SettlementFacts
+from csms.domain.charger_logs import LogRequest
 from csms.domain.chargers import Boot, Charger, ConnectorStatus, Presence
 from csms.domain.fleet_config import (
     ApplyItem,
@@ -681,6 +682,9 @@ class Stores(Protocol):
     @property
     def config(self) -> ConfigStore: ...
 
+    @property
+    def logs(self) -> LogStore: ...
+
 
 class JobQueue(Protocol):
     """Durable jobs (PgQueuer in PostgreSQL, run by ``csms worker``; ADR 0004)."""
@@ -802,3 +806,45 @@ class CommandSender(Protocol):
         timeout: float = 30.0,
         by: str | None = None,
     ) -> dict[str, Any]: ...
+
+
+class LogStore(Protocol):
+    """Diagnostics and log upload requests (the uploads are the backoffice's)."""
+
+    async def create_request(
+        self,
+        charge_point_id: str,
+        *,
+        log_type: str,
+        action: str,
+        request_id: int,
+        token_hash: bytes,
+        expires_at: datetime,
+        oldest_at: datetime | None,
+        latest_at: datetime | None,
+        by: str | None,
+        at: datetime,
+    ) -> LogRequest:
+        """Status Requested; NotFound (charger)."""
+        ...
+
+    async def remove_request(self, log_id: int) -> None:
+        """A request whose command did not reach the charger."""
+        ...
+
+    async def set_file_name(self, log_id: int, file_name: str | None) -> None: ...
+
+    async def record_status(
+        self, charge_point_id: str, status: str, *, request_id: int | None, at: datetime
+    ) -> int | None:
+        """Append a status to the request with ``request_id``, or (None) to the charger's
+        newest GetDiagnostics request not in a final status; its id, or None if none."""
+        ...
+
+    async def get_request(self, log_id: int) -> LogRequest | None: ...
+
+    async def list_requests(
+        self, charge_point_id: str, *, before_id: int | None = None, limit: int = 50
+    ) -> list[LogRequest]:
+        """Newest first."""
+        ...

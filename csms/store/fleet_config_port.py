@@ -1,4 +1,5 @@
-"""``ConfigStore`` (csms.services.ports) on PostgreSQL: ``csms.store.fleet_config`` on a pool."""
+"""``ConfigStore`` and ``LogStore`` (csms.services.ports) on PostgreSQL: ``csms.store.fleet_config``
+and ``csms.store.charger_logs`` on a pool."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from datetime import datetime
 
 import asyncpg
 
+from csms.domain.charger_logs import LogRequest
 from csms.domain.fleet_config import (
     ApplyItem,
     ChargerFacts,
@@ -19,6 +21,7 @@ from csms.domain.fleet_config import (
     Reported,
     SettingId,
 )
+from csms.store import charger_logs
 from csms.store import fleet_config as rows
 
 
@@ -194,4 +197,62 @@ class PostgresConfig:
     ) -> list[HistoryEntry]:
         return await rows.history(
             self._pool, charge_point_id, setting=setting, before_id=before_id, limit=limit
+        )
+
+
+class PostgresLogs:
+    """``LogStore`` on PostgreSQL."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def create_request(
+        self,
+        charge_point_id: str,
+        *,
+        log_type: str,
+        action: str,
+        request_id: int,
+        token_hash: bytes,
+        expires_at: datetime,
+        oldest_at: datetime | None,
+        latest_at: datetime | None,
+        by: str | None,
+        at: datetime,
+    ) -> LogRequest:
+        return await charger_logs.create_request(
+            self._pool,
+            charge_point_id,
+            log_type=log_type,
+            action=action,
+            request_id=request_id,
+            token_hash=token_hash,
+            expires_at=expires_at,
+            oldest_at=oldest_at,
+            latest_at=latest_at,
+            by=by,
+            at=at,
+        )
+
+    async def remove_request(self, log_id: int) -> None:
+        await charger_logs.remove_request(self._pool, log_id)
+
+    async def set_file_name(self, log_id: int, file_name: str | None) -> None:
+        await charger_logs.set_file_name(self._pool, log_id, file_name)
+
+    async def record_status(
+        self, charge_point_id: str, status: str, *, request_id: int | None, at: datetime
+    ) -> int | None:
+        return await charger_logs.record_status(
+            self._pool, charge_point_id, status, request_id=request_id, at=at
+        )
+
+    async def get_request(self, log_id: int) -> LogRequest | None:
+        return await charger_logs.get_request(self._pool, log_id)
+
+    async def list_requests(
+        self, charge_point_id: str, *, before_id: int | None = None, limit: int = 50
+    ) -> list[LogRequest]:
+        return await charger_logs.list_requests(
+            self._pool, charge_point_id, before_id=before_id, limit=limit
         )

@@ -43,7 +43,7 @@ from csms.store import (
 )
 from csms.store import chargers as charger_rows
 from csms.store.batching import BatchCall, BatchWriter, Row
-from csms.store.fleet_config_port import PostgresConfig
+from csms.store.fleet_config_port import PostgresConfig, PostgresLogs
 from csms.store.jobs import PgJobQueue
 
 
@@ -566,6 +566,7 @@ class PostgresStores:
         self.tariffs = PostgresTariffs(pool)
         self.jobs = PgJobQueue(pool)
         self.config = PostgresConfig(pool)
+        self.logs = PostgresLogs(pool)
 
     async def flush(self) -> None:
         """Wait for every batched call and write what is queued."""
