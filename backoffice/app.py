@@ -15,12 +15,14 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
-from backoffice import errors
+from backoffice import errors, uploads
 from backoffice.metrics import MetricsMiddleware
 from backoffice.routes import (
     auth,
+    charger_logs,
     chargers,
     commands,
+    config,
     events,
     health,
     id_tokens,
@@ -62,6 +64,8 @@ ROUTERS = (
     events.router,
     health.router,
     health.metrics_router,
+    config.router,
+    charger_logs.router,
 )
 
 
@@ -96,6 +100,7 @@ def create_app(settings: BackofficeSettings) -> FastAPI:
                 default_time_zone=settings.default_time_zone,
             ),
         )
+        services.config.command_timeout = settings.command_timeout
         try:
             await command_client.start()
             state.open(Resources(pool, redis, command_client, services))
@@ -133,6 +138,7 @@ def create_app(settings: BackofficeSettings) -> FastAPI:
 
     for router in ROUTERS:
         app.include_router(router)
+    uploads.install(app)
     return app
 
 

@@ -258,6 +258,30 @@ class BackofficeSettings(CommonSettings):
         100, ge=1, description="Concurrent event streams per backoffice process."
     )
 
+    log_upload_max_bytes: int = Field(
+        50 * 1024 * 1024,
+        ge=1024,
+        description="Largest diagnostics / log upload a charger may send (bytes); a larger "
+        "one is refused with 413 and nothing is kept.",
+    )
+    log_upload_ttl: float = Field(
+        86_400.0,
+        gt=0,
+        description="Seconds a log upload URL stays valid after the request (a charger may "
+        "retry its upload meanwhile).",
+    )
+    log_upload_dir: Path | None = Field(
+        None,
+        description="Directory that keeps uploaded logs (one file each); unset: PostgreSQL "
+        "(in 256 KiB chunks).",
+    )
+    log_upload_base_url: str | None = Field(
+        None,
+        description="Base URL chargers reach the backoffice at, for log upload URLs (e.g. "
+        "https://csms.example.com); unset: the URL the operator's request came to (the "
+        "CLI: http://CSMS_API_HOST:CSMS_API_PORT).",
+    )
+
     @property
     def default_jwt_secret(self) -> bool:
         return self.jwt_secret.get_secret_value() == DEFAULT_JWT_SECRET
