@@ -51,6 +51,13 @@ class StationConfig:
     open_timeout: float = 10.0
     auto_replay: bool = True
     fail_firmware: bool = False
+    #: configuration keys (1.6) / variables (2.0.1, "Component.Variable") whose change is
+    #: answered RebootRequired and takes effect at the next reboot
+    reboot_keys: frozenset[str] = frozenset()
+    log_upload_method: str = "POST"  # or PUT
+    log_bytes: int = 4096
+    items_per_message: int = 50  # 2.0.1 DeviceDataCtrlr.ItemsPerMessage of Get/SetVariables
+    report_part_size: int = 25  # 2.0.1 ReportData entries per NotifyReport part
     display_cost_and_price: bool = False
     currency: str = "EUR"
     meter: MeterProfile = field(default_factory=MeterProfile)
@@ -62,5 +69,11 @@ class StationConfig:
             raise ValueError("connectors must be at least 1")
         if self.meter_interval <= 0 or self.call_timeout <= 0:
             raise ValueError("meter_interval and call_timeout must be positive")
+        if self.log_upload_method not in ("POST", "PUT"):
+            raise ValueError("log_upload_method must be POST or PUT")
+        if self.items_per_message < 1 or self.report_part_size < 1:
+            raise ValueError("items_per_message and report_part_size must be positive")
+        if self.log_bytes < 1:
+            raise ValueError("log_bytes must be positive")
         if not (len(self.currency) == 3 and self.currency.isalpha() and self.currency.isupper()):
             raise ValueError(f"currency must be an ISO 4217 code such as EUR: {self.currency!r}")

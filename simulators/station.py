@@ -355,6 +355,9 @@ class Station:
         self._meter_loops.clear()
         if self._connection is not None:
             await self._connection.close()
+        # values accepted with RebootRequired take effect now
+        self.state.configuration.update(self.state.after_reboot)
+        self.state.after_reboot.clear()
         self.log.info("rebooting (%s)", reason)
         await self.connect()
         await self.boot(reason="RemoteReset")
