@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from csms.cli import (
     chargers,
     commands,
+    fleet_config,
     journal,
     nodes,
     platform,
@@ -45,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     users.add_parsers(sub)
     sites.add_parsers(sub)
     tariffs.add_parsers(sub)
+    fleet_config.add_parsers(sub)
     return parser
 
 
