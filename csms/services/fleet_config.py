@@ -294,7 +294,10 @@ class ConfigService:
 
         async def one(cp: str, waiting: list[ApplyItem]) -> None:
             async with slots:
-                await self._send(sender, cp, waiting, by)
+                try:
+                    await self._send(sender, cp, waiting, by)
+                except NotFound:  # removed meanwhile (its items with it)
+                    log.info("apply %d: %s was removed", apply_id, cp)
 
         async with asyncio.TaskGroup() as group:
             for cp, waiting in by_charger.items():
@@ -324,6 +327,8 @@ class ConfigService:
                 await self._reapply(sender, charge_point_id)
         except NOT_REACHED as exc:
             log.info("%s went away before its configuration was done: %s", charge_point_id, exc)
+        except NotFound:
+            log.info("%s was removed before its configuration was done", charge_point_id)
 
     async def connected_with_waiting(self) -> list[ChargerFacts]:
         """Connected chargers that have items waiting."""
