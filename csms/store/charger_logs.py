@@ -44,8 +44,9 @@ async def create_request(
             f"""INSERT INTO charger_log_requests (charge_point_id, log_type, action, request_id,
                     token_hash, expires_at, oldest_at, latest_at, requested_by, requested_at,
                     status_at, statuses)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10,
-                        jsonb_build_array(jsonb_build_object('status', 'Requested', 'at', $10)))
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::timestamptz, $10::timestamptz,
+                        jsonb_build_array(jsonb_build_object('status', 'Requested',
+                                                             'at', $10::timestamptz)))
                 RETURNING {_COLUMNS}""",
             charge_point_id,
             log_type,
