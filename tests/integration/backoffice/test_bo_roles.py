@@ -21,6 +21,9 @@ SAMPLE = {
     "site_id": "NO-SUCH-SITE",
     "scope": "group",
     "target": "NO-SUCH-GROUP",
+    "profile_id": "NO-SUCH-PROFILE",
+    "apply_id": "999999999",
+    "log_id": "999999999",
 }
 LOGOUT = "/api/v1/auth/logout"
 
