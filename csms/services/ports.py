@@ -825,7 +825,8 @@ class LogStore(Protocol):
         by: str | None,
         at: datetime,
     ) -> LogRequest:
-        """Status Requested; NotFound (charger)."""
+        """Status Requested; NotFound (charger), AlreadyExists (the token, or the requestId
+        for the charger, is taken)."""
         ...
 
     async def remove_request(self, log_id: int) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import asyncpg
 
 from csms.domain.charger_logs import GET_DIAGNOSTICS, LogRequest
-from csms.errors import NotFound
+from csms.errors import AlreadyExists, NotFound
 from csms.store.executor import Executor
 
 _COLUMNS = """id, charge_point_id, log_type, action, request_id, expires_at, oldest_at,
@@ -61,6 +61,8 @@ async def create_request(
         )
     except asyncpg.ForeignKeyViolationError:
         raise NotFound(f"charger {charge_point_id} not found") from None
+    except asyncpg.UniqueViolationError:
+        raise AlreadyExists("a log request with this token or requestId exists") from None
     assert record is not None
     return _request(record)
 
