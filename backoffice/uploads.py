@@ -6,8 +6,9 @@ unknown token is answered 401, one that expired or was used 403, a body above
 ``CSMS_LOG_UPLOAD_MAX_BYTES`` 413, and nothing is kept. The body is streamed to
 PostgreSQL in chunks within one transaction (or to a file under ``CSMS_LOG_UPLOAD_DIR``,
 renamed into place when complete): never the whole file in memory, never half of it
-stored. These routes are for chargers, not operators: they are not in the OpenAPI document
-and take no bearer token.
+stored. An upload into PostgreSQL holds a pooled connection while it streams: at most half
+of ``CSMS_DB_POOL_MAX`` run at once, more are answered 503 with Retry-After. These routes are
+for chargers, not operators: they are not in the OpenAPI document and take no bearer token.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 CHUNK_BYTES = 256 * 1024  # what one charger_log_chunks row holds
 MULTIPART_SLACK = 64 * 1024  # headers and boundaries around the file part of a POST
 MAX_TOKEN = 128
+RETRY_AFTER = 30  # seconds, when too many uploads are being stored at once
 DATABASE = "database"
 DIRECTORY = "directory"
 
@@ -253,10 +255,18 @@ async def receive(request: Request) -> Response:
             return part.name or name, part.content_type
         return name, kind
 
+    directory = settings.log_upload_dir
+    if directory is None and state.uploads.locked():
+        return problem(
+            503,
+            "too many uploads at once; retry later",
+            instance=UPLOAD_PATH,
+            headers={"Retry-After": str(RETRY_AFTER)},
+        )
     try:
-        directory = settings.log_upload_dir
         if directory is None:
-            await _to_database(state, found, chunks, describe)
+            async with state.uploads:
+                await _to_database(state, found, chunks, describe)
         else:
             await _to_directory(state, directory, found, chunks, describe)
     except TooLarge:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
 from backoffice.schemas.common import Input
 from csms.domain.charger_logs import LogRequest
@@ -154,8 +154,10 @@ LogType = Literal["diagnostics", "security"]
 
 class LogRequestCreate(Input):
     type: LogType = "diagnostics"
-    from_: Annotated[datetime | None, Field(alias="from")] = None
-    to: datetime | None = None
+    from_: Annotated[
+        AwareDatetime | None, Field(alias="from", description="Oldest time the log covers")
+    ] = None
+    to: Annotated[AwareDatetime | None, Field(description="Latest time the log covers")] = None
 
 
 class LogRequestPublic(BaseModel):

@@ -129,6 +129,9 @@ NOT_A_DRIVERS = {
     "site_id": "ISO-SITE",
     "scope": "charger",
     "target": "ISO-TARGET",
+    "profile_id": "ISO-PROFILE",
+    "apply_id": "1",
+    "log_id": "1",
 }
 # routes a driver asks with an id token besides the path: Bob's, or one that does not exist
 QUERY = {"/api/v1/chargers/{charge_point_id}/tariff": "id_token"}
