@@ -171,8 +171,8 @@ async def cmd_charger_config(args: argparse.Namespace) -> int:
         ],
     )
     if not values:
-        out("nothing reported yet: csms command CHARGER get_configuration (1.6) or "
-            "get_base_report --report-base FullInventory (2.0.1)")  # fmt: skip
+        out("nothing reported yet: csms config refresh CHARGER (or csms command CHARGER "
+            "get_configuration / get_base_report --report-base FullInventory)")  # fmt: skip
     return 0
 
 
