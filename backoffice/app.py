@@ -18,22 +18,31 @@ from fastapi import FastAPI
 from backoffice import errors, uploads
 from backoffice.metrics import MetricsMiddleware
 from backoffice.routes import (
+    accounts,
     auth,
+    cdrs,
+    certificates,
     charger_logs,
     chargers,
     commands,
     config,
     events,
+    firmware,
     health,
     id_tokens,
+    invoices,
+    me,
     nodes,
+    payments,
+    reviews,
+    security_profiles,
     sites,
     tariff_assignments,
     tariffs,
     transactions,
     users,
 )
-from backoffice.services import sessions
+from backoffice.services import payment_providers, sessions
 from backoffice.state import Resources, State
 from csms import __version__, bootstrap
 from csms.cluster.bus import CommandClient
@@ -60,12 +69,26 @@ ROUTERS = (
     tariff_assignments.charger_router,
     sites.router,
     sites.charger_router,
+    payments.router,
+    payments.account_router,
     nodes.router,
     events.router,
     health.router,
     health.metrics_router,
     config.router,
     charger_logs.router,
+    firmware.router,
+    firmware.download_router,
+    cdrs.router,
+    accounts.router,
+    reviews.router,
+    me.router,
+    invoices.router,
+    invoices.billing_router,
+    invoices.me_router,
+    security_profiles.router,
+    certificates.router,
+    certificates.fleet_router,
 )
 
 
@@ -78,6 +101,11 @@ def create_app(settings: BackofficeSettings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.default_jwt_secret:
             log.warning("using the default JWT signing key: dev mode only")
+        if settings.metrics_token is None:
+            log.warning(
+                "GET /metrics is %s: set CSMS_METRICS_TOKEN",
+                "open to anyone (dev)" if settings.is_dev else "disabled",
+            )
         database_url = await bootstrap.database_url(settings)
         redis_url = await bootstrap.redis_url(settings)
         pool = await create_pool(
@@ -92,6 +120,7 @@ def create_app(settings: BackofficeSettings) -> FastAPI:
             breaker_reset_timeout=settings.breaker_reset_timeout,
         )
         stores = PostgresStores(pool)
+        providers, payment_service = payment_providers.open(settings, pool)
         services = Services(
             stores,
             clock=utc_now,
@@ -103,7 +132,7 @@ def create_app(settings: BackofficeSettings) -> FastAPI:
         services.config.command_timeout = settings.command_timeout
         try:
             await command_client.start()
-            state.open(Resources(pool, redis, command_client, services))
+            state.open(Resources(pool, redis, command_client, services, payment_service))
             await sessions.ensure_bootstrap_admin(state)
             await sessions.purge_expired(state)
             yield
@@ -114,6 +143,7 @@ def create_app(settings: BackofficeSettings) -> FastAPI:
                 async with asyncio.timeout(CLOSE_TIMEOUT):
                     await command_client.close()
             await redis.aclose()
+            await providers.aclose()
             try:
                 async with asyncio.timeout(CLOSE_TIMEOUT):
                     await stores.flush()

@@ -39,6 +39,12 @@ class VersionAdapter(Protocol):
     #: CALLERROR code per kind: format, occurrence, type, property (see schemas),
     #: and not_implemented, not_supported, internal, framing.
     error_codes: Mapping[str, str]
+    #: The configuration key / variable with the operator name a CSR carries as O.
+    organization_key: str
+    #: The configuration key/variable of the security profile in force, and (2.0.1) the
+    #: order of the network connection profiles (:mod:`simulators.security`).
+    security_profile_key: str
+    priority_key: str | None
 
     def default_configuration(self, config: StationConfig) -> tuple[dict[str, str], set[str]]:
         """Initial configuration keys/variables, and which of them are read-only."""
@@ -47,6 +53,8 @@ class VersionAdapter(Protocol):
     def boot_notification(self, config: StationConfig, reason: str) -> Message: ...
 
     def heartbeat(self) -> Message: ...
+
+    def sign_certificate(self, csr: str, certificate_type: str) -> Message: ...
 
     def status_notification(self, connector_id: int, status: str, error_code: str) -> Message: ...
 

@@ -6,6 +6,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from simulators.security import SecurityStore
 from simulators.transaction import Transaction
 
 if TYPE_CHECKING:
@@ -25,7 +26,8 @@ class StationState:
     ``claimed`` the connectors where a remotely started one is about to begin,
     ``reservations`` the reserved connector per reservation id and
     ``energy_register_wh`` each connector's meter register outside transactions,
-    ``ended_transactions`` the last transactions that ended, newest last.
+    ``ended_transactions`` the last transactions that ended, newest last, ``security``
+    its keys and certificates.
     """
 
     configuration: dict[str, str] = field(default_factory=dict)
@@ -43,6 +45,7 @@ class StationState:
     after_reboot: dict[str, str] = field(default_factory=dict)
     #: diagnostics / log uploads made, oldest first
     uploads: list[Upload] = field(default_factory=list)
+    security: SecurityStore = field(default_factory=SecurityStore)
 
     def connector_free(self, connector_id: int) -> bool:
         """No transaction is active or about to start on ``connector_id``."""

@@ -14,12 +14,19 @@ import os
 from collections.abc import Sequence
 
 from csms.cli import (
+    accounts,
+    cdrs,
+    certificates,
     chargers,
     commands,
+    firmware,
     fleet_config,
+    invoices,
     journal,
     nodes,
+    payments,
     platform,
+    reviews,
     sites,
     tariffs,
     tokens,
@@ -47,6 +54,13 @@ def build_parser() -> argparse.ArgumentParser:
     sites.add_parsers(sub)
     tariffs.add_parsers(sub)
     fleet_config.add_parsers(sub)
+    firmware.add_parsers(sub)
+    cdrs.add_parsers(sub)
+    accounts.add_parsers(sub)
+    reviews.add_parsers(sub)
+    invoices.add_parsers(sub)
+    payments.add_parsers(sub)
+    certificates.add_parsers(sub)
     return parser
 
 

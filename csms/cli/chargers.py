@@ -6,7 +6,7 @@ import argparse
 import dataclasses
 import os
 
-from csms.cli import charger_logs
+from csms.cli import certificates, charger_logs, security_profiles
 from csms.cli.support import (
     Subparsers,
     common_settings,
@@ -263,3 +263,5 @@ def add_parsers(sub: Subparsers) -> None:
     events.add_argument("--json", action="store_true", help="print JSON with the payloads")
     events.set_defaults(func=cmd_charger_events)
     charger_logs.add_parsers(charger)
+    security_profiles.add_charger_parsers(charger)
+    certificates.add_charger_parsers(charger)

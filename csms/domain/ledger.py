@@ -140,6 +140,26 @@ class VatLine:
     vat: Decimal
 
 
+def _sale(
+    account_id: int,
+    prepaid: bool,
+    currency: str,
+    incl_vat: Decimal,
+    vat_lines: Sequence[VatLine],
+    *,
+    reverse: bool,
+) -> tuple[Posting, ...]:
+    """The payer (wallet or receivable) owes ``incl_vat``; revenue and VAT payable earn it
+    per VAT line. ``reverse``: the same undone (a credit note)."""
+    owes, earns = (credit, debit) if reverse else (debit, credit)
+    payer = wallet(account_id) if prepaid else receivable(account_id)
+    postings = [owes(payer, currency, incl_vat)]
+    for line in vat_lines:
+        postings.append(earns(REVENUE, currency, line.excl_vat))
+        postings.append(earns(VAT_PAYABLE, currency, line.vat))
+    return tuple(postings)
+
+
 def charge_entry(
     *,
     account_id: int,
@@ -153,15 +173,10 @@ def charge_entry(
 ) -> Entry:
     """A session's charge: the driver's wallet (prepaid) or receivable (postpaid) is debited
     its total; revenue and VAT payable are credited."""
-    payer = wallet(account_id) if prepaid else receivable(account_id)
-    postings = [debit(payer, currency, incl_vat)]
-    for line in vat_lines:
-        postings.append(credit(REVENUE, currency, line.excl_vat))
-        postings.append(credit(VAT_PAYABLE, currency, line.vat))
     return Entry(
         CHARGE,
         f"charge:{transaction_pk}",
-        tuple(postings),
+        _sale(account_id, prepaid, currency, incl_vat, vat_lines, reverse=False),
         account_id=account_id,
         transaction_pk=transaction_pk,
         memo=memo,
@@ -294,15 +309,10 @@ def credit_note_entry(
     created_by: str | None,
 ) -> Entry:
     """A credit note: the opposite of a charge, back to the wallet or off the receivable."""
-    payer = wallet(account_id) if prepaid else receivable(account_id)
-    postings = [credit(payer, currency, incl_vat)]
-    for line in vat_lines:
-        postings.append(debit(REVENUE, currency, line.excl_vat))
-        postings.append(debit(VAT_PAYABLE, currency, line.vat))
     return Entry(
         ADJUSTMENT,
         f"credit_note:{invoice_id}",
-        tuple(postings),
+        _sale(account_id, prepaid, currency, incl_vat, vat_lines, reverse=True),
         account_id=account_id,
         invoice_id=invoice_id,
         memo=memo,

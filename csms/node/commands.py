@@ -29,6 +29,7 @@ from csms.cluster.routing import Owner, Routing
 from csms.cluster.tasks import stop_task
 from csms.domain.clock import Clock
 from csms.domain.commands import RAW
+from csms.domain.credentials import redact
 from csms.errors import (
     ChargerMoved,
     CommandError,
@@ -137,6 +138,7 @@ class CommandServer:
                     max(0.1, remaining - bus.NODE_MARGIN),
                     checked=adapter is not None,  # the adapter validated it
                 )
+                payload = redact(action, payload)  # a password being set is never kept nor returned
                 if adapter is not None and adapter.persist is not None:
                     reports = self.reports.acting(message.by)
                     await adapter.persist(reports, connection.charge_point_id, payload, result)

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from csms.domain.clock import Clock
+from csms.domain.credentials import redact
 
 JournalRow = tuple[Any, ...]  # charge point, at, direction, message type, id, action, payload
 
@@ -35,7 +36,7 @@ class JournalRecorder:
                     message_type,
                     message_id,
                     action,
-                    payload,
+                    redact(action, payload),  # a password being set is never journaled
                 )
             ]
         )

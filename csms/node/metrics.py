@@ -41,6 +41,14 @@ class NodeMetrics:
             ["outcome"],
             registry=self.registry,
         )
+        self._refused = Counter(
+            "csms_node_refused_connections_total",
+            "Connections refused for security: downgrade, certificate (CN/O), "
+            "tls_certificate and tls_protocol (TLS handshake), proxy and headers (claims "
+            "from an untrusted address), profile (below CSMS_MIN_SECURITY_PROFILE)",
+            ["reason"],
+            registry=self.registry,
+        )
         self._message_children: dict[tuple[str, str], Counter] = {}
         self._latency_children: dict[str, Histogram] = {}
 
@@ -61,6 +69,9 @@ class NodeMetrics:
 
     def command(self, outcome: str) -> None:
         self._commands.labels(outcome).inc()
+
+    def refused(self, reason: str) -> None:
+        self._refused.labels(reason).inc()
 
     def render(self) -> str:
         return generate_latest(self.registry).decode()

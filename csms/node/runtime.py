@@ -14,24 +14,27 @@ from datetime import timedelta
 import asyncpg
 from redis.asyncio import Redis
 
+from csms.authority import load_authority
 from csms.cluster.connect import redis_client
-from csms.cluster.events import EventPublisher, publish_hooks
+from csms.cluster.events import EventPublisher, publish_firmware_hooks, publish_hooks
 from csms.cluster.keys import Keys
 from csms.cluster.tasks import stop_task
 from csms.domain.clock import Clock, utc_now
+from csms.node import certificate_signing
 from csms.node.commands import CommandServer
 from csms.node.config_follow_up import ConfigFollowUp
 from csms.node.membership import Membership
 from csms.node.metrics import NodeMetrics
 from csms.node.server import Connections, Node, NodeDeps
 from csms.node.sweep import Sweep
-from csms.services import PricingOptions, Services
+from csms.services import CertificateOptions, PricingOptions, Services
+from csms.services.firmware import FirmwareTracker
 from csms.services.hooks import ChargerBooted, Hooks
 from csms.settings import NodeSettings
 from csms.store import journal as journal_store
 from csms.store.batching import BatchWriter, Row
 from csms.store.pool import create_pool
-from csms.store.postgres import PostgresStores
+from csms.store.postgres import PostgresFirmware, PostgresStores
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +90,7 @@ async def running_node(
         redis = redis_client(redis_url)
         publisher = EventPublisher(redis, keys, settings.node_id)
         publish_hooks(hooks, publisher)
+        publish_firmware_hooks(hooks, publisher)
     services = Services(
         stores,
         clock=clock,
@@ -99,6 +103,8 @@ async def running_node(
             default_time_zone=settings.default_time_zone,
         ),
         billing=settings.billing_enabled,
+        authority=load_authority(settings, clock=clock),
+        certificates=CertificateOptions(organization=settings.cert_organization),
     )
     connections: Connections = {}
     metrics = NodeMetrics(lambda: len(connections))
@@ -124,6 +130,8 @@ async def running_node(
     )
     hooks.subscribe(ChargerBooted, node.on_booted)
     ConfigFollowUp(connections, services, on_boot=settings.config_read_on_boot).attach(hooks)
+    # firmware campaigns: this node records the statuses and boots of the chargers it holds
+    FirmwareTracker(PostgresFirmware(pool), clock=clock, hooks=hooks).attach(hooks)
     purge = asyncio.create_task(_purge_journal(pool, settings, clock))
     sweeping: asyncio.Task[None] | None = None
     pushing: asyncio.Task[None] | None = None
@@ -151,6 +159,7 @@ async def running_node(
         if pushing is not None:
             await stop_task(pushing)
         await node.stop()
+        await certificate_signing.drain()
         if command_server is not None:
             await command_server.stop()
         if membership is not None:

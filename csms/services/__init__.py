@@ -13,13 +13,16 @@ from dataclasses import dataclass
 
 from csms.domain.clock import Clock
 from csms.services.billing import SettlementTrigger
+from csms.services.certificates import CertificateOptions, CertificateService
 from csms.services.charger_logs import LogService
 from csms.services.chargers import ChargerService
+from csms.services.credentials import PasswordService
 from csms.services.fleet_config import ConfigService
 from csms.services.hooks import ConnectorStatusChanged, Hooks, LogStatusReported
-from csms.services.ports import Stores
+from csms.services.ports import CertificateAuthority, Stores
 from csms.services.pricing import PricingService
 from csms.services.reports import ReportService
+from csms.services.security_profiles import SecurityProfileService
 from csms.services.sessions import SessionService
 from csms.services.tariffs import TariffService
 
@@ -37,6 +40,8 @@ class Services:
         boot_retry_interval: int = 60,
         pricing: PricingOptions | None = None,
         billing: bool = False,
+        authority: CertificateAuthority | None = None,
+        certificates: CertificateOptions | None = None,
     ) -> None:
         self.stores = stores
         self.clock = clock
@@ -49,7 +54,12 @@ class Services:
             boot_retry_interval=boot_retry_interval,
         )
         self.sessions = SessionService(
-            stores.sessions, stores.tokens, stores.meters, clock=clock, hooks=self.hooks
+            stores.sessions,
+            stores.tokens,
+            stores.meters,
+            clock=clock,
+            hooks=self.hooks,
+            billing=billing,
         )
         self.reports = ReportService(
             stores.reports, stores.chargers, hooks=self.hooks, config=stores.config, clock=clock
@@ -69,6 +79,26 @@ class Services:
             rounding=options.rounding,
             default_time_zone=options.default_time_zone,
         )
+        self.security_profiles = SecurityProfileService(
+            stores.security_profiles,
+            stores.chargers,
+            stores.reports,
+            stores.jobs,
+            clock=clock,
+            hooks=self.hooks,
+        )
+        self.certificates = CertificateService(
+            stores.certificates,
+            stores.chargers,
+            self.reports,
+            authority=authority,
+            clock=clock,
+            hooks=self.hooks,
+            options=certificates,
+        )
+        self.passwords = PasswordService(
+            stores.passwords, stores.chargers, self.reports, clock=clock
+        )
         # reconciliation and pricing attach to the hook points like any feature
         self.hooks.subscribe(ConnectorStatusChanged, self.sessions.on_connector_status)
         self.pricing.attach()
@@ -86,4 +116,4 @@ class PricingOptions:
     default_time_zone: str = "UTC"
 
 
-__all__ = ["PricingOptions", "Services"]
+__all__ = ["CertificateOptions", "PricingOptions", "Services"]

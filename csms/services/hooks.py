@@ -18,6 +18,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
+from csms.domain.certificates import IssuedCertificate
 from csms.domain.chargers import ConnectorStatus, Identity
 from csms.domain.id_tokens import Authorization
 from csms.domain.meter_values import MeterSample
@@ -153,6 +154,60 @@ class NotificationReceived:
     kind: str | None
     payload: dict[str, Any]
     occurred_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class FirmwareTargetChanged:
+    """A charger's update in a firmware campaign changed state (csms.domain.firmware)."""
+
+    campaign_id: int
+    charge_point_id: str
+    state: str
+    status: str | None  # the last firmware status the charger reported
+    failure: str | None
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class FirmwareCampaignChanged:
+    """A campaign was created, paused, resumed, halted, cancelled or completed, or started
+    a wave (``kind``; ``status`` the campaign's status after it)."""
+
+    campaign_id: int
+    kind: str
+    status: str
+    detail: str | None
+    actor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class FirmwareCampaignHalted:
+    """A wave's failures exceeded the campaign's rate: it halted by itself (what the alarms
+    raise an alarm from)."""
+
+    campaign_id: int
+    wave: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateIssued:
+    """A charger accepted a certificate the CSMS's authority signed for it (CertificateSigned
+    answered Accepted): it is the charger's current certificate."""
+
+    charge_point_id: str
+    certificate: IssuedCertificate
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateRenewalFailed:
+    """A certificate due for renewal was not renewed: the charger could not be asked, refused,
+    or sent no usable CSR in time, or refused the new certificate (``reason`` says which).
+    Issue 15's alarms attach here."""
+
+    charge_point_id: str
+    certificate: IssuedCertificate
+    reason: str
 
 
 E = TypeVar("E")

@@ -29,9 +29,10 @@ _READ_ONLY = {
     ConfigurationKey.local_auth_list_max_length: "100",
     ConfigurationKey.send_local_list_max_length: "100",
     ConfigurationKey.meter_values_sampled_data_max_length: "8",
-    ConfigurationKey.security_profile: "{security_profile}",
 }
 _READ_WRITE = {
+    # raised by ChangeConfiguration only (security whitepaper A05; simulators.security)
+    ConfigurationKey.security_profile: "{security_profile}",
     ConfigurationKey.heartbeat_interval: "300",
     ConfigurationKey.meter_value_sample_interval: "{meter_interval}",
     ConfigurationKey.clock_aligned_data_interval: "0",
@@ -79,6 +80,9 @@ class V16Adapter:
         "internal": "InternalError",
         "framing": "ProtocolError",
     }
+    organization_key = "CpoName"  # security whitepaper configuration key 7.5
+    security_profile_key = "SecurityProfile"
+    priority_key: str | None = None
 
     def default_configuration(self, config: StationConfig) -> tuple[dict[str, str], set[str]]:
         values = {
@@ -88,6 +92,8 @@ class V16Adapter:
         }
         keys = {str(k): v.format(**values) for k, v in (_READ_ONLY | _READ_WRITE).items()}
         pricing, pricing_read_only = costmsg.default_configuration(config)
+        if config.organization:
+            keys[self.organization_key] = config.organization
         return keys | pricing, {str(k) for k in _READ_ONLY} | pricing_read_only
 
     def boot_notification(self, config: StationConfig, reason: str) -> Message:
@@ -100,6 +106,9 @@ class V16Adapter:
 
     def heartbeat(self) -> Message:
         return "Heartbeat", {}
+
+    def sign_certificate(self, csr: str, certificate_type: str) -> Message:
+        return "SignCertificate", {"csr": csr}  # 1.6: always the charge point certificate
 
     def status_notification(self, connector_id: int, status: str, error_code: str) -> Message:
         return "StatusNotification", {

@@ -5,46 +5,24 @@ from __future__ import annotations
 from typing import Any
 
 from simulators.context import StationContext
+from simulators.firmware import run_update, update_of
 from simulators.upload import log_content, send_log, upload
 from simulators.v16.handlers import TRIGGERS, Trigger, run_trigger
 
 Payload = dict[str, Any]
 
-FIRMWARE_STEPS: tuple[str, ...] = ("Downloading", "Downloaded", "Installing", "Installed")
-SIGNED_FIRMWARE_STEPS = (
-    "Downloading",
-    "Downloaded",
-    "SignatureVerified",
-    "Installing",
-    "Installed",
-)
-FAILED_STEPS: tuple[str, ...] = ("Downloading", "DownloadFailed")
-
 
 def update_firmware(ctx: StationContext, payload: Payload) -> Payload:
-    steps = FAILED_STEPS if ctx.config.fail_firmware else FIRMWARE_STEPS
-
-    async def walk() -> None:
-        for status in steps:
-            ctx.state.firmware_status = status
-            await ctx.call("FirmwareStatusNotification", {"status": status})
-
-    ctx.after(walk)
+    """5.19: download, install, report each step (FirmwareStatusNotification), reboot."""
+    update = update_of("UpdateFirmware", payload, v201=False)
+    ctx.after(lambda: run_update(ctx, update))
     return {}
 
 
 def signed_update_firmware(ctx: StationContext, payload: Payload) -> Payload:
-    steps = FAILED_STEPS if ctx.config.fail_firmware else SIGNED_FIRMWARE_STEPS
-    request_id = payload["requestId"]
-
-    async def walk() -> None:
-        for status in steps:
-            ctx.state.firmware_status = status
-            await ctx.call(
-                "SignedFirmwareStatusNotification", {"status": status, "requestId": request_id}
-            )
-
-    ctx.after(walk)
+    """Security whitepaper L01: the same, with the signature checked (SignedFirmware...)."""
+    update = update_of("SignedUpdateFirmware", payload, v201=False)
+    ctx.after(lambda: run_update(ctx, update))
     return {"status": "Accepted"}
 
 
@@ -68,19 +46,30 @@ def get_log(ctx: StationContext, payload: Payload) -> Payload:
 
 
 def certificate_signed(ctx: StationContext, payload: Payload) -> Payload:
-    return {"status": "Accepted"}
+    security = ctx.state.security
+    return {
+        "status": security.accept_signed(payload["certificateChain"], ctx.config.charge_point_id)
+    }
 
 
 def install_certificate(ctx: StationContext, payload: Payload) -> Payload:
-    return {"status": "Accepted"}
+    status = ctx.state.security.install(payload["certificateType"], payload["certificate"])
+    return {"status": status}
 
 
 def delete_certificate(ctx: StationContext, payload: Payload) -> Payload:
-    return {"status": "NotFound"}
+    return {"status": ctx.state.security.delete(payload["certificateHashData"])}
 
 
 def get_installed_certificate_ids(ctx: StationContext, payload: Payload) -> Payload:
-    return {"status": "NotFound"}
+    found = ctx.state.security.installed([payload["certificateType"]])
+    if not found:
+        return {"status": "NotFound"}
+    return {"status": "Accepted", "certificateHashData": [data for _, data in found]}
+
+
+async def _trigger_sign_certificate(ctx: StationContext, connectors: list[int]) -> None:
+    await ctx.sign_certificate()
 
 
 async def _trigger_log_status(ctx: StationContext, connectors: list[int]) -> None:
@@ -96,6 +85,7 @@ EXTENDED_TRIGGERS: dict[str, Trigger] = {
     "StatusNotification": TRIGGERS["StatusNotification"],
     "LogStatusNotification": _trigger_log_status,
     "FirmwareStatusNotification": _trigger_signed_firmware,
+    "SignChargePointCertificate": _trigger_sign_certificate,
 }
 
 

@@ -16,7 +16,19 @@ from simulators.v16 import costmsg
 from simulators.v16.messages import meter_value
 
 Payload = dict[str, Any]
-WRITE_ONLY_KEYS = {"AuthorizationKey"}
+AUTHORIZATION_KEY = "AuthorizationKey"
+WRITE_ONLY_KEYS = {AUTHORIZATION_KEY}
+PASSWORD_LENGTHS = range(16, 41)  # security whitepaper 7.2 / 2.0.1 BasicAuthPassword
+SECURITY_PROFILE = "SecurityProfile"
+
+
+def _new_password(ctx: StationContext, password: str) -> Payload:
+    """A01: take a new Basic-auth password (never stored in the configuration, never
+    logged), then disconnect and connect with it."""
+    if ctx.config.refuse_password_change or len(password) not in PASSWORD_LENGTHS:
+        return {"status": "Rejected"}
+    ctx.after(lambda: ctx.change_password(password))
+    return {"status": "Accepted"}
 
 
 def _connectors(ctx: StationContext, connector_id: int | None) -> list[int]:
@@ -47,6 +59,13 @@ def get_configuration(ctx: StationContext, payload: Payload) -> Payload:
 
 def change_configuration(ctx: StationContext, payload: Payload) -> Payload:
     key, value = payload["key"], payload["value"]
+    if key == AUTHORIZATION_KEY:
+        return _new_password(ctx, value)
+    if key == SECURITY_PROFILE:
+        status = ctx.security.change_profile(value)
+        if status == "Accepted":  # A05.FR.06: disconnect, reconnect with the new profile
+            ctx.after(ctx.switch_security_profile)
+        return {"status": status}
     if key in WRITE_ONLY_KEYS:
         return {"status": "Accepted"}  # accepted, never stored nor reported back
     if costmsg.refused(ctx.state.configuration, key, value):

@@ -50,6 +50,9 @@ class V201Adapter:
         "internal": "InternalError",
         "framing": "RpcFrameworkError",
     }
+    organization_key = "SecurityCtrlr.OrganizationName"
+    security_profile_key = "SecurityCtrlr.SecurityProfile"
+    priority_key: str | None = "OCPPCommCtrlr.NetworkConfigurationPriority"
 
     def default_configuration(self, config: StationConfig) -> tuple[dict[str, str], set[str]]:
         return default_variables(config)
@@ -64,6 +67,9 @@ class V201Adapter:
 
     def heartbeat(self) -> Message:
         return "Heartbeat", {}
+
+    def sign_certificate(self, csr: str, certificate_type: str) -> Message:
+        return "SignCertificate", {"csr": csr, "certificateType": certificate_type}
 
     def status_notification(self, connector_id: int, status: str, error_code: str) -> Message:
         return "StatusNotification", {

@@ -10,6 +10,7 @@ from simulators.transaction import timestamp
 from simulators.v201.variables import accepts, components, key, report_data, split_key
 
 Payload = dict[str, Any]
+PRIORITY = "OCPPCommCtrlr.NetworkConfigurationPriority"
 
 
 def _name(item: Payload) -> str:
@@ -63,16 +64,41 @@ def _check_items(ctx: StationContext, instance: str, items: list[Any]) -> None:
         )
 
 
+PASSWORD_VARIABLE = key("SecurityCtrlr", "BasicAuthPassword")
+PASSWORD_LENGTHS = range(16, 41)  # appendix 2.2.1: 16-40 characters
+
+
+def _new_password(ctx: StationContext, item: Payload) -> str:
+    """A01: a new BasicAuthPassword (write-only: never stored among the variables nor
+    reported); the station then disconnects and connects with it."""
+    password = item["attributeValue"]
+    if ctx.config.refuse_password_change or len(password) not in PASSWORD_LENGTHS:
+        return "Rejected"
+    ctx.after(lambda: ctx.change_password(password))
+    return "Accepted"
+
+
 def set_variables(ctx: StationContext, payload: Payload) -> Payload:
     _check_items(ctx, "SetVariables", payload["setVariableData"])
     results = []
     for item in payload["setVariableData"]:
+        if _name(item) == PASSWORD_VARIABLE and item.get("attributeType", "Actual") == "Actual":
+            results.append(
+                {
+                    "attributeStatus": _new_password(ctx, item),
+                    "component": item["component"],
+                    "variable": item["variable"],
+                }
+            )
+            continue
         status = _lookup_status(ctx, item)
         name = _name(item)
         if status == "Accepted" and name in ctx.state.readonly:
             status = "Rejected"
         if status == "Accepted" and not accepts(name, item["attributeValue"]):
             status = "Rejected"
+        if name == PRIORITY and not ctx.security.accepts_priority(item["attributeValue"]):
+            status = "Rejected"  # a slot that is not set, or cannot be used (A05.FR.02/03)
         if status == "Accepted" and name in ctx.config.reboot_keys:
             ctx.state.after_reboot[name] = item["attributeValue"]
             status = "RebootRequired"
@@ -172,7 +198,8 @@ def clear_variable_monitoring(ctx: StationContext, payload: Payload) -> Payload:
 
 
 def set_network_profile(ctx: StationContext, payload: Payload) -> Payload:
-    return {"status": "Rejected"}
+    slot, data = payload["configurationSlot"], payload["connectionData"]
+    return {"status": ctx.security.set_network_profile(slot, data)}
 
 
 def customer_information(ctx: StationContext, payload: Payload) -> Payload:

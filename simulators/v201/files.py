@@ -5,36 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from simulators.context import StationContext
+from simulators.firmware import run_update, update_of
 from simulators.upload import send_log
 
 Payload = dict[str, Any]
 
-FIRMWARE_STEPS: tuple[str, ...] = ("Downloading", "Downloaded", "Installing", "Installed")
-SIGNED_FIRMWARE_STEPS = (
-    "Downloading",
-    "Downloaded",
-    "SignatureVerified",
-    "Installing",
-    "Installed",
-)
-FAILED_STEPS: tuple[str, ...] = ("Downloading", "DownloadFailed")
-
 
 def update_firmware(ctx: StationContext, payload: Payload) -> Payload:
-    request_id = payload["requestId"]
-    signed = "signature" in payload["firmware"]
-    steps = SIGNED_FIRMWARE_STEPS if signed else FIRMWARE_STEPS
-    if ctx.config.fail_firmware:
-        steps = FAILED_STEPS
-
-    async def walk() -> None:
-        for status in steps:
-            ctx.state.firmware_status = status
-            await ctx.call(
-                "FirmwareStatusNotification", {"status": status, "requestId": request_id}
-            )
-
-    ctx.after(walk)
+    """L01 (signed) / L02: download, verify, install, reboot, reporting each step."""
+    update = update_of("UpdateFirmware", payload, v201=True)
+    ctx.after(lambda: run_update(ctx, update))
     return {"status": "Accepted"}
 
 
@@ -51,16 +31,24 @@ def get_log(ctx: StationContext, payload: Payload) -> Payload:
 
 
 def certificate_signed(ctx: StationContext, payload: Payload) -> Payload:
-    return {"status": "Accepted"}
+    security = ctx.state.security
+    return {
+        "status": security.accept_signed(payload["certificateChain"], ctx.config.charge_point_id)
+    }
 
 
 def install_certificate(ctx: StationContext, payload: Payload) -> Payload:
-    return {"status": "Accepted"}
+    status = ctx.state.security.install(payload["certificateType"], payload["certificate"])
+    return {"status": status}
 
 
 def delete_certificate(ctx: StationContext, payload: Payload) -> Payload:
-    return {"status": "NotFound"}
+    return {"status": ctx.state.security.delete(payload["certificateHashData"])}
 
 
 def get_installed_certificate_ids(ctx: StationContext, payload: Payload) -> Payload:
-    return {"status": "NotFound"}
+    found = ctx.state.security.installed(payload.get("certificateType", []))
+    if not found:
+        return {"status": "NotFound"}
+    chains = [{"certificateType": kind, "certificateHashData": data} for kind, data in found]
+    return {"status": "Accepted", "certificateHashDataChain": chains}

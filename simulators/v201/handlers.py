@@ -203,6 +203,10 @@ async def _trigger_log(ctx: StationContext, evses: list[int]) -> None:
     await ctx.call("LogStatusNotification", {"status": "Idle"})
 
 
+async def _trigger_sign_certificate(ctx: StationContext, evses: list[int]) -> None:
+    await ctx.sign_certificate("ChargingStationCertificate")  # A02.FR.02/03
+
+
 TRIGGERS: dict[str, Trigger] = {
     "BootNotification": _trigger_boot,
     "Heartbeat": _trigger_heartbeat,
@@ -211,6 +215,7 @@ TRIGGERS: dict[str, Trigger] = {
     "TransactionEvent": _trigger_transaction_event,
     "FirmwareStatusNotification": _trigger_firmware,
     "LogStatusNotification": _trigger_log,
+    "SignChargingStationCertificate": _trigger_sign_certificate,
 }
 
 

@@ -31,6 +31,7 @@ def default_variables(config: StationConfig) -> tuple[dict[str, str], set[str]]:
         "AuthCtrlr.Enabled": "true",
     }
     read_write = {
+        "SecurityCtrlr.OrganizationName": config.organization or "",
         "OCPPCommCtrlr.HeartbeatInterval": "300",
         "OCPPCommCtrlr.OfflineThreshold": "60",
         "OCPPCommCtrlr.MessageTimeout": str(round(config.call_timeout)),

@@ -13,8 +13,35 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509.oid import NameOID
+
 VENDOR = "SimVendor"  # the simulator's vendor id: its DataTransfer answers Accepted
-CERTIFICATE = "-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n"
+
+
+def _root_certificate() -> str:
+    """A self-signed CA certificate (the simulator parses what it installs)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "e2e root")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    return certificate.public_bytes(Encoding.PEM).decode()
+
+
+CERTIFICATE = _root_certificate()
 HASH = {
     "hashAlgorithm": "SHA256",
     "issuerNameHash": "a1b2",
@@ -150,11 +177,12 @@ def common_cases(version: str, id_token: str) -> list[Case]:
             "DeleteCertificate",
             {"status": "NotFound"},
         ),
+        # a chain for no CSR the station sent: it refuses it (A02.FR.07)
         Case(
             "certificate_signed",
             {"certificate_chain": CERTIFICATE},
             "CertificateSigned",
-            {"status": "Accepted"},
+            {"status": "Rejected"},
         ),
         Case(
             "raw",

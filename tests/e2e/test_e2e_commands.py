@@ -40,7 +40,10 @@ from tests.e2e.fleet import (
 )
 
 NODES = ("n1", "n2", "n3")
-FIRMWARE_STEPS = ["Downloading", "Downloaded", "Installing", "Installed"]
+# The station really downloads: nothing listens at this location (connection refused), so it
+# reports the failure (1.6 4.5 / 2.0.1 L02.FR.01: every step; test_e2e_firmware.py installs).
+FIRMWARE_LOCATION = "http://127.0.0.1:9/e2e.bin"
+FIRMWARE_STEPS = ["Downloading", "DownloadFailed"]
 
 
 async def send(
@@ -224,9 +227,7 @@ async def check_firmware_and_log(
     (Uploading, then UploadFailure: the upload URL answers nothing);
     the node of the station's socket stores them in charger_events."""
     cp = station.config.charge_point_id
-    firmware = await send(
-        client, station, "update_firmware", {"location": "https://fw.example/e2e.bin"}
-    )
+    firmware = await send(client, station, "update_firmware", {"location": FIRMWARE_LOCATION})
     assert firmware["action"] == "UpdateFirmware"
     # 1.6 UpdateFirmware.conf has no field
     assert firmware["response"] == (

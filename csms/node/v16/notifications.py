@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from csms.domain.certificates import CHARGING_STATION_CERTIFICATE
 from csms.domain.clock import parse_timestamp
+from csms.node import certificate_signing
 from csms.node.context import Context, Payload
 
 
@@ -67,10 +69,12 @@ async def security_event_notification(ctx: Context, payload: Payload) -> Payload
 
 
 async def sign_certificate(ctx: Context, payload: Payload) -> Payload:
-    # Security whitepaper A02/A03 (1.6 edition 3): no certificate authority is integrated
-    # yet, so the CSR cannot be processed; say so rather than accept and never sign.
-    await ctx.services.reports.notification(
-        ctx.charge_point_id, "SignCertificate", payload, kind="Rejected"
+    # Security whitepaper use cases A02/A03 (1.6 edition 3): the CSR is checked now, signed
+    # and sent back with CertificateSigned once this answer is out (certificate_signing).
+    decision = await certificate_signing.review(
+        ctx,
+        payload["csr"],
+        CHARGING_STATION_CERTIFICATE,  # the only kind a 1.6 charger asks for
+        lambda chain: {"certificateChain": chain},
     )
-    ctx.log.warning("SignCertificate rejected: no certificate authority configured")
-    return {"status": "Rejected"}
+    return {"status": "Accepted" if decision.accepted else "Rejected"}

@@ -1,13 +1,15 @@
 """A. Security and M. ISO 15118 certificate management, charger-initiated messages.
 
-We have no PKI yet (no CA to forward CSRs to, no OCSP client, no contract certificate
-pool): each request is kept for the operator and answered with the status the requirement
-prescribes for a CSMS that cannot process it, with a statusInfo that says why.
+SignCertificate goes to the CSMS's certificate authority (``certificate_signing``). There is
+no OCSP client nor contract certificate pool: those requests are kept for the operator and
+answered with the status the requirement prescribes for a CSMS that cannot process them,
+with a statusInfo that says why.
 """
 
 from __future__ import annotations
 
 from csms.domain.clock import parse_timestamp
+from csms.node import certificate_signing
 from csms.node.context import Context, Payload
 from csms.node.v201.convert import status_info
 from csms.node.v201.events import remember
@@ -32,16 +34,19 @@ async def security_event_notification(ctx: Context, payload: Payload) -> Payload
 
 async def sign_certificate(ctx: Context, payload: Payload) -> Payload:
     certificate_type = payload.get("certificateType", DEFAULT_CERTIFICATE_TYPE)
-    ctx.log.warning("SignCertificate for %s rejected: no PKI", certificate_type)
-    await remember(ctx, "SignCertificate", payload, kind=certificate_type)
-    # A02.FR.12 / A03.FR.12: not able to process the request -> Rejected. (Accepted would
-    # promise a CertificateSignedRequest that can never come; the station retries with
-    # back-off per A02.FR.17-19 only after an Accepted.)
+
+    def signed(chain: str) -> Payload:
+        # A02.FR.14/A03.FR.14: the type the station asked for
+        return {"certificateChain": chain, "certificateType": certificate_type}
+
+    # A02/A03: checked now; signed and sent with CertificateSigned after this answer
+    decision = await certificate_signing.review(ctx, payload["csr"], certificate_type, signed)
+    if decision.accepted:
+        return {"status": "Accepted"}  # A02.FR.11 / A03.FR.11
+    # A02.FR.12 / A03.FR.12: not able to process the request -> Rejected, and why
     return {
         "status": "Rejected",
-        "statusInfo": status_info(
-            _NO_PKI, "This CSMS has no certificate authority to sign CSRs yet."
-        ),
+        "statusInfo": status_info(decision.reason_code or _NO_PKI, decision.reason or ""),
     }
 
 

@@ -24,6 +24,14 @@ SAMPLE = {
     "profile_id": "NO-SUCH-PROFILE",
     "apply_id": "999999999",
     "log_id": "999999999",
+    "artifact_id": "999999999",
+    "campaign_id": "999999999",
+    "cdr_id": "999999999",
+    "account_id": "999999999",
+    "invoice_id": "999999999",
+    "payment_id": "999999999",
+    "provider": "card",
+    "serial_number": "abc123",
 }
 LOGOUT = "/api/v1/auth/logout"
 

@@ -222,13 +222,14 @@ async def test_k15_fr_11_ev_charging_schedule_accepted_no_csms_limit(
     assert store.events[0]["occurred_at"] == parse_timestamp(T)
 
 
-async def test_a02_fr_12_sign_certificate_rejected_without_pki(
+async def test_a02_fr_12_sign_certificate_rejected_without_an_authority(
     ctx: Context, store: Harness
 ) -> None:
     payload = {"csr": "-----BEGIN CERTIFICATE REQUEST-----", "certificateType": "V2GCertificate"}
     response = await call(ctx, "SignCertificate", payload)
-    assert response["status"] == "Rejected" and "statusInfo" in response
-    assert store.events[0]["kind"] == "V2GCertificate"
+    assert response["status"] == "Rejected"
+    assert response["statusInfo"]["reasonCode"] == "NoAuthority"
+    assert (store.events[0]["action"], store.events[0]["kind"]) == ("SignCertificate", "Rejected")
 
 
 async def test_m01_get_15118_ev_certificate_failed_without_pki(

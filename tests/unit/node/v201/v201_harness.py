@@ -55,6 +55,9 @@ class RecordedStores:
         self.jobs = stores.jobs
         self.config = stores.config
         self.logs = stores.logs
+        self.security_profiles = stores.security_profiles
+        self.certificates = stores.certificates
+        self.passwords = stores.passwords
 
 
 class Harness:

@@ -3,15 +3,15 @@ with per-charger, per-key outcomes, the history of configuration changes, what t
 knows of each charger's configuration reads (2.0.1 reports assembled by requestId and
 seqNo), and diagnostics / log uploads (docs/topics/fleet-operations.md).
 
-Revision ID: 0010_fleetconfig
-Revises: 0006
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-10
 """
 
 from alembic import op
 
-revision = "0010_fleetconfig"
-down_revision = "0006"
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 

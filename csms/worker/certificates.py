@@ -1,0 +1,35 @@
+"""The worker's certificate renewal: a schedule (``CSMS_CERT_RENEW_SCHEDULE``) that asks
+every charger whose certificate expires within ``CSMS_CERT_RENEW_BEFORE_DAYS`` for a new
+CSR, through the command bus (docs/topics/certificates.md, "Renewal")."""
+
+from __future__ import annotations
+
+import logging
+
+from pgqueuer import PgQueuer
+from pgqueuer.models import Schedule
+
+from csms.services import Services
+from csms.services.ports import ChargerCommands
+from csms.settings import WorkerSettings
+
+log = logging.getLogger(__name__)
+
+RENEW_SWEEP = "certificates.renew_sweep"
+
+
+def attach_renewal(
+    queue: PgQueuer, services: Services, commands: ChargerCommands, settings: WorkerSettings
+) -> None:
+    """Register the renewal sweep on the worker's queue."""
+
+    @queue.schedule(RENEW_SWEEP, settings.cert_renew_schedule)
+    async def renew(schedule: Schedule) -> None:
+        outcomes = await services.certificates.renew_due(
+            commands, timeout=settings.job_command_timeout
+        )
+        failed = [o for o in outcomes if not o.ok]
+        if outcomes:
+            log.info(
+                "certificate renewal: %d asked, %d failed", len(outcomes) - len(failed), len(failed)
+            )
