@@ -15,15 +15,17 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
-from backoffice import errors
+from backoffice import errors, uploads
 from backoffice.metrics import MetricsMiddleware
 from backoffice.routes import (
     accounts,
     auth,
     cdrs,
     certificates,
+    charger_logs,
     chargers,
     commands,
+    config,
     events,
     firmware,
     health,
@@ -73,6 +75,8 @@ ROUTERS = (
     events.router,
     health.router,
     health.metrics_router,
+    config.router,
+    charger_logs.router,
     firmware.router,
     firmware.download_router,
     cdrs.router,
@@ -125,6 +129,7 @@ def create_app(settings: BackofficeSettings) -> FastAPI:
                 default_time_zone=settings.default_time_zone,
             ),
         )
+        services.config.command_timeout = settings.command_timeout
         try:
             await command_client.start()
             state.open(Resources(pool, redis, command_client, services, payment_service))
@@ -163,6 +168,7 @@ def create_app(settings: BackofficeSettings) -> FastAPI:
 
     for router in ROUTERS:
         app.include_router(router)
+    uploads.install(app)
     return app
 
 

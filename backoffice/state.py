@@ -35,6 +35,8 @@ class State:
         self.tokens = TokenCodec(settings)
         self.metrics = Metrics()
         self.streams = asyncio.Semaphore(settings.sse_max_streams)
+        # log uploads into PostgreSQL hold a pooled connection each: at most half the pool
+        self.uploads = asyncio.Semaphore(max(1, settings.db_pool_max // 2))
         self._resources: Resources | None = None
 
     def open(self, resources: Resources) -> None:

@@ -408,6 +408,14 @@ class NodeSettings(CommonSettings):
         "shown when the charger cannot get a session's final cost.",
     )
 
+    config_read_on_boot: bool = Field(
+        True,
+        description="Read each charger's configuration again after every accepted boot "
+        "(1.6 GetConfiguration, 2.0.1 GetBaseReport FullInventory), confirm RebootRequired "
+        "values and re-apply profiles with reapply_on_boot: a csms worker job queued once "
+        "the boot is answered. False: only on demand (csms config refresh).",
+    )
+
     # -- certificates (docs/topics/certificates.md) --
     ca_cert_file: Path | None = Field(
         None,
@@ -622,6 +630,30 @@ class BackofficeSettings(FirmwareSettings, PaymentSettings):
         "checked).",
     )
 
+    log_upload_max_bytes: int = Field(
+        50 * 1024 * 1024,
+        ge=1024,
+        description="Largest diagnostics / log upload a charger may send (bytes); a larger "
+        "one is refused with 413 and nothing is kept.",
+    )
+    log_upload_ttl: float = Field(
+        86_400.0,
+        gt=0,
+        description="Seconds a log upload URL stays valid after the request (a charger may "
+        "retry its upload meanwhile).",
+    )
+    log_upload_dir: Path | None = Field(
+        None,
+        description="Directory that keeps uploaded logs (one file each); unset: PostgreSQL "
+        "(in 256 KiB chunks).",
+    )
+    log_upload_base_url: str | None = Field(
+        None,
+        description="Base URL chargers reach the backoffice at, for log upload URLs (e.g. "
+        "https://csms.example.com); unset: the URL the operator's request came to (the "
+        "CLI: http://CSMS_API_HOST:CSMS_API_PORT).",
+    )
+
     @property
     def default_jwt_secret(self) -> bool:
         return self.jwt_secret.get_secret_value() == DEFAULT_JWT_SECRET
@@ -730,6 +762,19 @@ class WorkerSettings(FirmwareSettings, PaymentSettings):
     )
     firmware_command_timeout: float = Field(
         30.0, gt=0, le=300, description="Seconds a charger has to answer UpdateFirmware."
+    )
+
+    config_command_timeout: float = Field(
+        30.0,
+        gt=0,
+        le=300,
+        description="Seconds a charger has to answer each configuration command a worker "
+        "sends (applies, reads after a boot).",
+    )
+    config_offline_sweep_schedule: str = Field(
+        "* * * * *",
+        description="Cron schedule of the look for connected chargers whose profile values "
+        "still wait (sent to them then).",
     )
 
     @model_validator(mode="after")

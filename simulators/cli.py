@@ -121,6 +121,20 @@ def build_parser() -> argparse.ArgumentParser:
         default="EUR",
         help="ISO 4217 code (2.0.1 TariffCostCtrlr.Currency)",
     )
+    run.add_argument(
+        "--reboot-key",
+        action="append",
+        default=[],
+        metavar="KEY",
+        help="a configuration key (1.6) or Component.Variable (2.0.1) whose change is answered "
+        "RebootRequired and takes effect at the next reboot (repeatable)",
+    )
+    run.add_argument(
+        "--log-upload",
+        choices=("POST", "PUT"),
+        default="POST",
+        help="how diagnostics and logs are uploaded (POST: multipart/form-data)",
+    )
     run.add_argument("--vendor", default="SimVendor", help="BootNotification vendor")
     run.add_argument("--model", default="SimModel", help="BootNotification model")
     run.add_argument("--firmware-version", default="1.0.0", help="the version it boots with")
@@ -167,6 +181,8 @@ def _config(args: argparse.Namespace) -> StationConfig:
         call_timeout=args.call_timeout,
         display_cost_and_price=args.display_cost,
         currency=args.currency,
+        reboot_keys=frozenset(args.reboot_key),
+        log_upload_method=args.log_upload,
         vendor=args.vendor,
         model=args.model,
         firmware_version=args.firmware_version,

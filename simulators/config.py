@@ -66,6 +66,13 @@ class StationConfig:
     open_timeout: float = 10.0
     auto_replay: bool = True
     fail_firmware: bool = False
+    #: configuration keys (1.6) / variables (2.0.1, "Component.Variable") whose change is
+    #: answered RebootRequired and takes effect at the next reboot
+    reboot_keys: frozenset[str] = frozenset()
+    log_upload_method: str = "POST"  # or PUT
+    log_bytes: int = 4096
+    items_per_message: int = 50  # 2.0.1 DeviceDataCtrlr.ItemsPerMessage of Get/SetVariables
+    report_part_size: int = 25  # 2.0.1 ReportData entries per NotifyReport part
     fail_download: float = 0.0
     fail_install: float = 0.0
     bad_signature: bool = False
@@ -91,6 +98,12 @@ class StationConfig:
             raise ValueError("fail_download and fail_install are probabilities (0..1)")
         if self.meter_interval <= 0 or self.call_timeout <= 0:
             raise ValueError("meter_interval and call_timeout must be positive")
+        if self.log_upload_method not in ("POST", "PUT"):
+            raise ValueError("log_upload_method must be POST or PUT")
+        if self.items_per_message < 1 or self.report_part_size < 1:
+            raise ValueError("items_per_message and report_part_size must be positive")
+        if self.log_bytes < 1:
+            raise ValueError("log_bytes must be positive")
         if (self.client_cert_file is None) != (self.client_key_file is None):
             raise ValueError("client_cert_file and client_key_file go together")
         if self.secure_url is not None and not self.secure_url.startswith("wss://"):

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from simulators.security import SecurityStore
 from simulators.transaction import Transaction
+
+if TYPE_CHECKING:
+    from simulators.upload import Upload
 
 #: how many ended transactions the station remembers (late cost messages refer to them)
 ENDED_KEPT = 32
@@ -37,6 +41,10 @@ class StationState:
     firmware_status: str = "Idle"
     heartbeat_interval: int | None = None
     ended_transactions: deque[Transaction] = field(default_factory=lambda: deque(maxlen=ENDED_KEPT))
+    #: values accepted with RebootRequired, in effect after the next reboot
+    after_reboot: dict[str, str] = field(default_factory=dict)
+    #: diagnostics / log uploads made, oldest first
+    uploads: list[Upload] = field(default_factory=list)
     security: SecurityStore = field(default_factory=SecurityStore)
 
     def connector_free(self, connector_id: int) -> bool:

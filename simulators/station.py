@@ -407,6 +407,9 @@ class Station:
         self._meter_loops.clear()
         if self._connection is not None:
             await self._connection.close()
+        # values accepted with RebootRequired take effect now
+        self.state.configuration.update(self.state.after_reboot)
+        self.state.after_reboot.clear()
         self.log.info("rebooting (%s)", reason)
         await self.connect_in_order()
         await self.boot(reason="RemoteReset")

@@ -42,7 +42,7 @@ async def list_commands(_: Reader, page: PageDep) -> Page[CommandInfo]:
 
 @router.post("/chargers/{charge_point_id}/commands/{command}", response_model=CommandResult)
 async def send_command(
-    _: Operator,
+    principal: Operator,
     state: StateDep,
     charge_point_id: ChargePointIdPath,
     command: Annotated[str, Path(min_length=1, max_length=64)],
@@ -62,7 +62,9 @@ async def send_command(
     seconds = limit if timeout is None else min(timeout, limit)
     started = time.perf_counter()
     try:
-        result = await state.commands.send(charge_point_id, command, params or {}, timeout=seconds)
+        result = await state.commands.send(
+            charge_point_id, command, params or {}, timeout=seconds, by=principal.username
+        )
     except CommandError as exc:
         state.metrics.observe_command(command, exc.code, time.perf_counter() - started)
         raise

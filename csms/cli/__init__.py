@@ -20,6 +20,7 @@ from csms.cli import (
     chargers,
     commands,
     firmware,
+    fleet_config,
     invoices,
     journal,
     nodes,
@@ -52,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     users.add_parsers(sub)
     sites.add_parsers(sub)
     tariffs.add_parsers(sub)
+    fleet_config.add_parsers(sub)
     firmware.add_parsers(sub)
     cdrs.add_parsers(sub)
     accounts.add_parsers(sub)

@@ -6,7 +6,7 @@ import argparse
 import dataclasses
 import os
 
-from csms.cli import certificates, security_profiles
+from csms.cli import certificates, charger_logs, security_profiles
 from csms.cli.support import (
     Subparsers,
     common_settings,
@@ -171,8 +171,8 @@ async def cmd_charger_config(args: argparse.Namespace) -> int:
         ],
     )
     if not values:
-        out("nothing reported yet: csms command CHARGER get_configuration (1.6) or "
-            "get_base_report --report-base FullInventory (2.0.1)")  # fmt: skip
+        out("nothing reported yet: csms config refresh CHARGER (or csms command CHARGER "
+            "get_configuration / get_base_report --report-base FullInventory)")  # fmt: skip
     return 0
 
 
@@ -262,5 +262,6 @@ def add_parsers(sub: Subparsers) -> None:
     events.add_argument("--limit", type=int, default=100)
     events.add_argument("--json", action="store_true", help="print JSON with the payloads")
     events.set_defaults(func=cmd_charger_events)
+    charger_logs.add_parsers(charger)
     security_profiles.add_charger_parsers(charger)
     certificates.add_charger_parsers(charger)

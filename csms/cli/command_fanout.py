@@ -67,6 +67,7 @@ async def send_many(
     timeout: float,
     concurrency: int,
     progress: Callable[[int, int], None] | None = None,
+    by: str | None = None,
 ) -> list[Outcome]:
     """Send ``command`` to every charger, at most ``concurrency`` at a time; the outcomes
     in the order of ``charge_point_ids``. ``timeout`` is each charger's own."""
@@ -76,7 +77,7 @@ async def send_many(
 
     async def one(charge_point_id: str) -> Outcome:
         try:
-            result = await client.send(charge_point_id, command, params, timeout=timeout)
+            result = await client.send(charge_point_id, command, params, timeout=timeout, by=by)
         except CommandError as exc:
             return failed(charge_point_id, exc)
         return answered(charge_point_id, result)

@@ -14,7 +14,16 @@ from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from csms.cli.command_targets import PROTOCOLS, ChargerFilter, UsageError, resolve, select
-from csms.cli.support import Subparsers, common_settings, err, open_pool, out, redis_session, table
+from csms.cli.support import (
+    Subparsers,
+    common_settings,
+    err,
+    open_pool,
+    operator_name,
+    out,
+    redis_session,
+    table,
+)
 from csms.errors import CommandError, CsmsError
 
 if TYPE_CHECKING:
@@ -71,7 +80,11 @@ async def _send_one(
         client = CommandClient(redis, keys)
         try:
             result = await client.send(
-                charge_point_id, args.command_name, params, timeout=args.timeout
+                charge_point_id,
+                args.command_name,
+                params,
+                timeout=args.timeout,
+                by=operator_name(),
             )
         except CommandError as exc:
             err(f"{exc.code}: {exc.detail}")
@@ -124,6 +137,7 @@ async def _send_many(
                 timeout=args.timeout,
                 concurrency=args.concurrency,
                 progress=progress,
+                by=operator_name(),
             )
         finally:
             await client.close()

@@ -121,7 +121,7 @@ async def _run_worker(settings: WorkerSettings, stop: asyncio.Event) -> None:
     database_url = await bootstrap.database_url(settings)
     redis_url = await bootstrap.redis_url(settings)
     async with running_worker(settings, database_url, redis_url) as worker:
-        out("csms worker: durable jobs (settlement, invoices, payments, firmware, renewals)")
+        out("csms worker: durable jobs (settlement, invoices, payments, firmware, configuration)")
         await run_until_stopped(worker, stop)
 
 

@@ -82,20 +82,22 @@ class CommandMessage:
     params: dict[str, Any]
     deadline: float
     reply_to: str
+    by: str | None = None  # who asked (kept with what the command changes)
 
     def encode(self) -> bytes:
-        return orjson.dumps(
-            {
-                "k": "call",
-                "id": self.id,
-                "cp": self.charge_point_id,
-                "epoch": self.epoch,
-                "cmd": self.command,
-                "params": self.params,
-                "deadline": self.deadline,
-                "reply": self.reply_to,
-            }
-        )
+        message = {
+            "k": "call",
+            "id": self.id,
+            "cp": self.charge_point_id,
+            "epoch": self.epoch,
+            "cmd": self.command,
+            "params": self.params,
+            "deadline": self.deadline,
+            "reply": self.reply_to,
+        }
+        if self.by is not None:
+            message["by"] = self.by
+        return orjson.dumps(message)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +125,7 @@ def decode_message(data: bytes | str) -> CommandMessage | EvictMessage | None:
                 params=dict(raw["params"]),
                 deadline=float(raw["deadline"]),
                 reply_to=str(raw["reply"]),
+                by=None if raw.get("by") is None else str(raw["by"]),
             )
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
         pass
@@ -294,8 +297,10 @@ class CommandClient:
         params: dict[str, Any] | None = None,
         *,
         timeout: float = 30.0,
+        by: str | None = None,
     ) -> dict[str, Any]:
         """The charger's answer to ``command``; raises a CommandError subclass otherwise.
+        ``by``: who asked (the configuration history keeps it with what the command changes).
 
         Resolves the owner, sends, and re-resolves once if the node says the charger moved.
         """
@@ -303,7 +308,7 @@ class CommandClient:
         deadline = time.time() + timeout
         for attempt in (1, 2):
             owner = await self._owner(charge_point_id)
-            reply = await self._send_to(owner, charge_point_id, command, params or {}, deadline)
+            reply = await self._send_to(owner, charge_point_id, command, params or {}, deadline, by)
             if reply.get("ok"):
                 result: dict[str, Any] = reply["result"]
                 return result
@@ -350,6 +355,7 @@ class CommandClient:
         command: str,
         params: dict[str, Any],
         deadline: float,
+        by: str | None = None,
     ) -> dict[str, Any]:
         message = CommandMessage(
             id=uuid.uuid4().hex,
@@ -359,6 +365,7 @@ class CommandClient:
             params=params,
             deadline=deadline,
             reply_to=self.reply_key,
+            by=by,
         )
         loop = asyncio.get_running_loop()
         pending = _Pending(loop.create_future(), owner.node_id)

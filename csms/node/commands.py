@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import weakref
 from collections.abc import Mapping
 from typing import Any
 
@@ -70,6 +71,10 @@ class CommandServer:
         self._seen = bus.SeenCommands()
         self._task: asyncio.Task[None] | None = None
         self._inflight: set[asyncio.Task[None]] = set()
+        # per charger, while a command to it is being carried out (gone when none is)
+        self._in_order: weakref.WeakValueDictionary[str, asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
         self.outcomes: dict[str, int] = {}
 
     async def start(self) -> None:
@@ -123,15 +128,20 @@ class CommandServer:
         try:
             connection = await self._route(message)
             action, payload, adapter = self._translate(connection, message.command, message.params)
-            result = await connection.call(
-                action,
-                payload,
-                max(0.1, remaining - bus.NODE_MARGIN),
-                checked=adapter is not None,  # the adapter validated it
-            )
-            payload = redact(action, payload)  # a password being set is never kept nor returned
-            if adapter is not None and adapter.persist is not None:
-                await adapter.persist(self.reports, connection.charge_point_id, payload, result)
+            # what answers change is stored in the order the charger answered (a read
+            # answered before a change must not be stored after it)
+            lock = self._in_order.setdefault(connection.charge_point_id, asyncio.Lock())
+            async with lock:
+                result = await connection.call(
+                    action,
+                    payload,
+                    max(0.1, remaining - bus.NODE_MARGIN),
+                    checked=adapter is not None,  # the adapter validated it
+                )
+                payload = redact(action, payload)  # a password being set is never kept nor returned
+                if adapter is not None and adapter.persist is not None:
+                    reports = self.reports.acting(message.by)
+                    await adapter.persist(reports, connection.charge_point_id, payload, result)
         except CommandError as exc:
             self._count(exc.outcome)
             return bus.reply_failure(message.id, exc)

@@ -22,6 +22,7 @@ from csms.cluster.tasks import stop_task
 from csms.domain.clock import Clock, utc_now
 from csms.node import certificate_signing
 from csms.node.commands import CommandServer
+from csms.node.config_follow_up import ConfigFollowUp
 from csms.node.membership import Membership
 from csms.node.metrics import NodeMetrics
 from csms.node.server import Connections, Node, NodeDeps
@@ -128,6 +129,7 @@ async def running_node(
         membership=membership,
     )
     hooks.subscribe(ChargerBooted, node.on_booted)
+    ConfigFollowUp(connections, services, on_boot=settings.config_read_on_boot).attach(hooks)
     # firmware campaigns: this node records the statuses and boots of the chargers it holds
     FirmwareTracker(PostgresFirmware(pool), clock=clock, hooks=hooks).attach(hooks)
     purge = asyncio.create_task(_purge_journal(pool, settings, clock))

@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from csms.domain.clock import Clock
 from csms.services.billing import SettlementTrigger
 from csms.services.certificates import CertificateOptions, CertificateService
+from csms.services.charger_logs import LogService
 from csms.services.chargers import ChargerService
 from csms.services.credentials import PasswordService
-from csms.services.hooks import ConnectorStatusChanged, Hooks
+from csms.services.fleet_config import ConfigService
+from csms.services.hooks import ConnectorStatusChanged, Hooks, LogStatusReported
 from csms.services.ports import CertificateAuthority, Stores
 from csms.services.pricing import PricingService
 from csms.services.reports import ReportService
@@ -59,8 +61,12 @@ class Services:
             hooks=self.hooks,
             billing=billing,
         )
-        self.reports = ReportService(stores.reports, stores.chargers, hooks=self.hooks)
+        self.reports = ReportService(
+            stores.reports, stores.chargers, hooks=self.hooks, config=stores.config, clock=clock
+        )
         self.tariffs = TariffService(stores.tariffs, stores.chargers, clock=clock)
+        self.config = ConfigService(stores.config, stores.jobs, clock=clock)
+        self.logs = LogService(stores.logs, stores.chargers, clock=clock)
         options = PricingOptions() if pricing is None else pricing
         self.pricing = PricingService(
             stores.pricing,
@@ -96,6 +102,7 @@ class Services:
         # reconciliation and pricing attach to the hook points like any feature
         self.hooks.subscribe(ConnectorStatusChanged, self.sessions.on_connector_status)
         self.pricing.attach()
+        self.hooks.subscribe(LogStatusReported, self.logs.on_status)
         if billing:  # after pricing: a session's final cost is frozen before it is settled
             SettlementTrigger(stores.jobs).attach(self.hooks)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -22,6 +22,7 @@ from csms.domain.certificates import IssuedCertificate
 from csms.domain.chargers import Boot, Charger, ConnectorStatus, Presence, registration_status
 from csms.domain.clock import Clock, utc_now
 from csms.domain.credentials import PasswordRotation
+from csms.domain.fleet_config import HistoryEntry, variable_setting
 from csms.domain.id_tokens import IdToken
 from csms.domain.meter_values import ENERGY_REGISTER, MeterSample
 from csms.domain.reports import (
@@ -54,6 +55,7 @@ from csms.domain.transactions import (
 )
 from csms.errors import AlreadyExists, InvalidInput, NotFound
 from csms.store.memory_certificates import MemoryCertificates, MemoryPasswordRotations
+from csms.store.memory_fleet_config import MemoryConfig, MemoryLogs
 
 _CHARGER_FIELDS = {"password_hash", "auth_mode", "boot_policy", "ocpp_version", "description"}
 _MAX_DRAWN_ID = 2**31 - 1
@@ -92,10 +94,32 @@ class _Data:
         self.versions: dict[tuple[str, int], TariffVersion] = {}
         self.assignments: dict[tuple[Scope, str], Assignment] = {}
         self.pushes: dict[str, TariffPush] = {}
+        # configuration history (csms.store.memory_fleet_config keeps the rest)
+        self.history: list[HistoryEntry] = []
+        self.on_forget: list[Callable[[str], None]] = []
         self.security_profiles: dict[str, SecurityState] = {}
         # certificates and credentials (csms.store.memory_certificates)
         self.issued: dict[int, IssuedCertificate] = {}
         self.rotations: dict[str, PasswordRotation] = {}
+
+    def change(
+        self,
+        charge_point_id: str,
+        setting: str,
+        old: str | None,
+        new: str | None,
+        *,
+        first: bool,
+        source: str,
+        by: str | None,
+    ) -> None:
+        """Keep a change in the history as PostgreSQL does (a first report is none)."""
+        if (first and source != "applied") or (not first and old == new):
+            return
+        entry = HistoryEntry(
+            len(self.history) + 1, charge_point_id, setting, old, new, source, by, self.clock()
+        )
+        self.history.append(entry)
 
     def registered(self, charge_point_id: str) -> None:
         """NotFound unless the charger is registered (PostgreSQL: the foreign key)."""
@@ -125,6 +149,9 @@ class _Data:
         }
         self.variables = {k: v for k, v in self.variables.items() if k[0] != charge_point_id}
         self.availability = {k: v for k, v in self.availability.items() if k[0] != charge_point_id}
+        self.history = [h for h in self.history if h.charge_point_id != charge_point_id]
+        for forget in self.on_forget:
+            forget(charge_point_id)
         self.issued = {k: v for k, v in self.issued.items() if v.charge_point_id != charge_point_id}
         self.rotations.pop(charge_point_id, None)
 
@@ -615,11 +642,17 @@ class MemoryReports:
         return found[:limit]
 
     async def upsert_configuration(
-        self, charge_point_id: str, rows: Sequence[ConfigurationRow]
+        self,
+        charge_point_id: str,
+        rows: Sequence[ConfigurationRow],
+        *,
+        source: str = "reported",
+        by: str | None = None,
     ) -> None:
         if rows:
             self._data.registered(charge_point_id)
         now = self._data.clock()
+        before = {key: self._data.configuration.get((charge_point_id, key)) for key, _, _ in rows}
         for key, value, readonly in rows:
             old = self._data.configuration.get((charge_point_id, key))
             known = old[1] if old is not None else None
@@ -628,6 +661,31 @@ class MemoryReports:
                 _first(readonly, known),
                 now,
             )
+        for key, was in before.items():  # one change per key, as one statement makes
+            value = self._data.configuration[(charge_point_id, key)][0]
+            old_value = None if was is None else was[0]
+            self._data.change(
+                charge_point_id, key, old_value, value, first=was is None, source=source, by=by
+            )
+
+    async def forget_configuration(
+        self, charge_point_id: str, *, keeping: Sequence[str], by: str | None = None
+    ) -> None:
+        kept = set(keeping)
+        for cp, key in sorted(self._data.configuration):
+            if cp == charge_point_id and key not in kept:
+                self._forget_key(charge_point_id, key, by)
+
+    async def forget_keys(
+        self, charge_point_id: str, keys: Sequence[str], *, by: str | None = None
+    ) -> None:
+        for key in sorted(set(keys)):
+            if (charge_point_id, key) in self._data.configuration:
+                self._forget_key(charge_point_id, key, by)
+
+    def _forget_key(self, charge_point_id: str, key: str, by: str | None) -> None:
+        value = self._data.configuration.pop((charge_point_id, key))[0]
+        self._data.change(charge_point_id, key, value, None, first=False, source="removed", by=by)
 
     async def list_configuration(self, charge_point_id: str) -> list[ConfigurationValue]:
         return [
@@ -636,10 +694,23 @@ class MemoryReports:
             if cp == charge_point_id
         ]
 
-    async def upsert_variables(self, charge_point_id: str, rows: Sequence[VariableRow]) -> None:
+    async def upsert_variables(
+        self,
+        charge_point_id: str,
+        rows: Sequence[VariableRow],
+        *,
+        source: str = "reported",
+        by: str | None = None,
+    ) -> None:
         if rows:
             self._data.registered(charge_point_id)
         now = self._data.clock()
+        before = {
+            (charge_point_id, tuple(row[:7])): self._data.variables.get(
+                (charge_point_id, tuple(row[:7]))
+            )
+            for row in rows
+        }
         for row in rows:
             key = (charge_point_id, tuple(row[:7]))
             old = self._data.variables.get(key)
@@ -649,6 +720,36 @@ class MemoryReports:
                     characteristics=_first(row.characteristics, old[0].characteristics),
                 )
             self._data.variables[key] = (row, now)
+        for key, was in before.items():
+            row = self._data.variables[key][0]
+            old_value = None if was is None else was[0].value
+            self._data.change(
+                charge_point_id,
+                variable_setting(row),
+                old_value,
+                row.value,
+                first=was is None,
+                source=source,
+                by=by,
+            )
+
+    async def forget_variables(
+        self, charge_point_id: str, keeping: Sequence[str], *, by: str | None = None
+    ) -> None:
+        kept = set(keeping)
+        for key, (row, _) in sorted(self._data.variables.items(), key=lambda kv: kv[0]):
+            if key[0] != charge_point_id or variable_setting(row) in kept:
+                continue
+            del self._data.variables[key]
+            self._data.change(
+                charge_point_id,
+                variable_setting(row),
+                row.value,
+                None,
+                first=False,
+                source="removed",
+                by=by,
+            )
 
     async def list_variables(self, charge_point_id: str) -> list[ConfigurationValue]:
         return [
@@ -1023,6 +1124,8 @@ class MemoryStores:
         self.pricing = MemoryPricing(data)
         self.tariffs = MemoryTariffs(data)
         self.jobs = MemoryJobQueue()
+        self.config = MemoryConfig(data)
+        self.logs = MemoryLogs(data)
         self.security_profiles = MemorySecurityProfiles(data)
         self.certificates = MemoryCertificates(data)
         self.passwords = MemoryPasswordRotations(data)

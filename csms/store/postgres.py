@@ -65,6 +65,7 @@ from csms.store import (
 from csms.store import chargers as charger_rows
 from csms.store.batching import BatchCall, BatchWriter, Row
 from csms.store.certificates import PostgresCertificates, PostgresPasswordRotations
+from csms.store.fleet_config_port import PostgresConfig, PostgresLogs
 from csms.store.jobs import PgJobQueue
 from csms.store.security_profiles import PostgresSecurityProfiles
 
@@ -335,15 +336,48 @@ class PostgresReports:
         )
 
     async def upsert_configuration(
-        self, charge_point_id: str, rows: Sequence[ConfigurationRow]
+        self,
+        charge_point_id: str,
+        rows: Sequence[ConfigurationRow],
+        *,
+        source: str = "reported",
+        by: str | None = None,
     ) -> None:
-        await configuration.upsert_configuration(self._pool, charge_point_id, rows)
+        await configuration.upsert_configuration(
+            self._pool, charge_point_id, rows, source=source, by=by
+        )
+
+    async def forget_configuration(
+        self, charge_point_id: str, *, keeping: Sequence[str], by: str | None = None
+    ) -> None:
+        await configuration.forget_configuration(
+            self._pool, charge_point_id, keeping=keeping, by=by
+        )
+
+    async def forget_keys(
+        self, charge_point_id: str, keys: Sequence[str], *, by: str | None = None
+    ) -> None:
+        await configuration.forget_keys(self._pool, charge_point_id, keys, by=by)
 
     async def list_configuration(self, charge_point_id: str) -> list[ConfigurationValue]:
         return await configuration.list_configuration(self._pool, charge_point_id)
 
-    async def upsert_variables(self, charge_point_id: str, rows: Sequence[VariableRow]) -> None:
-        await charger_events.upsert_variables(self._pool, charge_point_id, rows)
+    async def upsert_variables(
+        self,
+        charge_point_id: str,
+        rows: Sequence[VariableRow],
+        *,
+        source: str = "reported",
+        by: str | None = None,
+    ) -> None:
+        await charger_events.upsert_variables(
+            self._pool, charge_point_id, rows, source=source, by=by
+        )
+
+    async def forget_variables(
+        self, charge_point_id: str, keeping: Sequence[str], *, by: str | None = None
+    ) -> None:
+        await charger_events.forget_variables(self._pool, charge_point_id, keeping, by=by)
 
     async def list_variables(self, charge_point_id: str) -> list[ConfigurationValue]:
         return await charger_events.list_variables(self._pool, charge_point_id)
@@ -557,6 +591,8 @@ class PostgresStores:
         self.pricing = PostgresPricing(pool)
         self.tariffs = PostgresTariffs(pool)
         self.jobs = PgJobQueue(pool)
+        self.config = PostgresConfig(pool)
+        self.logs = PostgresLogs(pool)
         self.security_profiles = PostgresSecurityProfiles(pool, max_items=max_items)
         self.certificates = PostgresCertificates(pool)
         self.passwords = PostgresPasswordRotations(pool)

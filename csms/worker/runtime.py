@@ -45,9 +45,16 @@ from csms.services.billing import (
     SettlementService,
 )
 from csms.services.firmware import FIRMWARE_SEND, FIRMWARE_TICK, FirmwareOrchestrator
+from csms.services.fleet_config import (
+    APPLY_JOB,
+    CHARGER_BACK_JOB,
+    OFFLINE_SWEEP,
+    ConfigService,
+)
 from csms.services.hooks import Hooks
 from csms.services.payments import PAYMENT_ADVANCE, PAYMENT_SWEEP, PaymentService
 from csms.settings import WorkerSettings
+from csms.store.fleet_config_port import PostgresConfig
 from csms.store.jobs import PgJobQueue
 from csms.store.pool import create_pool
 from csms.store.postgres import (
@@ -120,7 +127,7 @@ async def running_worker(
     """The worker's jobs over a pool; with ``redis_url`` it also reaches chargers through
     the command bus and publishes live events (firmware campaigns; the rollback of a
     security profile upgrade restores settings; the certificate renewal asks chargers for
-    a new CSR)."""
+    a new CSR; configuration applies and reads)."""
     redis: Redis | None = None
     commands: CommandClient | None = None
     if redis_url is not None:
@@ -181,6 +188,7 @@ async def running_worker(
         )
         _register_payments(worker, worker.payments, settings)
         if commands is not None:
+            register_config_jobs(worker, settings, pool, commands)
             services = Services(
                 PostgresStores(pool),
                 clock=utc_now,
@@ -283,6 +291,39 @@ async def running_campaigns(
     finally:
         await stop_task(loop)
         await publisher.close()
+
+
+def register_config_jobs(
+    worker: Worker, settings: WorkerSettings, pool: asyncpg.Pool, sender: CommandClient
+) -> None:
+    """Configuration baselines: applies, a charger's boot or reconnect, the offline sweep."""
+    config = ConfigService(
+        PostgresConfig(pool),
+        PgJobQueue(pool),
+        clock=utc_now,
+        command_timeout=settings.config_command_timeout,
+    )
+
+    async def apply(payload: dict[str, Any]) -> None:
+        await config.run_apply(sender, int(payload["apply_id"]))
+
+    async def charger_back(payload: dict[str, Any]) -> None:
+        await config.charger_back(
+            sender,
+            str(payload["charge_point_id"]),
+            booted=bool(payload.get("booted")),
+            protocol=payload.get("protocol"),
+        )
+
+    register(worker, APPLY_JOB, apply)
+    register(worker, CHARGER_BACK_JOB, charger_back)
+
+    @worker.queue.schedule(OFFLINE_SWEEP, settings.config_offline_sweep_schedule)
+    async def offline_sweep(schedule: Schedule) -> None:
+        connected = [f.charge_point_id for f in await config.connected_with_waiting()]
+        queued = await config.offline_sweep(connected)
+        if queued:
+            log.info("%d connected chargers had profile values waiting: queued", queued)
 
 
 async def run_until_stopped(worker: Worker, stop: asyncio.Event) -> None:

@@ -6,6 +6,7 @@ from typing import Any
 
 from simulators.context import StationContext
 from simulators.firmware import run_update, update_of
+from simulators.upload import log_content, send_log, upload
 from simulators.v16.handlers import TRIGGERS, Trigger, run_trigger
 
 Payload = dict[str, Any]
@@ -26,23 +27,22 @@ def signed_update_firmware(ctx: StationContext, payload: Payload) -> Payload:
 
 
 def get_diagnostics(ctx: StationContext, payload: Payload) -> Payload:
-    async def upload() -> None:
-        for status in ("Uploading", "Uploaded"):
-            await ctx.call("DiagnosticsStatusNotification", {"status": status})
+    file_name = f"diagnostics-{ctx.config.charge_point_id}.log"[:255]
 
-    ctx.after(upload)
-    return {"fileName": f"diagnostics-{ctx.config.charge_point_id}.log"[:255]}
+    async def send() -> None:
+        await ctx.call("DiagnosticsStatusNotification", {"status": "Uploading"})
+        content = log_content(ctx, "diagnostics", None)
+        done = await upload(ctx, payload["location"], file_name, content)
+        status = "Uploaded" if done.ok else "UploadFailed"
+        await ctx.call("DiagnosticsStatusNotification", {"status": status})
+
+    ctx.after(send)
+    return {"fileName": file_name}
 
 
 def get_log(ctx: StationContext, payload: Payload) -> Payload:
-    request_id = payload["requestId"]
-
-    async def upload() -> None:
-        for status in ("Uploading", "Uploaded"):
-            await ctx.call("LogStatusNotification", {"status": status, "requestId": request_id})
-
-    ctx.after(upload)
-    return {"status": "Accepted", "filename": f"{payload['logType']}-{request_id}.log"}
+    """Security whitepaper GetLog (the 2.0.1 one in 1.6 clothes)."""
+    return send_log(ctx, payload)
 
 
 def certificate_signed(ctx: StationContext, payload: Payload) -> Payload:

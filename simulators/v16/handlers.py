@@ -74,6 +74,9 @@ def change_configuration(ctx: StationContext, payload: Payload) -> Payload:
         return {"status": "NotSupported"}
     if key in ctx.state.readonly:
         return {"status": "Rejected"}
+    if key in ctx.config.reboot_keys:
+        ctx.state.after_reboot[key] = value
+        return {"status": "RebootRequired"}
     ctx.state.configuration[key] = value
     return {"status": "Accepted"}
 

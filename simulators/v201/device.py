@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from simulators.context import StationContext
+from simulators.errors import CallError
 from simulators.transaction import timestamp
 from simulators.v201.variables import accepts, components, key, report_data, split_key
 
@@ -29,7 +30,7 @@ def _lookup_status(ctx: StationContext, item: Payload) -> str:
     return "Accepted"
 
 
-def get_variables(ctx: StationContext, payload: Payload) -> Payload:
+def _get_variables(ctx: StationContext, payload: Payload) -> Payload:
     results = []
     for item in payload["getVariableData"]:
         result = {
@@ -43,6 +44,24 @@ def get_variables(ctx: StationContext, payload: Payload) -> Payload:
             result["attributeValue"] = ctx.state.configuration[_name(item)]
         results.append(result)
     return {"getVariableResult": results}
+
+
+def _items_per_message(ctx: StationContext, instance: str) -> int | None:
+    value = ctx.state.configuration.get(key("DeviceDataCtrlr", "ItemsPerMessage", instance))
+    return int(value) if value is not None and value.isdigit() else None
+
+
+def get_variables(ctx: StationContext, payload: Payload) -> Payload:
+    _check_items(ctx, "GetVariables", payload["getVariableData"])
+    return _get_variables(ctx, payload)
+
+
+def _check_items(ctx: StationContext, instance: str, items: list[Any]) -> None:
+    limit = _items_per_message(ctx, instance)
+    if limit is not None and len(items) > limit:  # B05.FR.11 is the CSMS's to keep
+        raise CallError(
+            "OccurrenceConstraintViolation", f"at most {limit} items per {instance}Request"
+        )
 
 
 PASSWORD_VARIABLE = key("SecurityCtrlr", "BasicAuthPassword")
@@ -60,6 +79,7 @@ def _new_password(ctx: StationContext, item: Payload) -> str:
 
 
 def set_variables(ctx: StationContext, payload: Payload) -> Payload:
+    _check_items(ctx, "SetVariables", payload["setVariableData"])
     results = []
     for item in payload["setVariableData"]:
         if _name(item) == PASSWORD_VARIABLE and item.get("attributeType", "Actual") == "Actual":
@@ -79,7 +99,10 @@ def set_variables(ctx: StationContext, payload: Payload) -> Payload:
             status = "Rejected"
         if name == PRIORITY and not ctx.security.accepts_priority(item["attributeValue"]):
             status = "Rejected"  # a slot that is not set, or cannot be used (A05.FR.02/03)
-        if status == "Accepted":
+        if status == "Accepted" and name in ctx.config.reboot_keys:
+            ctx.state.after_reboot[name] = item["attributeValue"]
+            status = "RebootRequired"
+        elif status == "Accepted":
             ctx.state.configuration[name] = item["attributeValue"]
         result = {"attributeStatus": status, "component": item["component"]}
         result["variable"] = item["variable"]
@@ -96,18 +119,21 @@ def _send_report(ctx: StationContext, request_id: int, names: set[str] | None) -
         if names is None or name in names
     }
     report = report_data(variables, ctx.state.readonly)
+    size = ctx.config.report_part_size
+    parts = [report[i : i + size] for i in range(0, len(report), size)] or [[]]
 
     async def notify() -> None:
-        await ctx.call(
-            "NotifyReport",
-            {
+        # B07.FR.10: one report in parts numbered from 0; tbc on every part but the last
+        for seq_no, part in enumerate(parts):
+            message: Payload = {
                 "requestId": request_id,
                 "generatedAt": timestamp(),
-                "seqNo": 0,
-                "tbc": False,
-                "reportData": report,
-            },
-        )
+                "seqNo": seq_no,
+                "tbc": seq_no < len(parts) - 1,
+            }
+            if part:
+                message["reportData"] = part
+            await ctx.call("NotifyReport", message)
 
     ctx.after(notify)
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from simulators.context import StationContext
 from simulators.firmware import run_update, update_of
+from simulators.upload import send_log
 
 Payload = dict[str, Any]
 
@@ -26,14 +27,7 @@ def unpublish_firmware(ctx: StationContext, payload: Payload) -> Payload:
 
 
 def get_log(ctx: StationContext, payload: Payload) -> Payload:
-    request_id = payload["requestId"]
-
-    async def upload() -> None:
-        for status in ("Uploading", "Uploaded"):
-            await ctx.call("LogStatusNotification", {"status": status, "requestId": request_id})
-
-    ctx.after(upload)
-    return {"status": "Accepted", "filename": f"{payload['logType']}-{request_id}.log"}
+    return send_log(ctx, payload)
 
 
 def certificate_signed(ctx: StationContext, payload: Payload) -> Payload:

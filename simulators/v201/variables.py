@@ -24,9 +24,10 @@ def default_variables(config: StationConfig) -> tuple[dict[str, str], set[str]]:
         "EVSE.Count": str(config.connectors),
         "SecurityCtrlr.SecurityProfile": "1" if config.password else "0",
         "SecurityCtrlr.Identity": config.charge_point_id,
-        "DeviceDataCtrlr.ItemsPerMessageGetVariables": "50",
-        "DeviceDataCtrlr.ItemsPerMessageSetVariables": "50",
-        "DeviceDataCtrlr.ItemsPerMessageGetReport": "50",
+        # appendix 2.6: ItemsPerMessage of each message is an instance of the variable
+        key("DeviceDataCtrlr", "ItemsPerMessage", "GetVariables"): str(config.items_per_message),
+        key("DeviceDataCtrlr", "ItemsPerMessage", "SetVariables"): str(config.items_per_message),
+        key("DeviceDataCtrlr", "ItemsPerMessage", "GetReport"): str(config.items_per_message),
         "AuthCtrlr.Enabled": "true",
     }
     read_write = {

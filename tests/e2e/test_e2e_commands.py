@@ -11,6 +11,7 @@ started session with its meter values) is stored by whichever node holds its soc
 from __future__ import annotations
 
 import asyncio
+import socket
 from typing import Any
 
 import asyncpg
@@ -210,11 +211,20 @@ async def check_reservation(
     assert station.state.reservations == {}
 
 
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound, then let go)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
 async def check_firmware_and_log(
     client: CommandClient, pool: asyncpg.Pool, station: RecordingStation
 ) -> None:
     """UpdateFirmware (1.6 section 5.19, 2.0.1 L01) is followed by FirmwareStatusNotification
-    Downloading..Installed, GetLog (security whitepaper / 2.0.1 N01) by LogStatusNotification;
+    Downloading..Installed, GetLog (security whitepaper / 2.0.1 N01) by LogStatusNotification
+    (Uploading, then UploadFailure: the upload URL answers nothing);
     the node of the station's socket stores them in charger_events."""
     cp = station.config.charge_point_id
     firmware = await send(client, station, "update_firmware", {"location": FIRMWARE_LOCATION})
@@ -223,7 +233,9 @@ async def check_firmware_and_log(
     assert firmware["response"] == (
         {} if station.config.version == "1.6" else {"status": "Accepted"}
     )
-    log = await send(client, station, "get_log", {"location": "https://logs.example/e2e"})
+    # nothing listens there: the station's upload fails (N01.FR.10), on this machine only
+    location = f"http://127.0.0.1:{closed_port()}/e2e"
+    log = await send(client, station, "get_log", {"location": location})
     assert (log["action"], log["response"]["status"]) == ("GetLog", "Accepted")
 
     async def kinds(action: str) -> list[str]:
@@ -241,7 +253,7 @@ async def check_firmware_and_log(
 
     async def log_uploaded() -> list[str] | None:
         found = await kinds("LogStatusNotification")
-        return found if found == ["Uploading", "Uploaded"] else None
+        return found if found == ["Uploading", "UploadFailure"] else None
 
     await eventually(firmware_installed, f"{cp}: FirmwareStatusNotification rows")
     await eventually(log_uploaded, f"{cp}: LogStatusNotification rows")

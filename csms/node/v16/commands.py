@@ -129,7 +129,13 @@ async def store_configuration(
         (entry["key"], entry.get("value"), entry["readonly"])
         for entry in response.get("configurationKey", [])
     ]
-    await reports.configuration_reported(charge_point_id, rows)
+    # a read of every key (no key asked) is the whole configuration: keys not in it are gone
+    await reports.configuration_reported(
+        charge_point_id,
+        rows,
+        complete=not request.get("key"),
+        unknown=response.get("unknownKey", []),
+    )
 
 
 def change_configuration(p: ParamReader) -> Payload:
@@ -140,7 +146,7 @@ async def store_changed_key(
     reports: ReportService, charge_point_id: str, request: Payload, response: Payload
 ) -> None:
     if response["status"] in CHANGED:
-        await reports.configuration_reported(
+        await reports.configuration_changed(
             charge_point_id, [(request["key"], request["value"], None)]
         )
 

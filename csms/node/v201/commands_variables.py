@@ -82,7 +82,7 @@ async def store_written_variables(
         identity = variable_identity(result)
         if result["attributeStatus"] in CHANGED and identity in sent:
             rows.append(_row(result, sent[identity]))
-    await reports.variables_reported(charge_point_id, rows)
+    await reports.variables_changed(charge_point_id, rows)
 
 
 def get_configuration(p: ParamReader) -> Payload:

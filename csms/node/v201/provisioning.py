@@ -64,7 +64,14 @@ def variable_rows(report_data: list[dict[str, Any]]) -> list[VariableRow]:
 
 async def notify_report(ctx: Context, payload: Payload) -> Payload:
     rows = variable_rows(payload.get("reportData", []))
-    await ctx.services.reports.variables_reported(ctx.charge_point_id, rows)
+    # B07.FR.10: parts of one report share its requestId, numbered by seqNo from 0
+    await ctx.services.reports.report_part(
+        ctx.charge_point_id,
+        rows,
+        request_id=payload["requestId"],
+        seq_no=payload["seqNo"],
+        tbc=payload.get("tbc", False),
+    )
     summary = {
         "requestId": payload["requestId"],
         "generatedAt": payload["generatedAt"],

@@ -74,6 +74,7 @@ def backoffice_settings(database_url: str, redis_url: str, redis_prefix: str) ->
         sse_keepalive_seconds=0.5,
         db_pool_min=1,
         db_pool_max=4,
+        log_upload_max_bytes=64 * 1024,
     )
 
 

@@ -104,7 +104,13 @@ async def test_configuration_pages(
             client, operator, charge_point_id, "get_base_report", report_base="FullInventory"
         )
     base = f"/api/v1/chargers/{charge_point_id}/configuration"
-    everything = await eventually(lambda: items(client, operator, f"{base}?limit=50"))
+
+    async def complete() -> list[dict[str, Any]] | None:
+        # B07.FR.10: a 2.0.1 report may come in several parts; wait for all of them
+        found = await items(client, operator, f"{base}?limit=50")
+        return found if len(found) == len(sim.state.configuration) else None
+
+    everything = await eventually(complete)
     assert len(everything) > 3
     seen: list[dict[str, Any]] = []
     cursor = None

@@ -152,6 +152,9 @@ NOT_A_DRIVERS = {
     "site_id": "ISO-SITE",
     "scope": "charger",
     "target": "ISO-TARGET",
+    "profile_id": "ISO-PROFILE",
+    "apply_id": "1",
+    "log_id": "1",
     "artifact_id": "1",  # firmware is staff's too
     "campaign_id": "1",
     "cdr_id": "987654322",  # CDRs are staff's too

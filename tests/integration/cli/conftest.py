@@ -66,7 +66,8 @@ async def cli_pool(cli_database_url: str) -> AsyncIterator[asyncpg.Pool]:
 def cli(cli_database_url: str, redis_url: str, prefix: str) -> Cli:
     """``await cli("command", "CP-1", "reset")``: (exit status, stdout, stderr) of
     ``python -m csms.cli ...`` (``executable=CSMS``: the installed ``csms`` script;
-    ``stdin=b"..."``: what it reads on standard input, else nothing)."""
+    ``stdin=b"..."``: what it reads on standard input, else nothing; ``extra_env``: more
+    ``CSMS_*`` variables)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CSMS_")}
     env.update(
         CSMS_DATABASE_URL=cli_database_url,
@@ -76,7 +77,10 @@ def cli(cli_database_url: str, redis_url: str, prefix: str) -> Cli:
     )
 
     async def run(
-        *args: str, executable: Path | None = None, stdin: bytes | None = None
+        *args: str,
+        executable: Path | None = None,
+        stdin: bytes | None = None,
+        extra_env: dict[str, str] | None = None,
     ) -> tuple[int, str, str]:
         argv = [str(executable), *args] if executable else [sys.executable, "-m", "csms.cli", *args]
         process = await asyncio.create_subprocess_exec(
@@ -84,7 +88,7 @@ def cli(cli_database_url: str, redis_url: str, prefix: str) -> Cli:
             stdin=asyncio.subprocess.DEVNULL if stdin is None else asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
-            env=env,
+            env=env if extra_env is None else {**env, **extra_env},
             cwd=PROJECT_ROOT,
         )
         try:

@@ -34,7 +34,13 @@ class FakeClient:
         self.sent: list[tuple[str, str, dict[str, Any], float]] = []
 
     async def send(
-        self, charge_point_id: str, command: str, params: dict[str, Any], *, timeout: float
+        self,
+        charge_point_id: str,
+        command: str,
+        params: dict[str, Any],
+        *,
+        timeout: float,
+        by: str | None = None,
     ) -> dict[str, Any]:
         self.sent.append((charge_point_id, command, params, timeout))
         self.in_flight += 1

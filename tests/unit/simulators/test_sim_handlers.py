@@ -351,10 +351,15 @@ async def test_v201_get_base_report_sends_notify_report() -> None:
     await ctx.run_after()
 
     assert answer == {"status": "Accepted"}
-    [(action, report)] = ctx.sent
-    assert action == "NotifyReport"
-    assert report["requestId"] == 5 and report["seqNo"] == 0
-    assert len(report["reportData"]) == len(ctx.state.configuration)
+    # B07.FR.10: the report comes in parts numbered from 0, tbc on all but the last
+    assert {action for action, _ in ctx.sent} == {"NotifyReport"}
+    parts = [report for _, report in ctx.sent]
+    assert [p["seqNo"] for p in parts] == list(range(len(parts)))
+    assert [p["tbc"] for p in parts] == [True] * (len(parts) - 1) + [False]
+    assert {p["requestId"] for p in parts} == {5}
+    entries = [entry for p in parts for entry in p.get("reportData", [])]
+    assert len(entries) == len(ctx.state.configuration)
+    assert all(len(p["reportData"]) <= ctx.config.report_part_size for p in parts)
 
 
 @pytest.mark.parametrize(

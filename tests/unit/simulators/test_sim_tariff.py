@@ -101,8 +101,10 @@ async def test_reports_carry_the_instances() -> None:
     await ctx.run_after()  # NotifyReport: checked against the schema by the fake context
 
     assert (full, one) == ({"status": "Accepted"}, {"status": "Accepted"})
-    (_, first), (_, second) = ctx.sent
-    tariff = [e for e in first["reportData"] if e["component"]["name"] == TARIFF]
+    first = [m for _, m in ctx.sent if m["requestId"] == 1]  # in parts (B07.FR.10)
+    [second] = [m for _, m in ctx.sent if m["requestId"] == 2]
+    full_report = [e for part in first for e in part.get("reportData", [])]
+    tariff = [e for e in full_report if e["component"]["name"] == TARIFF]
     assert {(e["variable"]["name"], e["variable"].get("instance")) for e in tariff} == {
         ("Available", "Tariff"), ("Available", "Cost"), ("Enabled", "Tariff"),
         ("Enabled", "Cost"), ("TariffFallbackMessage", None),

@@ -53,6 +53,8 @@ class RecordedStores:
         self.pricing = stores.pricing
         self.tariffs = stores.tariffs
         self.jobs = stores.jobs
+        self.config = stores.config
+        self.logs = stores.logs
         self.security_profiles = stores.security_profiles
         self.certificates = stores.certificates
         self.passwords = stores.passwords
