@@ -14,6 +14,7 @@ import sys
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 import httpx
@@ -220,3 +221,22 @@ async def worker(database_url: str) -> AsyncIterator[Worker]:
         yield running
         running.stop()
         await task
+
+
+async def all_items(
+    client: httpx.AsyncClient,
+    url: str,
+    headers: dict[str, str],
+    params: dict[str, str] | None = None,
+) -> list[dict[str, Any]]:
+    """Every item of a paged list, page by page (the run's other tests add to shared lists)."""
+    items: list[dict[str, Any]] = []
+    cursor: str | None = None
+    while True:
+        query = {**(params or {}), "limit": "200", **({"cursor": cursor} if cursor else {})}
+        response = await client.get(url, params=query, headers=headers)
+        assert response.status_code == 200, response.text
+        page = response.json()
+        items.extend(page["items"])
+        if not (cursor := page["next_cursor"]):
+            return items

@@ -18,7 +18,7 @@ import httpx
 from csms.node.server import Node
 from csms.worker.runtime import Worker
 from tests.integration.backoffice.billing_helpers import open_account
-from tests.integration.backoffice.conftest import Account, register_charger, station
+from tests.integration.backoffice.conftest import Account, all_items, register_charger, station
 from tests.integration.backoffice.pricing import assign, create_tariff, create_token
 from tests.timeouts import TIMEOUT
 
@@ -29,14 +29,7 @@ async def listed_pks(
     client: httpx.AsyncClient, headers: dict[str, str], params: dict[str, str]
 ) -> set[int]:
     """The sessions of every page of the review list."""
-    found: set[int] = set()
-    cursor: str | None = None
-    while True:
-        query = {**params, "limit": "200", **({"cursor": cursor} if cursor else {})}
-        page = (await client.get(REVIEWS, params=query, headers=headers)).json()
-        found.update(r["transaction_pk"] for r in page["items"])
-        if not (cursor := page["next_cursor"]):
-            return found
+    return {r["transaction_pk"] for r in await all_items(client, REVIEWS, headers, params)}
 
 
 async def a_session(
@@ -213,8 +206,8 @@ async def test_an_operator_resolves_every_kind_of_review(
     entries = (await client.get(f"/api/v1/accounts/{fleet['id']}/ledger", headers=headers)).json()
     created_by = {e["transaction_pk"]: e["created_by"] for e in entries["items"]}
     assert created_by == {pk: operator.username, pk2: operator.username, pk4: operator.username}
-    everything = await client.get(REVIEWS, params={"status": "all", "limit": 1000}, headers=headers)
-    statuses = {r["transaction_pk"]: r["status"] for r in everything.json()["items"]}
+    everything = await all_items(client, REVIEWS, headers, {"status": "all"})
+    statuses = {r["transaction_pk"]: r["status"] for r in everything}
     assert {statuses[p] for p in (pk, pk2, pk3, pk4)} == {"resolved"}
     assert (await client.get(f"{REVIEWS}/987654321", headers=headers)).status_code == 404
     missing = await client.post(f"{REVIEWS}/987654321/retry", headers=headers)

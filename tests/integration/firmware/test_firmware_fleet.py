@@ -1,14 +1,18 @@
 """`csms-sim fleet` chargers (both versions, separate processes) updated by a campaign, with
-injected install failures (``--fail-install 20%``): each charger either boots with the new
-version (confirmed) or is failed with InstallationFailed, as it reported."""
+injected install failures (``--fail-install``): each charger either boots with the new
+version (confirmed) or is failed with InstallationFailed, as it reported. Once with 40
+chargers, once with 1,000 in waves (a canary of 10, then 10 %, 50 %, 100 %, at most 200
+installing at once)."""
 
 from __future__ import annotations
 
 import asyncio
 import secrets
+from dataclasses import dataclass
 
 import asyncpg
 import httpx
+import pytest
 
 from csms.node.server import Node
 from csms.store import chargers
@@ -18,11 +22,26 @@ from tests.integration.backoffice.conftest import Account, Backoffice
 from tests.integration.firmware.conftest import Upload, eventually, worker_settings, working
 from tests.timeouts import TIMEOUT
 
-CHARGERS = 40
 VERSION = "8.1.0"
 
 
+@dataclass(frozen=True)
+class Scale:
+    chargers: int
+    fail_install: float
+    canary: int
+    waves: list[str]
+    max_concurrent: int
+    patience: float  # how many TIMEOUTs the campaign may take
+
+
+SMALL = Scale(40, 0.2, 5, ["50%", "100%"], 15, 3)
+THOUSAND = Scale(1000, 0.05, 10, ["10%", "50%", "100%"], 200, 18)
+
+
+@pytest.mark.parametrize("scale", [SMALL, THOUSAND], ids=["40", "1000"])
 async def test_a_fleet_with_injected_install_failures(
+    scale: Scale,
     backoffice: Backoffice,
     client: httpx.AsyncClient,
     operator: Account,
@@ -33,6 +52,7 @@ async def test_a_fleet_with_injected_install_failures(
     prefix: str,
     upload: Upload,
 ) -> None:
+    CHARGERS = scale.chargers  # noqa: N806
     id_prefix = f"FWF-{secrets.token_hex(3)}-"
     ids = [f"{id_prefix}{i}" for i in range(CHARGERS)]
     await chargers.add_chargers_bulk(pool, ids, password_hash=None)
@@ -45,9 +65,9 @@ async def test_a_fleet_with_injected_install_failures(
         heartbeat=5.0,
         session_share=0.0,
         v201_share=0.5,
-        duration=TIMEOUT * 4,
+        duration=TIMEOUT * (scale.patience + 3),
         warmup=0.0,
-        fail_install=0.2,
+        fail_install=scale.fail_install,
     )
     fleet = asyncio.create_task(asyncio.to_thread(run_fleet, profile, status=None))
 
@@ -59,7 +79,7 @@ async def test_a_fleet_with_injected_install_failures(
         )
         return bool(count == CHARGERS)
 
-    await eventually(booted, "the fleet is connected", timeout=TIMEOUT * 2)
+    await eventually(booted, "the fleet is connected", timeout=TIMEOUT * 2 * (1 + CHARGERS // 500))
     artifact = await upload(VERSION, model="FleetModel", vendor="Fleet")
     created = await client.post(
         "/api/v1/firmware/campaigns",
@@ -67,10 +87,10 @@ async def test_a_fleet_with_injected_install_failures(
         json={
             "artifact_id": artifact.id,
             "target": {"chargers": ids},
-            "canary": 5,
-            "waves": ["50%", "100%"],
+            "canary": scale.canary,
+            "waves": scale.waves,
             "max_failure_rate": "100%",
-            "max_concurrent": 15,
+            "max_concurrent": scale.max_concurrent,
             "max_attempts": 1,
         },
     )
@@ -84,7 +104,7 @@ async def test_a_fleet_with_injected_install_failures(
             )
             return status == "completed"
 
-        await eventually(completed, "the campaign completes", timeout=TIMEOUT * 3)
+        await eventually(completed, "the campaign completes", timeout=TIMEOUT * scale.patience)
     rows = await pool.fetch(
         """SELECT t.state, t.failure, c.firmware_version FROM firmware_targets t
            JOIN chargers c USING (charge_point_id) WHERE t.campaign_id = $1""",
@@ -93,7 +113,7 @@ async def test_a_fleet_with_injected_install_failures(
     succeeded = [r for r in rows if r["state"] == "succeeded"]
     failed = [r for r in rows if r["state"] == "failed"]
     assert len(succeeded) + len(failed) == CHARGERS
-    assert 0 < len(failed) < CHARGERS  # 20 %: none failing has a chance of 0.8**40
+    assert 0 < len(failed) < CHARGERS  # none failing: 0.8**40, 0.95**1000
     assert {r["firmware_version"] for r in succeeded} == {VERSION}
     assert {r["failure"] for r in failed} == {"InstallationFailed"}
     assert {r["firmware_version"] for r in failed} == {"1.0.0"}
