@@ -22,11 +22,10 @@ from tests.integration.backoffice.conftest import Account, Backoffice
 from tests.integration.firmware.conftest import Upload, eventually, worker_settings, working
 from tests.timeouts import TIMEOUT
 
-VERSION = "8.1.0"
-
 
 @dataclass(frozen=True)
 class Scale:
+    version: str  # an artifact's version is unique per vendor and model
     chargers: int
     fail_install: float
     canary: int
@@ -35,8 +34,8 @@ class Scale:
     patience: float  # how many TIMEOUTs the campaign may take
 
 
-SMALL = Scale(40, 0.2, 5, ["50%", "100%"], 15, 3)
-THOUSAND = Scale(1000, 0.05, 10, ["10%", "50%", "100%"], 200, 18)
+SMALL = Scale("8.1.0", 40, 0.2, 5, ["50%", "100%"], 15, 3)
+THOUSAND = Scale("8.2.0", 1000, 0.05, 10, ["10%", "50%", "100%"], 200, 24)
 
 
 @pytest.mark.parametrize("scale", [SMALL, THOUSAND], ids=["40", "1000"])
@@ -52,7 +51,7 @@ async def test_a_fleet_with_injected_install_failures(
     prefix: str,
     upload: Upload,
 ) -> None:
-    CHARGERS = scale.chargers  # noqa: N806
+    CHARGERS, VERSION = scale.chargers, scale.version  # noqa: N806
     id_prefix = f"FWF-{secrets.token_hex(3)}-"
     ids = [f"{id_prefix}{i}" for i in range(CHARGERS)]
     await chargers.add_chargers_bulk(pool, ids, password_hash=None)
