@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from csms.domain.cdrs import CONNECTOR_STANDARDS
 from csms.domain.sites import check_time_zone
 from csms.errors import ConfigurationError, InvalidInput
+from csms.networks import parse_networks
 
 
 def _default_node_id() -> str:
@@ -200,6 +201,54 @@ class NodeSettings(CommonSettings):
         description="2.0.1 TariffCostCtrlr.TotalCostFallbackMessage pushed with tariffs: "
         "shown when the charger cannot get a session's final cost.",
     )
+    # -- abuse limits (docs/topics/deployment.md, "Abuse limits") --
+    connection_rate_per_address: float = Field(
+        20.0,
+        ge=0,
+        description="New connections a second from one source address (an IPv6 /64) once "
+        "its burst is spent; more are reset at once. 0: no limit.",
+    )
+    connection_burst_per_address: int = Field(
+        100, ge=1, description="Connections one source address may open at once."
+    )
+    handshakes_per_address: int = Field(
+        50,
+        ge=0,
+        description="WebSocket handshakes in progress at once from one source address; "
+        "more are reset at once. 0: no limit.",
+    )
+    limit_exempt_addresses: str = Field(
+        "",
+        description="Comma list of addresses or networks never limited per address "
+        "(a load balancer that does not pass the client's address, probes).",
+    )
+    charger_message_rate: float = Field(
+        50.0,
+        ge=0,
+        description="Messages a second one charger may send once its burst is spent; more "
+        "are answered CALLERROR GenericError. 0: no limit.",
+    )
+    charger_message_burst: int = Field(
+        200, ge=1, description="Messages one charger may send at once."
+    )
+    charger_refusals_before_close: int = Field(
+        500,
+        ge=0,
+        description="Messages of one charger refused by its rate within a minute before "
+        "its socket is closed (1008). 0: never closed.",
+    )
+    charger_max_pending_calls: int = Field(
+        32,
+        ge=1,
+        description="CSMS calls (commands, pushes) queued or outstanding per charger; "
+        "more are rejected at once.",
+    )
+
+    @field_validator("limit_exempt_addresses")
+    @classmethod
+    def _exempt_networks(cls, value: str) -> str:
+        parse_networks(value)
+        return value
 
     @field_validator("ws_ping_interval", mode="before")
     @classmethod

@@ -10,10 +10,12 @@ import hmac
 import itertools
 import logging
 import secrets
+import time
 import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
+from typing import Any
 from urllib.parse import unquote
 
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -28,10 +30,12 @@ from csms.domain.charge_points import valid_charge_point_id
 from csms.domain.chargers import ACCEPTED, Charger
 from csms.domain.transactions import Transaction
 from csms.logs import ChargerLog
+from csms.networks import parse_networks
 from csms.node.connection import ChargerConnection
 from csms.node.context import Context
 from csms.node.journal import JournalSink
 from csms.node.keepalive import Keepalive
+from csms.node.limits import ChargerLimits, SourceLimits
 from csms.node.membership import Membership
 from csms.node.metrics import NodeMetrics
 from csms.node.price_display import DisplayPusher
@@ -119,6 +123,51 @@ class CredentialCache:
         self._entries[charge_point_id] = (password_hash, self._mac(password))
 
 
+def limited_connections(
+    limits: SourceLimits, metrics: NodeMetrics | None
+) -> type[ServerConnection]:
+    """A ServerConnection class that applies ``limits`` to each accepted connection, before
+    anything else is done for it: one refused is reset at once (no HTTP response, no
+    handler task), so a flood costs the node as little as it can."""
+
+    class LimitedConnection(ServerConnection):
+        _source: str | None = None
+        _refused = False
+
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            source = peer_host(transport)
+            refused = limits.admit(source)
+            if refused is not None:
+                self._refused = True
+                if metrics is not None:
+                    metrics.limited(refused)
+                # a reset, not a close handshake (uvloop's transports are no
+                # asyncio.Transport instances, but have abort())
+                getattr(transport, "abort", transport.close)()
+                return
+            self._source = source
+            super().connection_made(transport)
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            if not self._refused:  # a refused one never set anything up
+                super().connection_lost(exc)
+
+        async def handshake(self, *args: Any, **kwargs: Any) -> None:
+            try:
+                await super().handshake(*args, **kwargs)
+            finally:  # done, refused, timed out or dropped: no longer in progress
+                limits.done(self._source)
+
+    return LimitedConnection
+
+
+def peer_host(transport: asyncio.BaseTransport) -> str | None:
+    peer = transport.get_extra_info("peername")
+    if isinstance(peer, tuple) and peer:
+        return str(peer[0])
+    return None
+
+
 class Node:
     """A charger-facing node: accepts OCPP-J sockets and serves each with a ChargerConnection."""
 
@@ -140,6 +189,20 @@ class Node:
             weakref.WeakKeyDictionary()
         )
         self._credentials = CredentialCache()
+        settings = self.settings
+        self.source_limits = SourceLimits(
+            rate=settings.connection_rate_per_address,
+            burst=settings.connection_burst_per_address,
+            max_handshakes=settings.handshakes_per_address,
+            exempt=parse_networks(settings.limit_exempt_addresses),
+            clock=time.monotonic,
+        )
+        self.charger_limits = ChargerLimits(
+            message_rate=settings.charger_message_rate,
+            message_burst=settings.charger_message_burst,
+            refusals_before_close=settings.charger_refusals_before_close,
+            max_pending_calls=settings.charger_max_pending_calls,
+        )
         self._server: Server | None = None
         self._keepalive: asyncio.Task[None] | None = None
         self.pusher = DisplayPusher(
@@ -170,6 +233,7 @@ class Node:
             ping_interval=None,  # one Keepalive task for all connections
             server_header=None,
             backlog=settings.listen_backlog,
+            create_connection=limited_connections(self.source_limits, self.deps.metrics),
         )
         if settings.ws_ping_interval:
             keepalive = Keepalive(
@@ -307,6 +371,7 @@ class Node:
             journal=self.deps.journal,
             metrics=self.deps.metrics,
             validate_responses=self.settings.validate_responses,
+            limits=self.charger_limits,
         )
         previous = self.connections.get(charge_point_id)
         self.connections[charge_point_id] = connection
