@@ -91,6 +91,15 @@ class CommonSettings(BaseSettings):
             raise ValueError(f"{value!r} is not an OCPI 2.2.1 ConnectorType")
         return value
 
+    @field_validator("redis_prefix")
+    @classmethod
+    def _no_hash_tag(cls, value: str) -> str:
+        # the keys carry hash tags of their own (csms/cluster/keys.py); one in the prefix
+        # would replace them
+        if "{" in value or "}" in value:
+            raise ValueError("the Redis prefix may not contain '{' or '}'")
+        return value
+
     @field_validator("default_time_zone")
     @classmethod
     def _known_zone(cls, value: str) -> str:

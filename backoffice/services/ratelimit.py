@@ -17,10 +17,10 @@ from __future__ import annotations
 import hashlib
 import logging
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from backoffice.errors import TooManyRequests
+from csms.cluster.connect import RedisClient
 from csms.settings import BackofficeSettings
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ return 1
 
 
 class LoginLimiter:
-    def __init__(self, redis: Redis, key_prefix: str, settings: BackofficeSettings) -> None:
+    def __init__(self, redis: RedisClient, key_prefix: str, settings: BackofficeSettings) -> None:
         self.redis = redis
         self.key_prefix = key_prefix
         self.window = settings.login_window_seconds

@@ -27,10 +27,10 @@ from typing import Any
 
 import orjson
 import pybreaker
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from csms.cluster.breakers import BreakerBox, guarded
+from csms.cluster.connect import RedisClient
 from csms.cluster.keys import Keys
 from csms.cluster.registry import Registry
 from csms.cluster.routing import Owner, Routing
@@ -158,7 +158,7 @@ return 0
 """
 
 
-async def push(redis: Redis, key: str, data: bytes, ttl_ms: int) -> None:
+async def push(redis: RedisClient, key: str, data: bytes, ttl_ms: int) -> None:
     async with redis.pipeline(transaction=True) as pipe:
         pipe.lpush(key, data)
         pipe.pexpire(key, ttl_ms)
@@ -177,7 +177,7 @@ def raise_if_cancelling() -> None:
 
 
 async def consume(
-    redis: Redis, key: str, what: str, *, poll_seconds: float = POLL_SECONDS
+    redis: RedisClient, key: str, what: str, *, poll_seconds: float = POLL_SECONDS
 ) -> AsyncIterator[bytes | str]:
     """Every item pushed onto list ``key``, forever; a Redis outage is logged and waited out.
 
@@ -237,7 +237,7 @@ class CommandClient:
 
     def __init__(
         self,
-        redis: Redis,
+        redis: RedisClient,
         keys: Keys,
         *,
         caller_id: str | None = None,
@@ -324,7 +324,7 @@ class CommandClient:
         """
         seen_ms = max(0, int((message.deadline - time.time()) * 1000)) + SEEN_SLACK_MS
         pushed = await self._push_once(
-            keys=[self.keys.inbox(node_id), self.keys.seen(message.id)],
+            keys=[self.keys.inbox(node_id), self.keys.seen(node_id, message.id)],
             args=[message.encode(), INBOX_TTL_MS, seen_ms],
         )
         return bool(pushed)

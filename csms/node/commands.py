@@ -19,10 +19,10 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from csms.cluster import bus
+from csms.cluster.connect import RedisClient
 from csms.cluster.keys import Keys
 from csms.cluster.routing import Owner, Routing
 from csms.cluster.tasks import stop_task
@@ -50,7 +50,7 @@ class CommandServer:
 
     def __init__(
         self,
-        redis: Redis,
+        redis: RedisClient,
         keys: Keys,
         node_id: str,
         connections: Mapping[str, ChargerConnection],

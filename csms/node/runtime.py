@@ -12,9 +12,8 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 
 import asyncpg
-from redis.asyncio import Redis
 
-from csms.cluster.connect import redis_client
+from csms.cluster.connect import RedisClient, redis_client
 from csms.cluster.events import EventPublisher, publish_hooks
 from csms.cluster.keys import Keys
 from csms.cluster.tasks import stop_task
@@ -79,7 +78,7 @@ async def running_node(
         else None
     )
     hooks = Hooks()
-    redis: Redis | None = None
+    redis: RedisClient | None = None
     publisher: EventPublisher | None = None
     keys = Keys(settings.redis_prefix)
     if redis_url is not None:
