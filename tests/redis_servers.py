@@ -236,7 +236,11 @@ SERVICE = "mymaster"
 
 class LocalSentinels(Deployment):
     """A primary, one replica and three sentinels watching them (quorum 2), tuned to fail
-    over within a few seconds of the primary's death."""
+    over within a few seconds of the primary's death.
+
+    The replica takes writes of its own (``replica-read-only no``) so a test can make it
+    miss what the primary wrote last, as asynchronous replication may when a primary dies:
+    what it deletes on the replica is gone once the replica is the primary."""
 
     DOWN_AFTER_MS = 1000
 
@@ -254,7 +258,13 @@ class LocalSentinels(Deployment):
 
     async def start(self) -> None:
         await self.primary.start()
-        self.replica.args = ("--replicaof", "127.0.0.1", str(self.primary.port))
+        self.replica.args = (
+            "--replicaof",
+            "127.0.0.1",
+            str(self.primary.port),
+            "--replica-read-only",
+            "no",
+        )
         await self.replica.start()
         await self._wait_replication()
         for i in range(3):

@@ -250,7 +250,13 @@ class CommandClient:
         self.caller_id = caller_id or f"caller-{secrets.token_hex(6)}"
         self.routing = Routing(redis, keys)
         self.registry = Registry(redis, keys)
-        self.breakers = BreakerBox(fail_max=breaker_fail_max, reset_timeout=breaker_reset_timeout)
+        # a Redis error is not the node's fault (a restart, a failover): it never counts
+        # against the node's breaker, which is for nodes that do not answer
+        self.breakers = BreakerBox(
+            fail_max=breaker_fail_max,
+            reset_timeout=breaker_reset_timeout,
+            exclude=(RedisError, OSError),
+        )
         self._pending: dict[str, _Pending] = {}
         self._push_once = redis.register_script(_PUSH_ONCE)
         self._listener: asyncio.Task[None] | None = None

@@ -67,6 +67,9 @@ class Membership:
         self._registered_once = False
         self._server_id: str | None = None  # run_id of the Redis server of the last beat
         self._liveness: dict[str, tuple[bool, float]] = {}  # node -> (alive, until)
+        # connections whose claim is in flight: a heartbeat must not claim them again (a
+        # second epoch the connection would not record)
+        self._claiming: set[ChargerConnection] = set()
 
     async def prepare(self) -> None:
         """Before the node accepts connections: release the owner entries a previous run
@@ -95,11 +98,14 @@ class Membership:
     async def claim(self, connection: ChargerConnection) -> None:
         """Take ownership for a newly accepted connection (tolerates Redis being down)."""
         charge_point_id = connection.charge_point_id
+        self._claiming.add(connection)
         try:
             epoch, previous = await self._claim_batch(charge_point_id)
         except REDIS_ERRORS as exc:
             connection.link.log.warning("ownership not recorded (Redis: %s); will retry", exc)
             return
+        finally:
+            self._claiming.discard(connection)
         connection.owner = Owner(self.node_id, epoch)
         self.publisher.publish(
             events.CHARGER_CONNECTED, charge_point_id, protocol=connection.link.protocol
@@ -219,6 +225,8 @@ class Membership:
             *(
                 self.claim(connection)
                 for connection in list(self.connections.values())
-                if connection.owner is None and not connection.closed
+                if connection.owner is None
+                and not connection.closed
+                and connection not in self._claiming
             )
         )
