@@ -45,6 +45,12 @@ class CommonSettings(BaseSettings):
     log_level: str = Field("INFO", description="Python logging level name.")
     db_pool_min: int = Field(2, ge=1)
     db_pool_max: int = Field(10, ge=1)
+    db_retry_seconds: float = Field(
+        10.0,
+        ge=0,
+        description="Seconds a statement waits for PostgreSQL to come back (a restart, a "
+        "failover) before it fails; 0: it fails at once.",
+    )
     cost_rounding: Literal[
         "ROUND_HALF_UP",
         "ROUND_HALF_EVEN",

@@ -27,6 +27,7 @@ from csms.node.journal import JournalRecorder
 from csms.node.limits import MESSAGE_RATE, MessageLimit
 from csms.node.metrics import NodeMetrics
 from csms.node.version import OcppVersion
+from csms.store.pool import unavailable as database_unavailable
 
 BOOT = "BootNotification"
 PENDING = "Pending"
@@ -142,7 +143,11 @@ class Dispatcher:
                 error.description[:200],
             )
             return self._error(call.message_id, action, error)
-        except Exception:
+        except Exception as exc:
+            if database_unavailable(exc):  # a restart or failover: no traceback, a clear error
+                self.ctx.log.warning("%s not handled: PostgreSQL unavailable (%s)", action, exc)
+                failure = InternalFailure("database unavailable; send it again later")
+                return self._error(call.message_id, action, failure)
             self.ctx.log.exception("%s handler failed", action)
             return self._error(call.message_id, action, InternalFailure("internal error"))
         self._journal("out", rpc.CALLRESULT, call.message_id, action, result)

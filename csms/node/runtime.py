@@ -13,7 +13,7 @@ from datetime import timedelta
 
 import asyncpg
 
-from csms.cluster.connect import RedisClient, redis_client
+from csms.cluster.connect import RedisClient, describe, redis_client
 from csms.cluster.events import EventPublisher, publish_hooks
 from csms.cluster.keys import Keys
 from csms.cluster.tasks import stop_task
@@ -57,7 +57,10 @@ async def running_node(
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)
     pool = await create_pool(
-        database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
+        database_url,
+        min_size=settings.db_pool_min,
+        max_size=settings.db_pool_max,
+        retry_seconds=settings.db_retry_seconds,
     )
     stores = PostgresStores(
         pool,
@@ -82,6 +85,7 @@ async def running_node(
     publisher: EventPublisher | None = None
     keys = Keys(settings.redis_prefix)
     if redis_url is not None:
+        log.info("node %s joins the cluster through %s", settings.node_id, describe(redis_url))
         redis = redis_client(redis_url)
         publisher = EventPublisher(redis, keys, settings.node_id)
         publish_hooks(hooks, publisher)

@@ -50,12 +50,21 @@ class Worker:
     settlement: SettlementService
 
     async def run(self) -> None:
-        await self.queue.run(
-            batch_size=self.settings.job_batch_size,
-            max_concurrent_tasks=self.settings.job_concurrency,
-            heartbeat_timeout=timedelta(seconds=self.settings.job_heartbeat_timeout),
-            dequeue_timeout=timedelta(seconds=self.settings.job_poll_interval),
-        )
+        try:
+            await self.queue.run(
+                batch_size=self.settings.job_batch_size,
+                max_concurrent_tasks=self.settings.job_concurrency,
+                heartbeat_timeout=timedelta(seconds=self.settings.job_heartbeat_timeout),
+                dequeue_timeout=timedelta(seconds=self.settings.job_poll_interval),
+            )
+        except asyncpg.InterfaceError as exc:
+            # PgQueuer listens for new jobs on a connection of its own; after a PostgreSQL
+            # restart that connection is gone (jobs are then found by polling, every
+            # CSMS_JOB_POLL_INTERVAL) and releasing it on the way out fails: not an error
+            # of the stop that was asked for
+            if not self.queue.shutdown.is_set():
+                raise
+            log.warning("worker stopped; its notification connection was lost before: %s", exc)
 
     def stop(self) -> None:
         self.queue.shutdown.set()
@@ -91,7 +100,10 @@ def register(worker: Worker, name: str, handler: Handler) -> None:
 @contextlib.asynccontextmanager
 async def running_worker(settings: WorkerSettings, database_url: str) -> AsyncIterator[Worker]:
     pool = await create_pool(
-        database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
+        database_url,
+        min_size=settings.db_pool_min,
+        max_size=settings.db_pool_max,
+        retry_seconds=settings.db_retry_seconds,
     )
     try:
         jobs = PgJobQueue(pool)
