@@ -120,7 +120,14 @@ async def running_node(
         reboot_grace=settings.session_reboot_grace,
     )
     node = Node(
-        NodeDeps(settings, services, stores.flush, journal=journal, metrics=metrics),
+        NodeDeps(
+            settings,
+            services,
+            stores.flush,
+            journal=journal,
+            metrics=metrics,
+            ready_checks=lambda: readiness(pool, redis),
+        ),
         connections=connections,
         membership=membership,
     )
@@ -164,6 +171,30 @@ async def running_node(
         await pool.close()
         if redis is not None:
             await redis.aclose()
+
+
+READY_TIMEOUT = 2.0
+
+
+async def readiness(pool: asyncpg.Pool, redis: RedisClient | None) -> dict[str, str]:
+    """``GET /ready``: whether PostgreSQL (and Redis, in a cluster) answer within
+    ``READY_TIMEOUT`` (the pool would wait longer for PostgreSQL to come back)."""
+    checks = {"postgres": "ok"}
+    try:
+        async with asyncio.timeout(READY_TIMEOUT):
+            await pool.fetchval("SELECT 1")
+    except Exception as exc:  # whatever fails, PostgreSQL is not usable: report it
+        log.warning("readiness: PostgreSQL: %s", exc)
+        checks["postgres"] = "unavailable"
+    if redis is not None:
+        checks["redis"] = "ok"
+        try:
+            async with asyncio.timeout(READY_TIMEOUT):
+                await redis.ping()
+        except Exception as exc:
+            log.warning("readiness: Redis: %s", exc)
+            checks["redis"] = "unavailable"
+    return checks
 
 
 def raise_open_files_limit() -> int:

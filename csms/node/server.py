@@ -18,6 +18,7 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import unquote
 
+import orjson
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.frames import CloseCode
@@ -52,6 +53,12 @@ log = logging.getLogger(__name__)
 PATH_PREFIX = "/ocpp/"
 METRICS_PATH = "/metrics"  # Prometheus text format
 HEALTH_PATH = "/health"  # plain HTTP GET for load balancers: 200 while the node serves
+# 200 while PostgreSQL and Redis answer, else 503 (a JSON body names what is not ready): a
+# readiness probe, so a balancer sends chargers elsewhere. A draining node stops listening.
+READY_PATH = "/ready"
+
+# Whether the node's dependencies answer: {"postgres": "ok", "redis": "unavailable", ...}
+ReadyChecks = Callable[[], Awaitable[dict[str, str]]]
 
 
 # The order we prefer when a charger offers several.
@@ -69,6 +76,7 @@ class NodeDeps:
     flush_writes: Callable[[], Awaitable[None]]  # what batch writers hold, written now
     journal: JournalSink | None = None
     metrics: NodeMetrics | None = None
+    ready_checks: ReadyChecks | None = None
 
 
 def charge_point_id_from_path(path: str) -> str | None:
@@ -299,6 +307,8 @@ class Node:
     ) -> Response | None:
         if request.path == HEALTH_PATH:
             return connection.respond(HTTPStatus.OK, "ok\n")
+        if request.path == READY_PATH:
+            return await self._ready(connection)
         if request.path == METRICS_PATH and self.deps.metrics is not None:
             return connection.respond(HTTPStatus.OK, self.deps.metrics.render())
         charge_point_id = charge_point_id_from_path(request.path)
@@ -315,6 +325,17 @@ class Node:
             return response
         self._handshakes[connection] = charger
         return None
+
+    async def _ready(self, connection: ServerConnection) -> Response:
+        checks = {} if self.deps.ready_checks is None else await self.deps.ready_checks()
+        ready = all(value == "ok" for value in checks.values())
+        body = {"status": "ready" if ready else "unavailable", **checks}
+        response = connection.respond(
+            HTTPStatus.OK if ready else HTTPStatus.SERVICE_UNAVAILABLE,
+            orjson.dumps(body).decode() + "\n",
+        )
+        response.headers["Content-Type"] = "application/json"
+        return response
 
     async def _authenticated(self, charger: Charger, headers: Headers) -> bool:
         if charger.auth_mode == "none":
