@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -35,11 +35,16 @@ from csms.services.billing import (
 from csms.settings import WorkerSettings
 from csms.store.jobs import PgJobQueue
 from csms.store.pool import create_pool
+from csms.store.pool import unavailable as database_unavailable
 from csms.store.postgres import PostgresBilling, PostgresPricing, PostgresTariffs
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+Setup = Callable[[PgQueuer], object]  # what it returns is ignored
+RESTART_MAX_DELAY = 30.0
 
 
 @dataclass
@@ -48,25 +53,59 @@ class Worker:
     pool: asyncpg.Pool
     queue: PgQueuer
     settlement: SettlementService
+    # what register() and schedule() did to the queue, done again to a new one
+    setups: list[Setup] = field(default_factory=list)
+    _stopping: bool = False
 
     async def run(self) -> None:
-        try:
-            await self.queue.run(
-                batch_size=self.settings.job_batch_size,
-                max_concurrent_tasks=self.settings.job_concurrency,
-                heartbeat_timeout=timedelta(seconds=self.settings.job_heartbeat_timeout),
-                dequeue_timeout=timedelta(seconds=self.settings.job_poll_interval),
-            )
-        except asyncpg.InterfaceError as exc:
-            # PgQueuer listens for new jobs on a connection of its own; after a PostgreSQL
-            # restart that connection is gone (jobs are then found by polling, every
-            # CSMS_JOB_POLL_INTERVAL) and releasing it on the way out fails: not an error
-            # of the stop that was asked for
-            if not self.queue.shutdown.is_set():
-                raise
-            log.warning("worker stopped; its notification connection was lost before: %s", exc)
+        """Run jobs until ``stop()``. PostgreSQL going away under PgQueuer (a restart or a
+        failover while it fetches jobs) ends its run: the worker then starts a new queue
+        with the same entrypoints and schedules, once the pool can reach the server."""
+        failures = 0
+        while True:
+            try:
+                await self.queue.run(
+                    batch_size=self.settings.job_batch_size,
+                    max_concurrent_tasks=self.settings.job_concurrency,
+                    heartbeat_timeout=timedelta(seconds=self.settings.job_heartbeat_timeout),
+                    dequeue_timeout=timedelta(seconds=self.settings.job_poll_interval),
+                )
+                return
+            except Exception as exc:
+                # PgQueuer listens for new jobs on a connection of its own; once PostgreSQL
+                # went away, releasing that connection fails too (InterfaceError)
+                trouble = database_unavailable(exc) or isinstance(exc, asyncpg.InterfaceError)
+                if self._stopping and trouble:
+                    log.warning("worker stopped; PostgreSQL had gone away before: %s", exc)
+                    return
+                if not trouble:
+                    raise
+                failures += 1
+                delay = min(RESTART_MAX_DELAY, 0.5 * 2**failures)
+                log.warning(
+                    "worker: PostgreSQL went away (%s: %s); starting again in %.1f s",
+                    type(exc).__name__,
+                    exc,
+                    delay,
+                )
+            await asyncio.sleep(delay)
+            if self._stopping:
+                return
+            self.queue = self._new_queue()
+
+    def _new_queue(self) -> PgQueuer:
+        queue = PgQueuer.from_asyncpg_pool(self.pool)
+        for setup in self.setups:
+            setup(queue)
+        return queue
+
+    def add(self, setup: Setup) -> None:
+        """Apply ``setup`` to the queue, now and to every queue started after an outage."""
+        self.setups.append(setup)
+        setup(self.queue)
 
     def stop(self) -> None:
+        self._stopping = True
         self.queue.shutdown.set()
 
 
@@ -94,7 +133,18 @@ def register(worker: Worker, name: str, handler: Handler) -> None:
             log.exception("job %s %s failed (attempt %d)", name, job.id, job.attempts + 1)
             raise
 
-    worker.queue.entrypoint(name, on_failure="hold", executor_factory=retrying)(run)
+    worker.add(
+        lambda queue: queue.entrypoint(name, on_failure="hold", executor_factory=retrying)(run)
+    )
+
+
+ScheduleHandler = Callable[[Schedule], Awaitable[None]]
+
+
+def schedule(worker: Worker, name: str, cron: str, handler: ScheduleHandler) -> None:
+    """A periodic task (cron syntax); register schedules here, not on ``worker.queue``
+    directly, so a queue started again after an outage has them too."""
+    worker.add(lambda queue: queue.schedule(name, cron)(handler))
 
 
 @contextlib.asynccontextmanager
@@ -127,13 +177,14 @@ async def running_worker(settings: WorkerSettings, database_url: str) -> AsyncIt
         register(worker, SETTLE_SESSION, settle)
         register(worker, HOLD_SESSION, hold)
 
-        @worker.queue.schedule(SETTLE_SWEEP, settings.settle_sweep_schedule)
-        async def sweep(schedule: Schedule) -> None:
+        async def sweep(_: Schedule) -> None:
             found = await settlement.sweep(
                 settled_after=timedelta(seconds=settings.settle_sweep_after)
             )
             if found:
                 log.warning("%d ended sessions had no settlement job: enqueued", found)
+
+        schedule(worker, SETTLE_SWEEP, settings.settle_sweep_schedule, sweep)
 
         yield worker
     finally:

@@ -276,3 +276,32 @@ async def until_ran(ran: list[int], expected: list[int]) -> None:
     async with asyncio.timeout(3 * TIMEOUT):
         while sorted(ran) != expected:
             await asyncio.sleep(TIMEOUT / 100)
+
+
+async def test_a_worker_whose_queue_broke_starts_a_new_one(throwaway: Throwaway) -> None:
+    """PostgreSQL going away while PgQueuer fetches jobs ends PgQueuer's run (what the crash
+    above does when it lands mid-query): the worker starts a new queue with the same
+    entrypoints and schedules, and jobs run on."""
+    settings = WorkerSettings(job_poll_interval=TIMEOUT / 20, job_retry_delay=TIMEOUT / 100)
+    ran: list[int] = []
+    async with running_worker(settings, throwaway.dsn) as worker:
+
+        async def probe(payload: dict[str, Any]) -> None:
+            ran.append(int(payload["n"]))
+
+        register(worker, "broken-probe", probe)
+        broken = worker.queue
+
+        async def crash(**_: Any) -> None:
+            raise asyncpg.ConnectionDoesNotExistError("connection was closed in the middle")
+
+        broken.run = crash  # type: ignore[method-assign]
+        running = asyncio.create_task(worker.run())
+        try:
+            await PgJobQueue(worker.pool).enqueue("broken-probe", {"n": 7})
+            await until_ran(ran, [7])
+            assert worker.queue is not broken
+        finally:
+            worker.stop()
+            async with asyncio.timeout(TIMEOUT):
+                await running
