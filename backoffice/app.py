@@ -18,21 +18,28 @@ from fastapi import FastAPI
 from backoffice import errors
 from backoffice.metrics import MetricsMiddleware
 from backoffice.routes import (
+    accounts,
     auth,
     cdrs,
     chargers,
     commands,
     events,
+    firmware,
     health,
     id_tokens,
+    invoices,
+    me,
     nodes,
+    payments,
+    reviews,
+    security_profiles,
     sites,
     tariff_assignments,
     tariffs,
     transactions,
     users,
 )
-from backoffice.services import sessions
+from backoffice.services import payment_providers, sessions
 from backoffice.state import Resources, State
 from csms import __version__, bootstrap
 from csms.cluster.bus import CommandClient
@@ -59,11 +66,22 @@ ROUTERS = (
     tariff_assignments.charger_router,
     sites.router,
     sites.charger_router,
+    payments.router,
+    payments.account_router,
     nodes.router,
     events.router,
     health.router,
     health.metrics_router,
+    firmware.router,
+    firmware.download_router,
     cdrs.router,
+    accounts.router,
+    reviews.router,
+    me.router,
+    invoices.router,
+    invoices.billing_router,
+    invoices.me_router,
+    security_profiles.router,
 )
 
 
@@ -76,6 +94,11 @@ def create_app(settings: BackofficeSettings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.default_jwt_secret:
             log.warning("using the default JWT signing key: dev mode only")
+        if settings.metrics_token is None:
+            log.warning(
+                "GET /metrics is %s: set CSMS_METRICS_TOKEN",
+                "open to anyone (dev)" if settings.is_dev else "disabled",
+            )
         database_url = await bootstrap.database_url(settings)
         redis_url = await bootstrap.redis_url(settings)
         pool = await create_pool(
@@ -93,6 +116,7 @@ def create_app(settings: BackofficeSettings) -> FastAPI:
             breaker_reset_timeout=settings.breaker_reset_timeout,
         )
         stores = PostgresStores(pool)
+        providers, payment_service = payment_providers.open(settings, pool)
         services = Services(
             stores,
             clock=utc_now,
@@ -103,7 +127,7 @@ def create_app(settings: BackofficeSettings) -> FastAPI:
         )
         try:
             await command_client.start()
-            state.open(Resources(pool, redis, command_client, services))
+            state.open(Resources(pool, redis, command_client, services, payment_service))
             await sessions.ensure_bootstrap_admin(state)
             await sessions.purge_expired(state)
             yield
@@ -114,6 +138,7 @@ def create_app(settings: BackofficeSettings) -> FastAPI:
                 async with asyncio.timeout(CLOSE_TIMEOUT):
                     await command_client.close()
             await redis.aclose()
+            await providers.aclose()
             try:
                 async with asyncio.timeout(CLOSE_TIMEOUT):
                     await stores.flush()

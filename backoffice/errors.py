@@ -10,7 +10,8 @@
      └── ServiceUnavailable      503: PostgreSQL or Redis is unreachable, stream limit
 
 Errors of ``csms`` (:mod:`csms.errors`) are mapped here too: ``NotFound`` 404,
-``AlreadyExists`` 409, ``InvalidInput`` 422, and the command errors 409/504/503/422/502.
+``AlreadyExists`` 409, ``InvalidInput`` 422, the command errors 409/504/503/422/502, and the
+payment provider errors (a rejected webhook 400, a provider unavailable 503, refusing 502).
 Every response is RFC 9457 ``application/problem+json``: ``type``, ``title``, ``status``,
 ``detail``, ``instance``, plus extensions. Nothing else reaches a client: an unexpected
 exception is logged with its traceback and answered with a bare 500.
@@ -38,9 +39,13 @@ from csms.errors import (
     CommandRejected,
     CommandTimeout,
     CsmsError,
+    InUse,
     InvalidInput,
     NodeUnavailable,
     NotFound,
+    PaymentError,
+    ProviderUnavailable,
+    WebhookRejected,
 )
 from csms.store.pool import unavailable as database_unavailable
 
@@ -96,6 +101,7 @@ class ServiceUnavailable(ApiError):
 _CSMS_ERRORS: tuple[tuple[type[CsmsError], int, str], ...] = (
     (NotFound, 404, "about:blank"),
     (AlreadyExists, 409, "about:blank"),
+    (InUse, 409, "about:blank"),
     (InvalidInput, 422, "about:blank"),
     (ChargerNotConnected, 409, "urn:csms:problem:charger-not-connected"),
     (CommandTimeout, 504, "urn:csms:problem:command-timeout"),
@@ -103,6 +109,9 @@ _CSMS_ERRORS: tuple[tuple[type[CsmsError], int, str], ...] = (
     (CommandRejected, 422, "urn:csms:problem:command-rejected"),
     (ChargerCallError, 502, "urn:csms:problem:charger-call-error"),
     (CommandError, 502, "urn:csms:problem:command-failed"),
+    (WebhookRejected, 400, "urn:csms:problem:webhook-rejected"),
+    (ProviderUnavailable, 503, "urn:csms:problem:payment-provider-unavailable"),
+    (PaymentError, 502, "urn:csms:problem:payment-provider-error"),
 )
 
 

@@ -15,6 +15,7 @@ from csms.cluster.bus import CommandClient
 from csms.cluster.connect import RedisClient
 from csms.cluster.keys import Keys
 from csms.services import Services
+from csms.services.payments import PaymentService
 from csms.settings import BackofficeSettings
 
 
@@ -24,6 +25,7 @@ class Resources:
     redis: RedisClient
     commands: CommandClient
     services: Services
+    payments: PaymentService | None = None
 
 
 class State:
@@ -62,6 +64,13 @@ class State:
     @property
     def services(self) -> Services:
         return self.resources.services
+
+    @property
+    def payments(self) -> PaymentService:
+        payments = self.resources.payments
+        if payments is None:
+            raise RuntimeError("the backoffice was started without payments")
+        return payments
 
     def redis_key(self, *parts: str) -> str:
         """A key of the backoffice's own (rate limits, revoked tokens)."""

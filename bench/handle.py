@@ -4,6 +4,7 @@
     python bench/handle.py --profile out.prof   # the same under cProfile
     python bench/handle.py --priced        # every session priced, costs shown (2.0.1)
     python bench/handle.py --priced --cost-interval 0   # a running cost at every message
+    python bench/handle.py --authorize     # 1.6 and 2.0.1 Authorize (billing standing)
 
 No sockets: it measures what the node does for a received frame (parse, validate,
 dispatch, persist through the batch writers, journal, build the answer), with many
@@ -111,6 +112,65 @@ async def _open(conn: ChargerConnection, v201_: bool, n: int) -> str:
     return str(reply[2]["transactionId"])
 
 
+async def _boot(conn: ChargerConnection, v201_: bool, n: int) -> str:
+    """Boot only (``--authorize``)."""
+    if v201_:
+        boot = {"reason": "PowerUp", "chargingStation": {"vendorName": "B", "model": "M"}}
+    else:
+        boot = {"chargePointVendor": "B", "chargePointModel": "M"}
+    await conn.handle(orjson.dumps([2, "b", "BootNotification", boot]))
+    return ""
+
+
+def _authorize_frame(v201_: bool, seq: int) -> bytes:
+    if v201_:
+        request: dict[str, Any] = {"idToken": {"idToken": "FLEET-TAG", "type": "ISO14443"}}
+    else:
+        request = {"idTag": "FLEET-TAG"}
+    return orjson.dumps([2, f"a{seq}", "Authorize", request])
+
+
+async def _bill_the_token(pool: Any, postings: int) -> None:
+    """FLEET-TAG bills to a prepaid account whose wallet has a top-up and ``postings`` - 1
+    charges on it (the standing query sums them)."""
+    from decimal import Decimal
+
+    from csms.domain import ledger
+    from csms.store import billing
+
+    account = await billing.add_account(
+        pool, kind="prepaid", currency="EUR", name="bench", hold_amount=Decimal("10")
+    )
+    await billing.link_token(pool, "FLEET-TAG", account.id)
+    wallet = ledger.wallet(account.id)
+    entries = [
+        ledger.Entry(
+            ledger.TOPUP,
+            f"bench-topup:{account.id}",
+            (
+                ledger.debit(ledger.clearing("manual"), "EUR", Decimal(10_000)),
+                ledger.credit(wallet, "EUR", Decimal(10_000)),
+            ),
+            account_id=account.id,
+        )
+    ]
+    for i in range(postings - 1):
+        entries.append(
+            ledger.Entry(
+                ledger.CHARGE,
+                f"bench-charge:{account.id}:{i}",
+                (
+                    ledger.debit(wallet, "EUR", Decimal("1.21")),
+                    ledger.credit(ledger.REVENUE, "EUR", Decimal("1.00")),
+                    ledger.credit(ledger.VAT_PAYABLE, "EUR", Decimal("0.21")),
+                ),
+                account_id=account.id,
+            )
+        )
+    for entry in entries:
+        await billing.post_one(pool, entry)
+
+
 def _frame(v201_: bool, tx: str, seq: int) -> bytes:
     now = format_timestamp(utc_now())
     if v201_:
@@ -135,7 +195,11 @@ async def run(args: argparse.Namespace) -> None:
     await ensure_database(server, name)
     dsn = embedded.with_database(server, name)
     await migrate(dsn)
-    settings = NodeSettings(node_id="bench-handle", cost_update_interval=args.cost_interval)
+    settings = NodeSettings(
+        node_id="bench-handle",
+        cost_update_interval=args.cost_interval,
+        billing_enabled=not args.no_billing,
+    )
     async with running_node(settings, dsn) as node:
         services = node.services
         stores = services.stores
@@ -143,11 +207,16 @@ async def run(args: argparse.Namespace) -> None:
         ids = [f"H-{i}" for i in range(args.chargers)]
         await chargers.add_chargers_bulk(stores.pool, ids, password_hash=None)
         await id_tokens.add_id_token(stores.pool, "FLEET-TAG", allow_concurrent=True)
+        if args.authorize:
+            await _bill_the_token(stores.pool, args.wallet_postings)
         if args.priced:
             await services.tariffs.add("BENCH", BENCH_TARIFF, created_by="bench")
             await services.tariffs.publish("BENCH", published_by="bench")
             await services.tariffs.assign(Scope.DEFAULT, "", "BENCH", created_by="bench")
-        for label, v201_ in (("1.6 MeterValues", False), ("2.0.1 TransactionEvent", True)):
+        labels = ("1.6 MeterValues", "2.0.1 TransactionEvent")
+        if args.authorize:
+            labels = ("1.6 Authorize", "2.0.1 Authorize")
+        for label, v201_ in zip(labels, (False, True), strict=True):
             if args.only and args.only != ("2.0.1" if v201_ else "1.6"):
                 continue
             version = (v201 if v201_ else v16).VERSION
@@ -165,13 +234,17 @@ async def run(args: argparse.Namespace) -> None:
                         metrics=node.deps.metrics,
                     )
                 )
-            txs = await asyncio.gather(*(_open(c, v201_, i) for i, c in enumerate(conns)))
+            opening = _boot if args.authorize else _open
+            txs = await asyncio.gather(*(opening(c, v201_, i) for i, c in enumerate(conns)))
 
             async def one(
                 conn: ChargerConnection, tx: str, rounds: int, v201_: bool = v201_
             ) -> None:
                 for seq in range(1, rounds + 1):
-                    reply = await conn.handle(_frame(v201_, tx, seq))
+                    frame = (
+                        _authorize_frame(v201_, seq) if args.authorize else _frame(v201_, tx, seq)
+                    )
+                    reply = await conn.handle(frame)
                     assert reply is not None and reply[:2] == b"[3", reply
 
             await asyncio.gather(*(one(c, t, 3) for c, t in zip(conns, txs, strict=True)))
@@ -208,6 +281,18 @@ def main() -> None:
         default=30.0,
         help="CSMS_COST_UPDATE_INTERVAL (seconds between running costs of a session)",
     )
+    parser.add_argument(
+        "--authorize",
+        action="store_true",
+        help="Authorize instead (the token bills to a prepaid account: its standing is read)",
+    )
+    parser.add_argument(
+        "--wallet-postings",
+        type=int,
+        default=200,
+        help="with --authorize: postings on the account's wallet (a top-up and charges)",
+    )
+    parser.add_argument("--no-billing", action="store_true", help="CSMS_BILLING_ENABLED=false")
     args = parser.parse_args()
     try:
         import uvloop

@@ -6,14 +6,19 @@
      ├── ConfigurationError          unsafe settings (a default secret outside dev)
      ├── NotFound                    a charger, token or transaction that does not exist
      ├── AlreadyExists               create of something that is already there
+ ├── InUse                       removal of something records must keep (billed sessions)
      ├── InvalidInput                a value an operator gave that cannot be accepted
+     ├── PaymentError                a payment provider could not do what was asked
+     │    ├── ProviderUnavailable    unreachable, timed out, rate limited or 5xx: try later
+     │    └── WebhookRejected        a webhook whose signature, timestamp or body is not valid
      ├── CommandError                a command to a charger did not get the charger's answer
      │    ├── ChargerNotConnected    no live connection (or its node is gone)
      │    │    └── ChargerMoved      the node the command went to no longer holds the charger
      │    ├── CommandTimeout         no answer before the deadline
      │    ├── NodeUnavailable        the owning node's circuit breaker is open
      │    ├── CommandRejected        invalid parameters, unsupported by the version, queue full
-     │    └── ChargerCallError       the charger answered with a CALLERROR
+     │    ├── ChargerCallError       the charger answered with a CALLERROR
+     │    └── UpgradeRefused         the charger refused a step of a security profile upgrade
      └── OcppError                   becomes a CALLERROR at exactly one place (node.connection)
           ├── FormatViolation        payload syntactically wrong / not the PDU structure
           ├── OccurrenceViolation    a required field missing, too many items
@@ -53,8 +58,27 @@ class AlreadyExists(CsmsError):
     """The object to create exists already."""
 
 
+class InUse(CsmsError):
+    """The object cannot be removed: records that must be kept refer to it."""
+
+
 class InvalidInput(CsmsError):
     """A value given by an operator cannot be accepted."""
+
+
+class PaymentError(CsmsError):
+    """A payment provider refused or failed a request (not a declined card: that is a
+    payment's outcome, ``failed``)."""
+
+
+class ProviderUnavailable(PaymentError):
+    """The provider could not be asked now (network, timeout, 429, 5xx); asking again with
+    the same idempotency key is safe."""
+
+
+class WebhookRejected(PaymentError):
+    """A webhook that is not the provider's: bad or missing signature, a timestamp outside
+    the tolerance, or a body that is not an event."""
 
 
 class CommandError(CsmsError):
@@ -100,6 +124,13 @@ class CommandRejected(CommandError):
 
 class ChargerCallError(CommandError):
     code = outcome = "call_error"
+
+
+class UpgradeRefused(CommandError):
+    """The charger answered a step of a security profile upgrade with something else than
+    Accepted (it keeps its profile); not a bus outcome."""
+
+    code = "refused"
 
 
 COMMAND_OUTCOMES: dict[str, type[CommandError]] = {

@@ -6,6 +6,7 @@ from a global.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import socket
 from pathlib import Path
@@ -18,6 +19,15 @@ from csms.domain.cdrs import CONNECTOR_STANDARDS
 from csms.domain.sites import check_time_zone
 from csms.errors import ConfigurationError, InvalidInput
 from csms.networks import parse_networks
+
+MIN_METRICS_TOKEN = 16
+# TLS 1.2 suites a node offers: the four A00.FR.318/421 require (ECDSA and RSA certificates,
+# AES-GCM) plus their forward-secret ECDHE-RSA twins. TLS 1.3 suites are all AEAD (OpenSSL's).
+DEFAULT_TLS_CIPHERS = (
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+    "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384:"
+    "AES128-GCM-SHA256:AES256-GCM-SHA384"
+)
 
 
 def _default_node_id() -> str:
@@ -90,6 +100,31 @@ class CommonSettings(BaseSettings):
         Field("AC_3_PHASE", description="OCPI PowerType of the fleet's connectors in CDRs.")
     )
 
+    # -- security profiles and metrics (docs/topics/security.md) --
+    metrics_token: SecretStr | None = Field(
+        None,
+        description="Bearer token Prometheus sends to GET /metrics (backoffice and nodes); "
+        "unset: metrics are public in dev and disabled in production.",
+    )
+    tls_public_url: str | None = Field(
+        None,
+        pattern=r"^wss://",
+        description="The wss:// URL (without the charge point id) chargers are given when "
+        "upgraded to security profile 2 or 3 (2.0.1 SetNetworkProfile ocppCsmsUrl).",
+    )
+    security_upgrade_timeout: float = Field(
+        600.0,
+        gt=0,
+        description="Seconds a charger has to come back with the new security profile after "
+        "an upgrade before the upgrade is rolled back.",
+    )
+
+    @field_validator("metrics_token", "tls_public_url", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # compose's ${VAR:-} passes an empty string for a variable that is not set
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("ocpi_connector_standard")
     @classmethod
     def _connector_standard(cls, value: str) -> str:
@@ -106,6 +141,32 @@ class CommonSettings(BaseSettings):
             raise ValueError("the Redis prefix may not contain '{' or '}'")
         return value
 
+    # invoices, issued by csms worker, the backoffice and the CLI (docs/topics/invoices.md)
+    invoice_seller_name: str = Field(
+        "", max_length=255, description="The seller on every invoice (required in production)."
+    )
+    invoice_seller_address: str = Field(
+        "", max_length=1000, description="The seller's address; `\\n` starts a new line."
+    )
+    invoice_seller_country: str = Field("", max_length=64, description="The seller's country.")
+    invoice_seller_vat_id: str = Field("", max_length=64, description="The seller's VAT id.")
+    invoice_seller_email: str = Field("", max_length=255, description="The seller's e-mail.")
+    invoice_series: str = Field(
+        "INV", pattern=r"^[A-Z0-9-]{1,16}$", description="Series of invoice numbers."
+    )
+    credit_note_series: str = Field(
+        "CN", pattern=r"^[A-Z0-9-]{1,16}$", description="Series of credit note numbers."
+    )
+    invoice_time_zone: str = Field(
+        "UTC", description="IANA time zone billing periods (months) begin and end in."
+    )
+    invoice_locale: str = Field(
+        "en", description="Locale of amounts and dates on PDF invoices (`en`, `de_DE`, ...)."
+    )
+    invoice_font: Path | None = Field(
+        None, description="A TrueType font for PDF invoices (any script); unset: Helvetica."
+    )
+
     @field_validator("default_time_zone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
@@ -114,18 +175,163 @@ class CommonSettings(BaseSettings):
         except InvalidInput as exc:
             raise ValueError(str(exc)) from None
 
+    @field_validator("invoice_time_zone")
+    @classmethod
+    def _known_invoice_zone(cls, value: str) -> str:
+        try:
+            return check_time_zone(value)
+        except InvalidInput as exc:
+            raise ValueError(str(exc)) from None
+
+    @field_validator("invoice_font", mode="before")
+    @classmethod
+    def _font_file(cls, value: object) -> object:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None  # CSMS_INVOICE_FONT= (empty): Helvetica
+        path = Path(str(value))
+        if path.suffix.lower() not in (".ttf", ".otf") or not path.is_file():
+            raise ValueError(f"{path}: not a TrueType/OpenType font file (.ttf, .otf)")
+        return path
+
+    @field_validator("invoice_locale")
+    @classmethod
+    def _known_locale(cls, value: str) -> str:
+        from babel import Locale, UnknownLocaleError
+
+        try:
+            Locale.parse(value)
+        except (ValueError, UnknownLocaleError):
+            raise ValueError(f"unknown locale {value!r}") from None
+        return value
+
     @property
     def is_dev(self) -> bool:
         return self.env == "dev"
 
     def check_safe(self) -> None:
         """Refuse to run with settings that are only acceptable in dev mode."""
+        token = self.metrics_token
+        if token is not None and len(token.get_secret_value()) < MIN_METRICS_TOKEN:
+            raise ConfigurationError(
+                f"CSMS_METRICS_TOKEN must have at least {MIN_METRICS_TOKEN} characters"
+            )
         if self.is_dev:
             return
         if not self.database_url:
             raise ConfigurationError("CSMS_DATABASE_URL must be set when CSMS_ENV=production")
         if not self.redis_url:
             raise ConfigurationError("CSMS_REDIS_URL must be set when CSMS_ENV=production")
+
+
+# A placeholder that works out of the box in dev; `check_safe` refuses it outside dev.
+DEFAULT_FIRMWARE_URL_SECRET = "dev-only-insecure-firmware-url-secret"
+
+
+class FirmwareSettings(CommonSettings):
+    """Firmware files: where they are kept, and the signed URLs chargers download them by
+    (the backoffice serves them, the worker hands the URLs out, the CLI uploads)."""
+
+    firmware_dir: Path | None = Field(
+        None,
+        description="Directory for uploaded firmware files (shared by the backoffice, the "
+        "worker and the CLI); unset: PostgreSQL large objects.",
+    )
+    firmware_max_bytes: int = Field(
+        1024**3, ge=1, description="Largest firmware file accepted by an upload."
+    )
+    firmware_url_secret: SecretStr = Field(
+        SecretStr(DEFAULT_FIRMWARE_URL_SECRET),
+        description="HMAC key of the firmware download URLs given to chargers; at least 32 "
+        "characters outside dev, the same in the backoffice and the worker.",
+    )
+    firmware_base_url: str = Field(
+        "http://127.0.0.1:8000",
+        description="The backoffice as chargers reach it: firmware URLs start with this.",
+    )
+    firmware_url_ttl: float = Field(
+        86_400.0,
+        gt=0,
+        description="Seconds a firmware download URL stays valid after its retrieve time.",
+    )
+
+    def check_safe(self) -> None:
+        super().check_safe()
+        if self.is_dev:
+            return
+        secret = self.firmware_url_secret.get_secret_value()
+        if secret == DEFAULT_FIRMWARE_URL_SECRET or len(secret) < 32:
+            raise ConfigurationError(
+                "CSMS_FIRMWARE_URL_SECRET must be set to at least 32 random characters "
+                "when CSMS_ENV=production"
+            )
+
+
+class PaymentSettings(CommonSettings):
+    """What the processes that take payments need: the card processor and the retry
+    schedule (``csms backoffice``, ``csms worker``, the ``csms`` payment commands)."""
+
+    card_api_url: str | None = Field(
+        None,
+        description="Base URL of the card processor's API (payment intents, refunds); unset: "
+        "no card payments.",
+    )
+    card_api_key: SecretStr | None = Field(
+        None, description="Secret API key sent as a bearer token to the card processor."
+    )
+    card_webhook_secret: SecretStr | None = Field(
+        None,
+        description="Secret the card processor signs webhooks with (comma separated: two "
+        "while rolling it over).",
+    )
+    card_webhook_tolerance: float = Field(
+        300.0, gt=0, description="Seconds a webhook's signed timestamp may be from now."
+    )
+    card_timeout: float = Field(
+        10.0, gt=0, description="Seconds a request to the card processor may take."
+    )
+    payment_max_attempts: int = Field(
+        4, ge=1, le=20, description="Tries of a card payment of a receivable before it fails."
+    )
+    payment_retry_delay: float = Field(
+        3600.0, gt=0, description="Seconds before a declined receivable is tried again; doubles."
+    )
+    payment_retry_max_delay: float = Field(
+        259_200.0, gt=0, description="Longest wait between two tries of a receivable."
+    )
+    payment_check_after: float = Field(
+        600.0,
+        gt=0,
+        description="Seconds after which the worker asks the processor about a payment whose "
+        "webhook has not come.",
+    )
+    payment_expire_after: float = Field(
+        86_400.0,
+        gt=0,
+        description="Seconds a card top-up may wait for its driver to pay before it is canceled.",
+    )
+
+    @property
+    def card_enabled(self) -> bool:
+        return bool(self.card_api_url)
+
+    def check_safe(self) -> None:
+        """Besides the common checks: a card processor configured in production has its
+        secrets and is reached over HTTPS."""
+        super().check_safe()
+        if self.is_dev or not self.card_api_url:
+            return
+        if self.card_api_key is None or not self.card_api_key.get_secret_value():
+            raise ConfigurationError(
+                "CSMS_CARD_API_KEY must be set with CSMS_CARD_API_URL when CSMS_ENV=production"
+            )
+        secret = self.card_webhook_secret
+        if secret is None or not secret.get_secret_value().strip(", "):
+            raise ConfigurationError(
+                "CSMS_CARD_WEBHOOK_SECRET must be set with CSMS_CARD_API_URL when "
+                "CSMS_ENV=production"
+            )
+        if not self.card_api_url.startswith("https://"):
+            raise ConfigurationError("CSMS_CARD_API_URL must be https:// when CSMS_ENV=production")
 
 
 class NodeSettings(CommonSettings):
@@ -207,7 +413,8 @@ class NodeSettings(CommonSettings):
     )
     billing_enabled: bool = Field(
         True,
-        description="Settle every ended session (charge or review) through csms worker; "
+        description="Settle every ended session (charge or review) through csms worker, "
+        "and refuse at Authorize a token whose account is blocked, closed or out of credit; "
         "false: sessions are priced but not billed.",
     )
     total_cost_fallback_message: str = Field(
@@ -265,6 +472,98 @@ class NodeSettings(CommonSettings):
         parse_networks(value)
         return value
 
+    # -- TLS and security profiles (docs/topics/security.md#security-profiles-and-tls) --
+    tls_port: int | None = Field(
+        None,
+        ge=0,
+        le=65535,
+        description="wss:// port (security profiles 2 and 3) beside CSMS_PORT; unset: no "
+        "TLS listener. 0 picks a free one.",
+    )
+    tls_cert_file: Path | None = Field(None, description="PEM server certificate (chain).")
+    tls_key_file: Path | None = Field(None, description="PEM private key of tls_cert_file.")
+    tls_second_cert_file: Path | None = Field(
+        None,
+        description="A second server certificate of the other key type (RSA beside ECDSA), "
+        "so every cipher suite A00.FR.318 names can be negotiated.",
+    )
+    tls_second_key_file: Path | None = Field(None, description="Its private key.")
+    tls_client_ca_file: Path | None = Field(
+        None,
+        description="PEM CA bundle charger certificates must chain to (profile 3); unset: "
+        "no client certificates, profile 2 only.",
+    )
+    tls_client_organization: str | None = Field(
+        None,
+        min_length=1,
+        description="The O (organizationName) a charger certificate's subject must hold "
+        "(A00.FR.404); unset: not checked.",
+    )
+    tls_ciphers: str = Field(
+        DEFAULT_TLS_CIPHERS, min_length=1, description="OpenSSL list of TLS 1.2 cipher suites."
+    )
+    tls_min_version: Literal["1.2", "1.3"] = Field(
+        "1.2", description="Oldest TLS version accepted (A00.FR.313: 1.2 or above)."
+    )
+    tls_reload_interval: float = Field(
+        30.0,
+        ge=0,
+        description="Seconds between looks at the certificate files' modification times "
+        "(renewed files are loaded for new handshakes); 0: only on SIGHUP.",
+    )
+    min_security_profile: int = Field(
+        0,
+        ge=0,
+        le=3,
+        description="Lowest security profile this node accepts from any charger (each "
+        "charger also has its own recorded minimum).",
+    )
+    proxy_mode: Literal["off", "proxy-v2", "headers"] = Field(
+        "off",
+        description="How a TLS-terminating load balancer in CSMS_TRUSTED_PROXIES passes the "
+        "client's TLS identity to CSMS_PORT: PROXY protocol v2 TLVs or X-SSL-* headers.",
+    )
+    trusted_proxies: str = Field(
+        "",
+        description="Comma list of addresses or networks (CIDR) of load balancers whose "
+        "PROXY header or X-SSL-* headers are believed.",
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: str) -> str:
+        for entry in filter(None, (part.strip() for part in value.split(","))):
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an address or network") from None
+        return value
+
+    @model_validator(mode="after")
+    def _tls_complete(self) -> NodeSettings:
+        pairs = (
+            ("CSMS_TLS_CERT_FILE", self.tls_cert_file, "CSMS_TLS_KEY_FILE", self.tls_key_file),
+            (
+                "CSMS_TLS_SECOND_CERT_FILE",
+                self.tls_second_cert_file,
+                "CSMS_TLS_SECOND_KEY_FILE",
+                self.tls_second_key_file,
+            ),
+        )
+        for cert_name, cert, key_name, key in pairs:
+            if (cert is None) != (key is None):
+                raise ValueError(f"{cert_name} and {key_name} go together")
+        if self.tls_port is not None and self.tls_cert_file is None:
+            raise ValueError("CSMS_TLS_PORT needs CSMS_TLS_CERT_FILE and CSMS_TLS_KEY_FILE")
+        if self.proxy_mode != "off" and not self.trusted_proxies.strip():
+            raise ValueError(f"CSMS_PROXY_MODE={self.proxy_mode} needs CSMS_TRUSTED_PROXIES")
+        if self.min_security_profile >= 2 and self.tls_port is None and self.proxy_mode == "off":
+            raise ValueError(
+                "CSMS_MIN_SECURITY_PROFILE >= 2 needs CSMS_TLS_PORT or a TLS-terminating "
+                "proxy (CSMS_PROXY_MODE)"
+            )
+        return self
+
     @field_validator("ws_ping_interval", mode="before")
     @classmethod
     def _ping_off(cls, value: object) -> object:
@@ -288,7 +587,7 @@ DEFAULT_JWT_SECRET = "dev-only-insecure-jwt-secret-change-me"
 MIN_JWT_SECRET = 32
 
 
-class BackofficeSettings(CommonSettings):
+class BackofficeSettings(FirmwareSettings, PaymentSettings):
     """Settings of the REST backoffice (``csms backoffice`` / ``csms up``).
 
     ``api_host``/``api_port`` are not ``host``/``port`` so that ``csms up`` can run a node and
@@ -341,6 +640,13 @@ class BackofficeSettings(CommonSettings):
     sse_max_streams: int = Field(
         100, ge=1, description="Concurrent event streams per backoffice process."
     )
+    billing_enabled: bool = Field(
+        True,
+        description="A driver's start (POST /api/v1/me/sessions) is refused when the "
+        "account their token bills to is blocked or closed or a prepaid wallet is below its "
+        "minimum, as the nodes refuse it at Authorize; set it as the nodes' (false: not "
+        "checked).",
+    )
 
     @property
     def default_jwt_secret(self) -> bool:
@@ -364,7 +670,7 @@ class BackofficeSettings(CommonSettings):
             )
 
 
-class WorkerSettings(CommonSettings):
+class WorkerSettings(FirmwareSettings, PaymentSettings):
     """Settings of ``csms worker`` (durable jobs: settlement, invoices, payments)."""
 
     job_concurrency: int = Field(
@@ -398,6 +704,39 @@ class WorkerSettings(CommonSettings):
         gt=0,
         description="Seconds after its end a session with neither a charge nor a review is "
         "settled by the sweep (its job was lost).",
+    )
+    billing_run_schedule: str = Field(
+        "0 4 * * *",
+        description="Cron schedule (UTC) of the billing run: it invoices the last month that "
+        "ended, once per account (a run that finds it done issues nothing).",
+    )
+    invoice_sweep_schedule: str = Field(
+        "*/10 * * * *",
+        description="Cron schedule of the sweep that issues the per-session invoices whose job "
+        "was lost.",
+    )
+
+    payment_sweep_schedule: str = Field(
+        "* * * * *",
+        description="Cron schedule of the sweep for card payments whose next look is due "
+        "(its job was lost).",
+    )
+
+    job_command_timeout: float = Field(
+        30.0,
+        gt=0,
+        description="Seconds a charger has to answer each command a job sends (the "
+        "rollback of a security profile upgrade).",
+    )
+
+    firmware_tick_interval: float = Field(
+        5.0,
+        gt=0,
+        description="Seconds between two looks at each unfinished firmware campaign (time "
+        "outs, halts, next waves, whom to send the update now).",
+    )
+    firmware_command_timeout: float = Field(
+        30.0, gt=0, le=300, description="Seconds a charger has to answer UpdateFirmware."
     )
 
     @model_validator(mode="after")

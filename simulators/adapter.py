@@ -39,6 +39,10 @@ class VersionAdapter(Protocol):
     #: CALLERROR code per kind: format, occurrence, type, property (see schemas),
     #: and not_implemented, not_supported, internal, framing.
     error_codes: Mapping[str, str]
+    #: The configuration key/variable of the security profile in force, and (2.0.1) the
+    #: order of the network connection profiles (:mod:`simulators.security`).
+    security_profile_key: str
+    priority_key: str | None
 
     def default_configuration(self, config: StationConfig) -> tuple[dict[str, str], set[str]]:
         """Initial configuration keys/variables, and which of them are read-only."""

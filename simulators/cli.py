@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import signal
+import ssl
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -28,7 +29,8 @@ PASSWORD_ENV = "CSMS_SIM_PASSWORD"
 SCENARIOS = ("session", "boot", "idle")
 HTTP_HINTS = {
     401: "check --password",
-    403: "check --password and that the charge point is allowed",
+    403: "check --password, --client-cert and that the charge point is allowed (a charger "
+    "that used a higher security profile may not come back with a lower one)",
     404: "check --url and --id",
 }
 
@@ -60,6 +62,31 @@ def _currency(text: str) -> str:
     return text
 
 
+def _share(text: str) -> float:
+    """``5%``, ``5`` (percent) -> 0.05."""
+    try:
+        value = float(text.strip().removesuffix("%")) / 100
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a percentage: {text}") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be between 0% and 100%: {text}")
+    return value
+
+
+def _add_firmware_failures(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--fail-download", type=_share, default=0.0, help="share of firmware downloads that fail"
+    )
+    parser.add_argument(
+        "--fail-install", type=_share, default=0.0, help="share of firmware installs that fail"
+    )
+    parser.add_argument(
+        "--bad-signature",
+        action="store_true",
+        help="every firmware signature check fails (InvalidSignature)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (subcommands: ``run``; ``fleet`` is to come)."""
     parser = argparse.ArgumentParser(prog="csms-sim", description=__doc__.splitlines()[0])
@@ -70,6 +97,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--version", choices=("1.6", "2.0.1"), default="1.6", help="OCPP version")
     run.add_argument(
         "--password", help=f"HTTP Basic password (security profile 1); or set {PASSWORD_ENV}"
+    )
+    run.add_argument("--ca-file", help="CA that signed the CSMS certificate (wss:// URLs)")
+    run.add_argument("--client-cert", help="charging station certificate, PEM (security profile 3)")
+    run.add_argument("--client-key", help="its private key, PEM")
+    run.add_argument(
+        "--secure-url", help="wss:// URL to use when the CSMS raises the 1.6 SecurityProfile"
     )
     run.add_argument("--scenario", choices=SCENARIOS, default="session")
     run.add_argument("--connectors", type=_positive_int, default=1)
@@ -88,6 +121,10 @@ def build_parser() -> argparse.ArgumentParser:
         default="EUR",
         help="ISO 4217 code (2.0.1 TariffCostCtrlr.Currency)",
     )
+    run.add_argument("--vendor", default="SimVendor", help="BootNotification vendor")
+    run.add_argument("--model", default="SimModel", help="BootNotification model")
+    run.add_argument("--firmware-version", default="1.0.0", help="the version it boots with")
+    _add_firmware_failures(run)
     run.add_argument("--verbose", action="store_true", help="log every frame")
     _add_fleet(commands)
     return parser
@@ -115,6 +152,8 @@ def _add_fleet(commands: Any) -> None:
         "--warmup", type=float, default=5.0, help="seconds after the ramp before latencies count"
     )
     fleet.add_argument("--no-spread", action="store_true", help="all connections from 127.0.0.1")
+    fleet.add_argument("--firmware-version", default="1.0.0", help="the version they boot with")
+    _add_firmware_failures(fleet)
 
 
 def _config(args: argparse.Namespace) -> StationConfig:
@@ -128,6 +167,16 @@ def _config(args: argparse.Namespace) -> StationConfig:
         call_timeout=args.call_timeout,
         display_cost_and_price=args.display_cost,
         currency=args.currency,
+        vendor=args.vendor,
+        model=args.model,
+        firmware_version=args.firmware_version,
+        fail_download=args.fail_download,
+        fail_install=args.fail_install,
+        bad_signature=args.bad_signature,
+        ca_file=args.ca_file,
+        client_cert_file=args.client_cert,
+        client_key_file=args.client_key,
+        secure_url=args.secure_url,
     )
 
 
@@ -160,6 +209,8 @@ def describe(exc: BaseException) -> str:
         return "connection closed by the CSMS"
     if isinstance(exc, TimeoutError):
         return "timed out waiting for the CSMS"
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS failed: {exc.reason or exc} (check --ca-file, --client-cert)"
     if isinstance(exc, OSError):
         return f"cannot connect: {exc.strerror or exc}"
     return str(exc) or type(exc).__name__
@@ -198,6 +249,10 @@ def _fleet(args: argparse.Namespace) -> int:
         id_token=args.id_token,
         spread_addresses=not args.no_spread,
         warmup=args.warmup,
+        firmware_version=args.firmware_version,
+        fail_download=args.fail_download,
+        fail_install=args.fail_install,
+        bad_signature=args.bad_signature,
     )
     summary = run_fleet(profile)
     sys.stdout.write(json.dumps(summary) + "\n")
@@ -219,7 +274,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         summary = asyncio.run(_run(args))
     except KeyboardInterrupt:
         return 130
-    except (SimulatorError, InvalidHandshake, InvalidURI, OSError) as exc:
+    except (SimulatorError, InvalidHandshake, InvalidURI, OSError, ValueError) as exc:
         sys.stderr.write(f"csms-sim: error: {describe(exc)}\n")
         return 1
     sys.stdout.write(json.dumps(summary) + "\n")

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from simulators.config import StationConfig
 from simulators.display import Display
+from simulators.security import StationSecurity
 from simulators.state import StationState
 from simulators.transaction import Transaction
+
+if TYPE_CHECKING:
+    from simulators.firmware import Fetched
 
 AfterAction = Callable[[], Awaitable[object]]
 
@@ -38,6 +42,13 @@ class StationContext(Protocol):
 
     @property
     def pending_transaction_messages(self) -> int: ...
+
+    @property
+    def security(self) -> StationSecurity:
+        """The security profile in force and the network profiles (simulators.security)."""
+
+    async def switch_security_profile(self) -> None:
+        """Reconnect with the profile just accepted (1.6 A05), falling back if it fails."""
 
     def after(self, action: AfterAction) -> None:
         """Run ``action`` after the response to the current CALL has been sent."""
@@ -70,6 +81,12 @@ class StationContext(Protocol):
 
     async def end_charging(self, tx: Transaction, reason: str) -> None:
         """Stop a session (and its periodic meter values) and make the connector Available."""
+
+    async def fetch_firmware(self, location: str, retries: int) -> Fetched:
+        """Download a firmware file (simulators.firmware.fetch)."""
+
+    async def restart_with_firmware(self, version: str) -> None:
+        """Reboot into firmware ``version``: reconnect, boot, report the connectors."""
 
 
 Handler = Callable[[StationContext, dict[str, Any]], dict[str, Any]]

@@ -11,6 +11,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
 from simulators.config import StationConfig
+from simulators.security import Endpoint, initial_profile, ssl_context
 
 #: Frames mentioning these are never logged verbatim.
 SECRET_MARKERS = ("AuthorizationKey", "BasicAuthPassword")
@@ -49,14 +50,21 @@ def redact(frame: str) -> str:
     return _SECRET_VALUE.sub(r'\1"***"', frame)
 
 
-async def open_connection(config: StationConfig, default_subprotocol: str) -> ClientConnection:
-    """Connect to the CSMS; raises ``websockets.exceptions.InvalidStatus`` on HTTP errors."""
+async def open_connection(
+    config: StationConfig, default_subprotocol: str, via: Endpoint | None = None
+) -> ClientConnection:
+    """Connect to the CSMS (``via`` one of the station's endpoints, else ``config.url``);
+    raises ``websockets.exceptions.InvalidStatus`` on HTTP errors, ``ssl.SSLError`` when
+    TLS fails."""
+    via = via or Endpoint(config.url, initial_profile(config))
     headers = {}
-    if config.password is not None:
+    # profile 3: the certificate authenticates the station, no password is sent
+    if config.password is not None and via.security_profile <= 2:
         headers["Authorization"] = basic_auth(config.charge_point_id, config.password)
     offered = config.subprotocols if config.subprotocols is not None else [default_subprotocol]
     return await connect(
-        endpoint(config),
+        f"{via.url.rstrip('/')}/{quote(config.charge_point_id, safe='')}",
+        ssl=ssl_context(config, via),
         subprotocols=[Subprotocol(name) for name in offered],
         additional_headers=headers,
         open_timeout=config.open_timeout,

@@ -18,10 +18,13 @@ offline queue (:mod:`simulators.outbox`) so none is lost while the station is of
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from typing import Any
 
-from simulators import framing, meter
+from websockets.exceptions import InvalidHandshake
+
+from simulators import firmware, framing, meter
 from simulators.adapter import VersionAdapter, adapter_for
 from simulators.charging import MeterLoop
 from simulators.config import StationConfig
@@ -40,6 +43,7 @@ from simulators.framing import Call, CallErrorFrame, CallResult
 from simulators.link import open_connection
 from simulators.offline import TransactionMessage
 from simulators.outbox import Outbox
+from simulators.security import Endpoint, StationSecurity
 from simulators.state import StationState
 from simulators.transaction import Transaction
 
@@ -59,10 +63,17 @@ class Station:
     """One simulated charging station (see the module docstring)."""
 
     def __init__(self, config: StationConfig, *, adapter: VersionAdapter | None = None) -> None:
-        self.config = config
+        self._config = config
         self.adapter = adapter or adapter_for(config.version)
         configuration, readonly = self.adapter.default_configuration(config)
         self.state = StationState(configuration=configuration, readonly=readonly)
+        #: the security profile in force and where to connect (simulators.security)
+        self.security = StationSecurity(
+            config,
+            self.state.configuration,
+            profile_key=self.adapter.security_profile_key,
+            priority_key=self.adapter.priority_key,
+        )
         self.log = StationLog(logger, {"charge_point_id": config.charge_point_id})
         display_log = logging.getLogger("simulators.display")
         #: what the station's display shows (tariff texts, running and final costs)
@@ -76,6 +87,17 @@ class Station:
         self._after_actions: list[AfterAction] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self._meter_loops: dict[int, MeterLoop] = {}
+
+    @property
+    def config(self) -> StationConfig:
+        return self._config
+
+    @config.setter
+    def config(self, config: StationConfig) -> None:
+        """A new configuration (another URL, other credentials) applies from the next
+        connection on."""
+        self._config = config
+        self.security.reconfigure(config)
 
     # -- connection -------------------------------------------------------------------
 
@@ -97,9 +119,39 @@ class Station:
         """
         if self.connected:
             raise SimulatorError("already connected")
-        ws = await open_connection(self.config, self.adapter.subprotocol)
+        await self._open(self.security.endpoint)
+
+    async def _open(self, endpoint: Endpoint) -> None:
+        ws = await open_connection(self.config, self.adapter.subprotocol, endpoint)
         self._connection = Connection(ws, self, self.config.call_timeout, self.log)
-        self.log.info("connected (subprotocol %s)", ws.subprotocol)
+        self.log.info(
+            "connected (subprotocol %s, security profile %d)",
+            ws.subprotocol,
+            endpoint.security_profile,
+        )
+
+    async def connect_in_order(self) -> None:
+        """Connect the way a station does after a reboot or a profile change: each of
+        :meth:`StationSecurity.connection_order` in turn until one works (2.0.1
+        NetworkConfigurationPriority; 1.6 the new SecurityProfile, then the old one)."""
+        failure: BaseException | None = None
+        for endpoint in self.security.connection_order():
+            try:
+                await self._open(endpoint)
+            except (OSError, InvalidHandshake, TimeoutError) as exc:
+                self.log.warning("cannot connect to %s: %r", endpoint.url, exc)
+                failure = exc
+                continue
+            self.security.connected(endpoint)
+            return
+        assert failure is not None
+        raise failure
+
+    async def switch_security_profile(self) -> None:
+        """Reconnect with the SecurityProfile just accepted (1.6 whitepaper A05.FR.06-08)."""
+        if self._connection is not None:
+            await self._connection.close()
+        await self.connect_in_order()
 
     async def reconnect(self) -> None:
         """Connect again with the same configuration (dropping a connection still open)."""
@@ -356,8 +408,29 @@ class Station:
         if self._connection is not None:
             await self._connection.close()
         self.log.info("rebooting (%s)", reason)
-        await self.connect()
+        await self.connect_in_order()
         await self.boot(reason="RemoteReset")
+        for connector_id in range(1, self.config.connectors + 1):
+            await self.status_notification(connector_id, "Available")
+
+    async def fetch_firmware(self, location: str, retries: int) -> firmware.Fetched:
+        """Download a firmware file over HTTP(S) (resuming a broken download)."""
+        return await firmware.fetch(location, retries=retries, timeout=self.config.call_timeout)
+
+    async def restart_with_firmware(self, version: str) -> None:
+        """What a charger does to activate new firmware: its sessions end, it reboots and
+        boots with the new version (2.0.1 reason FirmwareUpdate), reports its connectors."""
+        for tx in list(self.state.transactions.values()):
+            await self.end_charging(tx, "Reboot")
+        for loop in list(self._meter_loops.values()):
+            await loop.stop()
+        self._meter_loops.clear()
+        if self._connection is not None:
+            await self._connection.close()
+        self.config = dataclasses.replace(self.config, firmware_version=version)
+        self.log.info("rebooting into firmware %s", version)
+        await self.connect()
+        await self.boot(reason="FirmwareUpdate")
         for connector_id in range(1, self.config.connectors + 1):
             await self.status_notification(connector_id, "Available")
 

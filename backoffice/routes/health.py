@@ -1,11 +1,13 @@
-"""Liveness, readiness and Prometheus metrics (no credentials: for probes and scrapers)."""
+"""Liveness, readiness (no credentials: for probes) and Prometheus metrics (the scrape
+token, not a user's)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Annotated
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Header, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.exceptions import RedisError
 
@@ -15,6 +17,7 @@ from backoffice.routes import API
 from backoffice.schemas.common import Status
 from backoffice.schemas.nodes import ReadyChecks
 from backoffice.services import live
+from csms.scrape import BEARER_CHALLENGE, scrape_refusal
 
 log = logging.getLogger(__name__)
 
@@ -56,10 +59,26 @@ async def ready(_: Public, state: StateDep) -> ReadyChecks | Response:
     return checks
 
 
-@metrics_router.get("/metrics", response_class=Response)
-async def metrics(_: Public, state: StateDep) -> Response:
+@metrics_router.get(
+    "/metrics",
+    response_class=Response,
+    responses={401: {"description": "no or a wrong scrape token"}, 404: {"description": "off"}},
+)
+async def metrics(
+    _: Public,
+    state: StateDep,
+    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> Response:
     """Prometheus text format: requests by route and status, latency, command outcomes,
-    breaker states, live nodes and their charger counts."""
+    breaker states, live nodes and their charger counts. Not a user route: it takes the
+    scrape token ``CSMS_METRICS_TOKEN`` as a bearer token (without one configured: open in
+    dev, 404 in production)."""
+    settings = state.settings
+    refusal = scrape_refusal(authorization, settings.metrics_token, dev=settings.is_dev)
+    if refusal is not None:
+        status, reason = refusal
+        headers = {"WWW-Authenticate": BEARER_CHALLENGE} if status == 401 else None
+        return problem(status, reason, instance="/metrics", headers=headers)
     try:
         nodes = await live.live_nodes(state)
     except (RedisError, OSError) as exc:

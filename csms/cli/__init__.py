@@ -14,12 +14,17 @@ import os
 from collections.abc import Sequence
 
 from csms.cli import (
+    accounts,
     cdrs,
     chargers,
     commands,
+    firmware,
+    invoices,
     journal,
     nodes,
+    payments,
     platform,
+    reviews,
     sites,
     tariffs,
     tokens,
@@ -46,7 +51,12 @@ def build_parser() -> argparse.ArgumentParser:
     users.add_parsers(sub)
     sites.add_parsers(sub)
     tariffs.add_parsers(sub)
+    firmware.add_parsers(sub)
     cdrs.add_parsers(sub)
+    accounts.add_parsers(sub)
+    reviews.add_parsers(sub)
+    invoices.add_parsers(sub)
+    payments.add_parsers(sub)
     return parser
 
 

@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import os
 
+from csms.cli import security_profiles
 from csms.cli.support import (
     Subparsers,
     common_settings,
@@ -261,3 +262,4 @@ def add_parsers(sub: Subparsers) -> None:
     events.add_argument("--limit", type=int, default=100)
     events.add_argument("--json", action="store_true", help="print JSON with the payloads")
     events.set_defaults(func=cmd_charger_events)
+    security_profiles.add_charger_parsers(charger)

@@ -88,6 +88,10 @@ async def _run_node(settings: NodeSettings, *, migrate_first: bool) -> int:
             f"csms node {settings.node_id}: chargers connect to "
             f"ws://{settings.host}:{node.port}/ocpp/{{charge_point_id}}"
         )
+        if node.tls_port is not None:
+            out(f"  and wss://{settings.host}:{node.tls_port}/ocpp/{{charge_point_id}}")
+            # a renewed server certificate: new handshakes use it, open sockets stay
+            loop.add_signal_handler(signal.SIGHUP, node.reload_tls)
         await stop.wait()
     return 0
 
@@ -115,8 +119,11 @@ async def _run_worker(settings: WorkerSettings, stop: asyncio.Event) -> None:
     from csms.worker.runtime import run_until_stopped, running_worker
 
     database_url = await bootstrap.database_url(settings)
-    async with running_worker(settings, database_url) as worker:
-        out("csms worker: running durable jobs (settlement, invoices, payments)")
+    redis_url = await bootstrap.redis_url(settings)
+    async with running_worker(settings, database_url, redis_url) as worker:
+        out(
+            "csms worker: running durable jobs (settlement, invoices, payments, firmware campaigns)"
+        )
         await run_until_stopped(worker, stop)
 
 

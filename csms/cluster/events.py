@@ -24,6 +24,8 @@ from csms.cluster.tasks import stop_task
 from csms.domain.transactions import SessionEvent, SessionRef
 from csms.services.hooks import (
     ConnectorStatusChanged,
+    FirmwareCampaignChanged,
+    FirmwareTargetChanged,
     Hooks,
     SessionCostComputed,
     SessionEnded,
@@ -240,3 +242,37 @@ def _session(ref: SessionRef, event: SessionEvent | None) -> dict[str, Any]:
         "trigger_reason": event.trigger_reason,
         "charging_state": event.charging_state,
     }
+
+
+# Firmware campaigns (csms.services.firmware): what `csms firmware rollout watch` follows
+FIRMWARE_TARGET = "firmware.target"  # one charger's update changed state
+FIRMWARE_CAMPAIGN = "firmware.campaign"  # created, paused, resumed, halted, wave started, ...
+
+
+def publish_firmware_hooks(hooks: Hooks, publisher: EventPublisher) -> None:
+    """Publish firmware campaign changes as live events (the node's tracker and the
+    worker's orchestrator emit them)."""
+
+    def target(e: FirmwareTargetChanged) -> None:
+        publisher.publish(
+            FIRMWARE_TARGET,
+            e.charge_point_id,
+            campaign_id=e.campaign_id,
+            state=e.state,
+            status=e.status,
+            failure=e.failure,
+            attempts=e.attempts,
+        )
+
+    def campaign(e: FirmwareCampaignChanged) -> None:
+        publisher.publish(
+            FIRMWARE_CAMPAIGN,
+            "",
+            campaign_id=e.campaign_id,
+            kind=e.kind,
+            status=e.status,
+            detail=e.detail,
+        )
+
+    hooks.subscribe(FirmwareTargetChanged, target)
+    hooks.subscribe(FirmwareCampaignChanged, campaign)

@@ -85,6 +85,10 @@ class Account:
         return self.kind == PREPAID
 
 
+# no amount an operator gives reaches this (and quantizing one that large would overflow)
+MAX_AMOUNT = Decimal(10) ** 15
+
+
 def check_account(kind: str, currency: str, name: str) -> None:
     if kind not in (PREPAID, POSTPAID):
         raise InvalidInput("kind: prepaid or postpaid")
@@ -104,8 +108,14 @@ def check_amount(value: object, field: str, currency: str) -> Decimal:
         raise InvalidInput(f"{field}: not a number")
     if amount <= 0:
         raise InvalidInput(f"{field}: must be positive")
+    if amount >= MAX_AMOUNT:
+        raise InvalidInput(f"{field}: must be below {MAX_AMOUNT:,}")
     places = minor_unit_places(currency)
-    if amount != amount.quantize(Decimal(1).scaleb(-places)):
+    try:
+        exact = amount == amount.quantize(Decimal(1).scaleb(-places))
+    except ArithmeticError:  # more digits than a decimal holds
+        raise InvalidInput(f"{field}: too large") from None
+    if not exact:
         raise InvalidInput(f"{field}: at most {places} decimals in {currency}")
     return amount
 

@@ -135,7 +135,7 @@ _SPECS: dict[str, tuple[str, tuple[str, ...]]] = {
     # -- firmware and logs -------------------------------------------------------------------
     "update_firmware": (
         "Download and install firmware",
-        ("location", "retrieve_date", "retries", "retry_interval", "request_id"),
+        ("location", "retrieve_date", "install_date", "retries", "retry_interval", "request_id"),
     ),
     "signed_update_firmware": (
         "Download, verify and install signed firmware",

@@ -20,6 +20,7 @@ class TokenStatus(Enum):
     INVALID = "Invalid"
     CONCURRENT_TX = "ConcurrentTx"
     UNKNOWN = "Unknown"
+    NO_CREDIT = "NoCredit"  # the token's prepaid account cannot pay (csms.domain.accounts)
 
 
 @dataclass(frozen=True, slots=True)

@@ -51,6 +51,14 @@ class NodeMetrics:
         )
         self._limited_children = {limit: self._limited.labels(limit) for limit in LIMITS}
         self.limited_counts = dict.fromkeys(LIMITS, 0)  # the same, for tests and logs
+        self._refused = Counter(
+            "csms_node_refused_connections_total",
+            "Connections refused for security: downgrade, certificate (CN/O), "
+            "tls_certificate and tls_protocol (TLS handshake), proxy and headers (claims "
+            "from an untrusted address), profile (below CSMS_MIN_SECURITY_PROFILE)",
+            ["reason"],
+            registry=self.registry,
+        )
         self._message_children: dict[tuple[str, str], Counter] = {}
         self._latency_children: dict[str, Histogram] = {}
 
@@ -76,6 +84,9 @@ class NodeMetrics:
         """Something was refused by ``limit`` (one of ``csms.node.limits.LIMITS``)."""
         self._limited_children[limit].inc()
         self.limited_counts[limit] += 1
+
+    def refused(self, reason: str) -> None:
+        self._refused.labels(reason).inc()
 
     def render(self) -> str:
         return generate_latest(self.registry).decode()

@@ -14,7 +14,7 @@ from datetime import timedelta
 import asyncpg
 
 from csms.cluster.connect import RedisClient, describe, redis_client
-from csms.cluster.events import EventPublisher, publish_hooks
+from csms.cluster.events import EventPublisher, publish_firmware_hooks, publish_hooks
 from csms.cluster.keys import Keys
 from csms.cluster.tasks import stop_task
 from csms.domain.clock import Clock, utc_now
@@ -24,12 +24,13 @@ from csms.node.metrics import NodeMetrics
 from csms.node.server import Connections, Node, NodeDeps
 from csms.node.sweep import Sweep
 from csms.services import PricingOptions, Services
+from csms.services.firmware import FirmwareTracker
 from csms.services.hooks import ChargerBooted, Hooks
 from csms.settings import NodeSettings
 from csms.store import journal as journal_store
 from csms.store.batching import BatchWriter, Row
 from csms.store.pool import create_pool
-from csms.store.postgres import PostgresStores
+from csms.store.postgres import PostgresFirmware, PostgresStores
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +90,7 @@ async def running_node(
         redis = redis_client(redis_url)
         publisher = EventPublisher(redis, keys, settings.node_id)
         publish_hooks(hooks, publisher)
+        publish_firmware_hooks(hooks, publisher)
     services = Services(
         stores,
         clock=clock,
@@ -132,6 +134,8 @@ async def running_node(
         membership=membership,
     )
     hooks.subscribe(ChargerBooted, node.on_booted)
+    # firmware campaigns: this node records the statuses and boots of the chargers it holds
+    FirmwareTracker(PostgresFirmware(pool), clock=clock, hooks=hooks).attach(hooks)
     purge = asyncio.create_task(_purge_journal(pool, settings, clock))
     sweeping: asyncio.Task[None] | None = None
     pushing: asyncio.Task[None] | None = None

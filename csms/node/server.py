@@ -29,20 +29,33 @@ from csms.cluster.routing import Owner
 from csms.cluster.tasks import stop_task
 from csms.domain.charge_points import valid_charge_point_id
 from csms.domain.chargers import ACCEPTED, Charger
+from csms.domain.security_profiles import DESCRIPTIONS, connection_profile
 from csms.domain.transactions import Transaction
+from csms.errors import NotFound
 from csms.logs import ChargerLog
 from csms.networks import parse_networks
 from csms.node.connection import ChargerConnection
 from csms.node.context import Context
+from csms.node.edge import (
+    EdgeConnection,
+    EdgePolicy,
+    EdgeRefusal,
+    Transport,
+    connection_class,
+    transport_of,
+)
 from csms.node.journal import JournalSink
 from csms.node.keepalive import Keepalive
 from csms.node.limits import ChargerLimits, SourceLimits
 from csms.node.membership import Membership
 from csms.node.metrics import NodeMetrics
 from csms.node.price_display import DisplayPusher
+from csms.node.proxy import TrustedProxies
 from csms.node.session_check import can_ask, check_open_sessions
+from csms.node.tls import ServerTls
 from csms.node.versions import BY_SUBPROTOCOL, PREFERRED
 from csms.passwords import verify_password
+from csms.scrape import BEARER_CHALLENGE, scrape_refusal
 from csms.services import Services
 from csms.services.hooks import ChargerBooted
 from csms.services.link import ChargerLink
@@ -132,21 +145,30 @@ class CredentialCache:
 
 
 def limited_connections(
-    limits: SourceLimits, metrics: NodeMetrics | None
-) -> type[ServerConnection]:
-    """A ServerConnection class that applies ``limits`` to each accepted connection, before
-    anything else is done for it: one refused is reset at once (no HTTP response, no
-    handler task), so a flood costs the node as little as it can."""
+    base: type[EdgeConnection], limits: SourceLimits, metrics: NodeMetrics | None
+) -> type[EdgeConnection]:
+    """A connection class (``base``: a listener's, csms.node.edge) that applies ``limits``
+    to each accepted connection before anything else is done for it: one refused is reset
+    at once (no HTTP response, no handler task), so a flood costs the node as little as it
+    can.
 
-    class LimitedConnection(ServerConnection):
+    Behind a trusted balancer that sends a PROXY v2 header (``CSMS_PROXY_MODE=proxy-v2``)
+    the source is the client the header names, counted once the header is read; the
+    balancer's own connections (health checks: a LOCAL header or none) are not limited.
+    """
+
+    class LimitedConnection(base):  # type: ignore[valid-type,misc]
         _source: str | None = None
-        _refused = False
+        _limited = False  # refused at accept: nothing was set up for it
 
         def connection_made(self, transport: asyncio.BaseTransport) -> None:
             source = peer_host(transport)
+            if self.expect_proxy and self.policy.trusted.trusts(source):
+                super().connection_made(transport)  # counted by its PROXY header's source
+                return
             refused = limits.admit(source)
             if refused is not None:
-                self._refused = True
+                self._limited = True
                 if metrics is not None:
                     metrics.limited(refused)
                 # a reset, not a close handshake (uvloop's transports are no
@@ -156,8 +178,19 @@ def limited_connections(
             self._source = source
             super().connection_made(transport)
 
+        def admit_client(self, address: str | None) -> bool:
+            if address is None:
+                return True
+            refused = limits.admit(address)
+            if refused is not None:
+                if metrics is not None:
+                    metrics.limited(refused)
+                return False
+            self._source = address
+            return True
+
         def connection_lost(self, exc: Exception | None) -> None:
-            if not self._refused:  # a refused one never set anything up
+            if not self._limited:  # a refused one never set anything up
                 super().connection_lost(exc)
 
         async def handshake(self, *args: Any, **kwargs: Any) -> None:
@@ -193,7 +226,7 @@ class Node:
         self.connections: Connections = {} if connections is None else connections
         # Without a cluster, epochs are local: they still fence DB connection records.
         self._local_epochs = itertools.count(1)
-        self._handshakes: weakref.WeakKeyDictionary[ServerConnection, Charger] = (
+        self._handshakes: weakref.WeakKeyDictionary[ServerConnection, tuple[Charger, int]] = (
             weakref.WeakKeyDictionary()
         )
         self._credentials = CredentialCache()
@@ -212,6 +245,14 @@ class Node:
             max_pending_calls=settings.charger_max_pending_calls,
         )
         self._server: Server | None = None
+        self._tls_server: Server | None = None
+        self._tls_watch: asyncio.Task[None] | None = None
+        # the TLS files are loaded now: a node with unreadable ones refuses to start
+        self.tls = (
+            ServerTls(self.settings, on_refused=lambda kind, _: self._refused(f"tls_{kind}"))
+            if self.settings.tls_port is not None
+            else None
+        )
         self._keepalive: asyncio.Task[None] | None = None
         self.pusher = DisplayPusher(
             self.connections,
@@ -226,23 +267,66 @@ class Node:
         sockets = self._server.sockets
         return int(sockets[0].getsockname()[1])
 
+    @property
+    def tls_port(self) -> int | None:
+        """The wss:// listener's port (None without one)."""
+        if self._tls_server is None:
+            return None
+        return int(self._tls_server.sockets[0].getsockname()[1])
+
+    def _refused(self, reason: str) -> None:
+        if self.deps.metrics is not None:
+            self.deps.metrics.refused(reason)
+
+    def reload_tls(self) -> bool:
+        """Load renewed certificate files now (SIGHUP): new handshakes use them, open
+        connections keep theirs. False without TLS or when the files do not load."""
+        return self.tls.reload(force=True) if self.tls is not None else False
+
     async def start(self) -> None:
         settings = self.settings
+        policy = EdgePolicy(
+            settings.proxy_mode, TrustedProxies(settings.trusted_proxies), self._refused
+        )
+        options: dict[str, Any] = {
+            "subprotocols": SUPPORTED_SUBPROTOCOLS,
+            "select_subprotocol": self._select_subprotocol,
+            "process_request": self._process_request,
+            "compression": "deflate" if settings.ws_compression else None,
+            "max_size": settings.max_frame_bytes,
+            "open_timeout": settings.open_timeout,
+            "ping_interval": None,  # one Keepalive task for all connections
+            "server_header": None,
+            "backlog": settings.listen_backlog,
+        }
         self._server = await serve(
             self._serve,
             settings.host,
             settings.port,
-            subprotocols=SUPPORTED_SUBPROTOCOLS,
-            select_subprotocol=self._select_subprotocol,
-            process_request=self._process_request,
-            compression="deflate" if settings.ws_compression else None,
-            max_size=settings.max_frame_bytes,
-            open_timeout=settings.open_timeout,
-            ping_interval=None,  # one Keepalive task for all connections
-            server_header=None,
-            backlog=settings.listen_backlog,
-            create_connection=limited_connections(self.source_limits, self.deps.metrics),
+            create_connection=limited_connections(
+                connection_class(policy, expect_proxy=settings.proxy_mode == "proxy-v2"),
+                self.source_limits,
+                self.deps.metrics,
+            ),
+            **options,
         )
+        if self.tls is not None:
+            self._tls_server = await serve(
+                self._serve,
+                settings.host,
+                settings.tls_port,
+                ssl=self.tls.context,
+                create_connection=limited_connections(
+                    connection_class(policy, expect_proxy=False),
+                    self.source_limits,
+                    self.deps.metrics,
+                ),
+                **options,
+            )
+            if settings.tls_reload_interval:
+                self._tls_watch = asyncio.create_task(
+                    self.tls.watch(settings.tls_reload_interval), name="tls-reload"
+                )
         if settings.ws_ping_interval:
             keepalive = Keepalive(
                 lambda: (c.websocket for c in self.connections.values()),
@@ -256,6 +340,16 @@ class Node:
             self.port,
             PATH_PREFIX,
         )
+        if self._tls_server is not None:
+            log.info(
+                "node %s listening on wss://%s:%d%s{id}",
+                settings.node_id,
+                settings.host,
+                self.tls_port,
+                PATH_PREFIX,
+            )
+        if settings.metrics_token is None and not settings.is_dev:
+            log.warning("GET /metrics is disabled: set CSMS_METRICS_TOKEN to scrape this node")
 
     async def stop(self, *, batch: int = 500, pause: float = 0.05) -> None:
         """Drain: stop accepting, then close sockets with 1001 in batches so chargers
@@ -263,10 +357,16 @@ class Node:
         if self._server is None:
             return
         server, self._server = self._server, None
+        tls_server, self._tls_server = self._tls_server, None
         if self._keepalive is not None:
             await stop_task(self._keepalive)
             self._keepalive = None
+        if self._tls_watch is not None:
+            await stop_task(self._tls_watch)
+            self._tls_watch = None
         server.close(close_connections=False)
+        if tls_server is not None:
+            tls_server.close(close_connections=False)
         open_connections = list(self.connections.values())
         for start in range(0, len(open_connections), batch):
             chunk = open_connections[start : start + batch]
@@ -279,6 +379,8 @@ class Node:
         # handlers may be waiting for a batch to fill: write it now so they can finish
         await self.deps.flush_writes()
         await server.wait_closed()
+        if tls_server is not None:
+            await tls_server.wait_closed()
 
     async def on_booted(self, booted: ChargerBooted) -> None:
         """Hook: a charger booted; once Accepted has been answered, ask it about the
@@ -310,20 +412,39 @@ class Node:
         if request.path == READY_PATH:
             return await self._ready(connection)
         if request.path == METRICS_PATH and self.deps.metrics is not None:
-            return connection.respond(HTTPStatus.OK, self.deps.metrics.render())
+            return self._metrics(connection, request)
         charge_point_id = charge_point_id_from_path(request.path)
         if charge_point_id is None:
             return connection.respond(HTTPStatus.NOT_FOUND, "expected /ocpp/{charge_point_id}\n")
+        try:
+            transport = transport_of(connection, request.headers)
+        except EdgeRefusal as exc:
+            log.warning("connection refused for %s: %s", charge_point_id, exc.reason)
+            return connection.respond(exc.status, exc.reason + "\n")
         charger = await self.services.chargers.lookup(charge_point_id)
         if charger is None:
             log.warning("connection refused: unknown charger %s", charge_point_id)
             return connection.respond(HTTPStatus.NOT_FOUND, "unknown charge point\n")
-        if not await self._authenticated(charger, request.headers):
+        certificate = self._certificate_refusal(charger, transport)
+        if certificate is not None:
+            log.warning("connection refused for %s: %s", charge_point_id, certificate)
+            self._refused("certificate")
+            return connection.respond(HTTPStatus.FORBIDDEN, certificate + "\n")
+        has_certificate = transport.subject is not None
+        if not has_certificate and not await self._authenticated(charger, request.headers):
             log.warning("connection refused: bad credentials for %s", charge_point_id)
             response = connection.respond(HTTPStatus.UNAUTHORIZED, "authentication required\n")
             response.headers["WWW-Authenticate"] = 'Basic realm="csms", charset="UTF-8"'
             return response
-        self._handshakes[connection] = charger
+        profile = connection_profile(
+            tls=transport.tls,
+            certificate=has_certificate,
+            basic=not has_certificate and charger.auth_mode != "none",
+        )
+        refusal = await self._profile_refusal(charger, profile, transport)
+        if refusal is not None:
+            return connection.respond(HTTPStatus.FORBIDDEN, refusal + "\n")
+        self._handshakes[connection] = (charger, profile)
         return None
 
     async def _ready(self, connection: ServerConnection) -> Response:
@@ -336,6 +457,73 @@ class Node:
         )
         response.headers["Content-Type"] = "application/json"
         return response
+
+    def _metrics(self, connection: ServerConnection, request: Request) -> Response:
+        assert self.deps.metrics is not None
+        settings = self.settings
+        refusal = scrape_refusal(
+            request.headers.get("Authorization"), settings.metrics_token, dev=settings.is_dev
+        )
+        if refusal is None:
+            return connection.respond(HTTPStatus.OK, self.deps.metrics.render())
+        response = connection.respond(refusal[0], refusal[1] + "\n")
+        if refusal[0] == HTTPStatus.UNAUTHORIZED:
+            response.headers["WWW-Authenticate"] = BEARER_CHALLENGE
+        return response
+
+    def _certificate_refusal(self, charger: Charger, transport: Transport) -> str | None:
+        """Why a verified client certificate is not this charger's (A00.FR.404/405)."""
+        subject = transport.subject
+        if subject is None:
+            return None
+        if subject.common_names != (charger.charge_point_id,):
+            return (
+                f"client certificate CN {', '.join(subject.common_names) or '(none)'} is not "
+                "the charge point id"
+            )
+        organization = self.settings.tls_client_organization
+        if (
+            organization is not None
+            and transport.organization_known
+            and organization not in subject.organizations
+        ):
+            return f"client certificate O is not {organization}"
+        return None
+
+    async def _profile_refusal(
+        self, charger: Charger, profile: int, transport: Transport
+    ) -> str | None:
+        """Why a connection at ``profile`` may not be admitted: below this node's floor or
+        below the charger's recorded minimum (a downgrade, refused before it can displace
+        the charger's open connection). Admitted connections raise the minimum."""
+        cid = charger.charge_point_id
+        floor = self.settings.min_security_profile
+        if profile < floor:
+            self._refused("profile")
+            log.warning(
+                "connection refused for %s from %s: security profile %d, this node needs %d",
+                cid,
+                transport.client_address,
+                profile,
+                floor,
+            )
+            return f"security profile {floor} or higher is required"
+        try:
+            admission = await self.services.security_profiles.admit(cid, profile)
+        except NotFound:
+            return "unknown charge point"
+        if admission.admitted:
+            return None
+        self._refused("downgrade")
+        log.warning(
+            "connection refused for %s from %s: security profile %d (%s) is below its minimum %d",
+            cid,
+            transport.client_address,
+            profile,
+            DESCRIPTIONS[profile],
+            admission.minimum,
+        )
+        return f"security profile {admission.minimum} or higher is required for this charger"
 
     async def _authenticated(self, charger: Charger, headers: Headers) -> bool:
         if charger.auth_mode == "none":
@@ -357,7 +545,8 @@ class Node:
     def _select_subprotocol(
         self, connection: ServerConnection, offered: Sequence[Subprotocol]
     ) -> Subprotocol | None:
-        charger = self._handshakes.get(connection)
+        handshake = self._handshakes.get(connection)
+        charger = handshake[0] if handshake is not None else None
         for subprotocol in SUPPORTED_SUBPROTOCOLS:
             if subprotocol not in offered:
                 continue
@@ -367,10 +556,11 @@ class Node:
         return None  # the handler closes the socket at once
 
     async def _serve(self, websocket: ServerConnection) -> None:
-        charger = self._handshakes.pop(websocket, None)
-        if charger is None:  # cannot happen: process_request let it through
+        handshake = self._handshakes.pop(websocket, None)
+        if handshake is None:  # cannot happen: process_request let it through
             await websocket.close(CloseCode.INTERNAL_ERROR, "no handshake state")
             return
+        charger, profile = handshake
         charge_point_id = charger.charge_point_id
         charger_log = ChargerLog(log, charge_point_id)
         subprotocol = websocket.subprotocol
@@ -412,7 +602,9 @@ class Node:
             epoch = connection.owner.epoch if connection.owner is not None else 0
             connection.recorded_epoch = epoch
             await chargers.connected(link, node_id, epoch)
-            charger_log.info("connected with %s (epoch %d)", subprotocol, epoch)
+            charger_log.info(
+                "connected with %s, security profile %d (epoch %d)", subprotocol, profile, epoch
+            )
             if link.accepted:  # back without a reboot
                 if can_ask(connection):
                     connection.start_background(lambda: self._check_sessions(connection, None))

@@ -18,6 +18,7 @@ from csms.services.hooks import ConnectorStatusChanged, Hooks
 from csms.services.ports import Stores
 from csms.services.pricing import PricingService
 from csms.services.reports import ReportService
+from csms.services.security_profiles import SecurityProfileService
 from csms.services.sessions import SessionService
 from csms.services.tariffs import TariffService
 
@@ -47,7 +48,12 @@ class Services:
             boot_retry_interval=boot_retry_interval,
         )
         self.sessions = SessionService(
-            stores.sessions, stores.tokens, stores.meters, clock=clock, hooks=self.hooks
+            stores.sessions,
+            stores.tokens,
+            stores.meters,
+            clock=clock,
+            hooks=self.hooks,
+            billing=billing,
         )
         self.reports = ReportService(stores.reports, stores.chargers, hooks=self.hooks)
         self.tariffs = TariffService(stores.tariffs, stores.chargers, clock=clock)
@@ -62,6 +68,14 @@ class Services:
             update_interval=options.update_interval,
             rounding=options.rounding,
             default_time_zone=options.default_time_zone,
+        )
+        self.security_profiles = SecurityProfileService(
+            stores.security_profiles,
+            stores.chargers,
+            stores.reports,
+            stores.jobs,
+            clock=clock,
+            hooks=self.hooks,
         )
         # reconciliation and pricing attach to the hook points like any feature
         self.hooks.subscribe(ConnectorStatusChanged, self.sessions.on_connector_status)

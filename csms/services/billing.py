@@ -20,7 +20,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from csms.domain.billing import (
+    CLOSED,
     ENERGY_SET,
+    INVOICE_PER_SESSION,
     PRICED_MANUALLY,
     SETTLED,
     Account,
@@ -29,6 +31,7 @@ from csms.domain.billing import (
     Review,
     SettlementFacts,
     ToReview,
+    check_amount,
     manual_bill,
     settle,
 )
@@ -39,6 +42,7 @@ from csms.domain.ledger import Entry, charge_entry, hold_entry, release_entry
 from csms.domain.tariffs import parse_tariff
 from csms.errors import InvalidInput, NotFound
 from csms.services.hooks import Hooks, SessionEnded, SessionStarted
+from csms.services.invoices import session_invoice_job
 from csms.services.ports import BillingStore, JobQueue, PricingStore, TariffStore
 
 log = logging.getLogger(__name__)
@@ -212,6 +216,12 @@ class SettlementService:
         assert facts is not None
         if facts.account is None:
             raise InvalidInput("the session's id token bills to no account: link one first")
+        if facts.account.status == CLOSED:
+            raise InvalidInput(
+                f"account {facts.account.id} is closed: link the token to another account "
+                "(then retry or price), or waive the session"
+            )
+        incl_vat = check_amount(incl_vat, "incl_vat", facts.account.currency)
         bill = manual_bill(facts.account.currency, incl_vat, vat_rate)
         detail = {
             "incl_vat": f"{incl_vat:f}",
@@ -338,7 +348,7 @@ class SettlementService:
             memo=f"session {transaction_pk}",
             created_by=None if resolve is None else resolve[2],
         )
-        return await self._billing.record_charge(
+        charge = await self._billing.record_charge(
             transaction_pk=transaction_pk,
             account=account,
             bill=bill,
@@ -348,6 +358,10 @@ class SettlementService:
             resolve_review=resolve,
             at=self._clock(),
         )
+        if charge is not None and account.invoicing == INVOICE_PER_SESSION:
+            entrypoint, payload, key = session_invoice_job(charge.id)
+            await self._jobs.enqueue(entrypoint, payload, dedupe_key=key)
+        return charge
 
     @staticmethod
     def _release(account: Account | None, transaction_pk: int, held: Decimal) -> Entry | None:

@@ -155,6 +155,40 @@ class NotificationReceived:
     occurred_at: datetime | None
 
 
+@dataclass(frozen=True, slots=True)
+class FirmwareTargetChanged:
+    """A charger's update in a firmware campaign changed state (csms.domain.firmware)."""
+
+    campaign_id: int
+    charge_point_id: str
+    state: str
+    status: str | None  # the last firmware status the charger reported
+    failure: str | None
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class FirmwareCampaignChanged:
+    """A campaign was created, paused, resumed, halted, cancelled or completed, or started
+    a wave (``kind``; ``status`` the campaign's status after it)."""
+
+    campaign_id: int
+    kind: str
+    status: str
+    detail: str | None
+    actor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class FirmwareCampaignHalted:
+    """A wave's failures exceeded the campaign's rate: it halted by itself (what the alarms
+    raise an alarm from)."""
+
+    campaign_id: int
+    wave: int
+    reason: str
+
+
 E = TypeVar("E")
 Subscriber = Callable[[E], Awaitable[None] | None]
 

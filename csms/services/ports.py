@@ -8,16 +8,45 @@ Every method's docstring is its contract; "durable" means committed when the cal
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
+from csms.domain.accounts import Standing
 from csms.domain.billing import Account, Bill, Charge, LedgerEntry, Review, SettlementFacts
 from csms.domain.chargers import Boot, Charger, ConnectorStatus, Presence
+from csms.domain.firmware import Target
+from csms.domain.firmware_campaigns import (
+    Artifact,
+    Campaign,
+    CampaignEvent,
+    CampaignOptions,
+    CandidateCharger,
+    Dispatchable,
+    NewArtifact,
+    NewTarget,
+    Selector,
+    TargetRow,
+    Wave,
+    WavePlan,
+    WaveProgress,
+)
 from csms.domain.id_tokens import IdToken
+from csms.domain.invoices import ChargedSession, Draft, Invoice, Issued
 from csms.domain.ledger import Entry
 from csms.domain.meter_values import MeterSample
+from csms.domain.payments import (
+    Applied,
+    Decide,
+    Payment,
+    PaymentRequest,
+    ProviderPayment,
+    ProviderRefund,
+    StoredEvent,
+    WebhookEvent,
+    WebhookRecord,
+)
 from csms.domain.reports import (
     Availability,
     ConfigurationRow,
@@ -25,6 +54,7 @@ from csms.domain.reports import (
     Notification,
     VariableRow,
 )
+from csms.domain.security_profiles import Admission, SecurityState, Upgrade
 from csms.domain.sites import Assignment, Scope, Site
 from csms.domain.tariff_catalog import (
     Resolved,
@@ -112,6 +142,13 @@ class ChargerStore(Protocol):
 class TokenStore(Protocol):
     async def get(self, id_token: str) -> IdToken | None:
         """Case-insensitive."""
+        ...
+
+    async def get_with_standing(self, id_token: str) -> tuple[IdToken | None, Standing | None]:
+        """The token (case-insensitive) and, in the same round trip, the standing of the
+        billing account it bills to (its own, else its driver's): status, kind, hold amount
+        and the wallet balance available (holds are out of it). The standing is None when
+        the token bills to no account."""
         ...
 
 
@@ -462,6 +499,9 @@ class Stores(Protocol):
     @property
     def tariffs(self) -> TariffStore: ...
 
+    @property
+    def security_profiles(self) -> SecurityProfileStore: ...
+
 
 class JobQueue(Protocol):
     """Durable jobs (PgQueuer in PostgreSQL, run by ``csms worker``; ADR 0004)."""
@@ -559,6 +599,20 @@ class BillingStore(Protocol):
 
     async def unsettled(self, *, ended_before: datetime, limit: int = 500) -> list[int]: ...
 
+    async def find_accounts(
+        self,
+        *,
+        after_id: int = 0,
+        limit: int = 100,
+        status: str | None = None,
+        kind: str | None = None,
+        currency: str | None = None,
+        user_id: int | None = None,
+        text: str | None = None,
+    ) -> list[Account]:
+        """By id; ``text`` is found in the name or e-mail, in any case."""
+        ...
+
     async def list_charges(
         self,
         *,
@@ -568,3 +622,382 @@ class BillingStore(Protocol):
         after_id: int = 0,
         limit: int = 100,
     ) -> list[Charge]: ...
+
+
+class FirmwareStore(Protocol):
+    """Firmware artifacts (their bytes streamed in and out, never whole in memory),
+    campaigns, waves, targets and their history (csms.store.firmware)."""
+
+    async def add_artifact(
+        self,
+        new: NewArtifact,
+        chunks: AsyncIterator[bytes],
+        seal: Callable[[], tuple[int, str]],
+    ) -> Artifact:
+        """Store the file and its row atomically; ``seal`` (after the last chunk) gives
+        (size, sha256) or raises, and then nothing is kept. InvalidInput (a duplicate)."""
+        ...
+
+    async def get_artifact(self, artifact_id: int) -> Artifact | None: ...
+
+    async def list_artifacts(self, *, after_id: int = 0, limit: int = 100) -> list[Artifact]: ...
+
+    async def remove_artifact(self, artifact_id: int) -> None:
+        """NotFound; InvalidInput when a campaign uses it."""
+        ...
+
+    def read_artifact(self, artifact_id: int, start: int, length: int) -> AsyncIterator[bytes]:
+        """``length`` bytes from ``start``, chunk by chunk."""
+        ...
+
+    async def candidates(self, selector: Selector) -> list[CandidateCharger]: ...
+
+    async def active_elsewhere(self, charge_point_ids: Sequence[str]) -> dict[str, int]:
+        """Chargers of the list in a campaign not finished with them -> that campaign."""
+        ...
+
+    async def create_campaign(
+        self,
+        *,
+        artifact_id: int,
+        selector: dict[str, Any],
+        options: CampaignOptions,
+        waves: Sequence[WavePlan],
+        targets: Sequence[NewTarget],
+        created_by: str | None,
+    ) -> int: ...
+
+    async def get_campaign(self, campaign_id: int) -> Campaign | None: ...
+
+    async def list_campaigns(
+        self, *, status: str | None = None, after_id: int = 0, limit: int = 100
+    ) -> list[Campaign]: ...
+
+    async def active_campaigns(self) -> list[int]:
+        """Running, paused or halted."""
+        ...
+
+    async def cancel_targets(self, campaign_id: int, actor: str | None) -> int: ...
+
+    async def retry_failed(self, campaign_id: int, actor: str | None) -> tuple[int, int]:
+        """(retried, skipped: in another campaign now)."""
+        ...
+
+    async def set_status(
+        self,
+        campaign_id: int,
+        status: str,
+        *,
+        only_from: Sequence[str],
+        actor: str | None,
+        detail: str | None = None,
+        halted_reason: str | None = None,
+    ) -> bool:
+        """Change the status if it is one of ``only_from``; False otherwise."""
+        ...
+
+    async def start_wave(self, campaign_id: int, number: int) -> bool: ...
+
+    async def finish_waves(self, campaign_id: int, numbers: Sequence[int]) -> None: ...
+
+    async def accept_failures(self, campaign_id: int, up_to_wave: int) -> None: ...
+
+    async def waves(self, campaign_id: int) -> list[Wave]: ...
+
+    async def wave_progress(self, campaign_id: int) -> list[WaveProgress]: ...
+
+    async def state_counts(self, campaign_id: int) -> dict[str, int]: ...
+
+    async def get_target(self, campaign_id: int, charge_point_id: str) -> TargetRow | None: ...
+
+    async def active_target(self, charge_point_id: str) -> TargetRow | None: ...
+
+    async def update_target(
+        self,
+        row: TargetRow,
+        target: Target,
+        *,
+        note: str | None,
+        actor: str | None = None,
+        waiting: str | None = None,
+    ) -> bool:
+        """Write ``target`` if the row is still at ``row.revision``; False: read it again."""
+        ...
+
+    async def mark_sent(self, campaign_id: int, charge_point_id: str, request_id: int) -> bool:
+        """Claim the one send of update ``request_id``."""
+        ...
+
+    async def set_waiting(self, campaign_id: int, waiting: dict[str, str | None]) -> None: ...
+
+    async def dispatchable(
+        self, campaign_id: int, *, up_to_wave: int, now: datetime, limit: int
+    ) -> list[Dispatchable]: ...
+
+    async def in_flight(self, campaign_id: int) -> int: ...
+
+    async def due(self, campaign_id: int, now: datetime) -> list[TargetRow]: ...
+
+    async def targets(
+        self,
+        campaign_id: int,
+        *,
+        states: Sequence[str] | None = None,
+        after_position: int = -1,
+        limit: int = 100,
+    ) -> list[TargetRow]: ...
+
+    async def events(
+        self,
+        campaign_id: int,
+        *,
+        charge_point_id: str | None = None,
+        after_id: int = 0,
+        limit: int = 100,
+    ) -> list[CampaignEvent]: ...
+
+    async def record_event(
+        self,
+        campaign_id: int,
+        kind: str,
+        *,
+        charge_point_id: str | None = None,
+        state: str | None = None,
+        detail: str | None = None,
+        actor: str | None = None,
+    ) -> None: ...
+
+
+class InvoiceStore(Protocol):
+    """Invoices and credit notes: numbered without gaps per series, immutable once issued
+    (docs/topics/invoices.md)."""
+
+    async def issue_invoice(
+        self,
+        *,
+        series: str,
+        account_id: int,
+        compose: Callable[[Account, list[ChargedSession]], Draft | None],
+        charge_ids: Sequence[int] | None = None,
+        ended_before: datetime | None = None,
+        period: tuple[datetime, datetime] | None = None,
+    ) -> Issued:
+        """In one transaction: lock the account's uninvoiced charges (``charge_ids``, or
+        those of sessions ended before ``ended_before``), compose the invoice from them,
+        take the series' next number, store it and mark the charges. ``already`` when the
+        account has the ``period``'s invoice; ``nothing`` when no charge is left (or
+        ``compose`` declined). NotFound (account)."""
+        ...
+
+    async def issue_credit_note(
+        self,
+        *,
+        series: str,
+        invoice_id: int,
+        compose: Callable[[Invoice, list[Invoice]], Draft],
+        entry_of: Callable[[int, Draft, Account], Entry],
+    ) -> Invoice:
+        """In one transaction with the invoice locked: compose the credit note from the
+        invoice and its credit notes so far, number it, store it with its ledger entry.
+        NotFound (invoice); what ``compose`` raises."""
+        ...
+
+    async def get_invoice(self, invoice_id: int) -> Invoice | None: ...
+
+    async def find_number(self, series: str, number: int) -> int | None:
+        """The id of invoice ``number`` of ``series``."""
+        ...
+
+    async def list_invoices(
+        self,
+        *,
+        account_id: int | None = None,
+        kind: str | None = None,
+        period: tuple[datetime, datetime] | None = None,
+        before_id: int | None = None,
+        limit: int = 100,
+    ) -> list[Invoice]:
+        """Newest first, without lines."""
+        ...
+
+    async def accounts_to_invoice(
+        self, *, ended_before: datetime, period: tuple[datetime, datetime]
+    ) -> list[int]:
+        """Accounts invoiced per period with uninvoiced charges of sessions that ended
+        before ``ended_before``, and no invoice of ``period``."""
+        ...
+
+    async def uninvoiced_session_charges(
+        self, *, created_before: datetime, limit: int = 500
+    ) -> list[int]: ...
+
+    async def charge_account(self, charge_id: int) -> int | None: ...
+
+
+class SecurityProfileStore(Protocol):
+    """Chargers' recorded security profiles (``csms.domain.security_profiles``). A
+    registered charger never seen has minimum 0 and no last profile."""
+
+    async def get(self, charge_point_id: str) -> SecurityState | None:
+        """None if the charger is not registered."""
+        ...
+
+    async def admit(self, charge_point_id: str, profile: int, at: datetime) -> Admission:
+        """A connection that proved ``profile``, decided by ``domain.security_profiles.admit``
+        and durable when admitted (the minimum raised, a pending upgrade it reaches
+        completed); two connections of one charger are decided one after the other.
+        NotFound if the charger is not registered."""
+        ...
+
+    async def set_minimum(self, charge_point_id: str, minimum: int) -> SecurityState:
+        """The operator sets the minimum (raised or lowered). NotFound."""
+        ...
+
+    async def start_upgrade(self, charge_point_id: str, upgrade: Upgrade) -> SecurityState:
+        """Record ``upgrade`` as the charger's last one, replacing any earlier. NotFound."""
+        ...
+
+    async def finish_upgrade(
+        self, charge_point_id: str, upgrade_id: str, state: str, detail: str, at: datetime
+    ) -> bool:
+        """End upgrade ``upgrade_id`` with ``state`` if it is still the charger's last one
+        and pending (True); otherwise change nothing (False)."""
+        ...
+
+    async def note_upgrade(
+        self,
+        charge_point_id: str,
+        upgrade_id: str,
+        detail: str,
+        *,
+        restore: dict[str, Any] | None = None,
+    ) -> None:
+        """Replace the detail (and ``restore`` when given) of upgrade ``upgrade_id`` if it
+        is the charger's last one, whatever its state."""
+        ...
+
+
+class PaymentProvider(Protocol):
+    """A payment provider (``csms.payments``): the built-in manual provider (an operator
+    records money received) or a card processor. Every call that asks for money carries an
+    idempotency key: asking twice with the same key asks once."""
+
+    @property
+    def name(self) -> str:
+        """Its name in URLs, payments and the ledger (``clearing:<name>``)."""
+        ...
+
+    @property
+    def takes_webhooks(self) -> bool: ...
+
+    async def create_payment(self, request: PaymentRequest) -> ProviderPayment:
+        """Ask for money (a payment intent). ProviderUnavailable (safe to ask again with the
+        same key), PaymentError (refused)."""
+        ...
+
+    async def capture(self, ref: str, *, idempotency_key: str) -> ProviderPayment:
+        """Take the money of an authorized (capturable) payment."""
+        ...
+
+    async def cancel(self, ref: str, *, idempotency_key: str) -> ProviderPayment: ...
+
+    async def refund(
+        self,
+        ref: str,
+        *,
+        amount: Decimal,
+        currency: str,
+        idempotency_key: str,
+        metadata: Mapping[str, str],
+    ) -> ProviderRefund:
+        """Pay back ``amount`` of the succeeded payment ``ref``."""
+        ...
+
+    async def status(self, ref: str) -> ProviderPayment:
+        """What became of a payment (when its webhook did not come)."""
+        ...
+
+    def verify_webhook(
+        self, payload: bytes, headers: Mapping[str, str], *, now: float
+    ) -> WebhookEvent:
+        """The event a webhook carries, if its signature and timestamp are the provider's;
+        WebhookRejected otherwise."""
+        ...
+
+
+class PaymentStore(Protocol):
+    """Payments and their webhook events (their ledger entries go with them)."""
+
+    async def add_payment(
+        self,
+        *,
+        account_id: int,
+        provider: str,
+        kind: str,
+        amount: Decimal,
+        currency: str,
+        idempotency_key: str,
+        invoice_id: int | None = None,
+        created_by: str | None = None,
+    ) -> tuple[Payment, bool]:
+        """A new pending payment (True), or the one with that key (False)."""
+        ...
+
+    async def add_refund(
+        self,
+        payment_id: int,
+        *,
+        amount: Decimal | None,
+        idempotency_key: str,
+        created_by: str | None,
+    ) -> tuple[Payment, bool]:
+        """A pending refund of a succeeded payment, never more than is left to refund (even
+        when asked concurrently); None: all that is left. InvalidInput, NotFound."""
+        ...
+
+    async def get(self, payment_id: int) -> Payment | None: ...
+
+    async def by_ref(self, provider: str, provider_ref: str) -> Payment | None: ...
+
+    async def by_key(self, idempotency_key: str) -> Payment | None: ...
+
+    async def list_payments(
+        self,
+        *,
+        account_id: int | None = None,
+        status: str | None = None,
+        kind: str | None = None,
+        before_id: int | None = None,
+        limit: int = 100,
+    ) -> list[Payment]:
+        """Newest first."""
+        ...
+
+    async def refunds_of(self, payment_id: int) -> list[Payment]: ...
+
+    async def refunded_total(self, payment_id: int) -> Decimal: ...
+
+    async def invoice_account(self, invoice_id: int) -> int | None: ...
+
+    async def claim_attempt(
+        self, payment_id: int, attempt: int, *, check_at: datetime
+    ) -> Payment | None:
+        """Start attempt ``attempt`` (None: started elsewhere, or no longer pending)."""
+        ...
+
+    async def set_provider_ref(self, payment_id: int, provider_ref: str) -> None: ...
+
+    async def reschedule(self, payment_id: int, at: datetime, *, failure: str | None) -> bool: ...
+
+    async def due(self, *, now: datetime, limit: int = 500) -> list[tuple[int, datetime]]: ...
+
+    async def apply(
+        self, targets: Sequence[tuple[int, Decide]], *, event: WebhookRecord | None = None
+    ) -> Applied:
+        """Atomically: keep ``event`` once (a duplicate changes nothing), lock each payment,
+        decide, store its new state and post its entry."""
+        ...
+
+    async def events_of(self, payment_id: int) -> list[StoredEvent]: ...
+
+    async def entries_of(self, payment_id: int) -> list[LedgerEntry]: ...

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from csms.domain.accounts import refusal
 from csms.domain.clock import Clock
 from csms.domain.id_tokens import NO_AUTHORIZATION, Authorization, TokenStatus, authorize
 from csms.domain.meter_values import MeterSample, first_and_last_register_wh
@@ -79,28 +80,50 @@ class SessionService:
         *,
         clock: Clock,
         hooks: Hooks,
+        billing: bool = False,
     ) -> None:
         self._sessions = sessions
         self._tokens = tokens
         self._meters = meters
         self._clock = clock
         self._hooks = hooks
+        self._billing = billing
 
     # -- tokens ------------------------------------------------------------------------------
 
     async def authorize(
-        self, token: TokenRef, *, starting: bool = False, excluding_pk: int | None = None
+        self,
+        token: TokenRef,
+        *,
+        starting: bool = False,
+        excluding_pk: int | None = None,
+        to_charge: bool = True,
     ) -> Authorization:
-        """The decision for ``token`` now; ``starting`` adds the concurrent-session check."""
+        """The decision for ``token`` now; ``starting`` adds the concurrent-session check.
+
+        With billing on, a token that would be Accepted ``to_charge`` (an Authorize, a
+        start) is also judged by the standing of the account it bills to: blocked or closed
+        answers Blocked, a prepaid wallet below its minimum NoCredit (read with the token in
+        one query; :func:`csms.domain.accounts.refusal`). A token presented to stop is not: ending a
+        session never waits on money."""
         if token.type == NO_AUTHORIZATION:
             return Authorization(TokenStatus.ACCEPTED)
-        record = await self._tokens.get(token.id_token)
+        standing = None
+        if self._billing and to_charge:
+            record, standing = await self._tokens.get_with_standing(token.id_token)
+        else:
+            record = await self._tokens.get(token.id_token)
         others = 0
         if starting and record is not None and not record.allow_concurrent:
             others = await self._sessions.count_active_for_token(
                 token.id_token, excluding_pk=excluding_pk
             )
-        return authorize(record, self._clock(), other_active_sessions=others, starting=starting)
+        decision = authorize(record, self._clock(), other_active_sessions=others, starting=starting)
+        refused = None if standing is None or not decision.accepted else refusal(standing)
+        if refused is None:
+            return decision
+        log.info("token refused: %s (%s)", refused.detail, refused.reason)
+        return Authorization(refused.status, decision.expiry_date, decision.parent_id_token)
 
     # -- meter values outside sessions -------------------------------------------------------
 
@@ -207,7 +230,9 @@ class SessionService:
 
     async def _end_named_by_csms(self, link: ChargerLink, event: SessionEvent) -> SessionOutcome:
         assert event.transaction_id is not None
-        authorization = None if event.token is None else await self.authorize(event.token)
+        authorization = (
+            None if event.token is None else await self.authorize(event.token, to_charge=False)
+        )
         session = await self._sessions.get(link.charge_point_id, event.transaction_id)
         if session is None:
             # Unknown here, or another charger's: answered so the charger drops it.
@@ -243,8 +268,9 @@ class SessionService:
         authorization = None
         if event.token is not None:
             # E01.FR.11 / E05.FR.01: verify the token even if the charger authorized it.
+            starts = token_starts(event, session)
             authorization = await self.authorize(
-                event.token, starting=token_starts(event, session), excluding_pk=ref.pk
+                event.token, starting=starts, excluding_pk=ref.pk, to_charge=starts
             )
         if event.phase is Phase.ENDED:
             await self._sessions.apply(ref.pk, changes_of(event, authorization))

@@ -14,6 +14,7 @@ from typing import Any
 import asyncpg
 
 from csms.domain import ledger
+from csms.domain.accounts import Standing
 from csms.domain.billing import (
     OPEN,
     Account,
@@ -25,9 +26,11 @@ from csms.domain.billing import (
     vat_line_from_json,
     vat_line_json,
 )
+from csms.domain.id_tokens import IdToken
 from csms.domain.ledger import Entry, Posting
 from csms.errors import InvalidInput, NotFound
 from csms.store.executor import Executor
+from csms.store.id_tokens import COLUMNS as TOKEN_COLUMNS
 from csms.store.transactions import get_by_pk, session_cost
 
 ACCOUNT_COLUMNS = """id, kind, currency, status, name, email, address, country, vat_id,
@@ -145,6 +148,8 @@ async def update_account(db: Executor, account_id: int, **changes: Any) -> Accou
         )
     except asyncpg.UniqueViolationError:
         raise InvalidInput("user_id: that user has an account already") from None
+    except asyncpg.ForeignKeyViolationError:
+        raise NotFound(f"user {changes.get('user_id')} not found") from None
     if record is None:
         raise NotFound(f"account {account_id} not found")
     return _account(record)
@@ -493,3 +498,133 @@ async def charges_total(db: Executor, pks: Sequence[int]) -> Decimal:
         list(pks),
     )
     return Decimal(total)
+
+
+# -- accounts: standing, filters, what a driver's sessions came to ------------------------------
+
+# The account a token bills to (its own, else its driver's) and the wallet balance of a
+# prepaid one (the ledger_postings_account index; holds are out of the wallet already).
+_ACCOUNT_STANDING = """
+    a.id AS account_id, a.kind, a.status AS account_status, a.currency, a.hold_amount,
+    CASE WHEN a.kind = 'prepaid' THEN
+        -(SELECT coalesce(sum(p.amount), 0) FROM ledger_postings p
+          WHERE p.ledger_account = 'wallet:' || a.id AND p.currency = a.currency)
+    ELSE 0 END AS available"""
+_ACCOUNT_JOIN = """
+    LEFT JOIN billing_accounts a ON a.id = coalesce(
+        t.account_id,
+        (SELECT b.id FROM id_token_users u JOIN billing_accounts b ON b.user_id = u.user_id
+         WHERE u.id_token = t.id_token))"""
+# One round trip at Authorize: the token as registered and its account's standing.
+_TOKEN_AND_STANDING = f"""
+    SELECT {", ".join(f"t.{c.strip()}" for c in TOKEN_COLUMNS.split(","))}, {_ACCOUNT_STANDING}
+    FROM id_tokens t {_ACCOUNT_JOIN}
+    WHERE lower(t.id_token) = lower($1)"""
+_STANDING_FIELDS = ("account_id", "kind", "account_status", "currency", "hold_amount", "available")
+
+
+def _standing(record: asyncpg.Record) -> Standing | None:
+    if record["account_id"] is None:
+        return None
+    return Standing(
+        record["account_id"],
+        record["kind"],
+        record["account_status"],
+        record["currency"],
+        record["hold_amount"],
+        record["available"],
+    )
+
+
+async def token_with_standing(
+    db: Executor, id_token: str
+) -> tuple[IdToken | None, Standing | None]:
+    """The token (case-insensitive) and the standing of the account it bills to (None: no
+    such token, or it bills to no account), in one query."""
+    record = await db.fetchrow(_TOKEN_AND_STANDING, id_token)
+    if record is None:
+        return None, None
+    token = IdToken(**{k: v for k, v in record.items() if k not in _STANDING_FIELDS})
+    return token, _standing(record)
+
+
+async def token_standing(db: Executor, id_token: str) -> Standing | None:
+    """The standing of the account ``id_token`` bills to (None: it bills to none)."""
+    return (await token_with_standing(db, id_token))[1]
+
+
+async def find_accounts(
+    db: Executor,
+    *,
+    after_id: int = 0,
+    limit: int = 100,
+    status: str | None = None,
+    kind: str | None = None,
+    currency: str | None = None,
+    user_id: int | None = None,
+    text: str | None = None,
+) -> list[Account]:
+    """Accounts by id, filtered; ``text`` is found in the name or e-mail (any case)."""
+    pattern = None
+    if text:
+        escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        pattern = f"%{escaped}%"
+    records = await db.fetch(
+        f"""SELECT {ACCOUNT_COLUMNS} FROM billing_accounts
+            WHERE id > $1
+              AND ($3::text IS NULL OR status = $3)
+              AND ($4::text IS NULL OR kind = $4)
+              AND ($5::text IS NULL OR currency = $5)
+              AND ($6::bigint IS NULL OR user_id = $6)
+              AND ($7::text IS NULL OR name ILIKE $7 OR email ILIKE $7)
+            ORDER BY id LIMIT $2""",
+        after_id,
+        limit,
+        status,
+        kind,
+        currency,
+        user_id,
+        pattern,
+    )
+    return [_account(r) for r in records]
+
+
+async def settlement_of_sessions(
+    db: Executor, pks: Sequence[int]
+) -> dict[int, tuple[Charge | None, Review | None]]:
+    """The charge and the review of each session in ``pks`` that has either (two indexed
+    lookups for a whole page)."""
+    if not pks:
+        return {}
+    found: dict[int, tuple[Charge | None, Review | None]] = {}
+    for record in await db.fetch(
+        f"SELECT {CHARGE_COLUMNS} FROM charges WHERE transaction_pk = ANY($1::bigint[])",
+        list(pks),
+    ):
+        charge = _charge(record)
+        found[charge.transaction_pk] = (charge, None)
+    for record in await db.fetch(
+        f"""SELECT {REVIEW_COLUMNS} FROM settlement_reviews
+            WHERE transaction_pk = ANY($1::bigint[])""",
+        list(pks),
+    ):
+        review = _review(record)
+        found[review.transaction_pk] = (found.get(review.transaction_pk, (None, None))[0], review)
+    return found
+
+
+async def trial_balance_at(
+    pool: asyncpg.Pool,
+) -> tuple[dict[tuple[str, str], Decimal], int, int]:
+    """Every ledger account's balance by currency, with the number of entries and the last
+    entry id it covers, read from one snapshot (a read-only REPEATABLE READ transaction)."""
+    async with (
+        pool.acquire() as connection,
+        connection.transaction(isolation="repeatable_read", readonly=True),
+    ):
+        totals = await trial_balance(connection)
+        row = await connection.fetchrow(
+            "SELECT count(*) AS n, coalesce(max(id), 0) AS last FROM ledger_entries"
+        )
+    assert row is not None
+    return totals, int(row["n"]), int(row["last"])

@@ -9,7 +9,7 @@ from typing import Any
 import asyncpg
 
 from csms.domain.chargers import IDENTITY_FIELDS, Boot, Charger, ConnectorStatus, Presence
-from csms.errors import AlreadyExists, NotFound
+from csms.errors import AlreadyExists, InUse, NotFound
 from csms.store.executor import Executor
 
 __all__ = ["Boot", "Charger", "ConnectorStatus", "Presence"]
@@ -71,12 +71,20 @@ async def list_chargers(db: Executor, *, limit: int = 1000, after: str = "") -> 
 
 async def remove_charger(db: Executor, charge_point_id: str) -> None:
     # its tariff assignment goes with it (a charger registered later under the id starts clean)
-    result = await db.execute(
-        """WITH assigned AS (
-               DELETE FROM tariff_assignments WHERE scope = 'charger' AND target = $1)
-           DELETE FROM chargers WHERE charge_point_id = $1""",
-        charge_point_id,
-    )
+    try:
+        result = await db.execute(
+            """WITH assigned AS (
+                   DELETE FROM tariff_assignments WHERE scope = 'charger' AND target = $1)
+               DELETE FROM chargers WHERE charge_point_id = $1""",
+            charge_point_id,
+        )
+    except asyncpg.ForeignKeyViolationError:
+        # its sessions' charges (and invoices) are accounting records: they stay, so does it
+        raise InUse(
+            f"charger {charge_point_id} has billed sessions: their charges and invoices are "
+            "kept, so the charger cannot be removed (refuse its boots instead: "
+            f"csms charger update {charge_point_id} --boot-policy reject)"
+        ) from None
     if result == "DELETE 0":
         raise NotFound(f"charger {charge_point_id} not found")
 

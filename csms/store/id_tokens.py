@@ -11,7 +11,7 @@ from csms.domain.id_tokens import IdToken
 from csms.errors import AlreadyExists, NotFound
 from csms.store.executor import Executor
 
-_COLUMNS = (
+COLUMNS = (
     "id_token, token_type, status, expiry_date, parent_id_token, allow_concurrent, description"
 )
 
@@ -29,8 +29,8 @@ async def add_id_token(
 ) -> IdToken:
     try:
         record = await db.fetchrow(
-            f"""INSERT INTO id_tokens ({_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)
-                RETURNING {_COLUMNS}""",
+            f"""INSERT INTO id_tokens ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)
+                RETURNING {COLUMNS}""",
             id_token,
             token_type,
             status,
@@ -47,14 +47,14 @@ async def add_id_token(
 
 async def get_id_token(db: Executor, id_token: str) -> IdToken | None:
     record = await db.fetchrow(
-        f"SELECT {_COLUMNS} FROM id_tokens WHERE lower(id_token) = lower($1)", id_token
+        f"SELECT {COLUMNS} FROM id_tokens WHERE lower(id_token) = lower($1)", id_token
     )
     return IdToken(**dict(record)) if record else None
 
 
 async def list_id_tokens(db: Executor, *, limit: int = 1000, after: str = "") -> list[IdToken]:
     records = await db.fetch(
-        f"SELECT {_COLUMNS} FROM id_tokens WHERE id_token > $1 ORDER BY id_token LIMIT $2",
+        f"SELECT {COLUMNS} FROM id_tokens WHERE id_token > $1 ORDER BY id_token LIMIT $2",
         after,
         limit,
     )
@@ -76,7 +76,7 @@ async def update_id_token(db: Executor, id_token: str, **changes: Any) -> IdToke
     assignments = ", ".join(f"{name} = ${i}" for i, name in enumerate(changes, start=2))
     record = await db.fetchrow(
         f"""UPDATE id_tokens SET {assignments}, updated_at = now() WHERE lower(id_token) = lower($1)
-            RETURNING {_COLUMNS}""",
+            RETURNING {COLUMNS}""",
         id_token,
         *changes.values(),
     )

@@ -17,6 +17,7 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from csms.domain.accounts import Standing
 from csms.domain.chargers import Boot, Charger, ConnectorStatus, Presence, registration_status
 from csms.domain.clock import Clock, utc_now
 from csms.domain.id_tokens import IdToken
@@ -29,6 +30,7 @@ from csms.domain.reports import (
     VariableRow,
     variable_value,
 )
+from csms.domain.security_profiles import Admission, SecurityState, Upgrade, admit
 from csms.domain.sites import Assignment, Scope, Site, applicable
 from csms.domain.tariff_catalog import (
     PUSH_FAILED,
@@ -68,6 +70,7 @@ class _Data:
         self.epochs: dict[str, int] = {}  # connection_epoch, not part of Charger
         self.connectors: dict[tuple[str, int, int], ConnectorStatus] = {}
         self.tokens: dict[str, IdToken] = {}  # by lower-case id
+        self.standings: dict[str, Standing] = {}  # the token's billing account, by lower id
         self.sessions: dict[int, Transaction] = {}
         self.start_keys: dict[tuple[str, str], int] = {}
         self.session_ids: dict[tuple[str, str], int] = {}
@@ -86,6 +89,7 @@ class _Data:
         self.versions: dict[tuple[str, int], TariffVersion] = {}
         self.assignments: dict[tuple[Scope, str], Assignment] = {}
         self.pushes: dict[str, TariffPush] = {}
+        self.security_profiles: dict[str, SecurityState] = {}
 
     def registered(self, charge_point_id: str) -> None:
         """NotFound unless the charger is registered (PostgreSQL: the foreign key)."""
@@ -94,6 +98,7 @@ class _Data:
 
     def forget(self, charge_point_id: str) -> None:
         self.epochs.pop(charge_point_id, None)
+        self.security_profiles.pop(charge_point_id, None)
         self.charger_sites.pop(charge_point_id, None)
         self.pushes.pop(charge_point_id, None)
         self.assignments.pop((Scope.CHARGER, charge_point_id), None)
@@ -295,6 +300,18 @@ class MemoryTokens:
     def add(self, token: IdToken) -> None:
         """Register a token (what ``csms.store.id_tokens.add_id_token`` does)."""
         self._data.tokens[token.id_token.lower()] = token
+
+    async def get_with_standing(self, id_token: str) -> tuple[IdToken | None, Standing | None]:
+        token = self._data.tokens.get(id_token.lower())
+        return token, None if token is None else self._data.standings.get(id_token.lower())
+
+    def bill_to(self, id_token: str, standing: Standing | None) -> None:
+        """The token bills to an account in this standing (None: to none); what linking it
+        to an account with that status and wallet balance does in PostgreSQL."""
+        if standing is None:
+            self._data.standings.pop(id_token.lower(), None)
+        else:
+            self._data.standings[id_token.lower()] = standing
 
 
 class MemorySessions:
@@ -998,6 +1015,7 @@ class MemoryStores:
         self.pricing = MemoryPricing(data)
         self.tariffs = MemoryTariffs(data)
         self.jobs = MemoryJobQueue()
+        self.security_profiles = MemorySecurityProfiles(data)
 
 
 class MemoryJobQueue:
@@ -1018,3 +1036,63 @@ class MemoryJobQueue:
             return False
         self.jobs.append((entrypoint, payload, dedupe_key))
         return True
+
+
+class MemorySecurityProfiles:
+    def __init__(self, data: _Data) -> None:
+        self._data = data
+
+    def _state(self, charge_point_id: str) -> SecurityState:
+        self._data.registered(charge_point_id)
+        return self._data.security_profiles.get(charge_point_id) or SecurityState(charge_point_id)
+
+    async def get(self, charge_point_id: str) -> SecurityState | None:
+        if charge_point_id not in self._data.chargers:
+            return None
+        return self._state(charge_point_id)
+
+    async def admit(self, charge_point_id: str, profile: int, at: datetime) -> Admission:
+        new, admission = admit(self._state(charge_point_id), profile, at)
+        if admission.admitted:
+            self._data.security_profiles[charge_point_id] = new
+        return admission
+
+    async def set_minimum(self, charge_point_id: str, minimum: int) -> SecurityState:
+        new = dataclasses.replace(self._state(charge_point_id), minimum=minimum)
+        self._data.security_profiles[charge_point_id] = new
+        return new
+
+    async def start_upgrade(self, charge_point_id: str, upgrade: Upgrade) -> SecurityState:
+        new = dataclasses.replace(self._state(charge_point_id), upgrade=upgrade)
+        self._data.security_profiles[charge_point_id] = new
+        return new
+
+    async def finish_upgrade(
+        self, charge_point_id: str, upgrade_id: str, state: str, detail: str, at: datetime
+    ) -> bool:
+        current = self._data.security_profiles.get(charge_point_id)
+        upgrade = None if current is None else current.upgrade
+        if current is None or upgrade is None or upgrade.id != upgrade_id:
+            return False
+        if upgrade.state != "pending":
+            return False
+        finished = dataclasses.replace(upgrade, state=state, detail=detail, finished_at=at)
+        self._data.security_profiles[charge_point_id] = dataclasses.replace(
+            current, upgrade=finished
+        )
+        return True
+
+    async def note_upgrade(
+        self,
+        charge_point_id: str,
+        upgrade_id: str,
+        detail: str,
+        *,
+        restore: dict[str, Any] | None = None,
+    ) -> None:
+        current = self._data.security_profiles.get(charge_point_id)
+        if current is None or current.upgrade is None or current.upgrade.id != upgrade_id:
+            return
+        kept = current.upgrade.restore if restore is None else dict(restore)
+        noted = dataclasses.replace(current.upgrade, detail=detail, restore=kept)
+        self._data.security_profiles[charge_point_id] = dataclasses.replace(current, upgrade=noted)

@@ -10,18 +10,37 @@ process; gathered, a storm costs one per batch (docs/performance.md).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 
+from csms.domain.accounts import Standing
 from csms.domain.billing import Account, Bill, Charge, LedgerEntry, Review, SettlementFacts
 from csms.domain.chargers import Boot, Charger, ConnectorStatus, Presence
+from csms.domain.firmware import Target
+from csms.domain.firmware_campaigns import (
+    Artifact,
+    Campaign,
+    CampaignEvent,
+    CampaignOptions,
+    CandidateCharger,
+    Dispatchable,
+    NewArtifact,
+    NewTarget,
+    Selector,
+    TargetRow,
+    Wave,
+    WavePlan,
+    WaveProgress,
+)
 from csms.domain.id_tokens import IdToken
 from csms.domain.ledger import Entry
 from csms.domain.meter_values import MeterSample
+from csms.domain.payments import Applied, Decide, Payment, StoredEvent, WebhookRecord
 from csms.domain.reports import (
     Availability,
     ConfigurationRow,
@@ -36,14 +55,17 @@ from csms.store import (
     billing,
     charger_events,
     configuration,
+    firmware,
     id_tokens,
     meter_values,
+    payments,
     tariffs,
     transactions,
 )
 from csms.store import chargers as charger_rows
 from csms.store.batching import BatchCall, BatchWriter, Row
 from csms.store.jobs import PgJobQueue
+from csms.store.security_profiles import PostgresSecurityProfiles
 
 
 class PostgresChargers:
@@ -164,6 +186,9 @@ class PostgresTokens:
 
     async def get(self, id_token: str) -> IdToken | None:
         return await id_tokens.get_id_token(self._pool, id_token)
+
+    async def get_with_standing(self, id_token: str) -> tuple[IdToken | None, Standing | None]:
+        return await billing.token_with_standing(self._pool, id_token)
 
 
 class PostgresSessions:
@@ -531,12 +556,14 @@ class PostgresStores:
         self.pricing = PostgresPricing(pool)
         self.tariffs = PostgresTariffs(pool)
         self.jobs = PgJobQueue(pool)
+        self.security_profiles = PostgresSecurityProfiles(pool, max_items=max_items)
 
     async def flush(self) -> None:
         """Wait for every batched call and write what is queued."""
         await self.sessions.drain()
         await self.meters.writer.flush()
         await self.chargers.drain()
+        await self.security_profiles.drain()
 
 
 class PostgresBilling:
@@ -658,3 +685,334 @@ class PostgresBilling:
             after_id=after_id,
             limit=limit,
         )
+
+    async def find_accounts(
+        self,
+        *,
+        after_id: int = 0,
+        limit: int = 100,
+        status: str | None = None,
+        kind: str | None = None,
+        currency: str | None = None,
+        user_id: int | None = None,
+        text: str | None = None,
+    ) -> list[Account]:
+        return await billing.find_accounts(
+            self._pool,
+            after_id=after_id,
+            limit=limit,
+            status=status,
+            kind=kind,
+            currency=currency,
+            user_id=user_id,
+            text=text,
+        )
+
+
+class PostgresFirmware:
+    """``csms.services.ports.FirmwareStore``: files in large objects, or in ``directory``
+    (``CSMS_FIRMWARE_DIR``) when one is configured."""
+
+    def __init__(self, pool: asyncpg.Pool, *, directory: Path | None = None) -> None:
+        self._pool = pool
+        self.directory = directory
+
+    async def add_artifact(
+        self,
+        new: NewArtifact,
+        chunks: AsyncIterator[bytes],
+        seal: Callable[[], tuple[int, str]],
+    ) -> Artifact:
+        return await firmware.add_artifact(self._pool, new, chunks, seal, directory=self.directory)
+
+    async def get_artifact(self, artifact_id: int) -> Artifact | None:
+        return await firmware.get_artifact(self._pool, artifact_id)
+
+    async def list_artifacts(self, *, after_id: int = 0, limit: int = 100) -> list[Artifact]:
+        return await firmware.list_artifacts(self._pool, after_id=after_id, limit=limit)
+
+    async def remove_artifact(self, artifact_id: int) -> None:
+        await firmware.remove_artifact(self._pool, artifact_id, self.directory)
+
+    def read_artifact(self, artifact_id: int, start: int, length: int) -> AsyncIterator[bytes]:
+        return firmware.read_artifact(self._pool, artifact_id, start, length, self.directory)
+
+    async def candidates(self, selector: Selector) -> list[CandidateCharger]:
+        return await firmware.candidates(self._pool, selector)
+
+    async def active_elsewhere(self, charge_point_ids: Sequence[str]) -> dict[str, int]:
+        return await firmware.active_elsewhere(self._pool, charge_point_ids)
+
+    async def create_campaign(
+        self,
+        *,
+        artifact_id: int,
+        selector: dict[str, Any],
+        options: CampaignOptions,
+        waves: Sequence[WavePlan],
+        targets: Sequence[NewTarget],
+        created_by: str | None,
+    ) -> int:
+        return await firmware.create_campaign(
+            self._pool,
+            artifact_id=artifact_id,
+            selector=selector,
+            options=options,
+            waves=waves,
+            targets=targets,
+            created_by=created_by,
+        )
+
+    async def get_campaign(self, campaign_id: int) -> Campaign | None:
+        return await firmware.get_campaign(self._pool, campaign_id)
+
+    async def list_campaigns(
+        self, *, status: str | None = None, after_id: int = 0, limit: int = 100
+    ) -> list[Campaign]:
+        return await firmware.list_campaigns(
+            self._pool, status=status, after_id=after_id, limit=limit
+        )
+
+    async def active_campaigns(self) -> list[int]:
+        return await firmware.active_campaigns(self._pool)
+
+    async def cancel_targets(self, campaign_id: int, actor: str | None) -> int:
+        async with self._pool.acquire() as connection, connection.transaction():
+            return await firmware.cancel_targets(connection, campaign_id, actor)
+
+    async def retry_failed(self, campaign_id: int, actor: str | None) -> tuple[int, int]:
+        async with self._pool.acquire() as connection, connection.transaction():
+            return await firmware.retry_failed(connection, campaign_id, actor)
+
+    async def set_status(
+        self,
+        campaign_id: int,
+        status: str,
+        *,
+        only_from: Sequence[str],
+        actor: str | None,
+        detail: str | None = None,
+        halted_reason: str | None = None,
+    ) -> bool:
+        async with self._pool.acquire() as connection, connection.transaction():
+            return await firmware.set_status(
+                connection,
+                campaign_id,
+                status,
+                only_from=only_from,
+                actor=actor,
+                detail=detail,
+                halted_reason=halted_reason,
+            )
+
+    async def start_wave(self, campaign_id: int, number: int) -> bool:
+        async with self._pool.acquire() as connection, connection.transaction():
+            return await firmware.start_wave(connection, campaign_id, number)
+
+    async def finish_waves(self, campaign_id: int, numbers: Sequence[int]) -> None:
+        await firmware.finish_waves(self._pool, campaign_id, numbers)
+
+    async def accept_failures(self, campaign_id: int, up_to_wave: int) -> None:
+        await firmware.accept_failures(self._pool, campaign_id, up_to_wave)
+
+    async def waves(self, campaign_id: int) -> list[Wave]:
+        return await firmware.waves(self._pool, campaign_id)
+
+    async def wave_progress(self, campaign_id: int) -> list[WaveProgress]:
+        return await firmware.wave_progress(self._pool, campaign_id)
+
+    async def state_counts(self, campaign_id: int) -> dict[str, int]:
+        return await firmware.state_counts(self._pool, campaign_id)
+
+    async def get_target(self, campaign_id: int, charge_point_id: str) -> TargetRow | None:
+        return await firmware.get_target(self._pool, campaign_id, charge_point_id)
+
+    async def active_target(self, charge_point_id: str) -> TargetRow | None:
+        return await firmware.active_target(self._pool, charge_point_id)
+
+    async def update_target(
+        self,
+        row: TargetRow,
+        target: Target,
+        *,
+        note: str | None,
+        actor: str | None = None,
+        waiting: str | None = None,
+    ) -> bool:
+        async with self._pool.acquire() as connection, connection.transaction():
+            return await firmware.update_target(
+                connection, row, target, note=note, actor=actor, waiting=waiting
+            )
+
+    async def mark_sent(self, campaign_id: int, charge_point_id: str, request_id: int) -> bool:
+        return await firmware.mark_sent(self._pool, campaign_id, charge_point_id, request_id)
+
+    async def set_waiting(self, campaign_id: int, waiting: dict[str, str | None]) -> None:
+        await firmware.set_waiting(self._pool, campaign_id, waiting)
+
+    async def dispatchable(
+        self, campaign_id: int, *, up_to_wave: int, now: datetime, limit: int
+    ) -> list[Dispatchable]:
+        return await firmware.dispatchable(
+            self._pool, campaign_id, up_to_wave=up_to_wave, now=now, limit=limit
+        )
+
+    async def in_flight(self, campaign_id: int) -> int:
+        return await firmware.in_flight(self._pool, campaign_id)
+
+    async def due(self, campaign_id: int, now: datetime) -> list[TargetRow]:
+        return await firmware.due(self._pool, campaign_id, now)
+
+    async def targets(
+        self,
+        campaign_id: int,
+        *,
+        states: Sequence[str] | None = None,
+        after_position: int = -1,
+        limit: int = 100,
+    ) -> list[TargetRow]:
+        return await firmware.targets(
+            self._pool, campaign_id, states=states, after_position=after_position, limit=limit
+        )
+
+    async def events(
+        self,
+        campaign_id: int,
+        *,
+        charge_point_id: str | None = None,
+        after_id: int = 0,
+        limit: int = 100,
+    ) -> list[CampaignEvent]:
+        return await firmware.events(
+            self._pool,
+            campaign_id,
+            charge_point_id=charge_point_id,
+            after_id=after_id,
+            limit=limit,
+        )
+
+    async def record_event(
+        self,
+        campaign_id: int,
+        kind: str,
+        *,
+        charge_point_id: str | None = None,
+        state: str | None = None,
+        detail: str | None = None,
+        actor: str | None = None,
+    ) -> None:
+        await firmware.record_event(
+            self._pool,
+            campaign_id,
+            kind,
+            charge_point_id=charge_point_id,
+            state=state,
+            detail=detail,
+            actor=actor,
+        )
+
+
+class PostgresPayments:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def add_payment(
+        self,
+        *,
+        account_id: int,
+        provider: str,
+        kind: str,
+        amount: Decimal,
+        currency: str,
+        idempotency_key: str,
+        invoice_id: int | None = None,
+        created_by: str | None = None,
+    ) -> tuple[Payment, bool]:
+        return await payments.add_payment(
+            self._pool,
+            account_id=account_id,
+            provider=provider,
+            kind=kind,
+            amount=amount,
+            currency=currency,
+            idempotency_key=idempotency_key,
+            invoice_id=invoice_id,
+            created_by=created_by,
+        )
+
+    async def add_refund(
+        self,
+        payment_id: int,
+        *,
+        amount: Decimal | None,
+        idempotency_key: str,
+        created_by: str | None,
+    ) -> tuple[Payment, bool]:
+        return await payments.add_refund(
+            self._pool,
+            payment_id,
+            amount=amount,
+            idempotency_key=idempotency_key,
+            created_by=created_by,
+        )
+
+    async def get(self, payment_id: int) -> Payment | None:
+        return await payments.get_payment(self._pool, payment_id)
+
+    async def by_ref(self, provider: str, provider_ref: str) -> Payment | None:
+        return await payments.payment_by_ref(self._pool, provider, provider_ref)
+
+    async def by_key(self, idempotency_key: str) -> Payment | None:
+        return await payments.payment_by_key(self._pool, idempotency_key)
+
+    async def list_payments(
+        self,
+        *,
+        account_id: int | None = None,
+        status: str | None = None,
+        kind: str | None = None,
+        before_id: int | None = None,
+        limit: int = 100,
+    ) -> list[Payment]:
+        return await payments.list_payments(
+            self._pool,
+            account_id=account_id,
+            status=status,
+            kind=kind,
+            before_id=before_id,
+            limit=limit,
+        )
+
+    async def refunds_of(self, payment_id: int) -> list[Payment]:
+        return await payments.refunds_of(self._pool, payment_id)
+
+    async def refunded_total(self, payment_id: int) -> Decimal:
+        return await payments.refunded_total(self._pool, payment_id)
+
+    async def invoice_account(self, invoice_id: int) -> int | None:
+        return await payments.invoice_account(self._pool, invoice_id)
+
+    async def claim_attempt(
+        self, payment_id: int, attempt: int, *, check_at: datetime
+    ) -> Payment | None:
+        return await payments.claim_attempt(self._pool, payment_id, attempt, check_at=check_at)
+
+    async def set_provider_ref(self, payment_id: int, provider_ref: str) -> None:
+        await payments.set_provider_ref(self._pool, payment_id, provider_ref)
+
+    async def reschedule(self, payment_id: int, at: datetime, *, failure: str | None) -> bool:
+        return await payments.reschedule(self._pool, payment_id, at, failure=failure)
+
+    async def due(self, *, now: datetime, limit: int = 500) -> list[tuple[int, datetime]]:
+        return await payments.due(self._pool, now=now, limit=limit)
+
+    async def apply(
+        self, targets: Sequence[tuple[int, Decide]], *, event: WebhookRecord | None = None
+    ) -> Applied:
+        return await payments.apply(self._pool, targets, event=event)
+
+    async def events_of(self, payment_id: int) -> list[StoredEvent]:
+        return await payments.events_of(self._pool, payment_id)
+
+    async def entries_of(self, payment_id: int) -> list[LedgerEntry]:
+        return await payments.entries_of(self._pool, payment_id)

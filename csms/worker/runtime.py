@@ -12,9 +12,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -24,7 +26,15 @@ from pgqueuer import DatabaseRetryEntrypointExecutor, Job, PgQueuer
 from pgqueuer.executors import EntrypointExecutorParameters
 from pgqueuer.models import Schedule
 
+from csms.cluster.bus import CommandClient
+from csms.cluster.connect import RedisClient, redis_client
+from csms.cluster.events import EventPublisher, publish_firmware_hooks
+from csms.cluster.keys import Keys
+from csms.cluster.tasks import stop_task
 from csms.domain.clock import utc_now
+from csms.domain.firmware_campaigns import Artifact
+from csms.domain.firmware_urls import signed_url
+from csms.payments import open_providers, retry_policy
 from csms.services.billing import (
     HOLD_SESSION,
     SETTLE_SESSION,
@@ -32,11 +42,21 @@ from csms.services.billing import (
     Repricing,
     SettlementService,
 )
+from csms.services.firmware import FIRMWARE_SEND, FIRMWARE_TICK, FirmwareOrchestrator
+from csms.services.hooks import Hooks
+from csms.services.payments import PAYMENT_ADVANCE, PAYMENT_SWEEP, PaymentService
 from csms.settings import WorkerSettings
 from csms.store.jobs import PgJobQueue
 from csms.store.pool import create_pool
 from csms.store.pool import unavailable as database_unavailable
-from csms.store.postgres import PostgresBilling, PostgresPricing, PostgresTariffs
+from csms.store.postgres import (
+    PostgresBilling,
+    PostgresFirmware,
+    PostgresPayments,
+    PostgresPricing,
+    PostgresTariffs,
+)
+from csms.worker.security_profiles import register_security_jobs
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +73,7 @@ class Worker:
     pool: asyncpg.Pool
     queue: PgQueuer
     settlement: SettlementService
+    payments: PaymentService | None = None
     # what register() and schedule() did to the queue, done again to a new one
     setups: list[Setup] = field(default_factory=list)
     _stopping: bool = False
@@ -148,13 +169,28 @@ def schedule(worker: Worker, name: str, cron: str, handler: ScheduleHandler) -> 
 
 
 @contextlib.asynccontextmanager
-async def running_worker(settings: WorkerSettings, database_url: str) -> AsyncIterator[Worker]:
+async def running_worker(
+    settings: WorkerSettings, database_url: str, redis_url: str | None = None
+) -> AsyncIterator[Worker]:
+    """The worker's jobs over a pool; with ``redis_url`` it also reaches chargers through
+    the command bus and publishes live events (firmware campaigns; the rollback of a
+    security profile upgrade restores settings)."""
+    redis: RedisClient | None = None
+    commands: CommandClient | None = None
+    if redis_url is not None:
+        redis = redis_client(redis_url)
+        commands = CommandClient(
+            redis, Keys(settings.redis_prefix), caller_id=f"worker-{secrets.token_hex(6)}"
+        )
+        await commands.start()  # its reply listener: without it no answer ever arrives
+    providers = open_providers(settings)
     pool = await create_pool(
         database_url,
         min_size=settings.db_pool_min,
         max_size=settings.db_pool_max,
         retry_seconds=settings.db_retry_seconds,
     )
+    firmware: contextlib.AsyncExitStack | None = None
     try:
         jobs = PgJobQueue(pool)
         repricing = Repricing(
@@ -176,6 +212,10 @@ async def running_worker(settings: WorkerSettings, database_url: str) -> AsyncIt
 
         register(worker, SETTLE_SESSION, settle)
         register(worker, HOLD_SESSION, hold)
+        from csms.worker.invoices import register_invoice_jobs  # it imports this module
+
+        register_invoice_jobs(worker, pool)
+        register_security_jobs(worker, pool, commands, command_timeout=settings.job_command_timeout)
 
         async def sweep(_: Schedule) -> None:
             found = await settlement.sweep(
@@ -185,10 +225,113 @@ async def running_worker(settings: WorkerSettings, database_url: str) -> AsyncIt
                 log.warning("%d ended sessions had no settlement job: enqueued", found)
 
         schedule(worker, SETTLE_SWEEP, settings.settle_sweep_schedule, sweep)
-
+        if redis is not None and commands is not None:
+            firmware = contextlib.AsyncExitStack()
+            await firmware.enter_async_context(running_campaigns(worker, redis, commands))
+        worker.payments = PaymentService(
+            PostgresPayments(pool),
+            PostgresBilling(pool),
+            providers,
+            jobs,
+            clock=utc_now,
+            policy=retry_policy(settings),
+        )
+        _register_payments(worker, worker.payments, settings)
         yield worker
     finally:
+        if firmware is not None:
+            await firmware.aclose()
         await pool.close()
+        await providers.aclose()
+        if commands is not None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(5.0):
+                    await commands.close()
+        if redis is not None:
+            await redis.aclose()
+
+
+def _register_payments(worker: Worker, payments: PaymentService, settings: WorkerSettings) -> None:
+    """Card payments: retries of declined receivables, looks at payments whose webhook did
+    not come, captures of authorized ones (docs/topics/payments.md)."""
+
+    async def advance(payload: dict[str, Any]) -> None:
+        await payments.advance(int(payload["payment_id"]), now_due=bool(payload.get("now")))
+
+    register(worker, PAYMENT_ADVANCE, advance)
+
+    async def sweep(_: Schedule) -> None:
+        found = await payments.sweep()
+        if found:
+            log.info("%d payments due for a retry or a look: enqueued", found)
+
+    schedule(worker, PAYMENT_SWEEP, settings.payment_sweep_schedule, sweep)
+
+
+@contextlib.asynccontextmanager
+async def running_campaigns(
+    worker: Worker, redis: RedisClient, commands: CommandClient
+) -> AsyncIterator[None]:
+    """Firmware campaigns: the tick and send jobs, and a loop that enqueues a tick of every
+    unfinished campaign each ``CSMS_FIRMWARE_TICK_INTERVAL`` (any number of workers: a
+    campaign's tick is queued once, run by one of them)."""
+    settings = worker.settings
+    publisher = EventPublisher(redis, Keys(settings.redis_prefix), f"worker-{os.getpid()}")
+    hooks = Hooks()
+    publish_firmware_hooks(hooks, publisher)
+    secret = settings.firmware_url_secret.get_secret_value()
+
+    def sign(artifact: Artifact, charge_point_id: str, retrieve_at: datetime) -> str:
+        return signed_url(
+            settings.firmware_base_url,
+            secret,
+            artifact_id=artifact.id,
+            file_name=artifact.file_name,
+            charge_point_id=charge_point_id,
+            expires=int(retrieve_at.timestamp() + settings.firmware_url_ttl),
+        )
+
+    orchestrator = FirmwareOrchestrator(
+        PostgresFirmware(worker.pool, directory=settings.firmware_dir),
+        PgJobQueue(worker.pool),
+        commands,
+        sign,
+        clock=utc_now,
+        hooks=hooks,
+        command_timeout=settings.firmware_command_timeout,
+        default_time_zone=settings.default_time_zone,
+    )
+
+    async def tick(payload: dict[str, Any]) -> None:
+        await orchestrator.tick(int(payload["campaign_id"]))
+
+    async def send(payload: dict[str, Any]) -> None:
+        await orchestrator.send(
+            int(payload["campaign_id"]),
+            str(payload["charge_point_id"]),
+            int(payload["request_id"]),
+            payload.get("protocol"),
+        )
+
+    register(worker, FIRMWARE_TICK, tick)
+    register(worker, FIRMWARE_SEND, send)
+
+    async def ticking() -> None:
+        while True:
+            try:
+                await orchestrator.enqueue_ticks()
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                # PostgreSQL away (a restart, a failover): the next interval tries again
+                log.warning("firmware campaigns: cannot enqueue ticks: %s", exc)
+            await asyncio.sleep(settings.firmware_tick_interval)
+
+    await publisher.start()
+    loop = asyncio.create_task(ticking(), name="firmware-ticks")
+    try:
+        yield
+    finally:
+        await stop_task(loop)
+        await publisher.close()
 
 
 async def run_until_stopped(worker: Worker, stop: asyncio.Event) -> None:

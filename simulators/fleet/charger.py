@@ -13,15 +13,17 @@ import base64
 import logging
 import random
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
+from simulators.firmware import fetch, signature_verifies, update_of
 from simulators.fleet import wire
 from simulators.fleet.connection import Connection, Endpoint
-from simulators.fleet.frames import SUBPROTOCOL, Frames
+from simulators.fleet.frames import FIRMWARE_COMMANDS, SUBPROTOCOL, Frames
 from simulators.fleet.profile import FleetProfile, source_address
 from simulators.fleet.stats import Stats
 
@@ -65,6 +67,12 @@ class Charger:
         self.version = "2.0.1" if rng.random() < profile.v201_share else "1.6"
         self.charges = rng.random() < profile.session_share
         self.frames = Frames(profile.charger_id(index), self.version, profile.id_token)
+        self.frames.firmware_version = profile.firmware_version
+        # firmware update: calls waiting for the line (one CALL at a time), the update's task
+        self._extra: deque[tuple[tuple[str, bytes], asyncio.Future[Any]]] = deque()
+        self._updating: asyncio.Task[None] | None = None
+        self._rebooting = False
+        self._rebooted: asyncio.Future[None] | None = None
         self.meter_wh = float(rng.randrange(0, 1_000_000))
         self.connection = Connection(self)
         self.pending_id: str | None = None
@@ -81,7 +89,20 @@ class Charger:
         self._in_session = 0
 
     async def run(self) -> None:
-        """Connect, live until stop_at, close; returns when the socket is closed."""
+        """Connect, live until stop_at, close; returns when the socket is closed (after a
+        reboot into new firmware it connects and boots again)."""
+        while True:
+            await self._live()
+            if not self._rebooting:
+                return
+            self._rebooting = False
+            self._ended = False
+            self.pending_id = None
+            self._then = None
+            self.connection = Connection(self)
+            self.frames.boot_reason = "FirmwareUpdate"
+
+    async def _live(self) -> None:
         profile = self.shared.profile
         cid = self.frames.charge_point_id
         authorization = None
@@ -100,6 +121,9 @@ class Charger:
         except (OSError, wire.HandshakeError, TimeoutError) as exc:
             self.stats.connect_failures += 1
             log.debug("%s: connect failed: %s", cid, exc)
+            self._rebooting = False
+            if self._rebooted is not None and not self._rebooted.done():
+                self._rebooted.set_exception(ConnectionError(str(exc)))
             return
         self.stats.connected += 1
         try:
@@ -116,8 +140,11 @@ class Charger:
             kind = message[0]
             message_id = message[1]
             if kind == 2:
-                self.connection.send(Frames.answer(message_id, message[2]))
+                action = message[2]
+                self.connection.send(Frames.answer(message_id, action, self.frames.v201))
                 self.stats.commands_answered += 1
+                if action in FIRMWARE_COMMANDS and self._updating is None:
+                    self._updating = self.shared.loop.create_task(self._update(action, message[3]))
                 return
         except (ValueError, LookupError, TypeError):
             log.debug("%s: ignored %r", self.frames.charge_point_id, data[:100])
@@ -138,7 +165,7 @@ class Charger:
 
     def on_close(self) -> None:
         """The CSMS closed the connection (or broke the protocol) while we lived."""
-        if not self._ended:
+        if not self._ended and not self._rebooting:
             self.stats.disconnects += 1
             self._end()
 
@@ -181,6 +208,8 @@ class Charger:
         self._call(*self.frames.status("Available"), self._available)
 
     def _available(self, _: Any) -> None:
+        if self._rebooted is not None and not self._rebooted.done():
+            self._rebooted.set_result(None)
         profile = self.shared.profile
         rng = random.Random(self.index * 7919)
         now = time.monotonic()
@@ -193,8 +222,18 @@ class Charger:
         """Sleep until the next heartbeat or meter value is due, or the life ends."""
         now = time.monotonic()
         stop_at = self.shared.stop_at
-        if now >= stop_at or self._stopping:
+        if (now >= stop_at or self._stopping) and self._updating is None:
             self._end()
+            return
+        if self._extra:
+            frame, answered = self._extra.popleft()
+
+            def then(result: Any) -> None:
+                if not answered.done():
+                    answered.set_result(result)
+                self._idle()
+
+            self._call(*frame, then)
             return
         when = min(self._next_heartbeat, stop_at)
         if self._next_meter is not None and self._next_meter < when:
@@ -247,3 +286,71 @@ class Charger:
             self._timer.cancel()
             self._timer = None
         self.connection.close()
+
+    # -- a firmware update (simulators.firmware) ----------------------------------------------
+
+    def _send_extra(self, frame: tuple[str, bytes]) -> asyncio.Future[Any]:
+        """Queue a CALL of the update's; sent when the line is free (wakes an idle charger)."""
+        answered: asyncio.Future[Any] = self.shared.loop.create_future()
+        self._extra.append((frame, answered))
+        if self._timer is not None:  # idle: go now
+            self._timer.cancel()
+            self._timer = None
+            self._idle()
+        return answered
+
+    async def _update(self, action: str, payload: dict[str, Any]) -> None:
+        profile = self.shared.profile
+        update = update_of(action, payload, v201=self.frames.v201)
+        rng = random.Random(f"{self.frames.charge_point_id}:{update.request_id}:{update.location}")
+
+        async def report(status: str) -> None:
+            await self._send_extra(
+                self.frames.firmware_status(update.action, status, update.request_id)
+            )
+
+        try:
+            await report("Downloading")
+            fetched = await fetch(update.location, retries=update.retries)
+            if not fetched.ok or rng.random() < profile.fail_download:
+                await report("DownloadFailed")
+                return
+            await report("Downloaded")
+            if update.signature is not None:
+                if (
+                    profile.bad_signature
+                    or update.certificate is None
+                    or fetched.digest is None
+                    or not signature_verifies(update.certificate, update.signature, fetched.digest)
+                ):
+                    await report("InvalidSignature")
+                    await self._send_extra(self.frames.security_event("InvalidFirmwareSignature"))
+                    return
+                await report("SignatureVerified")
+            while self._in_session:  # L01.FR.06: after the session
+                await asyncio.sleep(0.5)
+            await report("Installing")
+            if rng.random() < profile.fail_install:
+                await report("InstallationFailed")
+                return
+            version = fetched.version or f"{self.frames.firmware_version}-updated"
+            if update.reboot_before_installed:
+                await report("InstallRebooting")
+                await self._reboot(version)
+                await report("Installed")
+            else:
+                await report("Installed")
+                await self._reboot(version)
+        except (ConnectionError, asyncio.CancelledError) as exc:
+            log.debug("%s: firmware update stopped: %r", self.frames.charge_point_id, exc)
+        finally:
+            self._updating = None
+
+    async def _reboot(self, version: str) -> None:
+        """Close, then connect and boot with ``version`` (run() does it); returns once the
+        new boot was answered."""
+        self.frames.firmware_version = version
+        self._rebooted = self.shared.loop.create_future()
+        self._rebooting = True
+        self._end()
+        await self._rebooted

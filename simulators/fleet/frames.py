@@ -11,7 +11,10 @@ import orjson
 
 SUBPROTOCOL = {"1.6": "ocpp1.6", "2.0.1": "ocpp2.0.1"}
 # Answered with {"status": "Accepted"} (valid in both versions); anything else NotImplemented.
-ACCEPTED_COMMANDS = frozenset({"ClearCache", "TriggerMessage", "ChangeAvailability", "Reset"})
+ACCEPTED_COMMANDS = frozenset(
+    {"ClearCache", "TriggerMessage", "ChangeAvailability", "Reset", "SignedUpdateFirmware"}
+)
+FIRMWARE_COMMANDS = frozenset({"UpdateFirmware", "SignedUpdateFirmware"})
 
 
 class _Clock:
@@ -76,6 +79,8 @@ class Frames:
     _next_id: int = 0
     seq_no: int = 0
     transaction_id: str | int | None = None
+    firmware_version: str = "1.0.0"
+    boot_reason: str = "PowerUp"
 
     @property
     def v201(self) -> bool:
@@ -91,11 +96,12 @@ class Frames:
             return self._call(
                 "BootNotification",
                 {
-                    "reason": "PowerUp",
+                    "reason": self.boot_reason,
                     "chargingStation": {
                         "model": "FleetModel",
                         "vendorName": "Fleet",
                         "serialNumber": self.charge_point_id[-25:],
+                        "firmwareVersion": self.firmware_version,
                     },
                 },
             )
@@ -105,8 +111,22 @@ class Frames:
                 "chargePointVendor": "Fleet",
                 "chargePointModel": "FleetModel",
                 "chargePointSerialNumber": self.charge_point_id[-25:],
+                "firmwareVersion": self.firmware_version,
             },
         )
+
+    def firmware_status(
+        self, action: str, status: str, request_id: int | None
+    ) -> tuple[str, bytes]:
+        """``action``: FirmwareStatusNotification (1.6 without a request id, 2.0.1 with) or
+        SignedFirmwareStatusNotification."""
+        payload: dict[str, Any] = {"status": status}
+        if request_id is not None:
+            payload["requestId"] = request_id
+        return self._call(action, payload)
+
+    def security_event(self, kind: str) -> tuple[str, bytes]:
+        return self._call("SecurityEventNotification", {"type": kind, "timestamp": now()})
 
     def heartbeat(self) -> tuple[str, bytes]:
         return self._call("Heartbeat", {})
@@ -189,7 +209,9 @@ class Frames:
         return self._call("TransactionEvent", payload)
 
     @staticmethod
-    def answer(message_id: str, action: str) -> bytes:
+    def answer(message_id: str, action: str, v201: bool = False) -> bytes:
+        if action == "UpdateFirmware":  # 1.6 UpdateFirmware.conf has no field
+            return orjson.dumps([3, message_id, {"status": "Accepted"} if v201 else {}])
         if action in ACCEPTED_COMMANDS:
             return orjson.dumps([3, message_id, {"status": "Accepted"}])
         return orjson.dumps([4, message_id, "NotImplemented", f"fleet: {action}", {}])

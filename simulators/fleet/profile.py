@@ -25,6 +25,10 @@ class FleetProfile:
     id_token: str = "FLEET-TAG"
     spread_addresses: bool = True
     warmup: float = 5.0  # after the last connection, before latencies are recorded
+    firmware_version: str = "1.0.0"  # what the chargers boot with (an update changes it)
+    fail_download: float = 0.0  # share of firmware downloads that fail
+    fail_install: float = 0.0  # share of firmware installs that fail
+    bad_signature: bool = False  # every firmware signature check fails
 
     def charger_id(self, index: int) -> str:
         return f"{self.id_prefix}{self.first_index + index}"

@@ -29,9 +29,10 @@ _READ_ONLY = {
     ConfigurationKey.local_auth_list_max_length: "100",
     ConfigurationKey.send_local_list_max_length: "100",
     ConfigurationKey.meter_values_sampled_data_max_length: "8",
-    ConfigurationKey.security_profile: "{security_profile}",
 }
 _READ_WRITE = {
+    # raised by ChangeConfiguration only (security whitepaper A05; simulators.security)
+    ConfigurationKey.security_profile: "{security_profile}",
     ConfigurationKey.heartbeat_interval: "300",
     ConfigurationKey.meter_value_sample_interval: "{meter_interval}",
     ConfigurationKey.clock_aligned_data_interval: "0",
@@ -79,6 +80,8 @@ class V16Adapter:
         "internal": "InternalError",
         "framing": "ProtocolError",
     }
+    security_profile_key = "SecurityProfile"
+    priority_key: str | None = None
 
     def default_configuration(self, config: StationConfig) -> tuple[dict[str, str], set[str]]:
         values = {

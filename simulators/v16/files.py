@@ -5,45 +5,23 @@ from __future__ import annotations
 from typing import Any
 
 from simulators.context import StationContext
+from simulators.firmware import run_update, update_of
 from simulators.v16.handlers import TRIGGERS, Trigger, run_trigger
 
 Payload = dict[str, Any]
 
-FIRMWARE_STEPS: tuple[str, ...] = ("Downloading", "Downloaded", "Installing", "Installed")
-SIGNED_FIRMWARE_STEPS = (
-    "Downloading",
-    "Downloaded",
-    "SignatureVerified",
-    "Installing",
-    "Installed",
-)
-FAILED_STEPS: tuple[str, ...] = ("Downloading", "DownloadFailed")
-
 
 def update_firmware(ctx: StationContext, payload: Payload) -> Payload:
-    steps = FAILED_STEPS if ctx.config.fail_firmware else FIRMWARE_STEPS
-
-    async def walk() -> None:
-        for status in steps:
-            ctx.state.firmware_status = status
-            await ctx.call("FirmwareStatusNotification", {"status": status})
-
-    ctx.after(walk)
+    """5.19: download, install, report each step (FirmwareStatusNotification), reboot."""
+    update = update_of("UpdateFirmware", payload, v201=False)
+    ctx.after(lambda: run_update(ctx, update))
     return {}
 
 
 def signed_update_firmware(ctx: StationContext, payload: Payload) -> Payload:
-    steps = FAILED_STEPS if ctx.config.fail_firmware else SIGNED_FIRMWARE_STEPS
-    request_id = payload["requestId"]
-
-    async def walk() -> None:
-        for status in steps:
-            ctx.state.firmware_status = status
-            await ctx.call(
-                "SignedFirmwareStatusNotification", {"status": status, "requestId": request_id}
-            )
-
-    ctx.after(walk)
+    """Security whitepaper L01: the same, with the signature checked (SignedFirmware...)."""
+    update = update_of("SignedUpdateFirmware", payload, v201=False)
+    ctx.after(lambda: run_update(ctx, update))
     return {"status": "Accepted"}
 
 

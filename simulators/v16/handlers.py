@@ -17,6 +17,7 @@ from simulators.v16.messages import meter_value
 
 Payload = dict[str, Any]
 WRITE_ONLY_KEYS = {"AuthorizationKey"}
+SECURITY_PROFILE = "SecurityProfile"
 
 
 def _connectors(ctx: StationContext, connector_id: int | None) -> list[int]:
@@ -47,6 +48,11 @@ def get_configuration(ctx: StationContext, payload: Payload) -> Payload:
 
 def change_configuration(ctx: StationContext, payload: Payload) -> Payload:
     key, value = payload["key"], payload["value"]
+    if key == SECURITY_PROFILE:
+        status = ctx.security.change_profile(value)
+        if status == "Accepted":  # A05.FR.06: disconnect, reconnect with the new profile
+            ctx.after(ctx.switch_security_profile)
+        return {"status": status}
     if key in WRITE_ONLY_KEYS:
         return {"status": "Accepted"}  # accepted, never stored nor reported back
     if costmsg.refused(ctx.state.configuration, key, value):

@@ -50,6 +50,8 @@ class V201Adapter:
         "internal": "InternalError",
         "framing": "RpcFrameworkError",
     }
+    security_profile_key = "SecurityCtrlr.SecurityProfile"
+    priority_key: str | None = "OCPPCommCtrlr.NetworkConfigurationPriority"
 
     def default_configuration(self, config: StationConfig) -> tuple[dict[str, str], set[str]]:
         return default_variables(config)

@@ -9,6 +9,7 @@ from simulators.transaction import timestamp
 from simulators.v201.variables import accepts, components, key, report_data, split_key
 
 Payload = dict[str, Any]
+PRIORITY = "OCPPCommCtrlr.NetworkConfigurationPriority"
 
 
 def _name(item: Payload) -> str:
@@ -53,6 +54,8 @@ def set_variables(ctx: StationContext, payload: Payload) -> Payload:
             status = "Rejected"
         if status == "Accepted" and not accepts(name, item["attributeValue"]):
             status = "Rejected"
+        if name == PRIORITY and not ctx.security.accepts_priority(item["attributeValue"]):
+            status = "Rejected"  # a slot that is not set, or cannot be used (A05.FR.02/03)
         if status == "Accepted":
             ctx.state.configuration[name] = item["attributeValue"]
         result = {"attributeStatus": status, "component": item["component"]}
@@ -146,7 +149,8 @@ def clear_variable_monitoring(ctx: StationContext, payload: Payload) -> Payload:
 
 
 def set_network_profile(ctx: StationContext, payload: Payload) -> Payload:
-    return {"status": "Rejected"}
+    slot, data = payload["configurationSlot"], payload["connectionData"]
+    return {"status": ctx.security.set_network_profile(slot, data)}
 
 
 def customer_information(ctx: StationContext, payload: Payload) -> Payload:

@@ -5,35 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from simulators.context import StationContext
+from simulators.firmware import run_update, update_of
 
 Payload = dict[str, Any]
 
-FIRMWARE_STEPS: tuple[str, ...] = ("Downloading", "Downloaded", "Installing", "Installed")
-SIGNED_FIRMWARE_STEPS = (
-    "Downloading",
-    "Downloaded",
-    "SignatureVerified",
-    "Installing",
-    "Installed",
-)
-FAILED_STEPS: tuple[str, ...] = ("Downloading", "DownloadFailed")
-
 
 def update_firmware(ctx: StationContext, payload: Payload) -> Payload:
-    request_id = payload["requestId"]
-    signed = "signature" in payload["firmware"]
-    steps = SIGNED_FIRMWARE_STEPS if signed else FIRMWARE_STEPS
-    if ctx.config.fail_firmware:
-        steps = FAILED_STEPS
-
-    async def walk() -> None:
-        for status in steps:
-            ctx.state.firmware_status = status
-            await ctx.call(
-                "FirmwareStatusNotification", {"status": status, "requestId": request_id}
-            )
-
-    ctx.after(walk)
+    """L01 (signed) / L02: download, verify, install, reboot, reporting each step."""
+    update = update_of("UpdateFirmware", payload, v201=True)
+    ctx.after(lambda: run_update(ctx, update))
     return {"status": "Accepted"}
 
 

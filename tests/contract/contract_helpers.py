@@ -17,6 +17,8 @@ from typing import Any
 import asyncpg
 from hypothesis import HealthCheck, Phase, settings
 
+from csms.domain import ledger
+from csms.domain.accounts import Standing
 from csms.domain.chargers import NO_ERROR, Charger, ConnectorStatus
 from csms.domain.id_tokens import IdToken
 from csms.domain.meter_values import ENERGY_REGISTER, MeterSample
@@ -31,7 +33,7 @@ from csms.domain.transactions import (
 )
 from csms.errors import NotFound
 from csms.services.ports import Stores
-from csms.store import id_tokens
+from csms.store import billing, id_tokens
 from csms.store.memory import MemoryStores
 from csms.store.postgres import PostgresStores
 
@@ -98,6 +100,20 @@ class Backend:
         """Register an id token as an operator does (no port has this)."""
         raise NotImplementedError
 
+    async def bill_token(
+        self,
+        id_token: str,
+        *,
+        kind: str = "prepaid",
+        status: str = "open",
+        currency: str = "EUR",
+        hold_amount: Decimal = Decimal(0),
+        wallet: Decimal = Decimal(0),
+    ) -> int:
+        """Bill the token to a new account of that kind and status whose wallet received
+        ``wallet`` (no port opens accounts or moves money); its id."""
+        raise NotImplementedError
+
     async def settle(self) -> None:
         """Wait until fire-and-forget and batched writes have landed."""
 
@@ -124,6 +140,38 @@ class PostgresBackend(Backend):
     async def add_token(self, id_token: str, **fields: Any) -> IdToken:
         return await id_tokens.add_id_token(self.pool, id_token, **fields)
 
+    async def bill_token(
+        self,
+        id_token: str,
+        *,
+        kind: str = "prepaid",
+        status: str = "open",
+        currency: str = "EUR",
+        hold_amount: Decimal = Decimal(0),
+        wallet: Decimal = Decimal(0),
+    ) -> int:
+        account = await billing.add_account(
+            self.pool,
+            kind=kind,
+            currency=currency,
+            name="contract",
+            status=status,
+            hold_amount=hold_amount,
+        )
+        await billing.link_token(self.pool, id_token, account.id)
+        if wallet:
+            topup = ledger.Entry(
+                ledger.TOPUP,
+                unique("contract-topup"),
+                (
+                    ledger.debit(ledger.clearing("manual"), currency, wallet),
+                    ledger.credit(ledger.wallet(account.id), currency, wallet),
+                ),
+                account_id=account.id,
+            )
+            await billing.post_one(self.pool, topup)
+        return account.id
+
     async def settle(self) -> None:
         await self.postgres.flush()
 
@@ -144,6 +192,7 @@ class MemoryBackend(Backend):
         self.now = NOW
         self.memory = MemoryStores(clock=lambda: self.now)
         self.stores = self.memory
+        self.accounts = 0
 
     def tick(self) -> None:
         self.now += timedelta(seconds=1)
@@ -161,6 +210,22 @@ class MemoryBackend(Backend):
         token = IdToken(id_token=id_token, **values)
         self.memory.tokens.add(token)
         return token
+
+    async def bill_token(
+        self,
+        id_token: str,
+        *,
+        kind: str = "prepaid",
+        status: str = "open",
+        currency: str = "EUR",
+        hold_amount: Decimal = Decimal(0),
+        wallet: Decimal = Decimal(0),
+    ) -> int:
+        self.accounts += 1
+        available = wallet if kind == "prepaid" else Decimal(0)
+        standing = Standing(self.accounts, kind, status, currency, hold_amount, available)
+        self.memory.tokens.bill_to(id_token, standing)
+        return self.accounts
 
     async def characteristics(self, charge_point_id: str) -> dict[tuple[Any, ...], Any]:
         stored = self.memory.reports._data.variables

@@ -39,7 +39,10 @@ from tests.e2e.fleet import (
 )
 
 NODES = ("n1", "n2", "n3")
-FIRMWARE_STEPS = ["Downloading", "Downloaded", "Installing", "Installed"]
+# The station really downloads: nothing listens at this location (connection refused), so it
+# reports the failure (1.6 4.5 / 2.0.1 L02.FR.01: every step; test_e2e_firmware.py installs).
+FIRMWARE_LOCATION = "http://127.0.0.1:9/e2e.bin"
+FIRMWARE_STEPS = ["Downloading", "DownloadFailed"]
 
 
 async def send(
@@ -214,9 +217,7 @@ async def check_firmware_and_log(
     Downloading..Installed, GetLog (security whitepaper / 2.0.1 N01) by LogStatusNotification;
     the node of the station's socket stores them in charger_events."""
     cp = station.config.charge_point_id
-    firmware = await send(
-        client, station, "update_firmware", {"location": "https://fw.example/e2e.bin"}
-    )
+    firmware = await send(client, station, "update_firmware", {"location": FIRMWARE_LOCATION})
     assert firmware["action"] == "UpdateFirmware"
     # 1.6 UpdateFirmware.conf has no field
     assert firmware["response"] == (

@@ -34,6 +34,7 @@ from ocpp_client import (
 )
 
 from csms.errors import CommandRejected
+from csms.node import proxy
 from csms.node.server import Node
 from tests.timeouts import TIMEOUT
 
@@ -106,6 +107,50 @@ def metrics_text_from(node: Node, source: str) -> str:
         return connection.getresponse().read().decode()
     finally:
         connection.close()
+
+
+async def proxied_get(port: int, client: tuple[str, int] | None) -> bytes:
+    """GET /health through a "balancer" on 127.0.0.1 that sends a PROXY v2 header naming
+    ``client`` (None: a LOCAL header, the balancer's own health check)."""
+    if client is None:
+        header = proxy.SIGNATURE + bytes([0x20, 0x00, 0x00, 0x00])
+    else:
+        header = proxy.encode(client, ("127.0.0.1", port), tls=None)
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(header + b"GET /health HTTP/1.1\r\nHost: node\r\n\r\n")
+        await writer.drain()
+        async with asyncio.timeout(TIMEOUT):
+            return await reader.read(4096)
+    except ConnectionResetError:
+        return b""
+    finally:
+        writer.close()
+        try:
+            await writer.wait_closed()
+        except OSError:
+            pass
+
+
+async def test_behind_a_proxy_v2_balancer_the_named_client_is_counted(database_url: str) -> None:
+    """Every connection comes from the trusted balancer; each is counted under the client
+    address its PROXY v2 header names, and the balancer's own health checks are not."""
+    async with own_node(
+        database_url,
+        proxy_mode="proxy-v2",
+        trusted_proxies="127.0.0.1/32",
+        connection_rate_per_address=0.01,  # no refill within the test
+        connection_burst_per_address=2,
+        handshakes_per_address=0,
+    ) as node:
+        client, other = ("203.0.113.7", 50123), ("203.0.113.8", 50124)
+        answers = [await proxied_get(node.port, client) for _ in range(3)]
+        assert [a.startswith(b"HTTP/1.1 200") for a in answers] == [True, True, False]
+        assert answers[2] == b""  # reset once the header is read
+        assert (await proxied_get(node.port, other)).startswith(b"HTTP/1.1 200")
+        for _ in range(3):  # health checks: LOCAL headers, never limited
+            assert (await proxied_get(node.port, None)).startswith(b"HTTP/1.1 200")
+        assert limited(node, "connection_rate") == 1
 
 
 async def test_exempt_addresses_are_not_limited(database_url: str) -> None:

@@ -27,15 +27,29 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from pgqueuer import PgQueuer
 
 from csms import embedded
 from csms.bootstrap import ensure_database
+from csms.domain.firmware_campaigns import NewArtifact
 from csms.node.runtime import running_node
 from csms.passwords import hash_password
+from csms.services.billing import HOLD_SESSION, SETTLE_SESSION, SETTLE_SWEEP
+from csms.services.firmware import FIRMWARE_SEND, FIRMWARE_TICK
+from csms.services.invoices import (
+    BILLING_RUN,
+    BILLING_RUN_SCHEDULE,
+    INVOICE_SWEEP,
+    ISSUE_SESSION_INVOICE,
+)
+from csms.services.payments import PAYMENT_ADVANCE, PAYMENT_SWEEP
+from csms.services.security_profiles import UPGRADE_DEADLINE
 from csms.settings import BackofficeSettings, NodeSettings, WorkerSettings
 from csms.store import chargers, id_tokens, users
+from csms.store import firmware as firmware_store
 from csms.store.jobs import PgJobQueue
 from csms.store.pool import create_pool, migrate
+from csms.store.pool import unavailable as database_unavailable
 from csms.worker.runtime import register, running_worker
 from simulators.station import CallError, Station, StationConfig
 from simulators.transaction import Transaction
@@ -278,13 +292,18 @@ async def until_ran(ran: list[int], expected: list[int]) -> None:
             await asyncio.sleep(TIMEOUT / 100)
 
 
-async def test_a_worker_whose_queue_broke_starts_a_new_one(throwaway: Throwaway) -> None:
+async def test_a_worker_whose_queue_broke_starts_a_new_one(
+    throwaway: Throwaway, redis_url: str, redis_prefix: str
+) -> None:
     """PostgreSQL going away while PgQueuer fetches jobs ends PgQueuer's run (what the crash
     above does when it lands mid-query): the worker starts a new queue with the same
-    entrypoints and schedules, and jobs run on."""
-    settings = WorkerSettings(job_poll_interval=TIMEOUT / 20, job_retry_delay=TIMEOUT / 100)
+    entrypoints and schedules (every job of the worker: settlement, invoices, payments,
+    security profiles, firmware campaigns), and jobs run on."""
+    settings = WorkerSettings(
+        job_poll_interval=TIMEOUT / 20, job_retry_delay=TIMEOUT / 100, redis_prefix=redis_prefix
+    )
     ran: list[int] = []
-    async with running_worker(settings, throwaway.dsn) as worker:
+    async with running_worker(settings, throwaway.dsn, redis_url) as worker:
 
         async def probe(payload: dict[str, Any]) -> None:
             ran.append(int(payload["n"]))
@@ -301,7 +320,65 @@ async def test_a_worker_whose_queue_broke_starts_a_new_one(throwaway: Throwaway)
             await PgJobQueue(worker.pool).enqueue("broken-probe", {"n": 7})
             await until_ran(ran, [7])
             assert worker.queue is not broken
+            assert (
+                entrypoints(worker.queue) == entrypoints(broken) >= WORKER_JOBS | {"broken-probe"}
+            )
+            assert {name for name, _ in schedules(worker.queue)} == WORKER_SCHEDULES
+            assert schedules(worker.queue) == schedules(broken)
         finally:
             worker.stop()
             async with asyncio.timeout(TIMEOUT):
                 await running
+
+
+WORKER_JOBS = {
+    SETTLE_SESSION, HOLD_SESSION, ISSUE_SESSION_INVOICE, BILLING_RUN, PAYMENT_ADVANCE,
+    UPGRADE_DEADLINE, FIRMWARE_TICK, FIRMWARE_SEND,
+}  # fmt: skip
+WORKER_SCHEDULES = {SETTLE_SWEEP, BILLING_RUN_SCHEDULE, INVOICE_SWEEP, PAYMENT_SWEEP}
+
+
+def entrypoints(queue: PgQueuer) -> set[str]:
+    return {str(name) for name in queue.qm.entrypoint_registry}
+
+
+def schedules(queue: PgQueuer) -> set[tuple[str, str]]:
+    return {(str(key.entrypoint), str(key.expression)) for key in queue.sm.registry}
+
+
+async def test_a_firmware_upload_cut_by_a_restart_fails_and_keeps_nothing(
+    throwaway: Throwaway,
+) -> None:
+    """A large object is written chunk by chunk in one transaction: PostgreSQL going away
+    mid-stream fails the upload (an "unavailable" error: the API answers 503) instead of the
+    pool sending the rest again on a new connection, and neither a row nor a large object
+    is left once the server is back."""
+    pool = await create_pool(throwaway.dsn, min_size=1, max_size=2, retry_seconds=TIMEOUT)
+    sent: list[int] = []
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for n in range(4):
+            if n == 2:
+                await throwaway.server.stop("immediate")
+            sent.append(n)
+            yield bytes([n]) * 65536
+
+    def seal() -> tuple[int, str]:
+        raise AssertionError("the upload cannot have reached its end")
+
+    try:
+        with pytest.raises(Exception) as failure:  # noqa: PT011 (which one is checked below)
+            await firmware_store.add_artifact(
+                pool,
+                NewArtifact(version=f"cut-{secrets.token_hex(3)}", file_name="fw.bin"),
+                chunks(),
+                seal,
+                directory=None,
+            )
+        assert database_unavailable(failure.value), repr(failure.value)
+        assert sent == [0, 1, 2]  # the generator was not started again
+    finally:
+        await throwaway.server.start()
+        await pool.close()
+    assert await throwaway.pool.fetchval("SELECT count(*) FROM firmware_artifacts") == 0
+    assert await throwaway.pool.fetchval("SELECT count(*) FROM pg_largeobject_metadata") == 0

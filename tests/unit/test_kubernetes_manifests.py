@@ -155,3 +155,38 @@ def test_websocket_proxy_timeouts_outlast_the_quiet_between_heartbeats() -> None
     for key in ("proxy-read-timeout", "proxy-send-timeout"):
         timeout = int(annotations[f"nginx.ingress.kubernetes.io/{key}"])
         assert timeout > settings.heartbeat_interval > settings.ws_ping_interval
+
+
+PROCESSES = {"csms-node": NodeSettings, "csms-backoffice": BackofficeSettings}
+PROCESSES["csms-worker"] = WorkerSettings
+
+
+@pytest.mark.parametrize("deployment", sorted(PROCESSES))
+def test_each_process_passes_its_production_checks(
+    deployment: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the process checks at start when CSMS_ENV=production (secrets set, long enough)
+    holds with the manifests' environment: every required secret is passed to it."""
+    (container,) = dict(pod_specs())[deployment]["containers"]
+    environment: dict[str, str] = {}
+    for source in container.get("envFrom", []):
+        environment.update(of_kind("ConfigMap")[source["configMapRef"]["name"]]["data"])
+    for env in container.get("env", []):
+        source = env.get("valueFrom", {})
+        if "secretKeyRef" in source:  # a real secret's value: long and random
+            environment[env["name"]] = f"{source['secretKeyRef']['key']}-" + "s" * 48
+        elif "fieldRef" in source:
+            environment[env["name"]] = f"{deployment}-0"
+        else:
+            environment[env["name"]] = env["value"]
+    assert environment["CSMS_ENV"] == "production"
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    PROCESSES[deployment]().check_safe()
+
+
+def test_the_ingress_admits_a_firmware_upload() -> None:
+    annotations = of_kind("Ingress")["csms"]["metadata"]["annotations"]
+    body = annotations["nginx.ingress.kubernetes.io/proxy-body-size"]
+    assert body.endswith("m")
+    assert int(body[:-1]) * 1024**2 >= BackofficeSettings().firmware_max_bytes

@@ -34,3 +34,36 @@ def test_a_worker_refuses_batches_bigger_than_half_its_concurrency(
         WorkerSettings()
     monkeypatch.setenv("CSMS_JOB_BATCH_SIZE", "4")
     assert WorkerSettings().job_batch_size == 4
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"tls_port": 9443}, "CSMS_TLS_PORT needs CSMS_TLS_CERT_FILE"),
+        ({"tls_cert_file": "server.pem"}, "CSMS_TLS_CERT_FILE and CSMS_TLS_KEY_FILE go together"),
+        ({"proxy_mode": "proxy-v2"}, "needs CSMS_TRUSTED_PROXIES"),
+        ({"trusted_proxies": "10.0.0.0/8,lb"}, "'lb' is not an address or network"),
+        ({"min_security_profile": 2}, "needs CSMS_TLS_PORT or a TLS-terminating proxy"),
+        ({"tls_public_url": "ws://csms.example.com/ocpp"}, "tls_public_url"),
+    ],
+)
+def test_tls_settings_that_cannot_work_are_refused(values: dict[str, object], message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        NodeSettings(**values)  # type: ignore[arg-type]
+
+
+def test_a_short_metrics_token_is_refused_at_start() -> None:
+    from csms.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="CSMS_METRICS_TOKEN"):
+        NodeSettings(metrics_token="short").check_safe()  # type: ignore[arg-type]
+    NodeSettings(metrics_token="long-enough-scrape-token").check_safe()  # type: ignore[arg-type]
+
+
+def test_empty_metrics_token_and_public_url_are_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    """compose.yaml passes ``${CSMS_METRICS_TOKEN:-}``: empty means not configured."""
+    monkeypatch.setenv("CSMS_METRICS_TOKEN", "")
+    monkeypatch.setenv("CSMS_TLS_PUBLIC_URL", "")
+    settings = NodeSettings()
+    assert settings.metrics_token is None and settings.tls_public_url is None
+    settings.check_safe()

@@ -216,6 +216,11 @@ def _retrieve_date(p: ParamReader) -> str:
 
 def update_firmware(p: ParamReader) -> Payload:
     # request_id has no UpdateFirmware field
+    if p.has("install_date"):
+        raise p.error(
+            "install_date: OCPP 1.6 UpdateFirmware has no install time "
+            "(signed_update_firmware has one)"
+        )
     return with_optional(
         {"location": p.text("location"), "retrieveDate": _retrieve_date(p)},
         retries=p.opt_integer("retries"),

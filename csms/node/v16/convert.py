@@ -9,8 +9,9 @@ from csms.domain.id_tokens import Authorization, TokenStatus
 from csms.domain.meter_values import DEFAULT_MEASURAND, MeterSample, parse_decimal
 from csms.domain.transactions import TokenRef
 
-# 1.6 has no "Unknown": an id we do not know is Invalid.
-_STATUS = {TokenStatus.UNKNOWN: "Invalid"}
+# 1.6 has no "Unknown": an id we do not know is Invalid. Nor "NoCredit": a token whose
+# prepaid account cannot pay is Blocked (1.6 7.2 AuthorizationStatus).
+_STATUS = {TokenStatus.UNKNOWN: "Invalid", TokenStatus.NO_CREDIT: "Blocked"}
 # A 1.6 connector is what 2.0.1 calls an EVSE: neutral records keep 1.6 connectors on EVSE 0.
 WHOLE_CHARGER_EVSE = 0
 # A 1.6 idTag has no type; sessions record it as a token the CSMS knows ("Central").

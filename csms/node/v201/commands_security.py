@@ -29,7 +29,10 @@ def _retries(p: ParamReader, payload: Payload) -> Payload:
 
 
 def update_firmware(p: ParamReader) -> Payload:
-    firmware = {"location": p.text("location"), "retrieveDateTime": retrieve_date(p)}
+    firmware = with_optional(
+        {"location": p.text("location"), "retrieveDateTime": retrieve_date(p)},
+        installDateTime=p.opt_text("install_date"),
+    )
     return _retries(p, {"requestId": p.request_id(), "firmware": firmware})
 
 

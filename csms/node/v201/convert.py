@@ -18,6 +18,7 @@ _STATUS = {
     TokenStatus.INVALID: "Invalid",
     TokenStatus.CONCURRENT_TX: "ConcurrentTx",
     TokenStatus.UNKNOWN: "Unknown",
+    TokenStatus.NO_CREDIT: "NoCredit",
 }
 
 DEFAULT_CONTEXT = "Sample.Periodic"

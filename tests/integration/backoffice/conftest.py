@@ -25,8 +25,9 @@ from backoffice.app import create_app
 from csms.node.runtime import running_node
 from csms.node.server import Node
 from csms.passwords import hash_password
-from csms.settings import BackofficeSettings, NodeSettings
+from csms.settings import BackofficeSettings, NodeSettings, WorkerSettings
 from csms.store import users
+from csms.worker.runtime import Worker, running_worker
 from simulators.station import Station, StationConfig
 from tests.timeouts import TIMEOUT
 
@@ -207,3 +208,14 @@ async def register_charger(client: httpx.AsyncClient, account: Account) -> tuple
     )
     assert response.status_code == 201, response.text
     return charge_point_id, response.json()["password"]
+
+
+@pytest.fixture
+async def worker(database_url: str) -> AsyncIterator[Worker]:
+    """A ``csms worker`` (PgQueuer) settling the sessions the cluster node ends."""
+    settings = WorkerSettings(job_poll_interval=0.2, job_retry_delay=0.1)
+    async with running_worker(settings, database_url) as running:
+        task = asyncio.create_task(running.run())
+        yield running
+        running.stop()
+        await task

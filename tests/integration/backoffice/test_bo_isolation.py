@@ -7,6 +7,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import asyncpg
 import httpx
@@ -14,8 +15,9 @@ import pytest
 
 from backoffice.permissions import route_table
 from csms.domain.transactions import NewSession, start_key
-from csms.store import chargers, id_tokens, token_owners, transactions
+from csms.store import billing, chargers, id_tokens, payments, token_owners, transactions
 from tests.integration.backoffice.conftest import Account, Backoffice, NewAccount
+from tests.integration.billing.invoice_helpers import invoice_of_user
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,9 @@ class World:
     charge_point_id: str
     alice: Owned
     bob: Owned
+    bob_invoice_id: int  # an invoice of Bob's billing account
+    bob_account_id: int
+    bob_payment_id: int
 
 
 async def _driver_with_session(
@@ -66,7 +71,19 @@ async def world(pool: asyncpg.Pool, new_account: NewAccount) -> World:
     await chargers.add_charger(pool, charge_point_id, password_hash=None)
     alice = await _driver_with_session(pool, new_account, charge_point_id, 1)
     bob = await _driver_with_session(pool, new_account, charge_point_id, 2)
-    return World(charge_point_id, alice, bob)
+    invoice_id = await invoice_of_user(pool, bob.account.user_id)
+    account = await billing.account_of_user(pool, bob.account.user_id)
+    assert account is not None
+    payment, _ = await payments.add_payment(
+        pool,
+        account_id=account.id,
+        provider="manual",
+        kind="topup",
+        amount=Decimal("5.00"),
+        currency="EUR",
+        idempotency_key=f"iso:{secrets.token_hex(4)}",
+    )
+    return World(charge_point_id, alice, bob, invoice_id, account.id, payment.id)
 
 
 async def test_driver_lists_only_their_own(client: httpx.AsyncClient, world: World) -> None:
@@ -107,6 +124,9 @@ def _existing(world: World) -> dict[str, str]:
         "id_token": world.bob.id_token,
         "transaction_pk": str(world.bob.transaction_pk),
         "command": "remote_start",
+        "invoice_id": str(world.bob_invoice_id),
+        "account_id": str(world.bob_account_id),
+        "payment_id": str(world.bob_payment_id),
         **NOT_A_DRIVERS,
     }
 
@@ -118,18 +138,24 @@ def _missing() -> dict[str, str]:
         "id_token": "TAG-MISSING",
         "transaction_pk": "987654321",
         "command": "remote_start",
+        "invoice_id": "987654321",
+        "account_id": "987654321",
+        "payment_id": "987654321",
         **NOT_A_DRIVERS,
     }
 
 
-# tariffs, sites and assignments are staff's: a driver is refused (403) either way
+# tariffs, sites, assignments and accounts are staff's: a driver is refused (403) either way
 NOT_A_DRIVERS = {
     "tariff_id": "ISO-TARIFF",
     "version": "1",
     "site_id": "ISO-SITE",
     "scope": "charger",
     "target": "ISO-TARGET",
+    "artifact_id": "1",  # firmware is staff's too
+    "campaign_id": "1",
     "cdr_id": "987654322",  # CDRs are staff's too
+    "provider": "card",  # the payment webhook: public, the same for everyone
 }
 # routes a driver asks with an id token besides the path: Bob's, or one that does not exist
 QUERY = {"/api/v1/chargers/{charge_point_id}/tariff": "id_token"}
@@ -175,6 +201,10 @@ async def test_no_route_tells_another_drivers_object_from_a_missing_one(
     assert ("GET", "/api/v1/transactions/{transaction_pk}") in checked
     assert ("GET", "/api/v1/transactions/{transaction_pk}/cost") in checked
     assert ("GET", "/api/v1/chargers/{charge_point_id}/tariff") in checked
+    assert ("POST", "/api/v1/me/sessions/{transaction_pk}/stop") in checked
+    assert ("GET", "/api/v1/invoices/{invoice_id}") in checked
+    assert ("GET", "/api/v1/invoices/{invoice_id}/pdf") in checked
+    assert ("GET", "/api/v1/payments/{payment_id}") in checked
 
 
 async def test_staff_see_everything(

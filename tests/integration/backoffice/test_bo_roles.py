@@ -21,7 +21,13 @@ SAMPLE = {
     "site_id": "NO-SUCH-SITE",
     "scope": "group",
     "target": "NO-SUCH-GROUP",
+    "artifact_id": "999999999",
+    "campaign_id": "999999999",
     "cdr_id": "999999999",
+    "account_id": "999999999",
+    "invoice_id": "999999999",
+    "payment_id": "999999999",
+    "provider": "card",
 }
 LOGOUT = "/api/v1/auth/logout"
 

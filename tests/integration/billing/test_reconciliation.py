@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import pytest
 
+from csms.domain import ledger
 from csms.domain.billing import POSTPAID, PREPAID, REVIEW_REASONS
 from csms.domain.clock import utc_now
 from csms.domain.cost import cost
@@ -223,6 +224,7 @@ async def test_a_thousand_sessions_reconcile_to_the_cent_after_a_worker_is_kille
 
 CHARGERS = 40  # half 1.6, half 2.0.1
 SESSIONS_EACH = 25
+TOPPED_UP = Decimal("1000.00")
 
 
 async def test_a_thousand_simulated_sessions_of_both_versions_settle_to_their_frozen_costs(
@@ -246,6 +248,17 @@ async def test_a_thousand_simulated_sessions_of_both_versions_settle_to_their_fr
             account = await billing.add_account(
                 pool, kind=PREPAID, currency="EUR", name=f"W{n}", hold_amount=Decimal("20.00")
             )
+            # a wallet with money: an empty one is refused at Authorize (NoCredit)
+            topup = ledger.Entry(
+                ledger.TOPUP,
+                f"test-topup:{account.id}",
+                (
+                    ledger.debit(ledger.clearing("manual"), "EUR", TOPPED_UP),
+                    ledger.credit(ledger.wallet(account.id), "EUR", TOPPED_UP),
+                ),
+                account_id=account.id,
+            )
+            assert await billing.post_one(pool, topup) is not None
         accounts.append(account)
     stations = []
     for n in range(CHARGERS):
@@ -311,7 +324,7 @@ async def test_a_thousand_simulated_sessions_of_both_versions_settle_to_their_fr
         owed = per_account[account.id]
         assert owed > 0
         if account.prepaid:
-            assert (balances["wallet"], balances["receivable"]) == (-owed, 0)
+            assert (balances["wallet"], balances["receivable"]) == (TOPPED_UP - owed, 0)
         else:
             assert (balances["wallet"], balances["receivable"]) == (0, owed)
         assert balances["held"] == 0  # every hold released at settlement

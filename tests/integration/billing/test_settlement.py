@@ -21,11 +21,11 @@ from csms.domain import ledger
 from csms.domain.billing import METER_BACKWARDS, NO_ACCOUNT, PREPAID
 from csms.domain.clock import utc_now
 from csms.domain.sites import Scope
-from csms.errors import InvalidInput
+from csms.errors import InUse, InvalidInput
 from csms.node.server import Node
 from csms.services import Services
 from csms.services.billing import Repricing, SettlementService
-from csms.store import billing
+from csms.store import billing, chargers
 from csms.store.jobs import PgJobQueue
 from csms.store.postgres import PostgresBilling, PostgresPricing, PostgresStores, PostgresTariffs
 from csms.worker.runtime import Worker
@@ -141,6 +141,10 @@ async def test_an_ended_session_is_charged_once_from_the_wallet(
         total == 0
         for (_, _), total in (await _per_currency(await billing.trial_balance(pool))).items()
     )
+    # the charge is an accounting record: its charger cannot be removed from under it
+    with pytest.raises(InUse, match="has billed sessions"):
+        await chargers.remove_charger(pool, charger.charge_point_id)
+    assert await chargers.get_charger(pool, charger.charge_point_id) is not None
 
 
 async def _per_currency(trial: dict[tuple[str, str], Decimal]) -> dict[tuple[str, str], Decimal]:

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.integration
 
 SUBCOMMANDS = (
     "up node migrate worker charger token transactions transaction nodes command journal "
-    "backoffice user site tariff cdr"
+    "backoffice user site tariff firmware cdr account review billing invoice payment"
 ).split()
 
 

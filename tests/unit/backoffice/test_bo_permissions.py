@@ -35,6 +35,7 @@ def test_only_probes_and_login_are_public(app: FastAPI) -> None:
         ("GET", "/api/v1/health"),
         ("GET", "/api/v1/ready"),
         ("GET", "/metrics"),
+        ("POST", "/api/v1/payments/webhooks/{provider}"),  # the provider's signature
     }
 
 
@@ -66,10 +67,38 @@ def test_tariffs_and_sites_are_for_staff_drivers_read_only_what_applies_to_them(
 
 
 def test_monitors_and_drivers_change_nothing_but_their_own_session(app: FastAPI) -> None:
-    own = {"/api/v1/auth/logout", "/api/v1/users/me/password"}
+    # a driver starts and stops charging with their own token (the monitor reads only)
+    charging = {"/api/v1/me/sessions", "/api/v1/me/sessions/{transaction_pk}/stop"}
+    # a driver tops up their own account (by card)
+    own = {
+        "/api/v1/auth/logout",
+        "/api/v1/users/me/password",
+        "/api/v1/accounts/{account_id}/topups",
+    }
     for method, path, roles in route_table(app):
-        if method != "GET" and roles is not None and path not in own:
+        if method != "GET" and path in charging:
+            assert roles == (Role.ADMIN, Role.OPERATOR, Role.DRIVER), (method, path)
+        elif method != "GET" and roles is not None and path not in own:
             assert Role.MONITOR not in roles and Role.DRIVER not in roles, (method, path)
+
+
+def test_payments_are_staffs_drivers_see_and_pay_their_own(app: FastAPI) -> None:
+    staff = (Role.ADMIN, Role.OPERATOR, Role.MONITOR)
+    writers = (Role.ADMIN, Role.OPERATOR)
+    expected = {
+        ("GET", "/api/v1/payments"): (*staff, Role.DRIVER),
+        ("GET", "/api/v1/payments/{payment_id}"): (*staff, Role.DRIVER),
+        ("POST", "/api/v1/payments/{payment_id}/refund"): writers,
+        ("POST", "/api/v1/payments/{payment_id}/write-off"): writers,
+        ("POST", "/api/v1/accounts/{account_id}/topups"): (*writers, Role.DRIVER),
+        ("POST", "/api/v1/payments/webhooks/{provider}"): None,
+    }
+    found = {
+        (method, path): roles
+        for method, path, roles in route_table(app)
+        if (method, path) in expected
+    }
+    assert found == expected
 
 
 def test_a_route_without_a_check_is_caught() -> None:

@@ -15,6 +15,7 @@ PRODUCTION = {
     "env": "production",
     "database_url": "postgresql://db/csms",
     "redis_url": "redis://redis:6379/0",
+    "firmware_url_secret": "f" * 32,
 }
 GOOD_SECRET = "x" * 32
 
@@ -67,3 +68,16 @@ def test_backoffice_port_does_not_collide_with_the_node_port(
     monkeypatch.setenv("CSMS_PORT", "9100")
     monkeypatch.setenv("CSMS_API_PORT", "8100")
     assert BackofficeSettings().api_port == 8100
+
+
+@pytest.mark.parametrize("secret", [None, "short"])
+def test_production_refuses_a_default_or_short_firmware_url_secret(secret: str | None) -> None:
+    given = {} if secret is None else {"firmware_url_secret": secret}
+    settings = BackofficeSettings(**(PRODUCTION | given), jwt_secret=GOOD_SECRET)
+    if secret is None:
+        settings = BackofficeSettings(
+            **{k: v for k, v in PRODUCTION.items() if k != "firmware_url_secret"},
+            jwt_secret=GOOD_SECRET,
+        )
+    with pytest.raises(ConfigurationError, match="CSMS_FIRMWARE_URL_SECRET"):
+        create_app(settings)

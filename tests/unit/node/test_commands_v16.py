@@ -349,6 +349,11 @@ def test_update_firmware_retrieves_now_unless_told() -> None:
         "retryInterval": 60,
     }
 
+    # 1.6 UpdateFirmware.req (6.55) has no install time: refused, never dropped silently
+    assert "no install time" in refused(
+        "update_firmware", location="https://fw.example/a.bin", install_date="2026-02-01T00:00:00Z"
+    )
+
 
 def test_signed_update_firmware() -> None:
     payload = build(

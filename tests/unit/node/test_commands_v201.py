@@ -475,6 +475,14 @@ def test_firmware() -> None:
         },
         "retries": 2,
     }
+    # FirmwareType.installDateTime (2.24) without a signature: L02.FR.10 InstallScheduled
+    scheduled = build(
+        "update_firmware",
+        location="https://fw.example/a.bin",
+        install_date="2026-02-02T00:00:00Z",
+        request_id=5,
+    )
+    assert scheduled["firmware"]["installDateTime"] == "2026-02-02T00:00:00Z"
     assert build(
         "signed_update_firmware",
         location="https://fw.example/a.bin",

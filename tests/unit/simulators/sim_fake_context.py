@@ -11,6 +11,8 @@ from sim_fake_csms import schema_errors
 from simulators.adapter import adapter_for
 from simulators.config import StationConfig
 from simulators.display import Display
+from simulators.firmware import Fetched
+from simulators.security import StationSecurity
 from simulators.state import StationState
 from simulators.transaction import Transaction
 
@@ -25,12 +27,21 @@ class FakeContext:
         self.adapter = adapter_for(version)
         configuration, readonly = self.adapter.default_configuration(self.config)
         self.state = StationState(configuration=configuration, readonly=readonly)
+        self.security = StationSecurity(
+            self.config,
+            self.state.configuration,
+            profile_key=self.adapter.security_profile_key,
+            priority_key=self.adapter.priority_key,
+        )
+        self.switched = 0  # switch_security_profile calls
         self.log = logging.getLogger("test.station")
         self.display = Display(logging.getLogger("test.display"))
         self.pending_transaction_messages = 0
         self.actions: list[Callable[[], Awaitable[object]]] = []
         self.sent: list[tuple[str, dict[str, Any]]] = []
         self.events: list[tuple[Any, ...]] = []
+        # what a firmware download gives (tests set it)
+        self.fetched = Fetched(True, 3, b"\0" * 32, "2.3.1")
 
     def after(self, action: Callable[[], Awaitable[object]]) -> None:
         self.actions.append(action)
@@ -44,6 +55,9 @@ class FakeContext:
         assert schema_errors(self.config.version, 2, action, payload) == []
         self.sent.append((action, payload))
         return {}
+
+    async def switch_security_profile(self) -> None:
+        self.switched += 1
 
     async def boot(self, reason: str = "PowerUp") -> dict[str, Any]:
         return await self.call(*self.adapter.boot_notification(self.config, reason))
@@ -73,3 +87,10 @@ class FakeContext:
 
     async def reboot(self, reason: str) -> None:
         self.events.append(("reboot", reason))
+
+    async def fetch_firmware(self, location: str, retries: int) -> Fetched:
+        self.events.append(("fetch", location, retries))
+        return self.fetched
+
+    async def restart_with_firmware(self, version: str) -> None:
+        self.events.append(("restart", version))

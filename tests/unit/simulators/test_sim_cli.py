@@ -34,6 +34,9 @@ def run_args(url: str, *extra: str) -> list[str]:
         run_args("ws://x", "--meter-interval", "0"),
         run_args("ws://x", "--connectors", "0"),
         run_args("ws://x", "--currency", "euro"),
+        run_args("ws://x", "--fail-download", "150%"),
+        run_args("ws://x", "--fail-install", "often"),
+        ["fleet", "--url", "ws://x", "--chargers", "2", "--fail-install", "-1%"],
     ],
 )
 def test_argument_errors_exit_with_status_2(
@@ -44,6 +47,17 @@ def test_argument_errors_exit_with_status_2(
 
     assert raised.value.code == 2
     assert "usage: csms-sim" in capsys.readouterr().err
+
+
+def test_firmware_failure_injection() -> None:
+    args = build_parser().parse_args(
+        run_args("ws://x", "--fail-download", "5%", "--fail-install", "2", "--bad-signature")
+    )
+    assert (args.fail_download, args.fail_install, args.bad_signature) == (0.05, 0.02, True)
+    fleet = build_parser().parse_args(
+        ["fleet", "--url", "ws://x", "--chargers", "2", "--fail-download", "100%"]
+    )
+    assert (fleet.fail_download, fleet.fail_install, fleet.bad_signature) == (1.0, 0.0, False)
 
 
 def test_defaults() -> None:

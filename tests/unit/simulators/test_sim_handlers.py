@@ -13,6 +13,7 @@ from sim_fake_csms import schema_errors
 
 from simulators.adapter import adapter_for
 from simulators.dispatcher import Dispatcher
+from simulators.firmware import Fetched
 from simulators.framing import Call, CallErrorFrame, CallResult
 from simulators.transaction import Transaction
 
@@ -70,6 +71,8 @@ async def test_every_route_answers_a_schema_valid_response(
 ) -> None:
     ctx = FakeContext(version, display_cost_and_price=display)
     request = minimal_request(version, action)
+    if "Firmware" in action:  # a download scheduled for 2030 would be waited for
+        request = json.loads(json.dumps(request).replace(LATER, "2020-01-01T00:00:00Z"))
     dispatcher = Dispatcher(ctx.adapter, ctx, LOG)
 
     answer = dispatcher.answer(Call("m1", action, request))
@@ -219,41 +222,89 @@ async def test_remote_stop_ends_the_matching_transaction(
     assert ctx.events == [("end_charging", tx, "Remote")]
 
 
+V16_UPDATE = {"location": "https://x/fw", "retrieveDate": "2020-01-01T00:00:00Z"}
+V201_UPDATE = {
+    "requestId": 3,
+    "firmware": {"location": "https://x/fw", "retrieveDateTime": "2020-01-01T00:00:00Z"},
+}
+
+
 @pytest.mark.parametrize(
-    ("version", "action", "payload"),
+    ("version", "payload", "expected"),
     [
-        (
-            "1.6",
-            "UpdateFirmware",
-            {"location": "https://x/fw", "retrieveDate": "2030-01-01T00:00:00Z"},
-        ),
+        # 1.6 5.19: Installed, then the reboot into the new firmware
+        ("1.6", V16_UPDATE, ["Downloading", "Downloaded", "Installing", "Installed"]),
+        # 2.0.1 L02 with L01.FR.32 (a): InstallRebooting, the reboot, Installed by the new image
         (
             "2.0.1",
-            "UpdateFirmware",
-            {
-                "requestId": 3,
-                "firmware": {
-                    "location": "https://x/fw",
-                    "retrieveDateTime": "2030-01-01T00:00:00Z",
-                },
-            },
+            V201_UPDATE,
+            ["Downloading", "Downloaded", "Installing", "InstallRebooting", "Installed"],
         ),
     ],
 )
 @pytest.mark.parametrize("fail", [False, True])
 async def test_update_firmware_walks_the_statuses(
-    version: str, action: str, payload: dict[str, Any], fail: bool
+    version: str, payload: dict[str, Any], expected: list[str], fail: bool
 ) -> None:
     ctx = FakeContext(version, fail_firmware=fail)
 
-    ctx.adapter.routes[action](ctx, payload)
+    ctx.adapter.routes["UpdateFirmware"](ctx, payload)
     await ctx.run_after()
 
     statuses = [p["status"] for a, p in ctx.sent if a == "FirmwareStatusNotification"]
-    expected = ["Downloading", "DownloadFailed"]
-    if not fail:
-        expected = ["Downloading", "Downloaded", "Installing", "Installed"]
-    assert statuses == expected
+    assert statuses == (["Downloading", "DownloadFailed"] if fail else expected)
+    restarted = [e for e in ctx.events if e[0] == "restart"]
+    assert restarted == ([] if fail else [("restart", "2.3.1")])
+    if version == "2.0.1":
+        sent = [p for a, p in ctx.sent if a == "FirmwareStatusNotification"]
+        assert {p["requestId"] for p in sent} == {3}  # L02.FR.06
+
+
+@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+async def test_injected_failures(version: str) -> None:
+    payload = V16_UPDATE if version == "1.6" else V201_UPDATE
+    download = FakeContext(version, fail_download=1.0)
+    download.adapter.routes["UpdateFirmware"](download, payload)
+    await download.run_after()
+    install = FakeContext(version, fail_install=1.0)
+    install.adapter.routes["UpdateFirmware"](install, payload)
+    await install.run_after()
+    broken = FakeContext(version)
+    broken.fetched = Fetched(False, reason="HTTP 403")
+    broken.adapter.routes["UpdateFirmware"](broken, payload)
+    await broken.run_after()
+
+    def statuses(ctx: FakeContext) -> list[str]:
+        return [p["status"] for a, p in ctx.sent if a == "FirmwareStatusNotification"]
+
+    assert statuses(download) == ["Downloading", "DownloadFailed"]
+    assert statuses(install)[-2:] == ["Installing", "InstallationFailed"]
+    assert statuses(broken) == ["Downloading", "DownloadFailed"]
+    assert not [e for e in install.events if e[0] == "restart"]
+
+
+async def test_a_signed_update_with_a_bad_signature_is_refused() -> None:
+    """1.6 security whitepaper L01 step 5 / L01.FR.03: InvalidSignature and the security
+    event InvalidFirmwareSignature."""
+    ctx = FakeContext("1.6", bad_signature=True)
+    payload = {
+        "requestId": 4,
+        "firmware": {
+            "location": "https://x/fw",
+            "retrieveDateTime": "2020-01-01T00:00:00Z",
+            "signingCertificate": "-----BEGIN CERTIFICATE-----",
+            "signature": "c2ln",
+        },
+    }
+    assert ctx.adapter.routes["SignedUpdateFirmware"](ctx, payload) == {"status": "Accepted"}
+    await ctx.run_after()
+    sent = [(a, p.get("status") or p.get("type")) for a, p in ctx.sent]
+    assert sent == [
+        ("SignedFirmwareStatusNotification", "Downloading"),
+        ("SignedFirmwareStatusNotification", "Downloaded"),
+        ("SignedFirmwareStatusNotification", "InvalidSignature"),
+        ("SecurityEventNotification", "InvalidFirmwareSignature"),
+    ]
 
 
 @pytest.mark.parametrize(

@@ -53,6 +53,7 @@ class RecordedStores:
         self.pricing = stores.pricing
         self.tariffs = stores.tariffs
         self.jobs = stores.jobs
+        self.security_profiles = stores.security_profiles
 
 
 class Harness:
