@@ -14,6 +14,7 @@ import sys
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 import httpx
@@ -219,3 +220,26 @@ async def worker(database_url: str) -> AsyncIterator[Worker]:
         yield running
         running.stop()
         await task
+
+
+async def every_item(
+    client: httpx.AsyncClient,
+    url: str,
+    headers: dict[str, str],
+    params: dict[str, str | int] | None = None,
+) -> list[dict[str, Any]]:
+    """Every item of a paged list, following ``next_cursor`` (the test database is shared by
+    the whole run: what a test made need not be on the first page)."""
+    items: list[dict[str, Any]] = []
+    cursor: str | None = None
+    while True:
+        asked: dict[str, str | int] = {**(params or {}), "limit": 200}
+        if cursor is not None:
+            asked["cursor"] = cursor
+        response = await client.get(url, params=asked, headers=headers)
+        assert response.status_code == 200, response.text
+        page = response.json()
+        items.extend(page["items"])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return items

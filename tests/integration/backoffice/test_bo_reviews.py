@@ -18,7 +18,7 @@ import httpx
 from csms.node.server import Node
 from csms.worker.runtime import Worker
 from tests.integration.backoffice.billing_helpers import open_account
-from tests.integration.backoffice.conftest import Account, register_charger, station
+from tests.integration.backoffice.conftest import Account, every_item, register_charger, station
 from tests.integration.backoffice.pricing import assign, create_tariff, create_token
 from tests.timeouts import TIMEOUT
 
@@ -89,7 +89,7 @@ async def test_an_operator_resolves_every_kind_of_review(
     )
     assert review["detail"] == f"id token {unbilled} bills to no account"
     assert review["session"]["id"] == pk and review["session"]["cost_incl_vat"] == "1.80"
-    listed = (await client.get(REVIEWS, headers=accounts["monitor"].headers)).json()["items"]
+    listed = await every_item(client, REVIEWS, accounts["monitor"].headers)
     assert pk in [r["transaction_pk"] for r in listed]
     resolved_only = await client.get(REVIEWS, params={"status": "resolved"}, headers=headers)
     assert pk not in [r["transaction_pk"] for r in resolved_only.json()["items"]]

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.backoffice.conftest import Account, NewAccount, register_charger
+from tests.integration.backoffice.conftest import Account, NewAccount, every_item, register_charger
 from tests.integration.backoffice.pricing import (
     TARIFF,
     assign,
@@ -47,7 +47,7 @@ async def test_tariff_lifecycle_versions_are_immutable_once_published(
     )
     assert again.status_code == 409
 
-    listed = (await client.get("/api/v1/tariffs", headers=operator)).json()["items"]
+    listed = await every_item(client, "/api/v1/tariffs", operator)
     (info,) = [t for t in listed if t["id"] == new_id]
     assert info["published_version"] is None and info["draft_version"] == 1
 
