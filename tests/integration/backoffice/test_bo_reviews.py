@@ -200,8 +200,8 @@ async def test_an_operator_resolves_every_kind_of_review(
     entries = (await client.get(f"/api/v1/accounts/{fleet['id']}/ledger", headers=headers)).json()
     created_by = {e["transaction_pk"]: e["created_by"] for e in entries["items"]}
     assert created_by == {pk: operator.username, pk2: operator.username, pk4: operator.username}
-    everything = await client.get(REVIEWS, params={"status": "all", "limit": 1000}, headers=headers)
-    statuses = {r["transaction_pk"]: r["status"] for r in everything.json()["items"]}
+    everything = await every_item(client, REVIEWS, headers, {"status": "all"})
+    statuses = {r["transaction_pk"]: r["status"] for r in everything}
     assert {statuses[p] for p in (pk, pk2, pk3, pk4)} == {"resolved"}
     assert (await client.get(f"{REVIEWS}/987654321", headers=headers)).status_code == 404
     missing = await client.post(f"{REVIEWS}/987654321/retry", headers=headers)
