@@ -109,7 +109,10 @@ def create_app(settings: BackofficeSettings) -> FastAPI:
         database_url = await bootstrap.database_url(settings)
         redis_url = await bootstrap.redis_url(settings)
         pool = await create_pool(
-            database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
+            database_url,
+            min_size=settings.db_pool_min,
+            max_size=settings.db_pool_max,
+            retry_seconds=settings.db_retry_seconds,
         )
         redis = redis_client(redis_url)
         command_client = CommandClient(

@@ -7,10 +7,10 @@ from typing import Annotated
 
 import asyncpg
 from fastapi import Depends, Query
-from redis.asyncio import Redis
 
 from backoffice.permissions import Allow, Principal, Role, public
 from backoffice.state import State, get_state
+from csms.cluster.connect import RedisClient
 from csms.services import Services
 from csms.settings import BackofficeSettings
 
@@ -21,7 +21,7 @@ def _pool(state: StateDep) -> asyncpg.Pool:
     return state.pool
 
 
-def _redis(state: StateDep) -> Redis:
+def _redis(state: StateDep) -> RedisClient:
     return state.redis
 
 
@@ -34,7 +34,7 @@ def _services(state: StateDep) -> Services:
 
 
 PoolDep = Annotated[asyncpg.Pool, Depends(_pool)]
-RedisDep = Annotated[Redis, Depends(_redis)]
+RedisDep = Annotated[RedisClient, Depends(_redis)]
 SettingsDep = Annotated[BackofficeSettings, Depends(_settings)]
 ServicesDep = Annotated[Services, Depends(_services)]
 

@@ -47,6 +47,7 @@ from csms.errors import (
     ProviderUnavailable,
     WebhookRejected,
 )
+from csms.store.pool import unavailable as database_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -216,9 +217,24 @@ async def _unstorable(request: Request, exc: Exception) -> Response:
     )
 
 
+RETRY_AFTER = "5"  # seconds: a restart or a failover of PostgreSQL or Redis
+
+
 async def _unavailable(request: Request, exc: Exception) -> Response:
     log.warning("%s %s: dependency unavailable: %s", request.method, request.url.path, exc)
-    return problem(503, "a backing service is unavailable", instance=request.url.path)
+    return problem(
+        503,
+        "a backing service is unavailable; try again shortly",
+        instance=request.url.path,
+        headers={"Retry-After": RETRY_AFTER},
+    )
+
+
+async def _interface_error(request: Request, exc: Exception) -> Response:
+    if database_unavailable(exc):  # "connection is closed": the server went away
+        return await _unavailable(request, exc)
+    log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+    return problem(500, "internal error", instance=request.url.path)
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
@@ -237,6 +253,8 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(UnicodeError, _unstorable)
     app.add_exception_handler(RedisError, _unavailable)
     app.add_exception_handler(asyncpg.PostgresConnectionError, _unavailable)
-    app.add_exception_handler(asyncpg.CannotConnectNowError, _unavailable)
+    app.add_exception_handler(asyncpg.OperatorInterventionError, _unavailable)
+    app.add_exception_handler(asyncpg.TooManyConnectionsError, _unavailable)
+    app.add_exception_handler(asyncpg.InterfaceError, _interface_error)
     app.add_exception_handler(ConnectionError, _unavailable)
     app.add_exception_handler(Exception, _unexpected)

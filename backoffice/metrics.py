@@ -46,6 +46,14 @@ class Metrics:
         self.logins = Counter(
             "csms_backoffice_logins", "Login attempts by outcome", ["outcome"], registry=r
         )
+        self.rate_limited = Counter(
+            "csms_backoffice_rate_limited",
+            "Requests refused with 429 by a rate limit, by limit (login, refresh)",
+            ["limit"],
+            registry=r,
+        )
+        for limit in ("login", "refresh"):
+            self.rate_limited.labels(limit)
         self.event_streams = Gauge(
             "csms_backoffice_event_streams", "Open Server-Sent Events streams", registry=r
         )

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 
 import asyncpg
 from fastapi import Request
-from redis.asyncio import Redis
 
 from backoffice.metrics import Metrics
 from backoffice.security import TokenCodec
 from csms.cluster.bus import CommandClient
+from csms.cluster.connect import RedisClient
 from csms.cluster.keys import Keys
 from csms.services import Services
 from csms.services.payments import PaymentService
@@ -22,7 +22,7 @@ from csms.settings import BackofficeSettings
 @dataclass(slots=True)
 class Resources:
     pool: asyncpg.Pool
-    redis: Redis
+    redis: RedisClient
     commands: CommandClient
     services: Services
     payments: PaymentService | None = None
@@ -56,7 +56,7 @@ class State:
         return self.resources.pool
 
     @property
-    def redis(self) -> Redis:
+    def redis(self) -> RedisClient:
         return self.resources.redis
 
     @property

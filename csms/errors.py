@@ -30,7 +30,8 @@
           ├── NotImplementedAction   an action this version does not define
           ├── NotSupportedAction     an action we know but do not support
           ├── SecurityViolation      a call before BootNotification was accepted, ...
-          └── InternalFailure        our fault; the details never reach the charger
+          ├── InternalFailure        our fault; the details never reach the charger
+          └── RateLimited            over the charger's message rate (GenericError)
 
 ``OcppError.kind`` is version neutral; ``csms.node.rpc`` turns it into the error code name of
 the charger's OCPP version.
@@ -223,3 +224,10 @@ class SecurityViolation(OcppError):
 
 class InternalFailure(OcppError):
     kind = ErrorKind.INTERNAL
+
+
+class RateLimited(OcppError):
+    """The charger sent more than its message rate allows (``CSMS_CHARGER_MESSAGE_RATE``):
+    GenericError in both versions, nothing was handled, the charger may send it again."""
+
+    kind = ErrorKind.GENERIC

@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from csms.domain.cdrs import CONNECTOR_STANDARDS
 from csms.domain.sites import check_time_zone
 from csms.errors import ConfigurationError, InvalidInput
+from csms.networks import parse_networks
 
 MIN_METRICS_TOKEN = 16
 # TLS 1.2 suites a node offers: the four A00.FR.318/421 require (ECDSA and RSA certificates,
@@ -54,6 +55,12 @@ class CommonSettings(BaseSettings):
     log_level: str = Field("INFO", description="Python logging level name.")
     db_pool_min: int = Field(2, ge=1)
     db_pool_max: int = Field(10, ge=1)
+    db_retry_seconds: float = Field(
+        10.0,
+        ge=0,
+        description="Seconds a statement waits for PostgreSQL to come back (a restart, a "
+        "failover) before it fails; 0: it fails at once.",
+    )
     cost_rounding: Literal[
         "ROUND_HALF_UP",
         "ROUND_HALF_EVEN",
@@ -123,6 +130,15 @@ class CommonSettings(BaseSettings):
     def _connector_standard(cls, value: str) -> str:
         if value not in CONNECTOR_STANDARDS:
             raise ValueError(f"{value!r} is not an OCPI 2.2.1 ConnectorType")
+        return value
+
+    @field_validator("redis_prefix")
+    @classmethod
+    def _no_hash_tag(cls, value: str) -> str:
+        # the keys carry hash tags of their own (csms/cluster/keys.py); one in the prefix
+        # would replace them
+        if "{" in value or "}" in value:
+            raise ValueError("the Redis prefix may not contain '{' or '}'")
         return value
 
     # invoices, issued by csms worker, the backoffice and the CLI (docs/topics/invoices.md)
@@ -407,6 +423,54 @@ class NodeSettings(CommonSettings):
         description="2.0.1 TariffCostCtrlr.TotalCostFallbackMessage pushed with tariffs: "
         "shown when the charger cannot get a session's final cost.",
     )
+    # -- abuse limits (docs/topics/deployment.md, "Abuse limits") --
+    connection_rate_per_address: float = Field(
+        20.0,
+        ge=0,
+        description="New connections a second from one source address (an IPv6 /64) once "
+        "its burst is spent; more are reset at once. 0: no limit.",
+    )
+    connection_burst_per_address: int = Field(
+        100, ge=1, description="Connections one source address may open at once."
+    )
+    handshakes_per_address: int = Field(
+        50,
+        ge=0,
+        description="WebSocket handshakes in progress at once from one source address; "
+        "more are reset at once. 0: no limit.",
+    )
+    limit_exempt_addresses: str = Field(
+        "",
+        description="Comma list of addresses or networks never limited per address "
+        "(a load balancer that does not pass the client's address, probes).",
+    )
+    charger_message_rate: float = Field(
+        50.0,
+        ge=0,
+        description="Messages a second one charger may send once its burst is spent; more "
+        "are answered CALLERROR GenericError. 0: no limit.",
+    )
+    charger_message_burst: int = Field(
+        200, ge=1, description="Messages one charger may send at once."
+    )
+    charger_refusals_before_close: int = Field(
+        500,
+        ge=0,
+        description="Messages of one charger refused by its rate within a minute before "
+        "its socket is closed (1008). 0: never closed.",
+    )
+    charger_max_pending_calls: int = Field(
+        32,
+        ge=1,
+        description="CSMS calls (commands, pushes) queued or outstanding per charger; "
+        "more are rejected at once.",
+    )
+
+    @field_validator("limit_exempt_addresses")
+    @classmethod
+    def _exempt_networks(cls, value: str) -> str:
+        parse_networks(value)
+        return value
 
     config_read_on_boot: bool = Field(
         True,

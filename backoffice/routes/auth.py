@@ -35,10 +35,16 @@ async def token(
 
 
 @router.post("/refresh", response_model=TokenResponse)
-async def refresh(_: Public, state: StateDep, body: RefreshRequest) -> TokenResponse:
+async def refresh(
+    _: Public, state: StateDep, request: Request, body: RefreshRequest
+) -> TokenResponse:
     """Trade a refresh token for a new access token and the next refresh token. Each
-    refresh token works once; presenting a used one again revokes its whole session."""
-    return await sessions.refresh(state, body.refresh_token)
+    refresh token works once; presenting a used one again revokes its whole session.
+
+    A refused refresh counts as a failed login of the client address, and an address at
+    its limit gets 429 with Retry-After here too.
+    """
+    return await sessions.refresh(state, body.refresh_token, _address(request))
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)

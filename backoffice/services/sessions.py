@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 from redis.exceptions import RedisError
 
-from backoffice.errors import ServiceUnavailable, Unauthorized
+from backoffice.errors import ServiceUnavailable, TooManyRequests, Unauthorized
 from backoffice.permissions import Principal, revoked_key
 from backoffice.schemas.auth import TokenResponse
 from backoffice.security import hash_refresh_token, new_family, new_refresh_token
@@ -37,8 +37,12 @@ async def check_password(password_hash: str | None, password: str) -> bool:
 
 
 async def login(state: State, username: str, password: str, address: str) -> TokenResponse:
-    limiter = LoginLimiter(state.redis, state.redis_key("login", ""), state.settings)
-    await limiter.check(username, address)
+    limiter = _limiter(state)
+    try:
+        await limiter.check(username, address)
+    except TooManyRequests:
+        state.metrics.rate_limited.labels("login").inc()
+        raise
     plausible = 0 < len(username) <= MAX_USERNAME and "\x00" not in username
     user = await users.get_user_by_username(state.pool, username) if plausible else None
     valid = await check_password(user.password_hash if user else None, password)
@@ -50,6 +54,10 @@ async def login(state: State, username: str, password: str, address: str) -> Tok
     await limiter.succeeded(username, address)
     state.metrics.logins.labels("ok").inc()
     return await _issue(state, state.pool, user, new_family())
+
+
+def _limiter(state: State) -> LoginLimiter:
+    return LoginLimiter(state.redis, state.redis_key("login", ""), state.settings)
 
 
 async def _issue(state: State, db: Executor, user: users.User, family: str) -> TokenResponse:
@@ -73,13 +81,20 @@ class _Refused:
     revoked_family: bool = False
 
 
-async def refresh(state: State, refresh_token: str) -> TokenResponse:
+async def refresh(state: State, refresh_token: str, address: str) -> TokenResponse:
     """A new access token and the next refresh token of the same family.
 
     A refresh token works once. Presenting one that was used (or revoked) again means it was
     copied: the whole family is revoked, so neither the thief nor the owner can go on with
-    it (the owner logs in again).
+    it (the owner logs in again). A refused refresh counts as a failed login of
+    ``address``; an address at its login limit gets 429 here too.
     """
+    limiter = _limiter(state)
+    try:
+        await limiter.check_address(address)
+    except TooManyRequests:
+        state.metrics.rate_limited.labels("refresh").inc()
+        raise
     digest = hash_refresh_token(refresh_token)
     outcome: TokenResponse | _Refused
     async with state.pool.acquire() as connection, connection.transaction():
@@ -100,6 +115,7 @@ async def refresh(state: State, refresh_token: str) -> TokenResponse:
                 await users.mark_refresh_token_used(connection, row.id)
                 outcome = await _issue(state, connection, user, row.family)
     if isinstance(outcome, _Refused):
+        await limiter.failed_address(address)
         if outcome.revoked_family:
             log.warning("a used refresh token was presented again; its family is revoked")
         raise Unauthorized(outcome.reason)

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 if TYPE_CHECKING:
     import asyncpg
-    from redis.asyncio import Redis
 
+    from csms.cluster.connect import RedisClient
     from csms.cluster.keys import Keys
     from csms.services import Services
     from csms.settings import CommonSettings
@@ -105,7 +105,7 @@ def operator_name() -> str:
 @contextlib.asynccontextmanager
 async def redis_session(
     settings: CommonSettings, *, max_connections: int = 4
-) -> AsyncIterator[tuple[Redis, Keys]]:
+) -> AsyncIterator[tuple[RedisClient, Keys]]:
     """A small Redis client and the cluster's keys, closed on the way out."""
     from csms import bootstrap
     from csms.cluster.connect import redis_client

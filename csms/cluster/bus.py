@@ -27,10 +27,10 @@ from typing import Any
 
 import orjson
 import pybreaker
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from csms.cluster.breakers import BreakerBox, guarded
+from csms.cluster.connect import RedisClient
 from csms.cluster.keys import Keys
 from csms.cluster.registry import Registry
 from csms.cluster.routing import Owner, Routing
@@ -161,7 +161,7 @@ return 0
 """
 
 
-async def push(redis: Redis, key: str, data: bytes, ttl_ms: int) -> None:
+async def push(redis: RedisClient, key: str, data: bytes, ttl_ms: int) -> None:
     async with redis.pipeline(transaction=True) as pipe:
         pipe.lpush(key, data)
         pipe.pexpire(key, ttl_ms)
@@ -180,7 +180,7 @@ def raise_if_cancelling() -> None:
 
 
 async def consume(
-    redis: Redis, key: str, what: str, *, poll_seconds: float = POLL_SECONDS
+    redis: RedisClient, key: str, what: str, *, poll_seconds: float = POLL_SECONDS
 ) -> AsyncIterator[bytes | str]:
     """Every item pushed onto list ``key``, forever; a Redis outage is logged and waited out.
 
@@ -240,7 +240,7 @@ class CommandClient:
 
     def __init__(
         self,
-        redis: Redis,
+        redis: RedisClient,
         keys: Keys,
         *,
         caller_id: str | None = None,
@@ -253,7 +253,13 @@ class CommandClient:
         self.caller_id = caller_id or f"caller-{secrets.token_hex(6)}"
         self.routing = Routing(redis, keys)
         self.registry = Registry(redis, keys)
-        self.breakers = BreakerBox(fail_max=breaker_fail_max, reset_timeout=breaker_reset_timeout)
+        # a Redis error is not the node's fault (a restart, a failover): it never counts
+        # against the node's breaker, which is for nodes that do not answer
+        self.breakers = BreakerBox(
+            fail_max=breaker_fail_max,
+            reset_timeout=breaker_reset_timeout,
+            exclude=(RedisError, OSError),
+        )
         self._pending: dict[str, _Pending] = {}
         self._push_once = redis.register_script(_PUSH_ONCE)
         self._listener: asyncio.Task[None] | None = None
@@ -329,7 +335,7 @@ class CommandClient:
         """
         seen_ms = max(0, int((message.deadline - time.time()) * 1000)) + SEEN_SLACK_MS
         pushed = await self._push_once(
-            keys=[self.keys.inbox(node_id), self.keys.seen(message.id)],
+            keys=[self.keys.inbox(node_id), self.keys.seen(node_id, message.id)],
             args=[message.encode(), INBOX_TTL_MS, seen_ms],
         )
         return bool(pushed)

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from csms.cluster.bus import raise_if_cancelling
+from csms.cluster.connect import RedisClient
 from csms.cluster.keys import Keys
 from csms.cluster.tasks import stop_task
 from csms.domain.transactions import SessionEvent, SessionRef
@@ -65,7 +65,7 @@ class EventPublisher:
     (one XADD for up to BATCH events: per-command client overhead was ~11 % of a busy node's
     CPU when every event was its own XADD)."""
 
-    def __init__(self, redis: Redis, keys: Keys, node_id: str) -> None:
+    def __init__(self, redis: RedisClient, keys: Keys, node_id: str) -> None:
         self.redis = redis
         self.keys = keys
         self.node_id = node_id
@@ -116,7 +116,7 @@ class EventPublisher:
 
 
 async def read_events(
-    redis: Redis, keys: Keys, *, last_id: str = "$", block_ms: int = 5000
+    redis: RedisClient, keys: Keys, *, last_id: str = "$", block_ms: int = 5000
 ) -> AsyncIterator[Event]:
     """Follow the stream after ``last_id`` until cancelled.
 

@@ -8,9 +8,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 
 from csms import __version__
+from csms.cluster.connect import RedisClient
 from csms.cluster.keys import Keys
 
 log = logging.getLogger(__name__)
@@ -47,7 +48,7 @@ def _str(value: bytes | str) -> str:
 class Registry:
     """Registration, renewal and lookup of live nodes."""
 
-    def __init__(self, redis: Redis, keys: Keys, *, ttl: float = DEFAULT_TTL) -> None:
+    def __init__(self, redis: RedisClient, keys: Keys, *, ttl: float = DEFAULT_TTL) -> None:
         self.redis = redis
         self.keys = keys
         self.ttl = ttl
@@ -72,6 +73,18 @@ class Registry:
             pipe.pexpire(key, int(self.ttl * 1000))
             existed, *_ = await pipe.execute()
         return bool(existed)
+
+    async def server_id(self) -> str:
+        """The ``run_id`` of the Redis server that holds the registrations (and the whole
+        routing table: one hash slot). It changes when that server restarts or a replica
+        takes over (a Sentinel or Cluster failover), which may have lost the last writes."""
+        redis = self.redis
+        if isinstance(redis, RedisCluster):
+            node = redis.get_node_from_key(self.keys.node(""))
+            info: Any = await redis.info("server", target_nodes=node)
+        else:
+            info = await redis.info("server")
+        return str(info.get("run_id", ""))
 
     async def deregister(self, node_id: str) -> None:
         await self.redis.delete(self.keys.node(node_id))

@@ -12,8 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from redis.asyncio import Redis
-
+from csms.cluster.connect import RedisClient
 from csms.cluster.keys import Keys
 
 # Every script keeps ``held:{node}`` (the chargers a node may own) with the owner entries,
@@ -85,20 +84,30 @@ end
 return result
 """
 
-# After Redis lost its data: put our entry back unless a newer connection claimed meanwhile.
-# Returns 1 if we (still) own the charger, 0 if someone newer does. KEYS: epoch, owner, held.
-_REASSERT = """
+# After Redis lost its data (a restart, or a failover to a replica that had not received the
+# last writes): put our entry back unless a newer connection claimed meanwhile. An entry
+# with an older epoch (the claim that replaced it was lost) is replaced, and taken out of
+# its node's held set. Returns 1 if we (still) own the charger, 0 if someone newer does.
+# KEYS: epoch, owner, held; ARGV: node id, epoch, charger id, held-set key prefix.
+_REASSERT = (
+    _NODE_OF
+    + """
 local mine = ARGV[1] .. '|' .. ARGV[2]
 local current = redis.call('GET', KEYS[2])
 if current == mine then redis.call('SADD', KEYS[3], ARGV[3]) return 1 end
-local epoch = tonumber(redis.call('GET', KEYS[1]) or '0')
 local wanted = tonumber(ARGV[2])
-if current or epoch > wanted then return 0 end
+local epoch = tonumber(redis.call('GET', KEYS[1]) or '0')
+local current_epoch = 0
+if current then current_epoch = tonumber(string.match(current, '|(%d+)$') or '0') end
+if current_epoch >= wanted or epoch > wanted then return 0 end
 if epoch < wanted then redis.call('SET', KEYS[1], ARGV[2]) end
 redis.call('SET', KEYS[2], mine)
 redis.call('SADD', KEYS[3], ARGV[3])
+local before = node_of(current)
+if before and before ~= ARGV[1] then redis.call('SREM', ARGV[4] .. before, ARGV[3]) end
 return 1
 """
+)
 
 # Release every owner entry a node left behind. KEYS: its held set, its registration;
 # ARGV: node id, owner-key prefix, "force" (1: the node itself, starting, holds nothing yet).
@@ -146,7 +155,7 @@ class Owner:
 class Routing:
     """The ownership table in Redis."""
 
-    def __init__(self, redis: Redis, keys: Keys) -> None:
+    def __init__(self, redis: RedisClient, keys: Keys) -> None:
         self.redis = redis
         self.keys = keys
         self._claim = redis.register_script(_CLAIM)
@@ -214,7 +223,7 @@ class Routing:
                 self.keys.owner(charge_point_id),
                 self.keys.held(owner.node_id),
             ],
-            args=[owner.node_id, owner.epoch, charge_point_id],
+            args=[owner.node_id, owner.epoch, charge_point_id, self.keys.held("")],
         )
         return bool(held)
 

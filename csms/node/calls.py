@@ -67,11 +67,16 @@ class CallCorrelator:
         """Calls queued or outstanding."""
         return len(self._queue) + (self._outstanding is not None)
 
+    @property
+    def full(self) -> bool:
+        """Whether another call would be refused (``CSMS_CHARGER_MAX_PENDING_CALLS``)."""
+        return self.waiting >= self._max_queued
+
     def request(self, action: str, payload: dict[str, Any]) -> OutgoingCall:
         """Queue a call; it goes out when ``next_to_send`` returns it."""
         if self.closed:
             raise ChargerNotConnected(f"{self.charge_point_id} is not connected")
-        if self.waiting >= self._max_queued:
+        if self.full:
             raise CommandRejected(
                 f"{self.charge_point_id} already has {self._max_queued} commands waiting"
             )

@@ -20,10 +20,10 @@ import weakref
 from collections.abc import Mapping
 from typing import Any
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from csms.cluster import bus
+from csms.cluster.connect import RedisClient
 from csms.cluster.keys import Keys
 from csms.cluster.routing import Owner, Routing
 from csms.cluster.tasks import stop_task
@@ -52,7 +52,7 @@ class CommandServer:
 
     def __init__(
         self,
-        redis: Redis,
+        redis: RedisClient,
         keys: Keys,
         node_id: str,
         connections: Mapping[str, ChargerConnection],

@@ -8,12 +8,14 @@ queued) and wait here for their replies, with a deadline.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import CloseCode
 
 from csms.cluster.routing import Owner
 from csms.errors import (
@@ -28,6 +30,7 @@ from csms.node.calls import CallCorrelator, OutgoingCall
 from csms.node.context import Context, Payload
 from csms.node.dispatch import Dispatcher, Reply
 from csms.node.journal import JournalRecorder, JournalSink
+from csms.node.limits import FLOOD_CLOSE, PENDING_CALLS, ChargerLimits, MessageLimit
 from csms.node.metrics import NodeMetrics
 from csms.node.version import OcppVersion
 from csms.services.link import ChargerLink
@@ -45,6 +48,7 @@ class ChargerConnection:
         journal: JournalSink | None = None,
         metrics: NodeMetrics | None = None,
         validate_responses: bool = True,
+        limits: ChargerLimits | None = None,
     ) -> None:
         self.websocket = websocket
         ctx = replace(ctx, outbound=self)
@@ -56,7 +60,11 @@ class ChargerConnection:
             if journal is None
             else JournalRecorder(ctx.charge_point_id, ctx.services.clock, journal)
         )
-        self.calls = CallCorrelator(ctx.charge_point_id, journal=recorder)
+        limits = limits or ChargerLimits()
+        self.calls = CallCorrelator(
+            ctx.charge_point_id, journal=recorder, max_queued=limits.max_pending_calls
+        )
+        self.limit = MessageLimit(limits, time.monotonic) if limits.message_rate > 0 else None
         self.dispatcher = Dispatcher(
             ctx,
             version,
@@ -65,6 +73,7 @@ class ChargerConnection:
             journal=recorder,
             metrics=metrics,
             validate_responses=validate_responses,
+            limit=self.limit,
         )
         # per call of ours: (its turn to go out, its outcome)
         self._waiters: dict[str, tuple[asyncio.Future[None], asyncio.Future[Payload]]] = {}
@@ -99,6 +108,9 @@ class ChargerConnection:
                         continue
                 if self._after_answer:
                     self._start_after_answer()
+                if self.limit is not None and self.limit.abused:
+                    await self._close_flooding()
+                    break
         except ConnectionClosed:
             pass
         finally:
@@ -108,6 +120,17 @@ class ChargerConnection:
                 self._fail(call, gone)
             for task in list(self._background):
                 task.cancel()
+
+    async def _close_flooding(self) -> None:
+        """Sustained abuse of the message rate: close with 1008 (policy violation)."""
+        assert self.limit is not None
+        self.link.log.warning(
+            "closing: %d messages refused by the rate limit within a minute",
+            self.limit.limits.refusals_before_close + 1,
+        )
+        if self.metrics is not None:
+            self.metrics.limited(FLOOD_CLOSE)
+        await self.websocket.close(CloseCode.POLICY_VIOLATION, "message rate limit exceeded")
 
     def after_answer(self, work: Callable[[], Awaitable[None]]) -> None:
         """Start ``work`` in the background once the answer to the message being handled
@@ -158,7 +181,12 @@ class ChargerConnection:
                 raise CommandRejected(
                     f"invalid {action} request: {exc.description}", exc.details
                 ) from None
-        outgoing = self.calls.request(action, payload)
+        try:
+            outgoing = self.calls.request(action, payload)
+        except CommandRejected:
+            if self.metrics is not None and self.calls.full:
+                self.metrics.limited(PENDING_CALLS)
+            raise
         loop = asyncio.get_running_loop()
         turn: asyncio.Future[None] = loop.create_future()
         outcome: asyncio.Future[Payload] = loop.create_future()

@@ -17,14 +17,17 @@ from csms.errors import (
     NotSupportedAction,
     OcppError,
     PropertyViolation,
+    RateLimited,
     SecurityViolation,
 )
 from csms.node import rpc
 from csms.node.calls import CallCorrelator, OutgoingCall
 from csms.node.context import Context
 from csms.node.journal import JournalRecorder
+from csms.node.limits import MESSAGE_RATE, MessageLimit
 from csms.node.metrics import NodeMetrics
 from csms.node.version import OcppVersion
+from csms.store.pool import unavailable as database_unavailable
 
 BOOT = "BootNotification"
 PENDING = "Pending"
@@ -45,8 +48,10 @@ class Dispatcher:
         journal: JournalRecorder | None = None,
         metrics: NodeMetrics | None = None,
         validate_responses: bool = True,
+        limit: MessageLimit | None = None,
     ) -> None:
         self.ctx = ctx
+        self.limit = limit
         self.version = version
         self.calls = calls
         self.on_reply = on_reply
@@ -59,12 +64,16 @@ class Dispatcher:
         try:
             frame = rpc.parse(data, self.version.dialect)
         except rpc.BadFrame as bad:
+            if self.limit is not None and not self.limit.allow():
+                return None if bad.silent else self._refuse(bad.message_id)
             self._journal("in", 0, bad.message_id, None, {"raw": _raw_text(data)})
             self.ctx.log.warning("bad frame: %s", bad.error.description)
             if bad.silent:
                 return None
             return self._error(bad.message_id, None, bad.error)
         if isinstance(frame, rpc.Call):
+            if self.limit is not None and not self.limit.allow():
+                return self._refuse(frame.message_id)
             if _NUL[type(data)] in data and _contains_nul(frame.payload):
                 # Valid JSON, but PostgreSQL text cannot hold NUL: refuse it whole.
                 self._journal("in", rpc.CALL, frame.message_id, frame.action, _raw_json(data))
@@ -134,11 +143,35 @@ class Dispatcher:
                 error.description[:200],
             )
             return self._error(call.message_id, action, error)
-        except Exception:
+        except Exception as exc:
+            if database_unavailable(exc):  # a restart or failover: no traceback, a clear error
+                self.ctx.log.warning("%s not handled: PostgreSQL unavailable (%s)", action, exc)
+                failure = InternalFailure("database unavailable; send it again later")
+                return self._error(call.message_id, action, failure)
             self.ctx.log.exception("%s handler failed", action)
             return self._error(call.message_id, action, InternalFailure("internal error"))
         self._journal("out", rpc.CALLRESULT, call.message_id, action, result)
         return rpc.call_result(call.message_id, result)
+
+    def _refuse(self, message_id: str) -> bytes:
+        """Over the message rate: GenericError, nothing handled and nothing journaled (the
+        limit is there to keep a flood off the database; the refusals are counted)."""
+        limit = self.limit
+        assert limit is not None
+        if self.metrics is not None:
+            self.metrics.limited(MESSAGE_RATE)
+        if limit.first_refusal_of_window:
+            self.ctx.log.warning(
+                "over the message rate (%g/s, burst %g): refusing messages",
+                limit.limits.message_rate,
+                limit.limits.message_burst,
+            )
+        retry_after = round(limit.retry_after, 1)
+        error = RateLimited(
+            f"message rate limit exceeded; retry in {retry_after:g} s",
+            {"retryAfter": retry_after},
+        )
+        return rpc.call_error(message_id, error, self.version.dialect)
 
     def _error(self, message_id: str, action: str | None, error: OcppError) -> bytes:
         dialect = self.version.dialect

@@ -115,8 +115,19 @@ class EdgeConnection(ServerConnection):
             self._refuse(f"bad PROXY header from {self.peer_address}: {exc}")
             return
         self._pending = None
+        header = self.proxy_header
+        client = None if header.local or header.source is None else header.source[0]
+        if not self.admit_client(client):  # an abuse limit refused it: a reset, quietly
+            self._refused = True
+            self.transport.abort()
+            return
         if len(buffer) > length:
             super().data_received(buffer[length:])
+
+    def admit_client(self, address: str | None) -> bool:
+        """Whether the client a PROXY header names (None: the proxy's own connection) may
+        go on; the node's abuse limits override it (csms.node.server)."""
+        return True
 
     def _refuse(self, reason: str) -> None:
         log.warning("connection refused: %s", reason)

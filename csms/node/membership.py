@@ -4,7 +4,9 @@ On connect the node claims the charger (a new epoch); if another socket held it,
 socket's node is told to close it and a security event is recorded. On close the node
 releases only its own epoch. If Redis loses its data (restart), the next heartbeat finds
 the registration gone and the node re-asserts every charger it still holds; connections
-claimed while Redis was down are claimed when it is back.
+claimed while Redis was down are claimed when it is back. The same happens when the server
+behind the routing keys is another one than at the last heartbeat (its ``run_id`` changed:
+a Sentinel or Cluster failover promoted a replica, which may have missed the last claims).
 """
 
 from __future__ import annotations
@@ -15,11 +17,11 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from csms.cluster import events
 from csms.cluster.bus import INBOX_TTL_MS, EvictMessage, push
+from csms.cluster.connect import RedisClient
 from csms.cluster.events import EventPublisher
 from csms.cluster.keys import Keys
 from csms.cluster.registry import Registry
@@ -39,7 +41,7 @@ class Membership:
 
     def __init__(
         self,
-        redis: Redis,
+        redis: RedisClient,
         keys: Keys,
         node_id: str,
         connections: Mapping[str, ChargerConnection],
@@ -63,7 +65,11 @@ class Membership:
         self._started_at = time.time()
         self._task: asyncio.Task[None] | None = None
         self._registered_once = False
+        self._server_id: str | None = None  # run_id of the Redis server of the last beat
         self._liveness: dict[str, tuple[bool, float]] = {}  # node -> (alive, until)
+        # connections whose claim is in flight: a heartbeat must not claim them again (a
+        # second epoch the connection would not record)
+        self._claiming: set[ChargerConnection] = set()
 
     async def prepare(self) -> None:
         """Before the node accepts connections: release the owner entries a previous run
@@ -92,11 +98,14 @@ class Membership:
     async def claim(self, connection: ChargerConnection) -> None:
         """Take ownership for a newly accepted connection (tolerates Redis being down)."""
         charge_point_id = connection.charge_point_id
+        self._claiming.add(connection)
         try:
             epoch, previous = await self._claim_batch(charge_point_id)
         except REDIS_ERRORS as exc:
             connection.link.log.warning("ownership not recorded (Redis: %s); will retry", exc)
             return
+        finally:
+            self._claiming.discard(connection)
         connection.owner = Owner(self.node_id, epoch)
         self.publisher.publish(
             events.CHARGER_CONNECTED, charge_point_id, protocol=connection.link.protocol
@@ -181,9 +190,17 @@ class Membership:
             existed = await self.registry.heartbeat(
                 self.node_id, self.address, self._started_at, len(self.connections)
             )
-            if not existed and self._registered_once:
-                log.warning("registration had lapsed (Redis restarted?): re-owning chargers")
+            server_id = await self.registry.server_id()
+            moved = self._server_id not in (None, server_id)
+            if self._registered_once and (moved or not existed):
+                log.warning(
+                    "%s: re-owning chargers",
+                    "another Redis server (failover)"
+                    if moved
+                    else "registration had lapsed (Redis restarted?)",
+                )
                 await self._reassert_all()
+            self._server_id = server_id  # once re-owned: a failed pass is tried again
             self._registered_once = True
             await self._claim_unowned()
         except REDIS_ERRORS as exc:
@@ -208,6 +225,8 @@ class Membership:
             *(
                 self.claim(connection)
                 for connection in list(self.connections.values())
-                if connection.owner is None and not connection.closed
+                if connection.owner is None
+                and not connection.closed
+                and connection not in self._claiming
             )
         )

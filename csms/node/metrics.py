@@ -10,6 +10,8 @@ from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from csms.node.limits import LIMITS
+
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
 
 
@@ -41,6 +43,14 @@ class NodeMetrics:
             ["outcome"],
             registry=self.registry,
         )
+        self._limited = Counter(
+            "csms_node_limited",
+            "Connections, messages and calls refused by an abuse limit, by limit",
+            ["limit"],
+            registry=self.registry,
+        )
+        self._limited_children = {limit: self._limited.labels(limit) for limit in LIMITS}
+        self.limited_counts = dict.fromkeys(LIMITS, 0)  # the same, for tests and logs
         self._refused = Counter(
             "csms_node_refused_connections_total",
             "Connections refused for security: downgrade, certificate (CN/O), "
@@ -69,6 +79,11 @@ class NodeMetrics:
 
     def command(self, outcome: str) -> None:
         self._commands.labels(outcome).inc()
+
+    def limited(self, limit: str) -> None:
+        """Something was refused by ``limit`` (one of ``csms.node.limits.LIMITS``)."""
+        self._limited_children[limit].inc()
+        self.limited_counts[limit] += 1
 
     def refused(self, reason: str) -> None:
         self._refused.labels(reason).inc()

@@ -12,10 +12,9 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 
 import asyncpg
-from redis.asyncio import Redis
 
 from csms.authority import load_authority
-from csms.cluster.connect import redis_client
+from csms.cluster.connect import RedisClient, describe, redis_client
 from csms.cluster.events import EventPublisher, publish_firmware_hooks, publish_hooks
 from csms.cluster.keys import Keys
 from csms.cluster.tasks import stop_task
@@ -62,7 +61,10 @@ async def running_node(
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)
     pool = await create_pool(
-        database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
+        database_url,
+        min_size=settings.db_pool_min,
+        max_size=settings.db_pool_max,
+        retry_seconds=settings.db_retry_seconds,
     )
     stores = PostgresStores(
         pool,
@@ -83,10 +85,11 @@ async def running_node(
         else None
     )
     hooks = Hooks()
-    redis: Redis | None = None
+    redis: RedisClient | None = None
     publisher: EventPublisher | None = None
     keys = Keys(settings.redis_prefix)
     if redis_url is not None:
+        log.info("node %s joins the cluster through %s", settings.node_id, describe(redis_url))
         redis = redis_client(redis_url)
         publisher = EventPublisher(redis, keys, settings.node_id)
         publish_hooks(hooks, publisher)
@@ -124,7 +127,14 @@ async def running_node(
         reboot_grace=settings.session_reboot_grace,
     )
     node = Node(
-        NodeDeps(settings, services, stores.flush, journal=journal, metrics=metrics),
+        NodeDeps(
+            settings,
+            services,
+            stores.flush,
+            journal=journal,
+            metrics=metrics,
+            ready_checks=lambda: readiness(pool, redis),
+        ),
         connections=connections,
         membership=membership,
     )
@@ -172,6 +182,30 @@ async def running_node(
         await pool.close()
         if redis is not None:
             await redis.aclose()
+
+
+READY_TIMEOUT = 2.0
+
+
+async def readiness(pool: asyncpg.Pool, redis: RedisClient | None) -> dict[str, str]:
+    """``GET /ready``: whether PostgreSQL (and Redis, in a cluster) answer within
+    ``READY_TIMEOUT`` (the pool would wait longer for PostgreSQL to come back)."""
+    checks = {"postgres": "ok"}
+    try:
+        async with asyncio.timeout(READY_TIMEOUT):
+            await pool.fetchval("SELECT 1")
+    except Exception as exc:  # whatever fails, PostgreSQL is not usable: report it
+        log.warning("readiness: PostgreSQL: %s", exc)
+        checks["postgres"] = "unavailable"
+    if redis is not None:
+        checks["redis"] = "ok"
+        try:
+            async with asyncio.timeout(READY_TIMEOUT):
+                await redis.ping()
+        except Exception as exc:
+            log.warning("readiness: Redis: %s", exc)
+            checks["redis"] = "unavailable"
+    return checks
 
 
 def raise_open_files_limit() -> int:

@@ -10,6 +10,7 @@ import hmac
 import itertools
 import logging
 import secrets
+import time
 import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import unquote
 
+import orjson
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.frames import CloseCode
@@ -31,11 +33,20 @@ from csms.domain.security_profiles import DESCRIPTIONS, connection_profile
 from csms.domain.transactions import Transaction
 from csms.errors import NotFound
 from csms.logs import ChargerLog
+from csms.networks import parse_networks
 from csms.node.connection import ChargerConnection
 from csms.node.context import Context
-from csms.node.edge import EdgePolicy, EdgeRefusal, Transport, connection_class, transport_of
+from csms.node.edge import (
+    EdgeConnection,
+    EdgePolicy,
+    EdgeRefusal,
+    Transport,
+    connection_class,
+    transport_of,
+)
 from csms.node.journal import JournalSink
 from csms.node.keepalive import Keepalive
+from csms.node.limits import ChargerLimits, SourceLimits
 from csms.node.membership import Membership
 from csms.node.metrics import NodeMetrics
 from csms.node.price_display import DisplayPusher
@@ -67,6 +78,12 @@ logging.getLogger("websockets.server").addFilter(_MaskAuthorization())
 PATH_PREFIX = "/ocpp/"
 METRICS_PATH = "/metrics"  # Prometheus text format
 HEALTH_PATH = "/health"  # plain HTTP GET for load balancers: 200 while the node serves
+# 200 while PostgreSQL and Redis answer, else 503 (a JSON body names what is not ready): a
+# readiness probe, so a balancer sends chargers elsewhere. A draining node stops listening.
+READY_PATH = "/ready"
+
+# Whether the node's dependencies answer: {"postgres": "ok", "redis": "unavailable", ...}
+ReadyChecks = Callable[[], Awaitable[dict[str, str]]]
 
 
 # The order we prefer when a charger offers several.
@@ -84,6 +101,7 @@ class NodeDeps:
     flush_writes: Callable[[], Awaitable[None]]  # what batch writers hold, written now
     journal: JournalSink | None = None
     metrics: NodeMetrics | None = None
+    ready_checks: ReadyChecks | None = None
 
 
 def charge_point_id_from_path(path: str) -> str | None:
@@ -138,6 +156,71 @@ class CredentialCache:
         self._entries[charge_point_id] = (password_hash, self._mac(password))
 
 
+def limited_connections(
+    base: type[EdgeConnection], limits: SourceLimits, metrics: NodeMetrics | None
+) -> type[EdgeConnection]:
+    """A connection class (``base``: a listener's, csms.node.edge) that applies ``limits``
+    to each accepted connection before anything else is done for it: one refused is reset
+    at once (no HTTP response, no handler task), so a flood costs the node as little as it
+    can.
+
+    Behind a trusted balancer that sends a PROXY v2 header (``CSMS_PROXY_MODE=proxy-v2``)
+    the source is the client the header names, counted once the header is read; the
+    balancer's own connections (health checks: a LOCAL header or none) are not limited.
+    """
+
+    class LimitedConnection(base):  # type: ignore[valid-type,misc]
+        _source: str | None = None
+        _limited = False  # refused at accept: nothing was set up for it
+
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            source = peer_host(transport)
+            if self.expect_proxy and self.policy.trusted.trusts(source):
+                super().connection_made(transport)  # counted by its PROXY header's source
+                return
+            refused = limits.admit(source)
+            if refused is not None:
+                self._limited = True
+                if metrics is not None:
+                    metrics.limited(refused)
+                # a reset, not a close handshake (uvloop's transports are no
+                # asyncio.Transport instances, but have abort())
+                getattr(transport, "abort", transport.close)()
+                return
+            self._source = source
+            super().connection_made(transport)
+
+        def admit_client(self, address: str | None) -> bool:
+            if address is None:
+                return True
+            refused = limits.admit(address)
+            if refused is not None:
+                if metrics is not None:
+                    metrics.limited(refused)
+                return False
+            self._source = address
+            return True
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            if not self._limited:  # a refused one never set anything up
+                super().connection_lost(exc)
+
+        async def handshake(self, *args: Any, **kwargs: Any) -> None:
+            try:
+                await super().handshake(*args, **kwargs)
+            finally:  # done, refused, timed out or dropped: no longer in progress
+                limits.done(self._source)
+
+    return LimitedConnection
+
+
+def peer_host(transport: asyncio.BaseTransport) -> str | None:
+    peer = transport.get_extra_info("peername")
+    if isinstance(peer, tuple) and peer:
+        return str(peer[0])
+    return None
+
+
 class Node:
     """A charger-facing node: accepts OCPP-J sockets and serves each with a ChargerConnection."""
 
@@ -159,6 +242,20 @@ class Node:
             weakref.WeakKeyDictionary()
         )
         self._credentials = CredentialCache()
+        settings = self.settings
+        self.source_limits = SourceLimits(
+            rate=settings.connection_rate_per_address,
+            burst=settings.connection_burst_per_address,
+            max_handshakes=settings.handshakes_per_address,
+            exempt=parse_networks(settings.limit_exempt_addresses),
+            clock=time.monotonic,
+        )
+        self.charger_limits = ChargerLimits(
+            message_rate=settings.charger_message_rate,
+            message_burst=settings.charger_message_burst,
+            refusals_before_close=settings.charger_refusals_before_close,
+            max_pending_calls=settings.charger_max_pending_calls,
+        )
         self._server: Server | None = None
         self._tls_server: Server | None = None
         self._tls_watch: asyncio.Task[None] | None = None
@@ -218,8 +315,10 @@ class Node:
             self._serve,
             settings.host,
             settings.port,
-            create_connection=connection_class(
-                policy, expect_proxy=settings.proxy_mode == "proxy-v2"
+            create_connection=limited_connections(
+                connection_class(policy, expect_proxy=settings.proxy_mode == "proxy-v2"),
+                self.source_limits,
+                self.deps.metrics,
             ),
             **options,
         )
@@ -229,7 +328,11 @@ class Node:
                 settings.host,
                 settings.tls_port,
                 ssl=self.tls.context,
-                create_connection=connection_class(policy, expect_proxy=False),
+                create_connection=limited_connections(
+                    connection_class(policy, expect_proxy=False),
+                    self.source_limits,
+                    self.deps.metrics,
+                ),
                 **options,
             )
             if settings.tls_reload_interval:
@@ -318,6 +421,8 @@ class Node:
     ) -> Response | None:
         if request.path == HEALTH_PATH:
             return connection.respond(HTTPStatus.OK, "ok\n")
+        if request.path == READY_PATH:
+            return await self._ready(connection)
         if request.path == METRICS_PATH and self.deps.metrics is not None:
             return self._metrics(connection, request)
         charge_point_id = charge_point_id_from_path(request.path)
@@ -353,6 +458,17 @@ class Node:
             return connection.respond(HTTPStatus.FORBIDDEN, refusal + "\n")
         self._handshakes[connection] = (charger, profile)
         return None
+
+    async def _ready(self, connection: ServerConnection) -> Response:
+        checks = {} if self.deps.ready_checks is None else await self.deps.ready_checks()
+        ready = all(value == "ok" for value in checks.values())
+        body = {"status": "ready" if ready else "unavailable", **checks}
+        response = connection.respond(
+            HTTPStatus.OK if ready else HTTPStatus.SERVICE_UNAVAILABLE,
+            orjson.dumps(body).decode() + "\n",
+        )
+        response.headers["Content-Type"] = "application/json"
+        return response
 
     def _metrics(self, connection: ServerConnection, request: Request) -> Response:
         assert self.deps.metrics is not None
@@ -482,6 +598,7 @@ class Node:
             journal=self.deps.journal,
             metrics=self.deps.metrics,
             validate_responses=self.settings.validate_responses,
+            limits=self.charger_limits,
         )
         previous = self.connections.get(charge_point_id)
         self.connections[charge_point_id] = connection

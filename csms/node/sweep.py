@@ -30,9 +30,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import asyncpg
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from csms.cluster.connect import RedisClient
 from csms.cluster.keys import Keys
 from csms.cluster.registry import Registry
 from csms.cluster.routing import Routing
@@ -52,7 +52,7 @@ class SweepResult:
 class Sweep:
     def __init__(
         self,
-        redis: Redis | None,
+        redis: RedisClient | None,
         keys: Keys,
         node_id: str,
         services: Services,
@@ -91,7 +91,7 @@ class Sweep:
         closed = await self.services.sessions.close_after_reboot(self.reboot_grace)
         return SweepResult(True, owners, presence, len(closed))
 
-    async def _presence(self, redis: Redis) -> tuple[int, int]:
+    async def _presence(self, redis: RedisClient) -> tuple[int, int]:
         registry, routing = Registry(redis, self.keys), Routing(redis, self.keys)
         live = {node.node_id for node in await registry.live_nodes()}
         owners = 0

@@ -1,15 +1,76 @@
-"""Connection pool set-up and schema migrations."""
+"""Connection pool set-up and schema migrations.
+
+The pool rides out a PostgreSQL restart or failover (docs/topics/deployment.md,
+"PostgreSQL"): a connection that broke is replaced on the next acquire, and a statement
+waits up to ``retry_seconds`` for the server to come back, then fails with the connection
+error (what callers turn into a clear answer: InternalError to a charger, 503 from the
+API). A statement is sent again only when that cannot change what was written: when it never
+reached the server (no connection could be made, or the connection was already closed), or
+when it is a ``SELECT``. Whatever else was in flight when the connection broke may or may not
+have been committed: it fails, and nothing was acknowledged for it (a charger is answered
+only after its rows are committed, and sends again; what it sends again is idempotent).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 import orjson
+from asyncpg.pool import PoolConnectionProxy
+
+log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+DEFAULT_RETRY_SECONDS = 10.0
+CONNECT_TIMEOUT = 5.0
+_FIRST_DELAY = 0.05
+_MAX_DELAY = 1.0
+_WARN_EVERY = 5.0  # seconds between two warnings of one pool while PostgreSQL is away
+
+T = TypeVar("T")
+
+# The server cannot be reached, refuses connections for now (starting up, shutting down,
+# in recovery; too many clients) or the connection is gone: PostgreSQL is unavailable, not
+# the statement wrong.
+UNAVAILABLE: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.OperatorInterventionError,  # admin/crash shutdown, cannot connect now
+    asyncpg.TooManyConnectionsError,
+)
+
+
+def unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` says PostgreSQL is unreachable (or restarting), not that a statement
+    was wrong."""
+    if isinstance(exc, asyncpg.InterfaceError):
+        return _closed(exc)
+    return isinstance(exc, UNAVAILABLE)
+
+
+def _closed(exc: BaseException) -> bool:
+    """asyncpg checks that a connection is open before it sends anything."""
+    return isinstance(exc, asyncpg.InterfaceError) and "connection is closed" in str(exc)
+
+
+def _not_sent(exc: BaseException) -> bool:
+    """The failed statement cannot have reached the server: no connection could be made
+    (refused, timed out, the server starting or shutting down, too many clients), or the
+    connection was found closed before anything was sent."""
+    if isinstance(exc, asyncpg.PostgresError):
+        return isinstance(exc, asyncpg.CannotConnectNowError | asyncpg.TooManyConnectionsError)
+    return isinstance(exc, OSError | TimeoutError) or _closed(exc)
+
+
+def _reads_only(query: str) -> bool:
+    return query.lstrip()[:6].upper() == "SELECT"
 
 
 # Binary format, so COPY (copy_records_to_table) can write jsonb too. A binary jsonb value
@@ -48,12 +109,92 @@ async def _keep_session(connection: asyncpg.Connection) -> None:
     """
 
 
-async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
-    """An asyncpg pool whose json/jsonb columns take and give Python objects."""
-    pool = await asyncpg.create_pool(
-        dsn, min_size=min_size, max_size=max_size, init=_init_connection, reset=_keep_session
+class ResilientPool(asyncpg.Pool):
+    """An asyncpg pool that waits for PostgreSQL to come back (see the module docstring).
+
+    Every use of a pool goes through ``_acquire`` (``pool.fetch*`` and ``pool.acquire()``
+    alike), so that is where a failed connect is tried again; ``fetch``, ``fetchrow`` and
+    ``fetchval`` also send a ``SELECT`` again when its connection broke under it.
+    """
+
+    retry_seconds = DEFAULT_RETRY_SECONDS
+    _warned_at = 0.0
+
+    async def _acquire(self, timeout: float | None) -> PoolConnectionProxy[Any]:
+        acquire = super()._acquire  # type: ignore[misc]
+        proxy: PoolConnectionProxy[Any] = await self._retrying(
+            lambda: acquire(timeout), _not_sent, "connect"
+        )
+        return proxy
+
+    async def fetch(self, query: str, *args: Any, **kwargs: Any) -> list[Any]:
+        fetch = super().fetch
+        return await self._retrying(lambda: fetch(query, *args, **kwargs), *self._when(query))
+
+    async def fetchrow(self, query: str, *args: Any, **kwargs: Any) -> Any:
+        fetchrow = super().fetchrow
+        return await self._retrying(lambda: fetchrow(query, *args, **kwargs), *self._when(query))
+
+    async def fetchval(self, query: str, *args: Any, **kwargs: Any) -> Any:
+        fetchval = super().fetchval
+        return await self._retrying(lambda: fetchval(query, *args, **kwargs), *self._when(query))
+
+    @staticmethod
+    def _when(query: str) -> tuple[Callable[[BaseException], bool], str]:
+        return (unavailable, "read") if _reads_only(query) else (_not_sent, "statement")
+
+    async def _retrying(
+        self,
+        attempt: Callable[[], Awaitable[T]],
+        again: Callable[[BaseException], bool],
+        what: str,
+    ) -> T:
+        deadline = time.monotonic() + self.retry_seconds
+        delay = _FIRST_DELAY
+        while True:
+            try:
+                return await attempt()
+            except Exception as exc:
+                now = time.monotonic()
+                if not again(exc) or now + delay > deadline:
+                    raise
+                if now - self._warned_at >= _WARN_EVERY:
+                    self._warned_at = now
+                    log.warning(
+                        "PostgreSQL unavailable (%s: %s): statements wait up to %g s for it",
+                        type(exc).__name__,
+                        exc,
+                        self.retry_seconds,
+                    )
+                log.debug("%s again in %.2f s", what, delay)
+            await asyncio.sleep(delay)
+            delay = min(2 * delay, _MAX_DELAY)
+
+
+async def create_pool(
+    dsn: str,
+    *,
+    min_size: int = 2,
+    max_size: int = 10,
+    retry_seconds: float = DEFAULT_RETRY_SECONDS,
+) -> asyncpg.Pool:
+    """An asyncpg pool whose json/jsonb columns take and give Python objects, and that waits
+    up to ``retry_seconds`` for PostgreSQL to come back (0: not at all)."""
+    pool = ResilientPool(
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        max_queries=50_000,
+        max_inactive_connection_lifetime=300.0,
+        init=_init_connection,
+        reset=_keep_session,
+        loop=None,
+        connection_class=asyncpg.Connection,
+        record_class=asyncpg.Record,
+        timeout=CONNECT_TIMEOUT,
     )
-    assert pool is not None
+    pool.retry_seconds = retry_seconds
+    await pool
     return pool
 
 

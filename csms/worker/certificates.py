@@ -5,8 +5,8 @@ CSR, through the command bus (docs/topics/certificates.md, "Renewal")."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
-from pgqueuer import PgQueuer
 from pgqueuer.models import Schedule
 
 from csms.services import Services
@@ -18,12 +18,18 @@ log = logging.getLogger(__name__)
 RENEW_SWEEP = "certificates.renew_sweep"
 
 
-def attach_renewal(
-    queue: PgQueuer, services: Services, commands: ChargerCommands, settings: WorkerSettings
-) -> None:
-    """Register the renewal sweep on the worker's queue."""
+AddSchedule = Callable[[str, str, Callable[[Schedule], Awaitable[None]]], None]
 
-    @queue.schedule(RENEW_SWEEP, settings.cert_renew_schedule)
+
+def attach_renewal(
+    add_schedule: AddSchedule,
+    services: Services,
+    commands: ChargerCommands,
+    settings: WorkerSettings,
+) -> None:
+    """Register the renewal sweep with ``add_schedule`` (``csms.worker.runtime.schedule``:
+    a queue started again after an outage has it too)."""
+
     async def renew(schedule: Schedule) -> None:
         outcomes = await services.certificates.renew_due(
             commands, timeout=settings.job_command_timeout
@@ -33,3 +39,5 @@ def attach_renewal(
             log.info(
                 "certificate renewal: %d asked, %d failed", len(outcomes) - len(failed), len(failed)
             )
+
+    add_schedule(RENEW_SWEEP, settings.cert_renew_schedule, renew)

@@ -21,7 +21,7 @@ from csms.services.invoices import (
 from csms.settings import CommonSettings
 from csms.store.invoices import PostgresInvoices
 from csms.store.jobs import PgJobQueue
-from csms.worker.runtime import Worker, register
+from csms.worker.runtime import Worker, register, schedule
 
 log = logging.getLogger(__name__)
 
@@ -51,16 +51,17 @@ def register_invoice_jobs(worker: Worker, pool: asyncpg.Pool) -> None:
     register(worker, ISSUE_SESSION_INVOICE, issue)
     register(worker, BILLING_RUN, run)
 
-    @worker.queue.schedule(BILLING_RUN_SCHEDULE, settings.billing_run_schedule)
-    async def scheduled_run(schedule: Schedule) -> None:
+    async def scheduled_run(_: Schedule) -> None:
         summary = await invoices.run(invoices.last_ended_period())
         if summary.issued:
             log.info(
                 "scheduled billing run %s: %d invoices", summary.period.name, len(summary.issued)
             )
 
-    @worker.queue.schedule(INVOICE_SWEEP, settings.invoice_sweep_schedule)
-    async def sweep(schedule: Schedule) -> None:
+    async def sweep(_: Schedule) -> None:
         found = await invoices.sweep(older_than=timedelta(seconds=settings.settle_sweep_after))
         if found:
             log.warning("%d charges had no per-session invoice job: enqueued", found)
+
+    schedule(worker, BILLING_RUN_SCHEDULE, settings.billing_run_schedule, scheduled_run)
+    schedule(worker, INVOICE_SWEEP, settings.invoice_sweep_schedule, sweep)

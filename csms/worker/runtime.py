@@ -15,7 +15,7 @@ import logging
 import os
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -25,10 +25,9 @@ import orjson
 from pgqueuer import DatabaseRetryEntrypointExecutor, Job, PgQueuer
 from pgqueuer.executors import EntrypointExecutorParameters
 from pgqueuer.models import Schedule
-from redis.asyncio import Redis
 
 from csms.cluster.bus import CommandClient
-from csms.cluster.connect import redis_client
+from csms.cluster.connect import RedisClient, redis_client
 from csms.cluster.events import EventPublisher, publish_firmware_hooks
 from csms.cluster.keys import Keys
 from csms.cluster.tasks import stop_task
@@ -57,6 +56,7 @@ from csms.settings import WorkerSettings
 from csms.store.fleet_config_port import PostgresConfig
 from csms.store.jobs import PgJobQueue
 from csms.store.pool import create_pool
+from csms.store.pool import unavailable as database_unavailable
 from csms.store.postgres import (
     PostgresBilling,
     PostgresFirmware,
@@ -73,6 +73,10 @@ log = logging.getLogger(__name__)
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
 
 
+Setup = Callable[[PgQueuer], object]  # what it returns is ignored
+RESTART_MAX_DELAY = 30.0
+
+
 @dataclass
 class Worker:
     settings: WorkerSettings
@@ -80,16 +84,59 @@ class Worker:
     queue: PgQueuer
     settlement: SettlementService
     payments: PaymentService | None = None
+    # what register() and schedule() did to the queue, done again to a new one
+    setups: list[Setup] = field(default_factory=list)
+    _stopping: bool = False
 
     async def run(self) -> None:
-        await self.queue.run(
-            batch_size=self.settings.job_batch_size,
-            max_concurrent_tasks=self.settings.job_concurrency,
-            heartbeat_timeout=timedelta(seconds=self.settings.job_heartbeat_timeout),
-            dequeue_timeout=timedelta(seconds=self.settings.job_poll_interval),
-        )
+        """Run jobs until ``stop()``. PostgreSQL going away under PgQueuer (a restart or a
+        failover while it fetches jobs) ends its run: the worker then starts a new queue
+        with the same entrypoints and schedules, once the pool can reach the server."""
+        failures = 0
+        while True:
+            try:
+                await self.queue.run(
+                    batch_size=self.settings.job_batch_size,
+                    max_concurrent_tasks=self.settings.job_concurrency,
+                    heartbeat_timeout=timedelta(seconds=self.settings.job_heartbeat_timeout),
+                    dequeue_timeout=timedelta(seconds=self.settings.job_poll_interval),
+                )
+                return
+            except Exception as exc:
+                # PgQueuer listens for new jobs on a connection of its own; once PostgreSQL
+                # went away, releasing that connection fails too (InterfaceError)
+                trouble = database_unavailable(exc) or isinstance(exc, asyncpg.InterfaceError)
+                if self._stopping and trouble:
+                    log.warning("worker stopped; PostgreSQL had gone away before: %s", exc)
+                    return
+                if not trouble:
+                    raise
+                failures += 1
+                delay = min(RESTART_MAX_DELAY, 0.5 * 2**failures)
+                log.warning(
+                    "worker: PostgreSQL went away (%s: %s); starting again in %.1f s",
+                    type(exc).__name__,
+                    exc,
+                    delay,
+                )
+            await asyncio.sleep(delay)
+            if self._stopping:
+                return
+            self.queue = self._new_queue()
+
+    def _new_queue(self) -> PgQueuer:
+        queue = PgQueuer.from_asyncpg_pool(self.pool)
+        for setup in self.setups:
+            setup(queue)
+        return queue
+
+    def add(self, setup: Setup) -> None:
+        """Apply ``setup`` to the queue, now and to every queue started after an outage."""
+        self.setups.append(setup)
+        setup(self.queue)
 
     def stop(self) -> None:
+        self._stopping = True
         self.queue.shutdown.set()
 
 
@@ -117,7 +164,18 @@ def register(worker: Worker, name: str, handler: Handler) -> None:
             log.exception("job %s %s failed (attempt %d)", name, job.id, job.attempts + 1)
             raise
 
-    worker.queue.entrypoint(name, on_failure="hold", executor_factory=retrying)(run)
+    worker.add(
+        lambda queue: queue.entrypoint(name, on_failure="hold", executor_factory=retrying)(run)
+    )
+
+
+ScheduleHandler = Callable[[Schedule], Awaitable[None]]
+
+
+def schedule(worker: Worker, name: str, cron: str, handler: ScheduleHandler) -> None:
+    """A periodic task (cron syntax); register schedules here, not on ``worker.queue``
+    directly, so a queue started again after an outage has them too."""
+    worker.add(lambda queue: queue.schedule(name, cron)(handler))
 
 
 @contextlib.asynccontextmanager
@@ -128,7 +186,7 @@ async def running_worker(
     the command bus and publishes live events (firmware campaigns; the rollback of a
     security profile upgrade restores settings; the certificate renewal asks chargers for
     a new CSR; configuration applies and reads)."""
-    redis: Redis | None = None
+    redis: RedisClient | None = None
     commands: CommandClient | None = None
     if redis_url is not None:
         redis = redis_client(redis_url)
@@ -138,7 +196,10 @@ async def running_worker(
         await commands.start()  # its reply listener: without it no answer ever arrives
     providers = open_providers(settings)
     pool = await create_pool(
-        database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
+        database_url,
+        min_size=settings.db_pool_min,
+        max_size=settings.db_pool_max,
+        retry_seconds=settings.db_retry_seconds,
     )
     firmware: contextlib.AsyncExitStack | None = None
     try:
@@ -167,14 +228,14 @@ async def running_worker(
         register_invoice_jobs(worker, pool)
         register_security_jobs(worker, pool, commands, command_timeout=settings.job_command_timeout)
 
-        @worker.queue.schedule(SETTLE_SWEEP, settings.settle_sweep_schedule)
-        async def sweep(schedule: Schedule) -> None:
+        async def sweep(_: Schedule) -> None:
             found = await settlement.sweep(
                 settled_after=timedelta(seconds=settings.settle_sweep_after)
             )
             if found:
                 log.warning("%d ended sessions had no settlement job: enqueued", found)
 
+        schedule(worker, SETTLE_SWEEP, settings.settle_sweep_schedule, sweep)
         if redis is not None and commands is not None:
             firmware = contextlib.AsyncExitStack()
             await firmware.enter_async_context(running_campaigns(worker, redis, commands))
@@ -197,7 +258,12 @@ async def running_worker(
                     renew_retry_interval=settings.cert_renew_retry_interval,
                 ),
             )
-            attach_renewal(worker.queue, services, commands, settings)
+            attach_renewal(
+                lambda name, cron, handler: schedule(worker, name, cron, handler),
+                services,
+                commands,
+                settings,
+            )
         yield worker
     finally:
         if firmware is not None:
@@ -221,16 +287,17 @@ def _register_payments(worker: Worker, payments: PaymentService, settings: Worke
 
     register(worker, PAYMENT_ADVANCE, advance)
 
-    @worker.queue.schedule(PAYMENT_SWEEP, settings.payment_sweep_schedule)
-    async def sweep(schedule: Schedule) -> None:
+    async def sweep(_: Schedule) -> None:
         found = await payments.sweep()
         if found:
             log.info("%d payments due for a retry or a look: enqueued", found)
 
+    schedule(worker, PAYMENT_SWEEP, settings.payment_sweep_schedule, sweep)
+
 
 @contextlib.asynccontextmanager
 async def running_campaigns(
-    worker: Worker, redis: Redis, commands: CommandClient
+    worker: Worker, redis: RedisClient, commands: CommandClient
 ) -> AsyncIterator[None]:
     """Firmware campaigns: the tick and send jobs, and a loop that enqueues a tick of every
     unfinished campaign each ``CSMS_FIRMWARE_TICK_INTERVAL`` (any number of workers: a
@@ -280,7 +347,8 @@ async def running_campaigns(
         while True:
             try:
                 await orchestrator.enqueue_ticks()
-            except (OSError, asyncpg.PostgresError) as exc:
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                # PostgreSQL away (a restart, a failover): the next interval tries again
                 log.warning("firmware campaigns: cannot enqueue ticks: %s", exc)
             await asyncio.sleep(settings.firmware_tick_interval)
 
@@ -318,12 +386,13 @@ def register_config_jobs(
     register(worker, APPLY_JOB, apply)
     register(worker, CHARGER_BACK_JOB, charger_back)
 
-    @worker.queue.schedule(OFFLINE_SWEEP, settings.config_offline_sweep_schedule)
-    async def offline_sweep(schedule: Schedule) -> None:
+    async def offline_sweep(_: Schedule) -> None:
         connected = [f.charge_point_id for f in await config.connected_with_waiting()]
         queued = await config.offline_sweep(connected)
         if queued:
             log.info("%d connected chargers had profile values waiting: queued", queued)
+
+    schedule(worker, OFFLINE_SWEEP, settings.config_offline_sweep_schedule, offline_sweep)
 
 
 async def run_until_stopped(worker: Worker, stop: asyncio.Event) -> None:

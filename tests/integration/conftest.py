@@ -9,11 +9,13 @@ from dataclasses import dataclass
 import asyncpg
 import pytest
 
+from csms.cluster.connect import RedisClient, redis_client
 from csms.node.runtime import running_node
 from csms.node.server import Node
 from csms.passwords import hash_password
 from csms.settings import NodeSettings
 from csms.store import chargers, id_tokens
+from tests.redis_servers import LocalCluster
 
 PASSWORD = "integration-test-password-0001"
 # One Argon2 hash for every test charger: hashing is deliberately slow.
@@ -72,3 +74,21 @@ def register_token(pool: asyncpg.Pool) -> RegisterToken:
         return id_token
 
     return register
+
+
+@pytest.fixture(scope="session")
+async def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[LocalCluster]:
+    """A Redis Cluster of three primaries of this run's own (``redis+cluster://`` URL)."""
+    async with LocalCluster(tmp_path_factory.mktemp("redis-cluster")) as cluster:
+        yield cluster
+
+
+@pytest.fixture(params=["server", "cluster"])
+async def any_redis(
+    request: pytest.FixtureRequest, redis_url: str, redis_cluster: LocalCluster
+) -> AsyncIterator[RedisClient]:
+    """A client of the run's Redis server, then of the run's Redis Cluster (the same test
+    twice), as csms builds its clients from CSMS_REDIS_URL."""
+    client = redis_client(redis_url if request.param == "server" else redis_cluster.url)
+    yield client
+    await client.aclose()

@@ -1,14 +1,13 @@
 """The held sets (``held:{node}``: the chargers a node may own) kept with the owner entries
 by every routing script, and ``release_node``: what a node that is gone (or restarts under
-the same id) left behind is released, never a charger another node took since."""
+the same id) left behind is released, never a charger another node took since. Each test
+runs against one Redis server and against a Redis Cluster."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
-from redis.asyncio import Redis
 
+from csms.cluster.connect import RedisClient
 from csms.cluster.keys import Keys
 from csms.cluster.registry import Registry
 from csms.cluster.routing import Owner, Routing
@@ -17,23 +16,21 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-async def redis(redis_url: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url)
-    yield client
-    await client.aclose()
+def redis(any_redis: RedisClient) -> RedisClient:
+    return any_redis
 
 
 @pytest.fixture
-def routing(redis: Redis, keys: Keys) -> Routing:
+def routing(redis: RedisClient, keys: Keys) -> Routing:
     return Routing(redis, keys)
 
 
-async def held(redis: Redis, keys: Keys, node_id: str) -> set[str]:
+async def held(redis: RedisClient, keys: Keys, node_id: str) -> set[str]:
     return {m.decode() for m in await redis.smembers(keys.held(node_id))}
 
 
 async def test_claims_releases_and_takeovers_keep_the_held_sets(
-    redis: Redis, keys: Keys, routing: Routing
+    redis: RedisClient, keys: Keys, routing: Routing
 ) -> None:
     await routing.claim("CP-1", "n1")
     await routing.claim_many(["CP-2", "CP-3"], "n1")
@@ -54,7 +51,9 @@ async def test_claims_releases_and_takeovers_keep_the_held_sets(
     assert sorted(await routing.nodes_holding()) == ["n2"]
 
 
-async def test_release_many_of_several_nodes(redis: Redis, keys: Keys, routing: Routing) -> None:
+async def test_release_many_of_several_nodes(
+    redis: RedisClient, keys: Keys, routing: Routing
+) -> None:
     await routing.claim("A", "n1")
     await routing.claim("B", "n2")
     released = await routing.release_many([("A", Owner("n1", 1)), ("B", Owner("n2", 1))])
@@ -63,7 +62,7 @@ async def test_release_many_of_several_nodes(redis: Redis, keys: Keys, routing: 
 
 
 async def test_release_node_only_when_gone_and_never_a_charger_taken_since(
-    redis: Redis, keys: Keys, routing: Routing
+    redis: RedisClient, keys: Keys, routing: Routing
 ) -> None:
     await routing.claim_many(["CP-1", "CP-2", "CP-3"], "n1")
     await Registry(redis, keys).heartbeat("n1", "ws://n1", 0.0, 3)
@@ -80,7 +79,7 @@ async def test_release_node_only_when_gone_and_never_a_charger_taken_since(
 
 
 async def test_a_node_restarting_under_its_id_releases_with_force(
-    redis: Redis, keys: Keys, routing: Routing
+    redis: RedisClient, keys: Keys, routing: Routing
 ) -> None:
     await routing.claim("CP-1", "n1")
     await Registry(redis, keys).heartbeat("n1", "ws://n1", 0.0, 1)  # not yet lapsed
@@ -91,7 +90,7 @@ async def test_a_node_restarting_under_its_id_releases_with_force(
 
 
 async def test_reassert_puts_the_charger_back_in_the_held_set(
-    redis: Redis, keys: Keys, routing: Routing
+    redis: RedisClient, keys: Keys, routing: Routing
 ) -> None:
     epoch, _ = await routing.claim("CP-1", "n1")
     await redis.delete(keys.owner("CP-1"), keys.held("n1"))  # Redis lost them

@@ -1,16 +1,15 @@
 """Routing.claim_many / release_many against a real Redis: the same fencing as claim and
 release, for a connect storm's batch in one script run.
 
-Each test has its own key prefix, deleted afterwards (epoch counters never expire).
+Each test has its own key prefix, deleted afterwards (epoch counters never expire), and runs
+against one Redis server and against a Redis Cluster.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
-from redis.asyncio import Redis
 
+from csms.cluster.connect import RedisClient
 from csms.cluster.keys import Keys
 from csms.cluster.routing import Owner, Routing
 
@@ -18,11 +17,9 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-async def routing(redis_url: str, keys: Keys) -> AsyncIterator[Routing]:
+def routing(any_redis: RedisClient, keys: Keys) -> Routing:
     """Under this test's key prefix (the ``prefix`` fixture deletes its keys)."""
-    redis = Redis.from_url(redis_url)
-    yield Routing(redis, keys)
-    await redis.aclose()
+    return Routing(any_redis, keys)
 
 
 async def test_claim_many_gives_each_charger_its_next_epoch_in_order(routing: Routing) -> None:

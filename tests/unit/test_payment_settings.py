@@ -17,7 +17,7 @@ PRODUCTION: dict[str, Any] = {
     "database_url": "postgresql://db/csms",
     "redis_url": "redis://redis:6379/0",
     "jwt_secret": "j" * 40,
-    "firmware_url_secret": "f" * 40,
+    "firmware_url_secret": "f" * 40,  # the worker also signs firmware URLs
 }
 KEY = "sk_live_" + "k" * 24
 WEBHOOK = "whsec_" + "w" * 24

@@ -136,7 +136,7 @@ async def test_a_command_id_is_pushed_once(redis: Redis, keys: Keys) -> None:
     assert await redis.rpop(keys.inbox("n1")) == message.encode()
     assert not await client.push("n1", message)
     assert await redis.llen(keys.inbox("n1")) == 0
-    ttl_ms = await redis.pttl(keys.seen(message.id))
+    ttl_ms = await redis.pttl(keys.seen("n1", message.id))
     assert TIMEOUT * 1000 < ttl_ms <= TIMEOUT * 1000 + bus.SEEN_SLACK_MS
 
 
