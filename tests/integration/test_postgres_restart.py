@@ -36,6 +36,7 @@ from csms.node.runtime import running_node
 from csms.passwords import hash_password
 from csms.services.billing import HOLD_SESSION, SETTLE_SESSION, SETTLE_SWEEP
 from csms.services.firmware import FIRMWARE_SEND, FIRMWARE_TICK
+from csms.services.fleet_config import APPLY_JOB, CHARGER_BACK_JOB, OFFLINE_SWEEP
 from csms.services.invoices import (
     BILLING_RUN,
     BILLING_RUN_SCHEDULE,
@@ -50,6 +51,7 @@ from csms.store import firmware as firmware_store
 from csms.store.jobs import PgJobQueue
 from csms.store.pool import create_pool, migrate
 from csms.store.pool import unavailable as database_unavailable
+from csms.worker.certificates import RENEW_SWEEP
 from csms.worker.runtime import register, running_worker
 from simulators.station import CallError, Station, StationConfig
 from simulators.transaction import Transaction
@@ -333,9 +335,11 @@ async def test_a_worker_whose_queue_broke_starts_a_new_one(
 
 WORKER_JOBS = {
     SETTLE_SESSION, HOLD_SESSION, ISSUE_SESSION_INVOICE, BILLING_RUN, PAYMENT_ADVANCE,
-    UPGRADE_DEADLINE, FIRMWARE_TICK, FIRMWARE_SEND,
+    UPGRADE_DEADLINE, FIRMWARE_TICK, FIRMWARE_SEND, APPLY_JOB, CHARGER_BACK_JOB,
 }  # fmt: skip
-WORKER_SCHEDULES = {SETTLE_SWEEP, BILLING_RUN_SCHEDULE, INVOICE_SWEEP, PAYMENT_SWEEP}
+WORKER_SCHEDULES = {
+    SETTLE_SWEEP, BILLING_RUN_SCHEDULE, INVOICE_SWEEP, PAYMENT_SWEEP, RENEW_SWEEP, OFFLINE_SWEEP,
+}  # fmt: skip
 
 
 def entrypoints(queue: PgQueuer) -> set[str]:
