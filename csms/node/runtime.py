@@ -20,6 +20,7 @@ from csms.cluster.keys import Keys
 from csms.cluster.tasks import stop_task
 from csms.domain.clock import Clock, utc_now
 from csms.node import certificate_signing
+from csms.node.alarms import attach_alarms, forget_node
 from csms.node.commands import CommandServer
 from csms.node.config_follow_up import ConfigFollowUp
 from csms.node.membership import Membership
@@ -142,6 +143,7 @@ async def running_node(
     ConfigFollowUp(connections, services, on_boot=settings.config_read_on_boot).attach(hooks)
     # firmware campaigns: this node records the statuses and boots of the chargers it holds
     FirmwareTracker(PostgresFirmware(pool), clock=clock, hooks=hooks).attach(hooks)
+    attach_alarms(hooks, pool, settings, publisher, clock)
     purge = asyncio.create_task(_purge_journal(pool, settings, clock))
     sweeping: asyncio.Task[None] | None = None
     pushing: asyncio.Task[None] | None = None
@@ -174,6 +176,7 @@ async def running_node(
             await command_server.stop()
         if membership is not None:
             await membership.stop()
+            await forget_node(pool, settings.node_id)  # drained on purpose: not "gone"
         if publisher is not None:
             await publisher.close()
         await stores.flush()

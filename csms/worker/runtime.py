@@ -65,6 +65,7 @@ from csms.store.postgres import (
     PostgresStores,
     PostgresTariffs,
 )
+from csms.worker.alarms import attach_campaign_alarms, running_alarms
 from csms.worker.certificates import attach_renewal
 from csms.worker.security_profiles import register_security_jobs
 
@@ -264,7 +265,8 @@ async def running_worker(
                 commands,
                 settings,
             )
-        yield worker
+        async with running_alarms(worker, redis, commands):
+            yield worker
     finally:
         if firmware is not None:
             await firmware.aclose()
@@ -306,6 +308,7 @@ async def running_campaigns(
     publisher = EventPublisher(redis, Keys(settings.redis_prefix), f"worker-{os.getpid()}")
     hooks = Hooks()
     publish_firmware_hooks(hooks, publisher)
+    attach_campaign_alarms(hooks, worker.pool, settings, publisher)
     secret = settings.firmware_url_secret.get_secret_value()
 
     def sign(artifact: Artifact, charge_point_id: str, retrieve_at: datetime) -> str:
