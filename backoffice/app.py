@@ -19,6 +19,7 @@ from backoffice import errors, uploads
 from backoffice.metrics import MetricsMiddleware
 from backoffice.routes import (
     accounts,
+    alarms,
     auth,
     cdrs,
     certificates,
@@ -89,6 +90,7 @@ ROUTERS = (
     security_profiles.router,
     certificates.router,
     certificates.fleet_router,
+    alarms.router,
 )
 
 

@@ -17,6 +17,7 @@ from csms.cluster.keys import Keys
 from csms.services import Services
 from csms.services.payments import PaymentService
 from csms.settings import BackofficeSettings
+from csms.store.alarms import Outbox
 
 
 @dataclass(slots=True)
@@ -38,6 +39,8 @@ class State:
         # log uploads into PostgreSQL hold a pooled connection each: at most half the pool
         self.uploads = asyncio.Semaphore(max(1, settings.db_pool_max // 2))
         self._resources: Resources | None = None
+        # the notifications' outbox for alarm transitions (csms.store.alarms.Outbox)
+        self.alarm_outbox: Outbox | None = None
 
     def open(self, resources: Resources) -> None:
         self._resources = resources

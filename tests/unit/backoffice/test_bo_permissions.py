@@ -63,7 +63,7 @@ def test_tariffs_and_sites_are_for_staff_drivers_read_only_what_applies_to_them(
         else:
             continue
         seen.add(path)
-    assert len(seen) == 14
+    assert len(seen) == 15  # with the site's alarm maintenance
 
 
 def test_monitors_and_drivers_change_nothing_but_their_own_session(app: FastAPI) -> None:
@@ -75,9 +75,13 @@ def test_monitors_and_drivers_change_nothing_but_their_own_session(app: FastAPI)
         "/api/v1/users/me/password",
         "/api/v1/accounts/{account_id}/topups",
     }
+    # a monitor acknowledges alarms (issue 15), and changes nothing else
+    acknowledge = "/api/v1/alarms/{alarm_id}/ack"
     for method, path, roles in route_table(app):
         if method != "GET" and path in charging:
             assert roles == (Role.ADMIN, Role.OPERATOR, Role.DRIVER), (method, path)
+        elif path == acknowledge:
+            assert roles == (Role.ADMIN, Role.OPERATOR, Role.MONITOR), (method, path)
         elif method != "GET" and roles is not None and path not in own:
             assert Role.MONITOR not in roles and Role.DRIVER not in roles, (method, path)
 
