@@ -56,13 +56,10 @@ StateFilter = Literal["open", "raised", "acknowledged", "cleared"]
 
 
 async def _announce(state: State, change: Change) -> None:
+    data = alarm_payload(change)
+    charge_point_id = data.pop("charge_point_id") or ""  # the event's own field
     await publish_now(
-        state.redis,
-        state.keys,
-        "backoffice",
-        change.event_type,
-        change.alarm.charge_point_id or "",
-        alarm_payload(change),
+        state.redis, state.keys, "backoffice", change.event_type, charge_point_id, data
     )
 
 
@@ -157,7 +154,10 @@ async def clear(
         await _found(state, alarm_id)
         raise Conflict(f"alarm {alarm_id} is cleared already")
     if change.alarm.type is AlarmType.NODE_GONE:
-        await store.forget_node(state.pool, change.alarm.subject)  # an operator let it go
+        details = change.alarm.details  # an operator let it go: not gone any more
+        await store.forget_node(
+            state.pool, str(details.get("cluster", "")), str(details.get("node_id", ""))
+        )
     await _announce(state, change)
     return await _found(state, alarm_id)
 

@@ -45,9 +45,9 @@ def attach_alarms(
     return service
 
 
-async def forget_node(pool: asyncpg.Pool, node_id: str) -> None:
+async def forget_node(pool: asyncpg.Pool, cluster: str, node_id: str) -> None:
     """A node that stops on purpose deregisters: the alarm sweep must not call it gone."""
     try:
-        await alarm_store.forget_node(pool, node_id)
+        await alarm_store.forget_node(pool, cluster, node_id)
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
         log.warning("cannot forget node %s for the alarm sweep: %s", node_id, exc)

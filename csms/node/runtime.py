@@ -176,7 +176,9 @@ async def running_node(
             await command_server.stop()
         if membership is not None:
             await membership.stop()
-            await forget_node(pool, settings.node_id)  # drained on purpose: not "gone"
+            await forget_node(
+                pool, settings.redis_prefix, settings.node_id
+            )  # drained on purpose: not "gone"
         if publisher is not None:
             await publisher.close()
         await stores.flush()

@@ -141,9 +141,9 @@ class AlarmService:
 
     def announce(self, change: Change | None) -> None:
         if change is not None and self._publish is not None:
-            self._publish(
-                change.event_type, change.alarm.charge_point_id or "", alarm_payload(change)
-            )
+            data = alarm_payload(change)
+            charge_point_id = data.pop("charge_point_id") or ""  # the event's own field
+            self._publish(change.event_type, charge_point_id, data)
 
     async def _rule(self, alarm_type: AlarmType, charge_point_id: str | None) -> Effective:
         now = time.monotonic()

@@ -369,17 +369,20 @@ async def clear_open_except(
     *,
     now: datetime,
     outbox: Outbox | None = None,
+    prefix: str = "",
 ) -> list[Change]:
     """Clear every open alarm of ``alarm_type`` whose key is not in ``keep`` (a sweep's
-    conditions that ended)."""
+    conditions that ended), among the keys starting with ``prefix``."""
     async with pool.acquire() as conn, conn.transaction():
         rows = await conn.fetch(
             f"""UPDATE alarms SET state = 'cleared', cleared_at = $3
                WHERE type = $1 AND state <> 'cleared' AND NOT (dedupe_key = ANY($2::text[]))
+                 AND starts_with(dedupe_key, $4)
                RETURNING {COLUMNS}""",
             alarm_type.value,
             list(keep),
             now,
+            prefix,
         )
         changes = [Change(_alarm(r), "cleared", None, None) for r in rows]
         for change in changes:
@@ -626,24 +629,31 @@ async def queue_depth(db: Executor) -> int:
     return depth
 
 
-async def note_nodes(db: Executor, node_ids: Sequence[str], at: datetime) -> None:
+async def note_nodes(db: Executor, cluster: str, node_ids: Sequence[str], at: datetime) -> None:
     await db.execute(
-        """INSERT INTO alarm_known_nodes (node_id, last_seen_at)
-           SELECT unnest($1::text[]), $2
-           ON CONFLICT (node_id) DO UPDATE SET last_seen_at = EXCLUDED.last_seen_at""",
+        """INSERT INTO alarm_known_nodes (cluster, node_id, last_seen_at)
+           SELECT $1, unnest($2::text[]), $3
+           ON CONFLICT (cluster, node_id) DO UPDATE SET last_seen_at = EXCLUDED.last_seen_at""",
+        cluster,
         list(node_ids),
         at,
     )
 
 
-async def known_nodes(db: Executor) -> list[tuple[str, datetime]]:
-    rows = await db.fetch("SELECT node_id, last_seen_at FROM alarm_known_nodes ORDER BY 1")
+async def known_nodes(db: Executor, cluster: str) -> list[tuple[str, datetime]]:
+    rows = await db.fetch(
+        """SELECT node_id, last_seen_at FROM alarm_known_nodes WHERE cluster = $1
+           ORDER BY node_id""",
+        cluster,
+    )
     return [(r["node_id"], r["last_seen_at"]) for r in rows]
 
 
-async def forget_node(db: Executor, node_id: str) -> None:
+async def forget_node(db: Executor, cluster: str, node_id: str) -> None:
     """A node that deregistered on purpose (a drain) is not gone."""
-    await db.execute("DELETE FROM alarm_known_nodes WHERE node_id = $1", node_id)
+    await db.execute(
+        "DELETE FROM alarm_known_nodes WHERE cluster = $1 AND node_id = $2", cluster, node_id
+    )
 
 
 class PostgresAlarms:

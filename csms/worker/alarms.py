@@ -99,10 +99,10 @@ class AlarmSweeper:
             counts.raised += 1
 
     async def _clear_except(
-        self, alarm_type: AlarmType, keep: set[str], counts: SweepCounts
+        self, alarm_type: AlarmType, keep: set[str], counts: SweepCounts, *, prefix: str = ""
     ) -> None:
         changes = await store.clear_open_except(
-            self.pool, alarm_type, keep, now=self.clock(), outbox=self.outbox
+            self.pool, alarm_type, keep, now=self.clock(), outbox=self.outbox, prefix=prefix
         )
         for change in changes:
             self.service.announce(change)
@@ -196,24 +196,27 @@ class AlarmSweeper:
         await self._clear_except(AlarmType.CONNECTOR_FAULTED, keep, counts)
 
     async def _nodes(self, live: list[str], counts: SweepCounts) -> None:
+        """A node this cluster saw that left the registry without deregistering (its
+        registration lapsed: killed, frozen, cut off). The subject is the cluster's Redis
+        prefix and the node id (one database may serve several clusters)."""
         now = self.clock()
-        await store.note_nodes(self.pool, live, now)
+        cluster = self.settings.redis_prefix
+        await store.note_nodes(self.pool, cluster, live, now)
         keep: set[str] = set()
-        for node_id, last_seen in await store.known_nodes(self.pool):
+        for node_id, last_seen in await store.known_nodes(self.pool, cluster):
             if node_id in live:
                 continue
-            keep.add(dedupe_key(AlarmType.NODE_GONE, None, node_id))
-            await self._raise(
-                Condition(
-                    AlarmType.NODE_GONE,
-                    None,
-                    node_id,
-                    f"node {node_id} left the registry without deregistering",
-                    {"node_id": node_id, "last_seen_at": last_seen.isoformat()},
-                ),
-                counts,
+            condition = Condition(
+                AlarmType.NODE_GONE,
+                None,
+                f"{cluster}{node_id}",
+                f"node {node_id} left the registry without deregistering",
+                {"cluster": cluster, "node_id": node_id, "last_seen_at": last_seen.isoformat()},
             )
-        await self._clear_except(AlarmType.NODE_GONE, keep, counts)
+            keep.add(condition.key)
+            await self._raise(condition, counts)
+        prefix = dedupe_key(AlarmType.NODE_GONE, None, cluster)
+        await self._clear_except(AlarmType.NODE_GONE, keep, counts, prefix=prefix)
 
     async def _queue(self, counts: SweepCounts) -> None:
         depth = await store.queue_depth(self.pool)

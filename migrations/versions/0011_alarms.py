@@ -86,11 +86,13 @@ CREATE TABLE alarm_counters (
     updated_at      timestamptz NOT NULL DEFAULT now()
 );
 
--- Nodes the alarm sweep saw registered: one missing from the registry without having
--- deregistered is gone.
+-- Nodes the alarm sweep saw registered (per cluster: its Redis key prefix): one missing
+-- from the registry without having deregistered is gone.
 CREATE TABLE alarm_known_nodes (
-    node_id         text PRIMARY KEY,
-    last_seen_at    timestamptz NOT NULL
+    cluster         text NOT NULL,
+    node_id         text NOT NULL,
+    last_seen_at    timestamptz NOT NULL,
+    PRIMARY KEY (cluster, node_id)
 );
 """
 
