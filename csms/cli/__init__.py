@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from csms.cli import (
     accounts,
+    alarms,
     cdrs,
     certificates,
     chargers,
@@ -61,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     invoices.add_parsers(sub)
     payments.add_parsers(sub)
     certificates.add_parsers(sub)
+    alarms.add_parsers(sub)
     return parser
 
 
