@@ -160,6 +160,8 @@ NOT_A_DRIVERS = {
     "cdr_id": "987654322",  # CDRs are staff's too
     "provider": "card",  # the payment webhook: public, the same for everyone
     "serial_number": "abc123",  # certificates on chargers are staff's too
+    "alarm_id": "1",  # alarms and their rules are staff's
+    "rule_id": "1",
 }
 # routes a driver asks with an id token besides the path: Bob's, or one that does not exist
 QUERY = {"/api/v1/chargers/{charge_point_id}/tariff": "id_token"}

@@ -32,6 +32,8 @@ SAMPLE = {
     "payment_id": "999999999",
     "provider": "card",
     "serial_number": "abc123",
+    "alarm_id": "999999999",
+    "rule_id": "999999999",
 }
 LOGOUT = "/api/v1/auth/logout"
 
