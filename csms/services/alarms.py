@@ -94,7 +94,9 @@ class AlarmStore(Protocol):
         """Add one to a counter, return the new count."""
         ...
 
-    async def reset(self, key: str) -> None: ...
+    async def reset(self, key: str) -> bool:
+        """Forget a counter; whether there was one."""
+        ...
 
 
 class AlarmService:
@@ -239,8 +241,9 @@ class AlarmService:
         counter = f"boot:{e.charge_point_id}"
         key = dedupe_key(AlarmType.BOOT_LOOP, e.charge_point_id)
         if e.registration_status not in BOOT_REFUSED:
-            await self._store.reset(counter)
-            await self.clear(key)
+            # one statement per Accepted boot: a boot_loop alarm implies a count
+            if await self._store.reset(counter):
+                await self.clear(key)
             return
         count = await self._store.bump(counter)
         rule = await self._rule(AlarmType.BOOT_LOOP, e.charge_point_id)

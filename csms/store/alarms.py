@@ -390,6 +390,64 @@ async def clear_open_except(
         return changes
 
 
+async def _clear_matching(
+    pool: asyncpg.Pool, where: str, args: Sequence[Any], now: datetime, outbox: Outbox | None
+) -> list[Change]:
+    """Clear, in one statement, every open alarm matching ``where`` ($1 is ``now``): what
+    the statement's snapshot shows is what it clears, so an alarm raised after it (its
+    condition committed before it) is never cleared by a stale look."""
+    async with pool.acquire() as conn, conn.transaction():
+        rows = await conn.fetch(
+            f"""UPDATE alarms SET state = 'cleared', cleared_at = $1
+               WHERE state <> 'cleared' AND {where} RETURNING {COLUMNS}""",
+            now,
+            *args,
+        )
+        changes = [Change(_alarm(r), "cleared", None, None) for r in rows]
+        for change in changes:
+            await _record(conn, change, now, outbox)
+        return changes
+
+
+async def clear_reconnected(
+    pool: asyncpg.Pool,
+    live_nodes: Sequence[str] | None,
+    *,
+    now: datetime,
+    outbox: Outbox | None = None,
+) -> list[Change]:
+    """Clear the offline alarms of chargers connected to a live node again (``live_nodes``
+    None: connected anywhere), or removed."""
+    return await _clear_matching(
+        pool,
+        """type = 'charger_offline' AND NOT EXISTS (
+               SELECT 1 FROM chargers c WHERE c.charge_point_id = alarms.charge_point_id
+                 AND (c.connected_node IS NULL
+                      OR ($2::text[] IS NOT NULL AND NOT (c.connected_node = ANY($2)))))""",
+        [None if live_nodes is None else list(live_nodes)],
+        now,
+        outbox,
+    )
+
+
+async def clear_recovered_connectors(
+    pool: asyncpg.Pool, *, now: datetime, outbox: Outbox | None = None
+) -> list[Change]:
+    """Clear the connector alarms whose connector's stored status is no longer a fault (or
+    whose connector or charger is gone)."""
+    return await _clear_matching(
+        pool,
+        """type = 'connector_faulted' AND NOT EXISTS (
+               SELECT 1 FROM connectors k
+               WHERE k.charge_point_id = alarms.charge_point_id
+                 AND k.evse_id || '/' || k.connector_id = alarms.subject
+                 AND (k.status = 'Faulted' OR k.error_code NOT IN ('', 'NoError')))""",
+        [],
+        now,
+        outbox,
+    )
+
+
 async def acknowledge(
     pool: asyncpg.Pool,
     alarm_id: int,
@@ -539,8 +597,10 @@ async def bump_counter(db: Executor, key: str) -> int:
     return count
 
 
-async def reset_counter(db: Executor, key: str) -> None:
-    await db.execute("DELETE FROM alarm_counters WHERE key = $1", key)
+async def reset_counter(db: Executor, key: str) -> bool:
+    """Whether there was a count to reset."""
+    found = await db.fetchval("DELETE FROM alarm_counters WHERE key = $1 RETURNING true", key)
+    return bool(found)
 
 
 # -- what the sweeps look at -------------------------------------------------------------------
@@ -610,15 +670,6 @@ async def quiet_sessions(db: Executor, heard_before: datetime) -> list[Quiet]:
         )
         for r in rows
     ]
-
-
-async def faulted_connectors(db: Executor) -> list[tuple[str, int, int]]:
-    """Every connector whose stored status is a fault (for reconciling alarms)."""
-    rows = await db.fetch(
-        """SELECT charge_point_id, evse_id, connector_id FROM connectors
-           WHERE status = 'Faulted' OR error_code NOT IN ('', 'NoError')"""
-    )
-    return [(r["charge_point_id"], r["evse_id"], r["connector_id"]) for r in rows]
 
 
 async def queue_depth(db: Executor) -> int:
@@ -703,5 +754,5 @@ class PostgresAlarms:
     async def bump(self, key: str) -> int:
         return await bump_counter(self.pool, key)
 
-    async def reset(self, key: str) -> None:
-        await reset_counter(self.pool, key)
+    async def reset(self, key: str) -> bool:
+        return await reset_counter(self.pool, key)

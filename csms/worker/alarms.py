@@ -33,8 +33,8 @@ from csms.cluster.registry import Registry
 from csms.cluster.tasks import stop_task
 from csms.domain.alarms import (
     AlarmType,
+    Change,
     Condition,
-    connector_subject,
     dedupe_key,
     effective_rule,
 )
@@ -116,10 +116,8 @@ class AlarmSweeper:
         rules = await store.rules_of(self.pool, AlarmType.CHARGER_OFFLINE)
         silent = await store.silent_chargers(self.pool, live, now)
         open_keys = await self._open_keys(AlarmType.CHARGER_OFFLINE)
-        keep: set[str] = set()
         for charger in silent:
             key = dedupe_key(AlarmType.CHARGER_OFFLINE, charger.charge_point_id)
-            keep.add(key)
             if key in open_keys:
                 continue
             rule = effective_rule(
@@ -141,7 +139,11 @@ class AlarmSweeper:
                     ),
                     counts,
                 )
-        await self._clear_except(AlarmType.CHARGER_OFFLINE, keep, counts)
+        # cleared on evidence (connected to a live node), in one statement
+        self._cleared(
+            await store.clear_reconnected(self.pool, live, now=self.clock(), outbox=self.outbox),
+            counts,
+        )
 
     async def _stuck(self, counts: SweepCounts) -> None:
         now = self.clock()
@@ -188,12 +190,15 @@ class AlarmSweeper:
     async def _connectors(self, counts: SweepCounts) -> None:
         """Clear connector alarms whose connector is no longer faulted (a node caches
         which connectors it found clear, so it may skip a clear: this catches it)."""
-        faulted = await store.faulted_connectors(self.pool)
-        keep = {
-            dedupe_key(AlarmType.CONNECTOR_FAULTED, cp, connector_subject(evse, connector))
-            for cp, evse, connector in faulted
-        }
-        await self._clear_except(AlarmType.CONNECTOR_FAULTED, keep, counts)
+        self._cleared(
+            await store.clear_recovered_connectors(self.pool, now=self.clock(), outbox=self.outbox),
+            counts,
+        )
+
+    def _cleared(self, changes: list[Change], counts: SweepCounts) -> None:
+        for change in changes:
+            self.service.announce(change)
+        counts.cleared += len(changes)
 
     async def _nodes(self, live: list[str], counts: SweepCounts) -> None:
         """A node this cluster saw that left the registry without deregistering (its

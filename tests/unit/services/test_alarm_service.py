@@ -109,8 +109,8 @@ class MemoryAlarms:
         self.counters[key] = self.counters.get(key, 0) + 1
         return self.counters[key]
 
-    async def reset(self, key: str) -> None:
-        self.counters.pop(key, None)
+    async def reset(self, key: str) -> bool:
+        return self.counters.pop(key, None) is not None
 
     def open(self, alarm_type: AlarmType) -> list[Alarm]:
         return [a for a in self.alarms if a.type is alarm_type and a.open]
