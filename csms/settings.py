@@ -871,7 +871,7 @@ class WorkerSettings(FirmwareSettings, PaymentSettings):
     )
     alarm_queue_depth: int = Field(
         1000,
-        ge=1,
+        ge=0,
         description="Default threshold of queue_backlog alarms: jobs waiting in the worker "
         "queue (an alarm rule overrides it).",
     )
