@@ -48,6 +48,9 @@ from csms.store.alarms import Outbox, PostgresAlarms
 log = logging.getLogger(__name__)
 
 ALARM_SWEEP = "alarm_sweep"
+# new offline alarms raised by one sweep at most (each is a transaction of its own): a fleet
+# that went dark at once is raised over a few sweeps rather than one sweep that runs long
+MAX_NEW_PER_SWEEP = 500
 
 
 @dataclass
@@ -116,10 +119,14 @@ class AlarmSweeper:
         rules = await store.rules_of(self.pool, AlarmType.CHARGER_OFFLINE)
         silent = await store.silent_chargers(self.pool, live, now)
         open_keys = await self._open_keys(AlarmType.CHARGER_OFFLINE)
+        attempts = 0
         for charger in silent:
             key = dedupe_key(AlarmType.CHARGER_OFFLINE, charger.charge_point_id)
             if key in open_keys:
                 continue
+            if attempts >= MAX_NEW_PER_SWEEP:
+                log.warning("alarm sweep: more than %d chargers newly offline", attempts)
+                break
             rule = effective_rule(
                 AlarmType.CHARGER_OFFLINE,
                 rules,
@@ -129,6 +136,7 @@ class AlarmSweeper:
             )
             silence = (now - charger.last_seen_at).total_seconds()
             if rule.enabled and rule.threshold is not None and silence >= rule.threshold:
+                attempts += 1
                 await self._raise(
                     Condition(
                         AlarmType.CHARGER_OFFLINE,
