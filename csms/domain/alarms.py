@@ -419,7 +419,8 @@ class EventCondition:
 
 
 def notify_event_conditions(payload: Mapping[str, Any]) -> list[EventCondition]:
-    """The alerting/problem events of a 2.0.1 NotifyEventRequest (N07, N08).
+    """The alerting/problem events of a 2.0.1 NotifyEventRequest (N07, N08), or of one of
+    its eventData (with the request's header fields) as the node records each.
 
     An event is a problem when its trigger is ``Alerting`` (a monitor's threshold crossed,
     N07.FR.*), when the variable is ``Problem`` or ``Fault``, or when it carries a
@@ -428,6 +429,8 @@ def notify_event_conditions(payload: Mapping[str, Any]) -> list[EventCondition]:
     statuses (handled as such) and never problems here."""
     found: list[EventCondition] = []
     data = payload.get("eventData")
+    if data is None and "component" in payload:
+        data = [payload]  # the node keeps each eventData as its own notification
     if not isinstance(data, list):
         return found
     for item in data:

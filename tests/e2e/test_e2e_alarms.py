@@ -420,3 +420,60 @@ async def test_exactly_once_across_two_nodes_with_one_sigkilled(
             assert await alarms_of(pool, cp, "charger_offline") == []
         gone_history = await actions(pool, gone["id"])
         assert gone_history == [("raised", None)]
+
+
+async def test_notify_event_security_event_and_boot_loop_over_the_wire(
+    cluster: Cluster, pool: asyncpg.Pool
+) -> None:
+    """2.0.1 NotifyEvent Alerting (N07) raises and its ``cleared`` event clears; a critical
+    SecurityEventNotification (2.0.1 appendix, 1.6 security whitepaper) raises; three boots
+    answered Pending raise a boot loop, and an Accepted boot clears it."""
+    (n1,) = await cluster.start("n1")
+    cp201, cp16 = await register_chargers(pool, 2)
+    s201 = await online(new_station(n1.url, cp201, "2.0.1"))
+    s16 = await online(new_station(n1.url, cp16, "1.6"))
+    event = {
+        "eventId": 11,
+        "timestamp": "2026-12-05T12:00:00Z",
+        "trigger": "Alerting",
+        "actualValue": "93",
+        "eventNotificationType": "CustomMonitor",
+        "variableMonitoringId": 4,
+        "component": {"name": "EVSE", "evse": {"id": 1}},
+        "variable": {"name": "Temperature"},
+    }
+    notify = {"generatedAt": "2026-12-05T12:00:00Z", "seqNo": 0, "eventData": [event]}
+    await s201.call("NotifyEvent", notify)
+    (problem,) = await alarms_of(pool, cp201, "charger_problem")
+    assert problem["state"] == "raised" and problem["details"]["variableMonitoringId"] == 4
+    await s201.call("NotifyEvent", {**notify, "eventData": [{**event, "cleared": True}]})
+    (problem,) = await alarms_of(pool, cp201, "charger_problem")
+    assert problem["state"] == "cleared"
+
+    tamper = {"type": "TamperDetectionActivated", "timestamp": "2026-12-05T12:00:00Z"}
+    await s201.call("SecurityEventNotification", tamper)
+    await s16.call("SecurityEventNotification", {**tamper, "techInfo": "door opened"})
+    await s16.call(
+        "SecurityEventNotification",
+        {"type": "FailedToAuthenticateAtCsms", "timestamp": "2026-12-05T12:00:00Z"},
+    )  # not critical: no alarm
+    for cp in (cp201, cp16):
+        (security,) = await alarms_of(pool, cp, "security_event")
+        assert (security["severity"], security["subject"]) == (
+            "critical",
+            "TamperDetectionActivated",
+        )
+
+    await pool.execute(
+        "UPDATE chargers SET boot_policy = 'pending' WHERE charge_point_id = $1", cp16
+    )
+    for _ in range(3):
+        assert (await s16.boot())["status"] == "Pending"
+    (loop,) = await alarms_of(pool, cp16, "boot_loop")
+    assert loop["state"] == "raised" and loop["details"]["boots"] == 3
+    await pool.execute(
+        "UPDATE chargers SET boot_policy = 'accept' WHERE charge_point_id = $1", cp16
+    )
+    assert (await s16.boot())["status"] == "Accepted"
+    (loop,) = await alarms_of(pool, cp16, "boot_loop")
+    assert loop["state"] == "cleared"

@@ -234,6 +234,11 @@ def test_notify_event_alerting_and_cleared() -> None:
     again = notify_event_conditions({"eventData": [cleared]})
     assert [(f.subject, f.active) for f in again] == [("EVSE//1//Temperature/", False)]
     assert notify_event_conditions({"eventData": "nonsense"}) == []
+    # one eventData with the request's header, as the node records each event
+    flat = {"generatedAt": "2026-12-05T12:00:00Z", "seqNo": 0, **payload["eventData"][3]}  # type: ignore[index, dict-item]
+    assert [(f.subject, f.active) for f in notify_event_conditions(flat)] == [
+        ("PowerModule////State/", True)
+    ]
 
 
 def test_register_backwards_and_energy_above_max() -> None:
