@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -302,10 +302,12 @@ async def running_alarms(
     redis: RedisClient | None,
     commands: CommandClient | None,
     *,
+    hooks: Sequence[Hooks] = (),
     outbox: Outbox | None = None,
 ) -> AsyncIterator[AlarmSweeper]:
     """The sweeps of a worker: a loop every ``CSMS_ALARM_SWEEP_INTERVAL`` seconds, and the
-    same sweep as the queue schedule ``alarm_sweep`` (``CSMS_ALARM_SWEEP_SCHEDULE``)."""
+    same sweep as the queue schedule ``alarm_sweep`` (``CSMS_ALARM_SWEEP_SCHEDULE``); the
+    alarm service also listens on ``hooks`` (the worker's services: certificate renewal)."""
     from csms.worker.runtime import schedule  # it imports this module
 
     settings: WorkerSettings = worker.settings
@@ -317,6 +319,8 @@ async def running_alarms(
         registry = Registry(redis, keys)
         await publisher.start()
     service = alarm_service(worker.pool, settings, publisher, outbox=outbox)
+    for found in hooks:
+        service.attach(found)
     sweeper = AlarmSweeper(
         worker.pool,
         service,

@@ -249,6 +249,7 @@ async def running_worker(
             policy=retry_policy(settings),
         )
         _register_payments(worker, worker.payments, settings)
+        alarm_hooks: list[Hooks] = []  # where alarms listen besides the campaigns
         if commands is not None:
             register_config_jobs(worker, settings, pool, commands)
             services = Services(
@@ -265,7 +266,8 @@ async def running_worker(
                 commands,
                 settings,
             )
-        async with running_alarms(worker, redis, commands):
+            alarm_hooks.append(services.hooks)  # a certificate renewal that failed
+        async with running_alarms(worker, redis, commands, hooks=alarm_hooks):
             yield worker
     finally:
         if firmware is not None:
