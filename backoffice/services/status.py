@@ -120,7 +120,6 @@ class _Database:
     recorded: dict[str, int] | None = None
     alarms: dict[str, int] | None = None
     deliveries: dict[str, int] | None = None
-    unavailable: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -137,49 +136,55 @@ def _reason(exc: BaseException) -> str:
 
 
 async def _database(sources: Sources, timeout: float) -> _Database:
+    """Ping PostgreSQL, then read what it holds, all before the deadline. A ping that
+    answered keeps PostgreSQL ``up`` even if a read then runs out of time (that section
+    is then unavailable)."""
+    result = _Database(DependencyHealth(False, None, "timed out"))
     started = time.perf_counter()
     try:
         async with asyncio.timeout(timeout):
             async with sources.pool.acquire() as conn:
                 await conn.fetchval("SELECT 1")
-                result = _Database(DependencyHealth(True, time.perf_counter() - started))
+                result.health = DependencyHealth(True, time.perf_counter() - started)
                 result.queues = await jobs.queue_depths(conn)
                 result.recorded = await charger_store.chargers_by_node(conn)
-                providers = sources.providers
-                for name, provider in (
-                    ("alarms", providers.alarm_counts),
-                    ("webhook_deliveries", providers.delivery_counts),
-                ):
-                    if provider is None:
-                        continue
-                    try:
-                        counts = dict(await provider(cast(asyncpg.Connection, conn)))
-                    except (asyncpg.PostgresError, ValueError) as exc:
-                        log.warning("status: %s not read: %s", name, exc)
-                        result.unavailable.append(name)
-                        continue
-                    if name == "alarms":
-                        result.alarms = counts
-                    else:
-                        result.deliveries = counts
-                return result
-    except Exception as exc:  # whatever fails, PostgreSQL is not usable now: report it
+                await _provided(sources.providers, cast(asyncpg.Connection, conn), result)
+    except Exception as exc:  # whatever fails, report it: the status must answer
         log.warning("status: PostgreSQL: %s", _reason(exc))
-        return _Database(DependencyHealth(False, None, _reason(exc)))
+        if not result.health.up:
+            result.health = DependencyHealth(False, None, _reason(exc))
+    return result
+
+
+async def _provided(
+    providers: StatusProviders, conn: asyncpg.Connection, result: _Database
+) -> None:
+    if providers.alarm_counts is not None:
+        try:
+            result.alarms = dict(await providers.alarm_counts(conn))
+        except Exception as exc:  # another feature's failure must not hide the rest
+            log.warning("status: alarm counts not read: %s", _reason(exc))
+    if providers.delivery_counts is not None:
+        try:
+            result.deliveries = dict(await providers.delivery_counts(conn))
+        except Exception as exc:
+            log.warning("status: webhook delivery counts not read: %s", _reason(exc))
 
 
 async def _cluster(sources: Sources, timeout: float) -> _Cluster:
+    result = _Cluster(DependencyHealth(False, None, "timed out"))
     started = time.perf_counter()
     try:
         async with asyncio.timeout(timeout):
             await sources.redis.ping()
-            result = _Cluster(DependencyHealth(True, time.perf_counter() - started))
+            result.health = DependencyHealth(True, time.perf_counter() - started)
             result.nodes = await Registry(sources.redis, sources.keys).live_nodes()
             result.breakers = await breaker_reports.read_all(sources.redis, sources.keys)
-            return result
     except (RedisError, OSError, TimeoutError) as exc:
         log.warning("status: Redis: %s", _reason(exc))
-        return _Cluster(DependencyHealth(False, None, _reason(exc)))
+        if not result.health.up:
+            result.health = DependencyHealth(False, None, _reason(exc))
+    return result
 
 
 def _own_views(sources: Sources, now: float) -> list[BreakerView]:
@@ -202,16 +207,13 @@ async def collect(sources: Sources, *, timeout: float = PROBE_TIMEOUT) -> Servic
         queues=database.queues,
         alarms=database.alarms,
         deliveries=database.deliveries,
-        unavailable=list(database.unavailable),
     )
     if database.queues is None:
         status.unavailable.append("queues")
     if sources.providers.alarm_counts is not None and database.alarms is None:
-        if "alarms" not in status.unavailable:
-            status.unavailable.append("alarms")
+        status.unavailable.append("alarms")
     if sources.providers.delivery_counts is not None and database.deliveries is None:
-        if "webhook_deliveries" not in status.unavailable:
-            status.unavailable.append("webhook_deliveries")
+        status.unavailable.append("webhook_deliveries")
     # this replica's breakers from memory (fresh, and known with Redis down); the others'
     # from their reports
     views = [v for v in cluster.breakers or () if v.replica_id != sources.replica_id]
