@@ -97,6 +97,10 @@ async def test_status_answers_fast_with_redis_down(
             _, body = await timed_status(client, headers)
             assert body["dependencies"]["redis"]["up"] is True
 
+            driver = f"driver-{secrets.token_hex(4)}"
+            await users.add_user(pool, driver, password_hash=USER_PASSWORD_HASH, role="driver")
+            driver_token = (await login(client, driver, USER_PASSWORD)).json()["access_token"]
+
             await private_redis.kill()
             elapsed, body = await timed_status(client, headers)
             assert elapsed < FAST
@@ -109,6 +113,11 @@ async def test_status_answers_fast_with_redis_down(
             assert body["status"] == "degraded"
             # the other routes cannot check a token's logout: 503, not a guess
             assert (await client.get("/api/v1/nodes", headers=headers)).status_code == 503
+            # what can be checked still is: a driver's role, a forged token
+            as_driver = {"Authorization": f"Bearer {driver_token}"}
+            assert (await client.get("/api/v1/status", headers=as_driver)).status_code == 403
+            forged = {"Authorization": "Bearer " + driver_token[:-4] + "AAAA"}
+            assert (await client.get("/api/v1/status", headers=forged)).status_code == 401
 
             started = time.monotonic()
             page = (await client.get("/metrics")).text
