@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 REPORT_INTERVAL = 5.0
 REPORT_TTL = 3 * REPORT_INTERVAL
+STOP_TIMEOUT = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,8 +111,8 @@ class BreakerReporter:
         task, self._task = self._task, None
         if task is not None:
             await stop_task(task)
-        try:
-            async with asyncio.timeout(self.interval):
+        try:  # bounded: a Redis that does not answer must not hold a shutdown up
+            async with asyncio.timeout(STOP_TIMEOUT):
                 await self.redis.delete(self.keys.breakers(self.replica_id))
         except (RedisError, OSError, TimeoutError):
             pass  # the TTL removes it

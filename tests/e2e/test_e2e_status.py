@@ -99,7 +99,9 @@ async def test_status_of_a_real_cluster_and_a_node_killed_under_its_charger(
         return None
 
     # the rate comes with the node's next registry heartbeat (every TTL/3 seconds)
-    body = await eventually(held_and_busy, "st1 holds the charger and reports messages/s")
+    body = await eventually(
+        held_and_busy, "st1 holds the charger and reports messages/s", timeout=2 * TIMEOUT
+    )
     st1, st2 = node_of(body, "st1"), node_of(body, "st2")
     assert st1 is not None and st2 is not None
     assert st1["alive"] and st1["address"] == n1.address and st1["chargers_recorded"] == 1
