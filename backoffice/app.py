@@ -41,6 +41,7 @@ from backoffice.routes import (
     tariffs,
     transactions,
     users,
+    webhooks,
 )
 from backoffice.services import payment_providers, sessions
 from backoffice.state import Resources, State
@@ -89,6 +90,9 @@ ROUTERS = (
     security_profiles.router,
     certificates.router,
     certificates.fleet_router,
+    webhooks.router,
+    webhooks.email_router,
+    webhooks.catalogue_router,
 )
 
 

@@ -160,7 +160,7 @@ def check_webhook_url(
     or, unless ``allow_private``, at a loopback, private, link-local or otherwise not
     globally routable address. ``addresses`` are what the URL's host resolves to."""
     host, port = url_origin(url)
-    resolved = [ipaddress.ip_address(a) for a in addresses]
+    resolved = [_unmapped(ipaddress.ip_address(a)) for a in addresses]
     if not resolved:
         raise InvalidInput(f"url: the host {host!r} does not resolve")
     for platform_host, platform_port in platform:
@@ -181,11 +181,20 @@ def check_webhook_url(
             )
 
 
+def _unmapped(
+    address: ipaddress.IPv4Address | ipaddress.IPv6Address,
+) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """``::ffff:10.0.0.1`` is ``10.0.0.1``."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
 def _same_address(
     platform_host: str, resolved: list[ipaddress.IPv4Address | ipaddress.IPv6Address]
 ) -> bool:
     try:
-        platform_address = ipaddress.ip_address(platform_host)
+        platform_address = _unmapped(ipaddress.ip_address(platform_host))
     except ValueError:
         return False
     if platform_address.is_unspecified:  # bound to every address: every local one is it
