@@ -367,6 +367,12 @@ class NotificationSettings(CommonSettings):
         description="Cron schedule of the sweep that queues notifications and deliveries whose "
         "job was lost.",
     )
+    notify_retention_days: float = Field(
+        30.0,
+        gt=0,
+        description="Days notifications are kept once all their deliveries are done (with "
+        "their delivery log); the sweep deletes older ones.",
+    )
     smtp_host: str | None = Field(
         None, description="SMTP server e-mail notifications go through; unset: no e-mail."
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -284,7 +284,7 @@ def _dedupe(delivery_id: int, attempt: int = 0) -> str:
 # -- deliveries --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Work:
     """A claimed delivery: what to send, where, with which secrets."""
 
@@ -293,7 +293,7 @@ class Work:
     round_attempt: int  # tries since creation or the last replay
     kind: str
     url: str | None
-    secrets: list[str]
+    secrets: list[str] = field(repr=False)  # never in a log line or a traceback's repr
     recipients: list[str]
     subscription_id: int
     event_id: uuid.UUID
@@ -604,6 +604,23 @@ async def sweep(conn: Connection, *, older_than: float, limit: int = 1000) -> tu
             dedupe_key=f"notify-sweep-{row['id']}-{row['attempts']}",
         )
     return len(notifications), len(deliveries)
+
+
+async def purge(conn: Connection, *, older_than_days: float) -> int:
+    """Delete notifications older than ``older_than_days`` whose deliveries are all done
+    (delivered or dead), with their deliveries and log. Returns how many."""
+    done = await conn.execute(
+        """
+        DELETE FROM notification_outbox o
+        WHERE o.created_at < now() - make_interval(secs => $1)
+          AND o.fanned_out_at IS NOT NULL
+          AND NOT EXISTS (
+              SELECT 1 FROM notification_deliveries d
+              WHERE d.notification_id = o.id AND d.state NOT IN ('delivered', 'dead'))
+        """,
+        older_than_days * 86_400,
+    )
+    return int(done.split()[-1])
 
 
 async def count_deliveries_by_state(conn: Connection) -> dict[str, int]:

@@ -95,7 +95,11 @@ class Notifier:
 
     async def sweep(self) -> tuple[int, int]:
         async with self.pool.acquire() as conn:
-            return await store.sweep(conn, older_than=SWEEP_AFTER)
+            found = await store.sweep(conn, older_than=SWEEP_AFTER)
+            purged = await store.purge(conn, older_than_days=self.settings.notify_retention_days)
+        if purged:
+            log.info("%d notifications past CSMS_NOTIFY_RETENTION_DAYS deleted", purged)
+        return found
 
 
 @contextlib.asynccontextmanager

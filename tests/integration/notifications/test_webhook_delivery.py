@@ -9,6 +9,7 @@ import time
 
 import asyncpg
 import httpx
+import orjson
 import pytest
 
 from csms.store import notifications
@@ -267,3 +268,71 @@ async def test_racing_claims_send_once(
         states = await asyncio.gather(*(n.deliver(delivery_id) for n in notifiers))
     assert sorted(states) == ["", "", "", "", "delivered"]
     assert len(receiver.received) == 1
+
+
+async def test_worker_dead_mid_send_is_taken_over_after_its_lease(
+    database_url: str,
+    pool: asyncpg.Pool,
+    receiver: Receiver,
+    subscribe_webhook: Subscribe,
+    notify: Notify,
+) -> None:
+    """A worker claimed the delivery and died before it sent it: while its claim holds,
+    nobody sends; once it ran out, the sweep queues it and another worker delivers."""
+    subscription = await subscribe_webhook()
+    await notify()
+    async with pool.acquire() as conn:
+        notification_id = await conn.fetchval(
+            "SELECT max(id) FROM notification_outbox WHERE site_id = $1", subscription.site_id
+        )
+        [delivery_id] = await notifications.fan_out(conn, notification_id)
+        # the dead worker's claim, with a lease of half a second
+        work = await notifications.claim(conn, delivery_id, "worker-that-died", 0.5)
+        assert work is not None and work.attempt == 1
+        assert "secrets" not in repr(work) and subscription.id == work.subscription_id
+        assert await notifications.claim(conn, delivery_id, "another-worker", 30) is None
+        # its job is gone with it (done as far as the queue knows)
+        await conn.execute(
+            "DELETE FROM pgqueuer WHERE entrypoint = $1 AND payload = $2",
+            notifications.DELIVER_JOB,
+            orjson.dumps({"delivery_id": delivery_id}),
+        )
+    async with worker_running(database_url):
+        await asyncio.sleep(0.6)  # the lease runs out (nothing to await: it is a time)
+        async with pool.acquire() as conn:
+            _, queued = await notifications.sweep(conn, older_than=SWEEP_AFTER_TEST)
+        assert queued >= 1
+        delivered = await wait_for_state(pool, subscription.id, "delivered")
+        await receiver.wait_for(1, TIMEOUT)
+    assert [a.attempt for a in delivered.log] == [2]  # try 1 died with its worker
+    assert len(receiver.received) == 1
+
+
+SWEEP_AFTER_TEST = 0.0
+
+
+async def test_counts_by_state_and_purge(
+    database_url: str,
+    pool: asyncpg.Pool,
+    receiver: Receiver,
+    subscribe_webhook: Subscribe,
+    notify: Notify,
+) -> None:
+    async with pool.acquire() as conn:
+        before = await notifications.count_deliveries_by_state(conn)
+    assert set(before) == {"pending", "sending", "failed", "delivered", "dead"}
+    subscription = await subscribe_webhook()
+    async with worker_running(database_url):
+        await notify()
+        await wait_for_state(pool, subscription.id, "delivered")
+    async with pool.acquire() as conn:
+        after = await notifications.count_deliveries_by_state(conn)
+        assert after["delivered"] == before["delivered"] + 1
+        # old enough and done: purged with its delivery and log
+        await conn.execute(
+            "UPDATE notification_outbox SET created_at = now() - interval '40 days' "
+            "WHERE site_id = $1",
+            subscription.site_id,
+        )
+        assert await notifications.purge(conn, older_than_days=30) >= 1
+        assert await deliveries_of(pool, subscription.id) == []
