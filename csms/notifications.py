@@ -37,23 +37,36 @@ from csms.settings import NotificationSettings
 from csms.store.notifications import Outcome, Work
 
 ERROR_LENGTH = 500
+RESPONSE_SNIPPET = 200  # bytes of a failed answer kept in the log
 
 
-async def resolve(host: str, port: int) -> list[str]:
-    """The addresses ``host`` resolves to (none if it does not)."""
+RESOLVE_TIMEOUT = 10.0
+
+
+async def resolve(host: str, port: int, *, timeout: float = RESOLVE_TIMEOUT) -> list[str]:
+    """The addresses ``host`` resolves to (none if it does not, or not within ``timeout``
+    seconds)."""
     try:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError):
+        async with asyncio.timeout(timeout):
+            infos = await asyncio.get_running_loop().getaddrinfo(
+                host, port, type=socket.SOCK_STREAM
+            )
+    except (socket.gaierror, UnicodeError, TimeoutError):
         return []
     return sorted({str(info[4][0]).split("%", 1)[0] for info in infos})
 
 
-async def check_url(url: str, *, allow_private: bool, platform: Iterable[Origin] = ()) -> None:
+async def check_url(
+    url: str,
+    *,
+    allow_private: bool,
+    platform: Iterable[Origin] = (),
+    timeout: float = RESOLVE_TIMEOUT,
+) -> None:
     """:func:`csms.domain.notifications.check_webhook_url` with the host resolved."""
     host, port = url_origin(url)
-    check_webhook_url(
-        url, await resolve(host, port), allow_private=allow_private, platform=platform
-    )
+    addresses = await resolve(host, port, timeout=timeout)
+    check_webhook_url(url, addresses, allow_private=allow_private, platform=platform)
 
 
 def event_body(work: Work) -> bytes:
@@ -85,22 +98,37 @@ async def post_webhook(
     status: int | None = None
     error: str | None = None
     try:
-        await check_url(work.url, allow_private=settings.webhooks_may_be_private)
-        body = event_body(work)
-        headers = {
-            "Content-Type": "application/json",
-            "User-Agent": "csms-webhooks/1",
-            EVENT_ID_HEADER: str(work.event_id),
-            EVENT_TYPE_HEADER: work.event_type,
-            DELIVERY_ID_HEADER: str(work.delivery_id),
-            SIGNATURE_HEADER: signature_header(work.secrets, int(time.time()), body),
-        }
-        response = await client.post(
-            work.url, content=body, headers=headers, timeout=settings.webhook_timeout
-        )
-        status = response.status_code
-        if not 200 <= status < 300:
-            error = f"HTTP {status}: {response.text[:200]}"
+        # the whole try, resolution included, within the timeout (httpx's is per read)
+        async with asyncio.timeout(settings.webhook_timeout):
+            await check_url(
+                work.url,
+                allow_private=settings.webhooks_may_be_private,
+                timeout=settings.webhook_timeout,
+            )
+            body = event_body(work)
+            headers = {
+                "Content-Type": "application/json",
+                "User-Agent": "csms-webhooks/1",
+                EVENT_ID_HEADER: str(work.event_id),
+                EVENT_TYPE_HEADER: work.event_type,
+                DELIVERY_ID_HEADER: str(work.delivery_id),
+                SIGNATURE_HEADER: signature_header(work.secrets, int(time.time()), body),
+            }
+            async with client.stream(
+                "POST", work.url, content=body, headers=headers, timeout=settings.webhook_timeout
+            ) as response:
+                status = response.status_code
+                if not 200 <= status < 300:
+                    # a few bytes of the answer for the log, never all of it
+                    start = b""
+                    async for chunk in response.aiter_bytes():
+                        start += chunk
+                        if len(start) >= RESPONSE_SNIPPET:
+                            break
+                    text = start[:RESPONSE_SNIPPET].decode("utf-8", "replace")
+                    error = f"HTTP {status}: {text}"
+    except TimeoutError:
+        error = f"no answer within {settings.webhook_timeout:g} s"
     except httpx.HTTPError as exc:
         error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     except Exception as exc:  # refused URL (InvalidInput) and the unforeseen: a failed try

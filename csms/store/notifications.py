@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import asyncpg
@@ -45,7 +46,7 @@ async def enqueue(
     nothing) and queue its fan-out, both in ``conn``'s current transaction.
 
     ``event_type`` must be in the catalogue (:data:`csms.domain.notifications.EVENT_TYPES`);
-    ``payload`` must be JSON serialisable (datetimes become ISO 8601).
+    ``payload`` must be JSON serialisable (datetimes become ISO 8601, Decimals strings).
     """
     check_event_type(event_type)
     if not 1 <= len(key) <= 200:
@@ -61,12 +62,18 @@ async def enqueue(
         key,
         uuid.uuid4(),
         event_type,
-        orjson.dumps(dict(payload)).decode(),
+        orjson.dumps(dict(payload), default=_json_default).decode(),
         site_id,
         charge_point_id,
     )
     if notification_id is not None:
         await enqueue_job(conn, FAN_OUT_JOB, {"notification_id": notification_id})
+
+
+def _json_default(value: object) -> str:
+    if isinstance(value, Decimal):
+        return str(value)  # money stays exact: "12.34", never a float
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 async def enqueue_job(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
+from decimal import Decimal
 
 import asyncpg
 import httpx
@@ -39,7 +40,7 @@ async def test_delivered_once_and_signed(
 ) -> None:
     subscription = await subscribe_webhook()
     async with worker_running(database_url):
-        await notify("alarm.raised", severity="critical")
+        await notify("alarm.raised", severity="critical", amount=Decimal("12.30"))
         [request] = await receiver.wait_for(1, TIMEOUT)
         delivery = await wait_for_state(pool, subscription.id, "delivered")
 
@@ -55,7 +56,11 @@ async def test_delivered_once_and_signed(
     assert event["id"] == request.event_id == str(delivery.event_id)
     assert event["site_id"] == site
     assert event["charge_point_id"] == "CP-NOTIFY-1"
-    assert event["data"] == {"summary": "Connector 1 Faulted", "severity": "critical"}
+    assert event["data"] == {
+        "summary": "Connector 1 Faulted",
+        "severity": "critical",
+        "amount": "12.30",
+    }
     assert request.headers["x-csms-event-type"] == "alarm.raised"
     assert request.headers["x-csms-delivery-id"] == str(delivery.id)
     assert request.headers["content-type"] == "application/json"
@@ -336,3 +341,22 @@ async def test_counts_by_state_and_purge(
         )
         assert await notifications.purge(conn, older_than_days=30) >= 1
         assert await deliveries_of(pool, subscription.id) == []
+
+
+async def test_slow_receiver_is_a_failed_try(
+    database_url: str,
+    pool: asyncpg.Pool,
+    receiver: Receiver,
+    subscribe_webhook: Subscribe,
+    notify: Notify,
+) -> None:
+    """No answer within CSMS_WEBHOOK_TIMEOUT: the try failed, whatever the receiver does
+    later."""
+    subscription = await subscribe_webhook()
+    receiver.delay = 2.0
+    async with worker_running(database_url, webhook_timeout=0.3, notify_max_attempts=1):
+        await notify()
+        dead = await wait_for_state(pool, subscription.id, "dead")
+    [attempt] = dead.log
+    assert attempt.error == "no answer within 0.3 s" and attempt.status_code is None
+    assert 300 <= attempt.latency_ms < 2000
