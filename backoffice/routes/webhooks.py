@@ -26,6 +26,7 @@ from backoffice.schemas.notifications import (
     EmailSubscriptionPublic,
     EmailSubscriptionUpdate,
     EventTypePublic,
+    TestEvent,
     WebhookCreate,
     WebhookPublic,
     WebhookUpdate,
@@ -206,6 +207,13 @@ async def rotate_webhook_secret(
     return WebhookWithSecret(**webhook_public(subscription).model_dump(), secret=secret)
 
 
+@router.post("/{webhook_id}/test", response_model=TestEvent, status_code=status.HTTP_202_ACCEPTED)
+async def test_webhook(principal: Operator, pool: PoolDep, webhook_id: SubscriptionId) -> TestEvent:
+    """Send a ``notification.test`` event to this webhook alone (enabled or not, whatever
+    its event types); follow it in the delivery log."""
+    return await _test_event(pool, webhook_id, "webhook", principal.username)
+
+
 @router.get("/{webhook_id}/deliveries", response_model=Page[DeliveryPublic])
 async def webhook_deliveries(
     _: Operator,
@@ -303,6 +311,16 @@ async def delete_email_subscription(
         await store.delete_subscription(conn, subscription_id, "email")
 
 
+@email_router.post(
+    "/{subscription_id}/test", response_model=TestEvent, status_code=status.HTTP_202_ACCEPTED
+)
+async def test_email_subscription(
+    principal: Operator, pool: PoolDep, subscription_id: SubscriptionId
+) -> TestEvent:
+    """Send a ``notification.test`` e-mail to this subscription's recipients alone."""
+    return await _test_event(pool, subscription_id, "email", principal.username)
+
+
 @email_router.get("/{subscription_id}/deliveries", response_model=Page[DeliveryPublic])
 async def email_deliveries(
     _: Operator,
@@ -350,6 +368,24 @@ def _changes(fields: set[str], values: dict[str, Any]) -> dict[str, Any]:
     if "event_types" in changes:
         changes["event_types"] = check_subscribed_types(changes["event_types"])
     return changes
+
+
+async def _test_event(
+    pool: asyncpg.Pool, subscription_id: int, kind: str, username: str
+) -> TestEvent:
+    async with pool.acquire() as conn, conn.transaction():
+        subscription = await store.get_subscription(conn, subscription_id, kind)
+        event_id = await store.enqueue(
+            conn,
+            "notification.test",
+            {"summary": "Test event", "requested_by": username},
+            site_id=subscription.site_id,
+            charge_point_id=None,
+            key=f"test:{subscription_id}:{secrets.token_hex(12)}",
+            only_subscription_id=subscription_id,
+        )
+    assert event_id is not None  # a fresh key
+    return TestEvent(event_id=event_id)
 
 
 async def _deliveries(

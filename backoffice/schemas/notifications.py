@@ -145,3 +145,7 @@ class DeliveryPublic(BaseModel):
 class EventTypePublic(BaseModel):
     type: str
     description: str
+
+
+class TestEvent(BaseModel):
+    event_id: uuid.UUID = Field(description="Its id, in the delivery log once fanned out")

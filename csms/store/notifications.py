@@ -41,33 +41,40 @@ async def enqueue(
     site_id: str | None,
     charge_point_id: str | None,
     key: str,
-) -> None:
+    only_subscription_id: int | None = None,
+) -> uuid.UUID | None:
     """Record a notification (once per ``key``: a second enqueue with the same key does
     nothing) and queue its fan-out, both in ``conn``'s current transaction.
 
     ``event_type`` must be in the catalogue (:data:`csms.domain.notifications.EVENT_TYPES`);
     ``payload`` must be JSON serialisable (datetimes become ISO 8601, Decimals strings).
+    ``only_subscription_id``: to that subscription alone, whatever it subscribes to (a
+    test event). Returns the event id (None when the key was there already).
     """
     check_event_type(event_type)
     if not 1 <= len(key) <= 200:
         raise InvalidInput("a notification key has 1-200 characters")
+    event_id = uuid.uuid4()
     notification_id = await conn.fetchval(
         """
         INSERT INTO notification_outbox
-            (key, event_id, event_type, payload, site_id, charge_point_id)
-        VALUES ($1, $2, $3, $4::text::jsonb, $5, $6)
+            (key, event_id, event_type, payload, site_id, charge_point_id, subscription_id)
+        VALUES ($1, $2, $3, $4::text::jsonb, $5, $6, $7)
         ON CONFLICT (key) DO NOTHING
         RETURNING id
         """,
         key,
-        uuid.uuid4(),
+        event_id,
         event_type,
         orjson.dumps(dict(payload), default=_json_default).decode(),
         site_id,
         charge_point_id,
+        only_subscription_id,
     )
-    if notification_id is not None:
-        await enqueue_job(conn, FAN_OUT_JOB, {"notification_id": notification_id})
+    if notification_id is None:
+        return None
+    await enqueue_job(conn, FAN_OUT_JOB, {"notification_id": notification_id})
+    return event_id
 
 
 def _json_default(value: object) -> str:
@@ -250,7 +257,8 @@ async def fan_out(conn: Connection, notification_id: int) -> list[int]:
     the second time)."""
     async with conn.transaction():
         row = await conn.fetchrow(
-            "SELECT event_type, site_id FROM notification_outbox WHERE id = $1 FOR UPDATE",
+            "SELECT event_type, site_id, subscription_id FROM notification_outbox "
+            "WHERE id = $1 FOR UPDATE",
             notification_id,
         )
         if row is None:
@@ -261,8 +269,9 @@ async def fan_out(conn: Connection, notification_id: int) -> list[int]:
                 """
                 INSERT INTO notification_deliveries (subscription_id, notification_id)
                 SELECT s.id, $1 FROM notification_subscriptions s
-                WHERE s.enabled AND s.event_types && $2::text[]
-                  AND (s.site_id IS NULL OR s.site_id = $3)
+                WHERE CASE WHEN $4::bigint IS NOT NULL THEN s.id = $4
+                      ELSE s.enabled AND s.event_types && $2::text[]
+                           AND (s.site_id IS NULL OR s.site_id = $3) END
                 ORDER BY s.id
                 ON CONFLICT (subscription_id, notification_id) DO NOTHING
                 RETURNING id
@@ -270,6 +279,7 @@ async def fan_out(conn: Connection, notification_id: int) -> list[int]:
                 notification_id,
                 patterns_for(row["event_type"]),
                 row["site_id"],
+                row["subscription_id"],
             )
         ]
         await conn.execute(

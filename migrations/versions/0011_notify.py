@@ -26,7 +26,9 @@ CREATE TABLE notification_outbox (
     site_id         text,
     charge_point_id text,
     created_at      timestamptz NOT NULL DEFAULT now(),
-    fanned_out_at   timestamptz
+    fanned_out_at   timestamptz,
+    -- a test event an operator sends to one subscription: delivered to it alone
+    subscription_id bigint
 );
 CREATE INDEX notification_outbox_waiting ON notification_outbox (id)
     WHERE fanned_out_at IS NULL;

@@ -109,6 +109,16 @@ async def test_webhook_lifecycle_over_rest(
         assert delivered["event_id"] == request.event_id
         assert [a["status_code"] for a in delivered["log"]] == [200]
 
+        # a test event, to this webhook alone (it does not subscribe to notification.test)
+        tested = await client.post(f"{WEBHOOKS}/{webhook_id}/test", headers=operator.headers)
+        assert tested.status_code == 202, tested.text
+        test_request = (await receiver.wait_for(2, TIMEOUT))[1]
+        assert test_request.signed and test_request.event_id == tested.json()["event_id"]
+        assert test_request.event["type"] == "notification.test"
+        assert test_request.event["data"]["requested_by"] == operator.username
+        await until_state(client, operator, webhook_id, "delivered", count=2)
+        receiver.received.clear()
+
         # rotation: a new secret, shown once; the old one still signs for a while
         rotated = await client.post(
             f"{WEBHOOKS}/{webhook_id}/rotate-secret", headers=operator.headers
@@ -118,14 +128,14 @@ async def test_webhook_lifecycle_over_rest(
         assert new_secret != secret
         receiver.secret = new_secret
         await notify(pool, where)
-        second = (await receiver.wait_for(2, TIMEOUT))[1]
+        second = (await receiver.wait_for(1, TIMEOUT))[0]
         assert second.signed  # with the new secret
         assert verify(secret, second.headers["x-csms-signature"], second.body)  # and the old
 
         # the receiver fails: dead after two tries, then replayed by the operator
         receiver.status = 503
         await notify(pool, where)
-        dead = (await until_state(client, operator, webhook_id, "dead", count=3))[0]
+        dead = (await until_state(client, operator, webhook_id, "dead", count=4))[0]
         assert [a["status_code"] for a in dead["log"]] == [503, 503]
         failed_only = await all_items(
             client, f"{WEBHOOKS}/{webhook_id}/deliveries", operator.headers, {"state": "dead"}
@@ -137,7 +147,7 @@ async def test_webhook_lifecycle_over_rest(
         replayed = await client.post(replay, headers=operator.headers)
         assert replayed.status_code == 202, replayed.text
         assert replayed.json()["state"] in ("pending", "sending", "delivered")
-        await until_state(client, operator, webhook_id, "delivered", count=3)
+        await until_state(client, operator, webhook_id, "delivered", count=4)
         again = await client.post(replay, headers=operator.headers)
         assert again.status_code == 409, again.text
         assert "delivered" in again.json()["detail"]
@@ -145,7 +155,8 @@ async def test_webhook_lifecycle_over_rest(
         f"{WEBHOOKS}/{webhook_id}/deliveries/{dead['id']}", headers=operator.headers
     )
     assert one.json()["state"] == "delivered" and len(one.json()["log"]) == 3
-    assert len(receiver.received) == 5  # 1 + 1 + 2 failed + 1 replayed: nothing twice
+    assert len(receiver.received) == 4  # 1 + 2 failed + 1 replayed (after the test event)
+    assert len(set(receiver.event_ids)) == 2
 
     # update and delete
     patched = await client.patch(
@@ -292,6 +303,10 @@ async def test_email_subscriptions_over_rest(
     assert (
         await client.get(f"{WEBHOOKS}/{created['id']}", headers=operator.headers)
     ).status_code == 404
+    tested = await client.post(f"{path}/test", headers=operator.headers)
+    assert tested.status_code == 202 and tested.json()["event_id"]
+    missing = await client.post(f"{EMAIL}/999999999/test", headers=operator.headers)
+    assert missing.status_code == 404
     log = await client.get(f"{path}/deliveries", headers=operator.headers)
     assert log.status_code == 200 and log.json()["items"] == []
     assert (await client.get(path, headers=accounts["monitor"].headers)).status_code == 403
