@@ -124,6 +124,7 @@ class AttemptPublic(BaseModel):
     status_code: int | None = Field(description="HTTP status (webhooks) or SMTP reply code")
     error: str | None
     outcome: Literal["delivered", "failed", "dead"]
+    worker: str = Field(description="The worker process that made the try")
 
 
 class DeliveryPublic(BaseModel):

@@ -422,8 +422,9 @@ async def record(
         await conn.execute(
             """
             INSERT INTO notification_attempts
-                (delivery_id, attempt, started_at, latency_ms, status_code, error, outcome)
-            VALUES ($1, $2, $3, $4, $5, $6, $7)
+                (delivery_id, attempt, started_at, latency_ms, status_code, error, outcome,
+                 worker)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
             ON CONFLICT (delivery_id, attempt) DO NOTHING
             """,
             work.delivery_id,
@@ -433,6 +434,7 @@ async def record(
             outcome.status_code,
             outcome.error,
             state,
+            claimer,
         )
         if state == "failed":
             await enqueue_job(
@@ -453,6 +455,7 @@ class Attempt:
     status_code: int | None
     error: str | None
     outcome: str
+    worker: str  # which worker tried
 
 
 @dataclass(frozen=True, slots=True)
@@ -487,7 +490,8 @@ async def _with_log(conn: Connection, rows: Sequence[asyncpg.Record]) -> list[De
     ids = [row["id"] for row in rows]
     attempts: dict[int, list[Attempt]] = {i: [] for i in ids}
     for row in await conn.fetch(
-        "SELECT delivery_id, attempt, started_at, latency_ms, status_code, error, outcome "
+        "SELECT delivery_id, attempt, started_at, latency_ms, status_code, error, outcome, "
+        "worker "
         "FROM notification_attempts WHERE delivery_id = ANY($1::bigint[]) "
         "ORDER BY delivery_id, attempt",
         ids,

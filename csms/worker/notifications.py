@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import random
 import secrets
+import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -38,7 +40,7 @@ class Notifier:
         self.pool = pool
         self.settings = settings
         self.client = client
-        self.claimer = f"worker-{secrets.token_hex(6)}"
+        self.claimer = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
 
     async def fan_out(self, notification_id: int) -> list[int]:
         async with self.pool.acquire() as conn:

@@ -91,6 +91,7 @@ CREATE TABLE notification_attempts (
     status_code     integer,
     error           text,
     outcome         text NOT NULL CHECK (outcome IN ('delivered', 'failed', 'dead')),
+    worker          text NOT NULL DEFAULT '',
     UNIQUE (delivery_id, attempt)
 )
 """
