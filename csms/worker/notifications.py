@@ -74,7 +74,15 @@ class Notifier:
                 max_attempts=settings.notify_max_attempts,
                 retry_in=delay,
             )
-        if state == "failed":
+        if not state:
+            log.warning(
+                "%s delivery %d: its claim ran out before the outcome (%s) was recorded; "
+                "another worker may try it again (receivers dedupe by event id)",
+                work.kind,
+                delivery_id,
+                "delivered" if outcome.delivered else outcome.error,
+            )
+        elif state == "failed":
             log.info(
                 "%s delivery %d (subscription %d) failed, try %d: %s; again in %.1f s",
                 work.kind,
