@@ -36,6 +36,7 @@ from csms.domain.notifications import EVENT_TYPES, Origin, check_subscribed_type
 from csms.errors import InvalidInput
 from csms.notifications import check_url
 from csms.settings import BackofficeSettings
+from csms.store import notification_subscriptions as subscriptions
 from csms.store import notifications as store
 
 router = APIRouter(prefix=f"{API}/webhooks", tags=["notifications"])
@@ -79,7 +80,7 @@ async def _checked_url(url: str, request: Request, settings: BackofficeSettings)
     return url
 
 
-def webhook_public(subscription: store.Subscription) -> WebhookPublic:
+def webhook_public(subscription: subscriptions.Subscription) -> WebhookPublic:
     return WebhookPublic(
         id=subscription.id,
         url=subscription.url or "",
@@ -94,7 +95,7 @@ def webhook_public(subscription: store.Subscription) -> WebhookPublic:
     )
 
 
-def email_public(subscription: store.Subscription) -> EmailSubscriptionPublic:
+def email_public(subscription: subscriptions.Subscription) -> EmailSubscriptionPublic:
     return EmailSubscriptionPublic(
         id=subscription.id,
         recipients=subscription.recipients,
@@ -138,7 +139,7 @@ async def create_webhook(
     url = await _checked_url(body.url, request, settings)
     secret = new_secret()
     async with pool.acquire() as conn:
-        subscription = await store.create_subscription(
+        subscription = await subscriptions.create_subscription(
             conn,
             kind="webhook",
             event_types=event_types,
@@ -158,7 +159,9 @@ async def list_webhooks(_: Operator, pool: PoolDep, page: PageDep) -> Page[Webho
     """By id."""
     after = decode_cursor(page.cursor, int)
     async with pool.acquire() as conn:
-        rows = await store.list_subscriptions(conn, "webhook", after=after, limit=page.limit + 1)
+        rows = await subscriptions.list_subscriptions(
+            conn, "webhook", after=after, limit=page.limit + 1
+        )
     items, cursor = page_of(rows, page.limit, lambda s: s.id)
     return Page(items=[webhook_public(s) for s in items], next_cursor=cursor)
 
@@ -166,7 +169,7 @@ async def list_webhooks(_: Operator, pool: PoolDep, page: PageDep) -> Page[Webho
 @router.get("/{webhook_id}", response_model=WebhookPublic)
 async def get_webhook(_: Operator, pool: PoolDep, webhook_id: SubscriptionId) -> WebhookPublic:
     async with pool.acquire() as conn:
-        return webhook_public(await store.get_subscription(conn, webhook_id, "webhook"))
+        return webhook_public(await subscriptions.get_subscription(conn, webhook_id, "webhook"))
 
 
 @router.patch("/{webhook_id}", response_model=WebhookPublic)
@@ -183,14 +186,16 @@ async def update_webhook(
     if "url" in changes:
         changes["url"] = await _checked_url(changes["url"], request, settings)
     async with pool.acquire() as conn:
-        return webhook_public(await store.update_subscription(conn, webhook_id, "webhook", changes))
+        return webhook_public(
+            await subscriptions.update_subscription(conn, webhook_id, "webhook", changes)
+        )
 
 
 @router.delete("/{webhook_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_webhook(_: Operator, pool: PoolDep, webhook_id: SubscriptionId) -> None:
     """With its deliveries and their log; deliveries not made yet are dropped."""
     async with pool.acquire() as conn:
-        await store.delete_subscription(conn, webhook_id, "webhook")
+        await subscriptions.delete_subscription(conn, webhook_id, "webhook")
 
 
 @router.post("/{webhook_id}/rotate-secret", response_model=WebhookWithSecret)
@@ -201,7 +206,7 @@ async def rotate_webhook_secret(
     ``v1=`` in the signature header) for CSMS_WEBHOOK_SECRET_GRACE seconds."""
     secret = new_secret()
     async with pool.acquire() as conn:
-        subscription = await store.rotate_secret(
+        subscription = await subscriptions.rotate_secret(
             conn, webhook_id, secret, grace=settings.webhook_secret_grace
         )
     return WebhookWithSecret(**webhook_public(subscription).model_dump(), secret=secret)
@@ -258,7 +263,7 @@ async def create_email_subscription(
     """E-mail the recipients each event of these types (through CSMS_SMTP_HOST)."""
     event_types = check_subscribed_types(body.event_types)
     async with pool.acquire() as conn:
-        subscription = await store.create_subscription(
+        subscription = await subscriptions.create_subscription(
             conn,
             kind="email",
             event_types=event_types,
@@ -279,7 +284,9 @@ async def list_email_subscriptions(
     """By id."""
     after = decode_cursor(page.cursor, int)
     async with pool.acquire() as conn:
-        rows = await store.list_subscriptions(conn, "email", after=after, limit=page.limit + 1)
+        rows = await subscriptions.list_subscriptions(
+            conn, "email", after=after, limit=page.limit + 1
+        )
     items, cursor = page_of(rows, page.limit, lambda s: s.id)
     return Page(items=[email_public(s) for s in items], next_cursor=cursor)
 
@@ -289,7 +296,7 @@ async def get_email_subscription(
     _: Operator, pool: PoolDep, subscription_id: SubscriptionId
 ) -> EmailSubscriptionPublic:
     async with pool.acquire() as conn:
-        return email_public(await store.get_subscription(conn, subscription_id, "email"))
+        return email_public(await subscriptions.get_subscription(conn, subscription_id, "email"))
 
 
 @email_router.patch("/{subscription_id}", response_model=EmailSubscriptionPublic)
@@ -299,7 +306,7 @@ async def update_email_subscription(
     changes = _changes(body.model_fields_set, body.model_dump())
     async with pool.acquire() as conn:
         return email_public(
-            await store.update_subscription(conn, subscription_id, "email", changes)
+            await subscriptions.update_subscription(conn, subscription_id, "email", changes)
         )
 
 
@@ -308,7 +315,7 @@ async def delete_email_subscription(
     _: Operator, pool: PoolDep, subscription_id: SubscriptionId
 ) -> None:
     async with pool.acquire() as conn:
-        await store.delete_subscription(conn, subscription_id, "email")
+        await subscriptions.delete_subscription(conn, subscription_id, "email")
 
 
 @email_router.post(
@@ -374,7 +381,7 @@ async def _test_event(
     pool: asyncpg.Pool, subscription_id: int, kind: str, username: str
 ) -> TestEvent:
     async with pool.acquire() as conn, conn.transaction():
-        subscription = await store.get_subscription(conn, subscription_id, kind)
+        subscription = await subscriptions.get_subscription(conn, subscription_id, kind)
         event_id = await store.enqueue(
             conn,
             "notification.test",

@@ -17,6 +17,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from csms.settings import WorkerSettings
+from csms.store import notification_subscriptions as subscriptions
 from csms.store import notifications
 from csms.worker.runtime import Worker, running_worker
 from tests.fakes.webhook_receiver import Receiver, running_receiver
@@ -68,16 +69,16 @@ def site() -> str:
     return f"NS-{secrets.token_hex(4)}"
 
 
-Subscribe = Callable[..., Awaitable[notifications.Subscription]]
+Subscribe = Callable[..., Awaitable[subscriptions.Subscription]]
 
 
 @pytest.fixture
 def subscribe_webhook(pool: asyncpg.Pool, receiver: Receiver, site: str) -> Subscribe:
-    async def subscribe(**options: Any) -> notifications.Subscription:
+    async def subscribe(**options: Any) -> subscriptions.Subscription:
         secret = "whsec_" + secrets.token_urlsafe(32)
         receiver.secret = secret
         async with pool.acquire() as conn:
-            return await notifications.create_subscription(
+            return await subscriptions.create_subscription(
                 conn,
                 kind="webhook",
                 event_types=options.pop("event_types", ["alarm.*"]),

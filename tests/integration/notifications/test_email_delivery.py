@@ -9,6 +9,7 @@ from email.message import Message
 import asyncpg
 import pytest
 
+from csms.store import notification_subscriptions as subscriptions
 from csms.store import notifications
 from tests.integration.notifications.conftest import (
     MAX_ATTEMPTS,
@@ -36,7 +37,7 @@ def smtp(mailbox: Mailbox, **extra: object) -> dict[str, object]:
 
 async def subscribe(pool: asyncpg.Pool, site: str, recipients: list[str]) -> int:
     async with pool.acquire() as conn:
-        subscription = await notifications.create_subscription(
+        subscription = await subscriptions.create_subscription(
             conn,
             kind="email",
             event_types=["alarm.raised", "alarm.cleared"],
