@@ -42,6 +42,7 @@ from backoffice.routes import (
     tariffs,
     transactions,
     users,
+    webhooks,
 )
 from backoffice.services import payment_providers, sessions
 from backoffice.services import status as service_status
@@ -93,6 +94,9 @@ ROUTERS = (
     certificates.router,
     certificates.fleet_router,
     status.router,
+    webhooks.router,
+    webhooks.email_router,
+    webhooks.catalogue_router,
 )
 
 

@@ -18,6 +18,7 @@ from csms.cluster.keys import Keys
 from csms.services import Services
 from csms.services.payments import PaymentService
 from csms.settings import BackofficeSettings
+from csms.store.notifications import count_deliveries_by_state
 
 
 @dataclass(slots=True)
@@ -40,7 +41,7 @@ class State:
         self.uploads = asyncio.Semaphore(max(1, settings.db_pool_max // 2))
         self._resources: Resources | None = None
         # counts other features own, shown by GET /api/v1/status and /metrics
-        self.status_providers = StatusProviders()
+        self.status_providers = StatusProviders(delivery_counts=count_deliveries_by_state)
 
     def open(self, resources: Resources) -> None:
         self._resources = resources

@@ -202,6 +202,7 @@ async def running_worker(
         retry_seconds=settings.db_retry_seconds,
     )
     firmware: contextlib.AsyncExitStack | None = None
+    notifications = contextlib.AsyncExitStack()
     try:
         jobs = PgJobQueue(pool)
         repricing = Repricing(
@@ -227,6 +228,9 @@ async def running_worker(
 
         register_invoice_jobs(worker, pool)
         register_security_jobs(worker, pool, commands, command_timeout=settings.job_command_timeout)
+        from csms.worker.notifications import running_notifications  # it imports this module
+
+        await notifications.enter_async_context(running_notifications(worker))
 
         async def sweep(_: Schedule) -> None:
             found = await settlement.sweep(
@@ -268,6 +272,7 @@ async def running_worker(
     finally:
         if firmware is not None:
             await firmware.aclose()
+        await notifications.aclose()
         await pool.close()
         await providers.aclose()
         if commands is not None:

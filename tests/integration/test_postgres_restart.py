@@ -46,7 +46,7 @@ from csms.services.invoices import (
 from csms.services.payments import PAYMENT_ADVANCE, PAYMENT_SWEEP
 from csms.services.security_profiles import UPGRADE_DEADLINE
 from csms.settings import BackofficeSettings, NodeSettings, WorkerSettings
-from csms.store import chargers, id_tokens, users
+from csms.store import chargers, id_tokens, notifications, users
 from csms.store import firmware as firmware_store
 from csms.store.jobs import PgJobQueue
 from csms.store.pool import create_pool, migrate
@@ -336,9 +336,11 @@ async def test_a_worker_whose_queue_broke_starts_a_new_one(
 WORKER_JOBS = {
     SETTLE_SESSION, HOLD_SESSION, ISSUE_SESSION_INVOICE, BILLING_RUN, PAYMENT_ADVANCE,
     UPGRADE_DEADLINE, FIRMWARE_TICK, FIRMWARE_SEND, APPLY_JOB, CHARGER_BACK_JOB,
+    notifications.FAN_OUT_JOB, notifications.DELIVER_JOB,
 }  # fmt: skip
 WORKER_SCHEDULES = {
     SETTLE_SWEEP, BILLING_RUN_SCHEDULE, INVOICE_SWEEP, PAYMENT_SWEEP, RENEW_SWEEP, OFFLINE_SWEEP,
+    notifications.SWEEP_SCHEDULE,
 }  # fmt: skip
 
 

@@ -32,6 +32,9 @@ SAMPLE = {
     "payment_id": "999999999",
     "provider": "card",
     "serial_number": "abc123",
+    "webhook_id": "999999999",
+    "subscription_id": "999999999",
+    "delivery_id": "999999999",
 }
 LOGOUT = "/api/v1/auth/logout"
 
