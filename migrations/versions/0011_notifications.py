@@ -2,14 +2,14 @@
 subscriptions (webhooks, e-mail), one delivery per subscription and notification, and the
 log of every delivery attempt (docs/how-to/get-alarms-by-webhook-and-email.md).
 
-Revision ID: 0011_notify
+Revision ID: 0011
 Revises: 0010
 Create Date: 2026-12-05
 """
 
 from alembic import op
 
-revision = "0011_notify"
+revision = "0011"
 down_revision = "0010"
 branch_labels = None
 depends_on = None
