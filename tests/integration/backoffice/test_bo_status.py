@@ -110,7 +110,8 @@ async def test_status_shows_the_node_its_chargers_and_message_rate(
         assert dependency["up"] is True and dependency["error"] is None
         assert 0 < dependency["latency_seconds"] < 2.0
     assert body["replica_id"].startswith("backoffice-")
-    assert body["alarms"] is None and body["webhook_deliveries"] is None  # not wired
+    # wired by the app: the notification deliveries by state (every state named)
+    assert set(body["webhook_deliveries"]) == {"pending", "sending", "failed", "delivered", "dead"}
     assert body["unavailable"] == []
 
 
