@@ -19,11 +19,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Request
 from fastapi.routing import APIRoute
 from fastapi.security import OAuth2PasswordBearer
 from redis.exceptions import RedisError
 
+from backoffice import audit
 from backoffice.errors import Forbidden, ServiceUnavailable, Unauthorized
 from backoffice.security import AccessClaims, InvalidToken
 from backoffice.state import State, get_state
@@ -66,6 +67,7 @@ def revoked_key(state: State, jti: str) -> str:
 
 
 async def authenticate(
+    request: Request,
     state: Annotated[State, Depends(get_state)],
     token: Annotated[str | None, Depends(_bearer)],
 ) -> Principal:
@@ -91,7 +93,9 @@ async def authenticate(
         raise ServiceUnavailable("cannot check the access token now; retry") from None
     if logged_out:
         raise Unauthorized("the access token was revoked")
-    return Principal(user.id, user.username, Role(user.role), claims)
+    principal = Principal(user.id, user.username, Role(user.role), claims)
+    audit.remember(request, principal)  # the actor of this request's audit row
+    return principal
 
 
 class Allow:
