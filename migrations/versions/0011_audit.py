@@ -20,7 +20,8 @@ down_revision = "0010"
 branch_labels = None
 depends_on = None
 
-UPGRADE = """
+UPGRADE = (
+    """
 CREATE TABLE audit_log (
     id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     at            timestamptz NOT NULL DEFAULT clock_timestamp(),
@@ -39,13 +40,24 @@ CREATE TABLE audit_log (
     result        jsonb,
     client        text,
     request_id    text
-);
-CREATE INDEX audit_log_at ON audit_log (at);
-CREATE INDEX audit_log_actor ON audit_log (actor, id);
-CREATE INDEX audit_log_target ON audit_log (target, id);
-CREATE INDEX audit_log_action ON audit_log (action, id);
-CREATE INDEX audit_log_request ON audit_log (request_id);
-
+)
+""",
+    """
+CREATE INDEX audit_log_at ON audit_log (at)
+""",
+    """
+CREATE INDEX audit_log_actor ON audit_log (actor, id)
+""",
+    """
+CREATE INDEX audit_log_target ON audit_log (target, id)
+""",
+    """
+CREATE INDEX audit_log_action ON audit_log (action, id)
+""",
+    """
+CREATE INDEX audit_log_request ON audit_log (request_id)
+""",
+    """
 CREATE FUNCTION audit_log_refuse() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -54,15 +66,21 @@ BEGIN
     END IF;
     RAISE EXCEPTION 'audit_log is append-only: % refused', TG_OP
         USING ERRCODE = 'insufficient_privilege';
-END $$;
-
+END $$
+""",
+    """
 CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
-    FOR EACH ROW EXECUTE FUNCTION audit_log_refuse();
+    FOR EACH ROW EXECUTE FUNCTION audit_log_refuse()
+""",
+    """
 CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
-    FOR EACH ROW EXECUTE FUNCTION audit_log_refuse();
+    FOR EACH ROW EXECUTE FUNCTION audit_log_refuse()
+""",
+    """
 CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
-    FOR EACH STATEMENT EXECUTE FUNCTION audit_log_refuse();
-
+    FOR EACH STATEMENT EXECUTE FUNCTION audit_log_refuse()
+""",
+    """
 -- The only way rows leave: older than `days` (>= 1), at most `batch` per call.
 CREATE FUNCTION audit_log_purge(days integer, batch integer DEFAULT 10000) RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
@@ -84,22 +102,28 @@ BEGIN
     GET DIAGNOSTICS removed = ROW_COUNT;
     PERFORM set_config('csms.audit_purge', 'off', true);
     RETURN removed;
-END $$;
+END $$
+""",
+    """
+REVOKE UPDATE, DELETE, TRUNCATE ON audit_log FROM PUBLIC
+""",
+    """
+REVOKE ALL ON FUNCTION audit_log_purge(integer, integer) FROM PUBLIC
+""",
+)
 
-REVOKE UPDATE, DELETE, TRUNCATE ON audit_log FROM PUBLIC;
-REVOKE ALL ON FUNCTION audit_log_purge(integer, integer) FROM PUBLIC;
-"""
-
-DOWNGRADE = """
-DROP FUNCTION audit_log_purge(integer, integer);
-DROP TABLE audit_log;
-DROP FUNCTION audit_log_refuse();
-"""
+DOWNGRADE = (
+    "DROP FUNCTION audit_log_purge(integer, integer)",
+    "DROP TABLE audit_log",
+    "DROP FUNCTION audit_log_refuse()",
+)
 
 
 def upgrade() -> None:
-    op.execute(UPGRADE)
+    for statement in UPGRADE:
+        op.execute(statement)
 
 
 def downgrade() -> None:
-    op.execute(DOWNGRADE)
+    for statement in DOWNGRADE:
+        op.execute(statement)
