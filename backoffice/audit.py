@@ -135,8 +135,26 @@ class AuditMiddleware:
                 request_body.add(message.get("body", b""))
             return message
 
+        # The response is held until its last byte (or MAX_CAPTURE of it) is here, the row
+        # written, then let go: a client that has its answer (even a 204, complete with its
+        # headers) finds the row.
+        held: list[Message] = []
+
+        async def record_and_release() -> None:
+            nonlocal recorded
+            recorded = True
+            await self._record(
+                scope, request_id, request_body, status, response_type, response_body
+            )
+            for pending in held:
+                await send(pending)
+            held.clear()
+
         async def send_tee(message: Message) -> None:
-            nonlocal status, response_type, recorded
+            nonlocal status, response_type
+            if recorded:
+                await send(message)
+                return
             if message["type"] == "http.response.start":
                 status = int(message["status"])
                 headers = list(message.get("headers", []))
@@ -144,23 +162,23 @@ class AuditMiddleware:
                     if bytes(key).lower() == b"content-type":
                         response_type = bytes(value).decode("latin-1")
                 headers.append((REQUEST_ID_HEADER, request_id.encode()))
-                message = {**message, "headers": headers}
-            elif message["type"] == "http.response.body":
+                held.append({**message, "headers": headers})
+                return
+            held.append(message)
+            if message["type"] == "http.response.body":
                 response_body.add(message.get("body", b""))
-                if not message.get("more_body", False) and not recorded:
-                    recorded = True
-                    await self._record(
-                        scope, request_id, request_body, status, response_type, response_body
-                    )
-            await send(message)
+                if not message.get("more_body", False) or response_body.total > MAX_CAPTURE:
+                    await record_and_release()
 
         try:
             await self.app(scope, receive_tee, send_tee)
         except Exception:
             if not recorded:
                 recorded = True
-                await self._record(scope, request_id, request_body, 500, None, _Capture())
+                await self._record(scope, request_id, request_body, status or 500, None, _Capture())
             raise
+        if not recorded:  # an app that ended without the last body message
+            await record_and_release()
 
     async def _record(
         self,
