@@ -33,7 +33,7 @@ AUDITED: dict[str, str] = {
     "csms.cli.chargers.cmd_charger_config": "cli.charger.config",
     "csms.cli.chargers.cmd_charger_availability": "cli.charger.availability",
     "csms.cli.tokens.cmd_token_add": "cli.token.add",
-    "csms.cli.tokens.token_status_command.<locals>.run": "cli.token.status",
+    "csms.cli.tokens.token_status_command.<locals>.command": "cli.token.status",
     "csms.cli.tokens.cmd_token_remove": "cli.token.remove",
     "csms.cli.tariffs.cmd_tariff_add": "cli.tariff.add",
     "csms.cli.tariffs.cmd_tariff_edit": "cli.tariff.edit",
