@@ -252,7 +252,7 @@ def _action(route: object, scope: Scope) -> str:
     """``<tag>.<endpoint name>`` (``commands.send_command``), from the route itself."""
     if isinstance(route, APIRoute):
         tag = str(route.tags[0]) if route.tags else "api"
-        return f"{tag}.{route.name}"
+        return f"{'-'.join(tag.lower().split())}.{route.name}"
     return f"unmatched.{str(scope['method']).lower()}"
 
 

@@ -64,6 +64,7 @@ AUDITED: dict[str, str] = {
     "csms.cli.certificates.cmd_certificates_renew": "cli.certificates.renew",
     "csms.cli.certificates.cmd_rotate_password": "cli.charger.rotate_password",
     "csms.cli.security_profiles.cmd_security_profile": "cli.charger.security_profile",
+    "csms.cli.charger_logs.cmd_logs_request": "cli.charger.logs_request",
 }
 # namespace entries that are not arguments
 _INTERNAL = frozenset({"func", "finish_args", "audit_result", "audit_params", "acting_as"})
