@@ -239,7 +239,7 @@ class AuditMiddleware:
             method=str(scope["method"]),
             route=template,
             target=notes.get("target") or target_of(path_params, params),
-            target_params=path_params,
+            target_params=redact(path_params),
             params=params,
             status=status,
             result=result,

@@ -121,7 +121,7 @@ def redact(value: Any) -> Any:
         secret_setting = _setting_is_sensitive(value)
         out: dict[str, Any] = {}
         for key, item in value.items():
-            name = str(key)
+            name = storable(str(key))
             if sensitive_key(name) or (secret_setting and name in _SETTING_VALUE_KEYS):
                 out[name] = REDACTED
             else:
@@ -129,11 +129,23 @@ def redact(value: Any) -> Any:
         return out
     if isinstance(value, list | tuple):
         return [redact(item) for item in value]
-    if isinstance(value, str) and len(value) > MAX_TEXT:
-        return value[:MAX_TEXT] + "..."
-    if value is None or isinstance(value, bool | int | float | str):
+    if isinstance(value, str):
+        return storable(value[:MAX_TEXT] + "..." if len(value) > MAX_TEXT else value)
+    if value is None or isinstance(value, bool | int | float):
         return value
-    return str(value)
+    return storable(str(value))
+
+
+def storable(text: str) -> str:
+    """``text`` as PostgreSQL can store it (text and jsonb refuse NUL): each NUL and lone
+    surrogate becomes U+FFFD, so a hostile request is still recorded."""
+    if "\x00" in text:
+        text = text.replace("\x00", "\ufffd")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in text)
+    return text
 
 
 def outcome_of(status: int | None, *, failed: bool = False) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 
 import asyncpg
 
-from csms.domain.audit import AuditEntry, NewAuditEntry
+from csms.domain.audit import AuditEntry, NewAuditEntry, storable
 from csms.store.executor import Executor
 
 _COLUMNS = (
@@ -42,8 +42,13 @@ def _entry(record: asyncpg.Record) -> AuditEntry:
     return AuditEntry(**dict(record))
 
 
+def _text(value: str | None) -> str | None:
+    return None if value is None else storable(value)
+
+
 async def record(db: Executor, entry: NewAuditEntry) -> int:
-    """Append ``entry``; its id."""
+    """Append ``entry``; its id (text made storable: a NUL in a hostile username is
+    recorded as U+FFFD, not lost)."""
     value = await db.fetchval(
         """INSERT INTO audit_log (source, actor_user_id, actor, actor_role, action, method,
                route, target, target_params, params, status, outcome, result, client,
@@ -52,19 +57,19 @@ async def record(db: Executor, entry: NewAuditEntry) -> int:
            RETURNING id""",
         entry.source,
         entry.actor_user_id,
-        entry.actor,
-        entry.actor_role,
-        entry.action,
-        entry.method,
-        entry.route,
-        entry.target,
+        _text(entry.actor),
+        _text(entry.actor_role),
+        _text(entry.action),
+        _text(entry.method),
+        _text(entry.route),
+        _text(entry.target),
         entry.target_params,
         entry.params,
         entry.status,
         entry.outcome,
         entry.result,
-        entry.client,
-        entry.request_id,
+        _text(entry.client),
+        _text(entry.request_id),
     )
     return int(value)
 

@@ -5,11 +5,13 @@ table lets through; docs/topics/audit.md)."""
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import Awaitable, Callable
 
 import asyncpg
 from pgqueuer.models import Schedule
 
+from csms.domain.audit import NewAuditEntry
 from csms.settings import WorkerSettings
 from csms.store import audit
 
@@ -31,6 +33,27 @@ async def purge_old_entries(pool: asyncpg.Pool, days: int, *, batch: int = PURGE
     return removed
 
 
+async def run_retention(pool: asyncpg.Pool, days: int) -> int:
+    """One retention run: old entries removed, and the removal itself recorded (source
+    ``worker``, action ``audit.purge``) when there was any."""
+    removed = await purge_old_entries(pool, days)
+    if removed:
+        log.info("removed %d audit entries older than %d days", removed, days)
+        await audit.record(
+            pool,
+            NewAuditEntry(
+                source="worker",
+                action=AUDIT_PURGE,
+                outcome="ok",
+                actor="worker",
+                params={"retention_days": days},
+                result={"removed": removed},
+                client=f"worker@{socket.gethostname()}",
+            ),
+        )
+    return removed
+
+
 def attach_audit_retention(
     add_schedule: Callable[[str, str, Callable[[Schedule], Awaitable[None]]], None],
     pool: asyncpg.Pool,
@@ -40,12 +63,6 @@ def attach_audit_retention(
     ``schedule``)."""
 
     async def purge(_: Schedule) -> None:
-        removed = await purge_old_entries(pool, settings.audit_retention_days)
-        if removed:
-            log.info(
-                "removed %d audit entries older than %d days",
-                removed,
-                settings.audit_retention_days,
-            )
+        await run_retention(pool, settings.audit_retention_days)
 
     add_schedule(AUDIT_PURGE, settings.audit_purge_schedule, purge)

@@ -21,8 +21,9 @@ from backoffice.audit import AUDITED_METHODS, route_action
 from backoffice.permissions import api_routes, route_permissions
 from csms.domain.audit import NewAuditEntry
 from csms.node.server import Node
+from csms.settings import WorkerSettings
 from csms.store import audit
-from csms.worker.audit import purge_old_entries
+from csms.worker.audit import AUDIT_PURGE, attach_audit_retention, purge_old_entries
 from simulators.station import Station
 from tests.integration.backoffice.conftest import (
     USER_PASSWORD,
@@ -139,6 +140,18 @@ async def test_logins_succeeded_and_failed_are_recorded_never_the_password(
     )
     (unknown,) = await rows_of(pool, unknown_id)
     assert unknown["actor"].startswith("nobody-") and unknown["outcome"] == "refused"
+
+    # a hostile username (PostgreSQL text cannot hold NUL) is still recorded
+    hostile_id = new_request_id("login-nul")
+    response = await client.post(
+        "/api/v1/auth/token",
+        data={"username": "eve\x00admin", "password": wrong},
+        headers={"X-Request-ID": hostile_id},
+    )
+    assert response.status_code == 401
+    (hostile,) = await rows_of(pool, hostile_id)
+    assert hostile["actor"] == "eve\ufffdadmin"
+    assert hostile["params"]["body"]["username"] == "eve\ufffdadmin"
 
     ok_id = new_request_id("login-ok")
     response = await client.post(
@@ -359,9 +372,20 @@ async def test_retention_removes_only_old_rows(pool: asyncpg.Pool) -> None:
     assert removed >= 2
     kept = await pool.fetch("SELECT actor FROM audit_log WHERE action = $1", marker)
     assert sorted(r["actor"] for r in kept) == ["recent", "young"]
-    assert await purge_old_entries(pool, 5) >= 1
+    # the worker's scheduled run: the same purge, and an entry saying it ran
+    handlers: dict[str, Any] = {}
+    settings = WorkerSettings(audit_retention_days=5, audit_purge_schedule="0 * * * *")
+    attach_audit_retention(
+        lambda name, cron, handler: handlers.update({name: handler}), pool, settings
+    )
+    await handlers[AUDIT_PURGE](None)
     kept = await pool.fetch("SELECT actor FROM audit_log WHERE action = $1", marker)
     assert [r["actor"] for r in kept] == ["young"]
+    (ran,) = await pool.fetch(
+        "SELECT * FROM audit_log WHERE action = $1 ORDER BY id DESC LIMIT 1", AUDIT_PURGE
+    )
+    assert (ran["source"], ran["params"]) == ("worker", {"retention_days": 5})
+    assert ran["result"]["removed"] >= 1
 
 
 @pytest.fixture
