@@ -12,14 +12,21 @@ from backoffice.deps import AnyUser, Public, StateDep
 from backoffice.routes import API
 from backoffice.schemas.auth import LogoutRequest, RefreshRequest, TokenResponse
 from backoffice.services import sessions
+from csms.store import users
 
 router = APIRouter(prefix=f"{API}/auth", tags=["auth"])
 
 
-def _note_holder(request: Request, state: StateDep, answer: TokenResponse) -> None:
+async def _note_holder(request: Request, state: StateDep, answer: TokenResponse) -> None:
     """The user the new access token is for, as the actor of the audit row."""
     claims = state.tokens.verify(answer.access_token)
-    audit.note(request, actor_user_id=claims.user_id, actor_role=claims.role)
+    user = await users.get_user(state.pool, claims.user_id)
+    audit.note(
+        request,
+        actor_user_id=claims.user_id,
+        actor_role=claims.role,
+        **({"actor": user.username} if user is not None else {}),
+    )
 
 
 def _address(request: Request) -> str:
@@ -41,7 +48,7 @@ async def token(
     # the attempted username is the actor of the audit row, success or not (never the password)
     audit.note(request, action="auth.login", actor=form.username[:200], actor_role=None)
     answer = await sessions.login(state, form.username, form.password, _address(request))
-    _note_holder(request, state, answer)
+    await _note_holder(request, state, answer)
     return answer
 
 
@@ -57,7 +64,7 @@ async def refresh(
     """
     audit.note(request, action="auth.refresh")
     answer = await sessions.refresh(state, body.refresh_token, _address(request))
-    _note_holder(request, state, answer)
+    await _note_holder(request, state, answer)
     return answer
 
 

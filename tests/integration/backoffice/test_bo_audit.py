@@ -176,6 +176,21 @@ async def test_logins_succeeded_and_failed_are_recorded_never_the_password(
         assert secret not in text
     assert ok["result"]["access_token"] == "[redacted]"
 
+    refresh_id = new_request_id("refresh")
+    response = await client.post(
+        "/api/v1/auth/refresh",
+        json={"refresh_token": response.json()["refresh_token"]},
+        headers={"X-Request-ID": refresh_id},
+    )
+    assert response.status_code == 200
+    (refreshed,) = await rows_of(pool, refresh_id)
+    assert (refreshed["action"], refreshed["actor"], refreshed["actor_user_id"]) == (
+        "auth.refresh",
+        account.username,
+        account.user_id,
+    )
+    assert refreshed["params"]["body"] == {"refresh_token": "[redacted]"}
+
 
 async def test_secrets_never_reach_the_audit_log(
     client: httpx.AsyncClient, new_account: NewAccount, pool: asyncpg.Pool
@@ -354,6 +369,51 @@ async def test_the_audit_log_is_append_only(pool: asyncpg.Pool) -> None:
     with pytest.raises(asyncpg.InvalidParameterValueError):
         await pool.execute("SELECT audit_log_purge(0)")  # never the rows of today
     assert await pool.fetchval("SELECT actor FROM audit_log WHERE id = $1", entry_id) == "x"
+
+
+async def test_an_app_role_set_up_as_documented_cannot_change_the_log(
+    pool: asyncpg.Pool,
+) -> None:
+    """docs/topics/audit.md's production GRANTs: the app role reads, appends and calls the
+    purge; UPDATE and DELETE are denied by privilege even with the purge flag raised."""
+    role = f"csms_audit_app_{secrets.token_hex(4)}"
+    marker = f"test.app-role.{secrets.token_hex(4)}"
+    async with pool.acquire() as connection:
+        await connection.execute(f"CREATE ROLE {role} NOLOGIN")
+        try:
+            await connection.execute(f"GRANT USAGE ON SCHEMA public TO {role}")
+            await connection.execute(f"GRANT SELECT, INSERT ON audit_log TO {role}")
+            await connection.execute(
+                f"GRANT EXECUTE ON FUNCTION audit_log_purge(integer, integer) TO {role}"
+            )
+            old = datetime.now(UTC) - timedelta(days=800)
+            async with connection.transaction():
+                await connection.execute(f"SET LOCAL ROLE {role}")
+                await connection.execute(
+                    "INSERT INTO audit_log (at, source, action, outcome) "
+                    "VALUES ($1, 'api', $2, 'ok'), (now(), 'api', $2, 'ok')",
+                    old,
+                    marker,
+                )
+                for statement in (
+                    "UPDATE audit_log SET actor = 'mallory' WHERE action = $1",
+                    "DELETE FROM audit_log WHERE action = $1",
+                ):
+                    # a savepoint (rolled back by the error): the test goes on
+                    with pytest.raises(asyncpg.InsufficientPrivilegeError, match="permission"):
+                        async with connection.transaction():
+                            await connection.execute(
+                                "SELECT set_config('csms.audit_purge', 'on', true)"
+                            )
+                            await connection.execute(statement, marker)
+                assert await connection.fetchval("SELECT audit_log_purge(365)") >= 1
+                left = await connection.fetchval(
+                    "SELECT count(*) FROM audit_log WHERE action = $1", marker
+                )
+                assert left == 1
+        finally:
+            await connection.execute(f"DROP OWNED BY {role}")
+            await connection.execute(f"DROP ROLE {role}")
 
 
 async def test_retention_removes_only_old_rows(pool: asyncpg.Pool) -> None:
