@@ -131,6 +131,8 @@ def redact(value: Any) -> Any:
         return [redact(item) for item in value]
     if isinstance(value, str):
         return storable(value[:MAX_TEXT] + "..." if len(value) > MAX_TEXT else value)
+    if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**63:
+        return str(value)  # JSON can hold it, orjson cannot write it
     if value is None or isinstance(value, bool | int | float):
         return value
     return storable(str(value))

@@ -87,6 +87,7 @@ def test_long_text_is_cut_and_nul_made_storable() -> None:
     assert redact({"pem": "A" * (MAX_TEXT + 50)})["pem"] == "A" * MAX_TEXT + "..."
     assert redact({"a\x00": ["b\x00"]}) == {"a\ufffd": ["b\ufffd"]}
     assert redact({"n": 1.5, "b": True, "x": None, "o": object})["n"] == 1.5
+    assert redact({"big": 10**30, "small": -(2**63)}) == {"big": str(10**30), "small": -(2**63)}
 
 
 @pytest.mark.parametrize(
