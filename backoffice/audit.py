@@ -11,8 +11,8 @@ that has its answer can find the row. A route adds what only it knows with :func
 (the login's attempted username, the charger's answer to a command).
 
 If the row cannot be written (PostgreSQL down), the action has happened already: the
-response goes out, the failure is logged at ERROR (action and actor, never the params) and
-counted in ``csms_backoffice_audit_failures_total``.
+response goes out, the failure is logged at ERROR (method, route, status and request id,
+never the params) and counted in ``csms_backoffice_audit_failures_total``.
 """
 
 from __future__ import annotations
@@ -189,16 +189,18 @@ class AuditMiddleware:
         response_type: str | None,
         response_body: _Capture,
     ) -> None:
-        entry = self._entry(scope, request_id, request_body, status, response_type, response_body)
         try:
+            entry = self._entry(
+                scope, request_id, request_body, status, response_type, response_body
+            )
             await audit_store.record(self.state.pool, entry)
         except Exception:
             self.failures.inc()
             log.exception(
-                "audit entry not recorded: %s by %s (status %s, request %s)",
-                entry.action,
-                entry.actor,
-                entry.status,
+                "audit entry not recorded: %s %s (status %s, request %s)",
+                scope.get("method"),
+                getattr(scope.get("route"), "path", "unmatched"),
+                status,
                 request_id,
             )
 
@@ -217,7 +219,8 @@ class AuditMiddleware:
         template = route.path if isinstance(route, APIRoute) else None
         path_params = {str(k): str(v) for k, v in (scope.get("path_params") or {}).items()}
         params: dict[str, Any] = {}
-        query = dict(parse_qsl(bytes(scope.get("query_string", b"")).decode("latin-1")))
+        raw_query = bytes(scope.get("query_string", b"")).decode("utf-8", "replace")
+        query = dict(parse_qsl(raw_query, keep_blank_values=True))
         if query:
             params["query"] = query
         body = _parse(_header(scope, b"content-type"), bytes(request_body.data), request_body.total)
