@@ -39,14 +39,17 @@ from backoffice.routes import (
     reviews,
     security_profiles,
     sites,
+    status,
     tariff_assignments,
     tariffs,
     transactions,
     users,
 )
 from backoffice.services import payment_providers, sessions
+from backoffice.services import status as service_status
 from backoffice.state import Resources, State
 from csms import __version__, bootstrap
+from csms.cluster.breaker_reports import BreakerReporter
 from csms.cluster.bus import CommandClient
 from csms.cluster.connect import redis_client
 from csms.domain.clock import utc_now
@@ -91,6 +94,7 @@ ROUTERS = (
     security_profiles.router,
     certificates.router,
     certificates.fleet_router,
+    status.router,
     audit.router,
 )
 
@@ -99,6 +103,7 @@ def create_app(settings: BackofficeSettings) -> FastAPI:
     """The FastAPI app; raises ConfigurationError for settings unsafe outside dev."""
     settings.check_safe()
     state = State(settings)
+    state.metrics.add_refresher(lambda: service_status.refresh_metrics(state))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -136,14 +141,19 @@ def create_app(settings: BackofficeSettings) -> FastAPI:
             ),
         )
         services.config.command_timeout = settings.command_timeout
+        breaker_reports = BreakerReporter(
+            redis, state.keys, command_client.caller_id, command_client.breakers
+        )
         try:
             await command_client.start()
+            breaker_reports.start()
             state.open(Resources(pool, redis, command_client, services, payment_service))
             await sessions.ensure_bootstrap_admin(state)
             await sessions.purge_expired(state)
             yield
         finally:
             state.close()
+            await breaker_reports.stop()
             # bounded: a reply listener stuck in a cancelled BRPOP must not block shutdown
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(CLOSE_TIMEOUT):

@@ -13,6 +13,7 @@ object a driver does not own is answered 404 exactly like one that does not exis
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from backoffice.errors import Forbidden, ServiceUnavailable, Unauthorized
 from backoffice.security import AccessClaims, InvalidToken
 from backoffice.state import State, get_state
 from csms.store import users
+from csms.store.pool import unavailable as database_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -72,30 +74,63 @@ async def authenticate(
     token: Annotated[str | None, Depends(_bearer)],
 ) -> Principal:
     """The caller of a valid, unrevoked access token whose user still has that role."""
+    principal = await _authenticate(state, token, degraded=False)
+    audit.remember(request, principal)  # the actor of this request's audit row
+    return principal
+
+
+async def authenticate_degraded(
+    state: Annotated[State, Depends(get_state)],
+    token: Annotated[str | None, Depends(_bearer)],
+) -> Principal:
+    """:func:`authenticate` for the routes that must answer while PostgreSQL or Redis is
+    down (the service status): a check that cannot be made within ``DEGRADED_TIMEOUT``
+    (the user row, the logout record) is skipped with a warning, and the token is taken
+    on its signature, expiry and role claim alone. A check that can be made still
+    refuses."""
+    return await _authenticate(state, token, degraded=True)
+
+
+DEGRADED_TIMEOUT = 1.0
+
+
+async def _authenticate(state: State, token: str | None, *, degraded: bool) -> Principal:
     if not token:
         raise Unauthorized("a bearer access token is required")
     try:
         claims = state.tokens.verify(token)
     except InvalidToken as exc:
         raise Unauthorized(str(exc)) from None
-    user = await users.get_user(state.pool, claims.user_id)
-    if (
-        user is None
-        or user.disabled
-        or user.token_version != claims.token_version
-        or user.role != claims.role
-    ):
-        raise Unauthorized("the access token was revoked")
     try:
-        logged_out = await state.redis.exists(revoked_key(state, claims.jti))
-    except (RedisError, OSError) as exc:
+        async with asyncio.timeout(DEGRADED_TIMEOUT if degraded else None):
+            user = await users.get_user(state.pool, claims.user_id)
+    except Exception as exc:
+        if not degraded or not (isinstance(exc, TimeoutError) or database_unavailable(exc)):
+            raise
+        log.warning("cannot read the caller's user (PostgreSQL: %s): trusting the token", exc)
+        if claims.role not in tuple(Role):
+            raise Unauthorized("the access token names no known role") from None
+        username, role = str(claims.user_id), Role(claims.role)
+    else:
+        if (
+            user is None
+            or user.disabled
+            or user.token_version != claims.token_version
+            or user.role != claims.role
+        ):
+            raise Unauthorized("the access token was revoked")
+        username, role = user.username, Role(user.role)
+    try:
+        async with asyncio.timeout(DEGRADED_TIMEOUT if degraded else None):
+            logged_out = await state.redis.exists(revoked_key(state, claims.jti))
+    except (RedisError, OSError, TimeoutError) as exc:
         log.warning("cannot check token revocation: %s", exc)
-        raise ServiceUnavailable("cannot check the access token now; retry") from None
+        if not degraded:
+            raise ServiceUnavailable("cannot check the access token now; retry") from None
+        logged_out = False
     if logged_out:
         raise Unauthorized("the access token was revoked")
-    principal = Principal(user.id, user.username, Role(user.role), claims)
-    audit.remember(request, principal)  # the actor of this request's audit row
-    return principal
+    return Principal(claims.user_id, username, role, claims)
 
 
 class Allow:
@@ -111,6 +146,16 @@ class Allow:
 
     def __repr__(self) -> str:
         return f"Allow({', '.join(sorted(self.roles))})"
+
+
+class AllowDegraded(Allow):
+    """:class:`Allow` over :func:`authenticate_degraded`: for the routes that report an
+    outage (the service status) and so must answer during one."""
+
+    async def __call__(
+        self, principal: Annotated[Principal, Depends(authenticate_degraded)]
+    ) -> Principal:
+        return await super().__call__(principal)
 
 
 async def public() -> None:

@@ -11,6 +11,7 @@ from fastapi import Request
 
 from backoffice.metrics import Metrics
 from backoffice.security import TokenCodec
+from backoffice.services.status import StatusProviders
 from csms.cluster.bus import CommandClient
 from csms.cluster.connect import RedisClient
 from csms.cluster.keys import Keys
@@ -38,6 +39,8 @@ class State:
         # log uploads into PostgreSQL hold a pooled connection each: at most half the pool
         self.uploads = asyncio.Semaphore(max(1, settings.db_pool_max // 2))
         self._resources: Resources | None = None
+        # counts other features own, shown by GET /api/v1/status and /metrics
+        self.status_providers = StatusProviders()
 
     def open(self, resources: Resources) -> None:
         self._resources = resources

@@ -114,7 +114,15 @@ async def running_node(
     membership: Membership | None = None
     command_server: CommandServer | None = None
     if redis is not None and publisher is not None:
-        membership = Membership(redis, keys, settings.node_id, connections, publisher, services)
+        membership = Membership(
+            redis,
+            keys,
+            settings.node_id,
+            connections,
+            publisher,
+            services,
+            messages=lambda: metrics.messages_total,
+        )
         command_server = CommandServer(
             redis, keys, settings.node_id, connections, services.reports, clock, metrics
         )
