@@ -16,9 +16,11 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from backoffice import errors, uploads
+from backoffice.audit import AuditMiddleware
 from backoffice.metrics import MetricsMiddleware
 from backoffice.routes import (
     accounts,
+    audit,
     auth,
     cdrs,
     certificates,
@@ -97,6 +99,7 @@ ROUTERS = (
     webhooks.router,
     webhooks.email_router,
     webhooks.catalogue_router,
+    audit.router,
 )
 
 
@@ -182,6 +185,7 @@ def create_app(settings: BackofficeSettings) -> FastAPI:
     app.state.backoffice = state
     errors.install(app)
     app.add_middleware(MetricsMiddleware, metrics=state.metrics)
+    app.add_middleware(AuditMiddleware, state=state)
 
     for router in ROUTERS:
         app.include_router(router)

@@ -20,11 +20,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Request
 from fastapi.routing import APIRoute
 from fastapi.security import OAuth2PasswordBearer
 from redis.exceptions import RedisError
 
+from backoffice import audit
 from backoffice.errors import Forbidden, ServiceUnavailable, Unauthorized
 from backoffice.security import AccessClaims, InvalidToken
 from backoffice.state import State, get_state
@@ -68,11 +69,14 @@ def revoked_key(state: State, jti: str) -> str:
 
 
 async def authenticate(
+    request: Request,
     state: Annotated[State, Depends(get_state)],
     token: Annotated[str | None, Depends(_bearer)],
 ) -> Principal:
     """The caller of a valid, unrevoked access token whose user still has that role."""
-    return await _authenticate(state, token, degraded=False)
+    principal = await _authenticate(state, token, degraded=False)
+    audit.remember(request, principal)  # the actor of this request's audit row
+    return principal
 
 
 async def authenticate_degraded(

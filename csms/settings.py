@@ -929,6 +929,19 @@ class WorkerSettings(FirmwareSettings, PaymentSettings, NotificationSettings):
         "still wait (sent to them then).",
     )
 
+    audit_retention_days: int = Field(
+        365,
+        ge=1,
+        le=36_500,
+        description="Days audit log entries are kept; older ones are removed by the worker "
+        "(through the database's audit_log_purge function, the only delete there is).",
+    )
+    audit_purge_schedule: str = Field(
+        "17 3 * * *",
+        description="Cron schedule (UTC) of the removal of audit entries older than "
+        "CSMS_AUDIT_RETENTION_DAYS.",
+    )
+
     @model_validator(mode="after")
     def _batches_fit(self) -> WorkerSettings:
         if self.job_concurrency < 2 * self.job_batch_size:

@@ -65,6 +65,7 @@ from csms.store.postgres import (
     PostgresStores,
     PostgresTariffs,
 )
+from csms.worker.audit import attach_audit_retention
 from csms.worker.certificates import attach_renewal
 from csms.worker.security_profiles import register_security_jobs
 
@@ -240,6 +241,11 @@ async def running_worker(
                 log.warning("%d ended sessions had no settlement job: enqueued", found)
 
         schedule(worker, SETTLE_SWEEP, settings.settle_sweep_schedule, sweep)
+        attach_audit_retention(
+            lambda name, cron, handler: schedule(worker, name, cron, handler),
+            pool,
+            settings,
+        )
         if redis is not None and commands is not None:
             firmware = contextlib.AsyncExitStack()
             await firmware.enter_async_context(running_campaigns(worker, redis, commands))

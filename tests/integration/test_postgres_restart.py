@@ -51,6 +51,7 @@ from csms.store import firmware as firmware_store
 from csms.store.jobs import PgJobQueue
 from csms.store.pool import create_pool, migrate
 from csms.store.pool import unavailable as database_unavailable
+from csms.worker.audit import AUDIT_PURGE
 from csms.worker.certificates import RENEW_SWEEP
 from csms.worker.runtime import register, running_worker
 from simulators.station import CallError, Station, StationConfig
@@ -341,6 +342,7 @@ WORKER_JOBS = {
 WORKER_SCHEDULES = {
     SETTLE_SWEEP, BILLING_RUN_SCHEDULE, INVOICE_SWEEP, PAYMENT_SWEEP, RENEW_SWEEP, OFFLINE_SWEEP,
     notifications.SWEEP_SCHEDULE,
+    AUDIT_PURGE,
 }  # fmt: skip
 
 

@@ -15,7 +15,8 @@ pytestmark = pytest.mark.integration
 
 SUBCOMMANDS = (
     "up node migrate worker charger token transactions transaction nodes command journal "
-    "backoffice user site tariff config firmware cdr account review billing invoice payment ca"
+    "backoffice user site tariff config firmware cdr account review billing invoice payment ca "
+    "audit"
 ).split()
 
 
