@@ -52,6 +52,7 @@ from csms.store.jobs import PgJobQueue
 from csms.store.pool import create_pool, migrate
 from csms.store.pool import unavailable as database_unavailable
 from csms.worker.certificates import RENEW_SWEEP
+from csms.worker.meters import METER_MIGRATION, METER_ROLLUPS, PARTITION_SWEEP
 from csms.worker.runtime import register, running_worker
 from simulators.station import CallError, Station, StationConfig
 from simulators.transaction import Transaction
@@ -339,6 +340,7 @@ WORKER_JOBS = {
 }  # fmt: skip
 WORKER_SCHEDULES = {
     SETTLE_SWEEP, BILLING_RUN_SCHEDULE, INVOICE_SWEEP, PAYMENT_SWEEP, RENEW_SWEEP, OFFLINE_SWEEP,
+    PARTITION_SWEEP, METER_ROLLUPS, METER_MIGRATION,
 }  # fmt: skip
 
 
