@@ -88,6 +88,7 @@ async def move_batch(connection: Connection, size: int) -> int:
     days = {r["sampled_at"].astimezone(UTC).date() for r in found}
     await partitions.ensure(connection, "meter_samples", days)
     async with connection.transaction():
+        await connection.execute("SET LOCAL work_mem = '128MB'")  # the sorts stay in memory
         moved = int(await connection.fetchval(_MOVE, low, high))
     return moved
 

@@ -32,7 +32,8 @@ def period_start(table: str, day: date) -> date:
 
 
 async def ensure(db: Executor, table: str, days: Iterable[date]) -> list[str]:
-    """Create the partitions of ``table`` that hold ``days`` if missing; their names."""
+    """Create the partitions of ``table`` that hold ``days`` if missing; their names (a
+    range another partition holds already, the old journal's, has none)."""
     period = PERIODS[table]
     starts = sorted({period_start(table, day) for day in days})
     names: list[str] = []
@@ -42,7 +43,8 @@ async def ensure(db: Executor, table: str, days: Iterable[date]) -> list[str]:
             name = await db.fetchval("SELECT csms_ensure_partition($1, $2, $3)", table, period, at)
         except asyncpg.DuplicateTableError:  # created meanwhile by a session without the lock
             name = f"{table}_p{start:%Y%m%d}"
-        names.append(str(name))
+        if name is not None:
+            names.append(str(name))
     return names
 
 

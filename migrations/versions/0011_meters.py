@@ -23,7 +23,8 @@ depends_on = None
 UPGRADE = r"""
 -- A partition of ``parent`` holding ``at``: one per day or week (UTC), named
 -- parent_pYYYYMMDD after its first day, created if missing (callers race safely: the
--- advisory lock serialises creators of one parent's partitions).
+-- advisory lock serialises creators of one parent's partitions). NULL: a partition that is
+-- not one of these (the old journal) holds that range already.
 CREATE FUNCTION csms_ensure_partition(parent text, period text, at timestamptz)
 RETURNS text LANGUAGE plpgsql AS $fn$
 DECLARE
@@ -34,8 +35,13 @@ BEGIN
     IF to_regclass(name) IS NULL THEN
         PERFORM pg_advisory_xact_lock(hashtext('csms_ensure_partition:' || parent));
         IF to_regclass(name) IS NULL THEN
-            EXECUTE format('CREATE TABLE %I PARTITION OF %I FOR VALUES FROM (%L) TO (%L)',
-                           name, parent, lower_bound, upper_bound);
+            BEGIN
+                EXECUTE format('CREATE TABLE %I PARTITION OF %I FOR VALUES FROM (%L) TO (%L)',
+                               name, parent, lower_bound, upper_bound);
+            EXCEPTION WHEN invalid_object_definition THEN
+                -- the range is inside one already there (the old journal up to its last day)
+                RETURN NULL;
+            END;
         END IF;
     END IF;
     RETURN name;
