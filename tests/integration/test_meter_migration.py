@@ -1,6 +1,7 @@
 """Migration 0011_meters on a database that has data (issue 16): a million per-value meter
-rows (generated with generate_series) move to sampled sets in batches while new samples are written and read, and every
-value comes through; the old journal becomes the journal's first partition.
+rows (generated with generate_series) move to sampled sets in batches while new samples are
+written and read, and every value comes through; the old journal becomes the journal's
+first partition.
 """
 
 from __future__ import annotations
