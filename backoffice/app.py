@@ -32,6 +32,7 @@ from backoffice.routes import (
     id_tokens,
     invoices,
     me,
+    meter_rollups,
     nodes,
     payments,
     reviews,
@@ -88,6 +89,7 @@ ROUTERS = (
     invoices.me_router,
     security_profiles.router,
     certificates.router,
+    meter_rollups.router,
     certificates.fleet_router,
 )
 
