@@ -69,9 +69,8 @@ async def test_bad_ranges_and_unknown_chargers_are_refused(
             f"/api/v1/chargers/{cid}/rollups", params=params, headers=headers
         )
         assert_problem(response, 422)
-    missing = await client.get("/api/v1/chargers/NOPE-404/rollups",
-                               params={"from": "2024-03-04", "to": "2024-03-05"}, headers=headers)  # fmt: skip
+    day = {"from": "2024-03-04", "to": "2024-03-05"}
+    missing = await client.get("/api/v1/chargers/NOPE-404/rollups", params=day, headers=headers)
     assert_problem(missing, 404)
-    unauthenticated = await client.get(f"/api/v1/chargers/{cid}/rollups",
-                                       params={"from": "2024-03-04", "to": "2024-03-05"})  # fmt: skip
+    unauthenticated = await client.get(f"/api/v1/chargers/{cid}/rollups", params=day)
     assert unauthenticated.status_code == 401
