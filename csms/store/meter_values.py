@@ -43,6 +43,36 @@ def _texts(texts: Sequence[str]) -> str:
     return "{" + ",".join(map(_quoted, texts)) + "}"
 
 
+Shape = tuple[tuple[str, str, str, str], ...]  # (measurand, phase, location, unit) per value
+# A set's shape encoded once: which of its values count (None: all; a value twice in one
+# set counts once, the first) and the four array literals. A fleet has few shapes (one per
+# charger model and configuration), so the cache stays small; it is bounded all the same.
+_SHAPES: dict[Shape, tuple[list[int] | None, str, str, str, str]] = {}
+MAX_SHAPES = 4096
+
+
+def _encoded(shape: Shape) -> tuple[list[int] | None, str, str, str, str]:
+    found = _SHAPES.get(shape)
+    if found is not None:
+        return found
+    keep: list[int] | None = None
+    seen: set[tuple[str, str, str]] = set()
+    for index, (measurand, phase, location, _unit) in enumerate(shape):
+        if (measurand, phase, location) in seen:
+            keep = keep if keep is not None else list(range(index))
+        else:
+            seen.add((measurand, phase, location))
+            if keep is not None:
+                keep.append(index)
+    kept = shape if keep is None else tuple(shape[i] for i in keep)
+    measurands, phases, locations, units = (_texts([v[k] for v in kept]) for k in range(4))
+    found = (keep, measurands, phases, locations, units)
+    if len(_SHAPES) >= MAX_SHAPES:
+        _SHAPES.clear()
+    _SHAPES[shape] = found
+    return found
+
+
 def rows_for(
     charge_point_id: str,
     evse_id: int,
@@ -50,16 +80,23 @@ def rows_for(
     transaction_pk: int | None,
     samples: Sequence[MeterSample],
 ) -> list[Row]:
-    """One row per sampled set: the samples of one time and context, in their order."""
+    """One row per sampled set: the samples of one time and context, in their order (a
+    value twice in a set counts once, the first: what a replay within one message does)."""
     sets: dict[tuple[datetime, str], list[MeterSample]] = {}
-    seen: set[tuple[datetime, str, str, str, str]] = set()
     for s in samples:
-        key = (s.sampled_at, s.context, s.measurand, s.phase, s.location)
-        if key not in seen:  # a value twice in one call: the first one counts
-            seen.add(key)
-            sets.setdefault((s.sampled_at, s.context), []).append(s)
+        key = (s.sampled_at, s.context)
+        group = sets.get(key)
+        if group is None:
+            sets[key] = [s]
+        else:
+            group.append(s)
     rows: list[Row] = []
     for (sampled_at, context), group in sets.items():
+        keep, measurands, phases, locations, units = _encoded(
+            tuple((s.measurand, s.phase, s.location, s.unit) for s in group)
+        )
+        if keep is not None:
+            group = [group[i] for i in keep]
         raw = any(s.raw_value is not None for s in group)
         signed = any(s.signed is not None for s in group)
         rows.append(
@@ -70,10 +107,10 @@ def rows_for(
                 transaction_pk,
                 sampled_at,
                 context,
-                _texts([s.measurand for s in group]),
-                _texts([s.phase for s in group]),
-                _texts([s.location for s in group]),
-                _texts([s.unit for s in group]),
+                measurands,
+                phases,
+                locations,
+                units,
                 # exact: numeric from its text
                 "{" + ",".join("NULL" if s.value is None else str(s.value) for s in group) + "}",
                 "{"

@@ -294,3 +294,40 @@ async def test_rollups_equal_a_recomputation_from_the_raw_samples(
     assert len(expected) == 5
     assert await rolled(pool, cp.charge_point_id) == expected
     assert expected[0][3:] == (860, 11000, 1)  # connector 1, first hour: 940 - 40 Wh
+
+
+async def test_a_set_reads_back_value_by_value_exactly(
+    pool: asyncpg.Pool, register_charger: RegisterCharger
+) -> None:
+    """Free text (a 2.0.1 unit, a raw value) with quotes, backslashes, commas and braces,
+    values kept as text, signed data, and a value twice in one set (the first counts)."""
+    cid = (await register_charger()).charge_point_id
+    meters = PostgresMeters(pool, max_rows=500, max_delay=0.001)
+    when = datetime(2024, 2, 6, tzinfo=UTC)
+    odd = 'k"W\\h,{x} NULL'
+    given = [
+        MeterSample(when, "Energy.Active.Import.Register", "", "Outlet", "Sample.Clock", odd,
+                    Decimal("1E+3"), None),
+        MeterSample(when, "Voltage", "L1-N", "Outlet", "Sample.Clock", "V", None, 'n/a "x", {}'),
+        MeterSample(when, "Power.Active.Import", "", "EV", "Sample.Clock", "W", None, None,
+                    {"signedMeterData": "abc", "encodingMethod": "OCMF"}),
+        MeterSample(when, "Voltage", "L1-N", "Outlet", "Sample.Clock", "V", Decimal(5), None),
+    ]  # fmt: skip
+    await meters.add_samples(cid, 2, 3, None, given)
+    rows = await pool.fetch(
+        """SELECT evse_id, connector_id, measurand, phase, location, context, unit, value,
+                  raw_value, signed
+           FROM meter_values WHERE charge_point_id = $1 ORDER BY measurand""",
+        cid,
+    )
+    assert [tuple(r) for r in rows] == [
+        (2, 3, "Energy.Active.Import.Register", "", "Outlet", "Sample.Clock", odd, 1000, None,
+         None),
+        (2, 3, "Power.Active.Import", "", "EV", "Sample.Clock", "W", None, None,
+         {"signedMeterData": "abc", "encodingMethod": "OCMF"}),
+        (2, 3, "Voltage", "L1-N", "Outlet", "Sample.Clock", "V", None, 'n/a "x", {}', None),
+    ]  # fmt: skip
+    assert (
+        await pool.fetchval("SELECT count(*) FROM meter_samples WHERE charge_point_id = $1", cid)
+        == 1
+    )
