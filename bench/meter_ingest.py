@@ -128,9 +128,9 @@ async def run(args: argparse.Namespace) -> None:
                 await write(batch)
             cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
             values = len(sets) * len(MEASURANDS)
-            print(
+            sys.stdout.write(
                 f"{label:44} {values / wall:>9,.0f} values/s  "
-                f"{cpu / values * 1e6:5.2f} us node CPU/value"
+                f"{cpu / values * 1e6:5.2f} us node CPU/value\n"
             )
 
         async def old(batch: list[tuple[str, list[MeterSample]]]) -> None:
