@@ -188,7 +188,7 @@ CREATE TABLE charger_messages (
     id              bigint PRIMARY KEY DEFAULT nextval('charger_messages_id_seq'),
     charge_point_id text NOT NULL,
     at              timestamptz NOT NULL,
-    direction       text NOT NULL CHECK (direction IN ('in', 'out')),
+    direction       text NOT NULL,
     message_type    integer NOT NULL,
     message_id      text NOT NULL,
     action          text,
@@ -197,6 +197,8 @@ CREATE TABLE charger_messages (
 INSERT INTO charger_messages SELECT * FROM charger_messages_partitioned;
 ALTER SEQUENCE charger_messages_id_seq OWNED BY charger_messages.id;
 DROP TABLE charger_messages_partitioned;
+ALTER TABLE charger_messages ADD CONSTRAINT charger_messages_direction_check
+    CHECK (direction IN ('in', 'out'));
 CREATE INDEX charger_messages_charger_at ON charger_messages (charge_point_id, at);
 CREATE INDEX charger_messages_at ON charger_messages (at);
 

@@ -182,3 +182,67 @@ async def test_old_rows_move_online_and_every_value_is_kept(old_database: str) -
         assert first_hour["max_power_w"] == Decimal("30000.52")
     finally:
         await pool.close()
+
+
+def _downgrade(dsn: str, revision: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    from csms.store.pool import MIGRATIONS_DIR
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("sqlalchemy.url", dsn.replace("%", "%%"))
+    command.downgrade(config, revision)
+
+
+async def test_down_and_up_again_keeps_every_value(database_url: str) -> None:
+    name = f"csms_test_downgrade_{secrets.token_hex(4)}"
+    admin = await asyncpg.connect(database_url)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    await admin.close()
+    dsn = embedded.with_database(database_url, name)
+    query = "SELECT measurand, value, raw_value FROM meter_values ORDER BY measurand"
+    try:
+        await migrate(dsn)
+        pool = await create_pool(dsn, min_size=1, max_size=2)
+        try:
+            await pool.execute(
+                "INSERT INTO chargers (charge_point_id, auth_mode) VALUES ('D', 'none')"
+            )
+            at = datetime(2025, 1, 1, tzinfo=UTC)
+            given = [
+                MeterSample(at, "Energy.Active.Import.Register", "", "Outlet", "Sample.Periodic",
+                            "Wh", Decimal(5), None),
+                MeterSample(at, "Voltage", "", "Outlet", "Sample.Periodic", "V", None, "n/a"),
+            ]  # fmt: skip
+            await PostgresMeters(pool, max_rows=10, max_delay=0.001).add_samples(
+                "D", 0, 1, None, given
+            )
+            await journal.insert_rows(pool, [("D", at, "in", 2, "m-1", "Heartbeat", {})])
+            before = [tuple(r) for r in await pool.fetch(query)]
+        finally:
+            await pool.close()
+        await asyncio.to_thread(_downgrade, dsn, "0010")
+        connection = await asyncpg.connect(dsn)
+        try:
+            assert [tuple(r) for r in await connection.fetch(query)] == before
+            assert await connection.fetchval("SELECT count(*) FROM charger_messages") == 1
+        finally:
+            await connection.close()
+        await migrate(dsn)
+        pool = await create_pool(dsn, min_size=1, max_size=2)
+        try:
+            assert [tuple(r) for r in await pool.fetch(query)] == before  # through the view
+            assert await meter_migration.move_all(pool) == 2
+            assert not await meter_migration.remaining(pool)
+            assert [tuple(r) for r in await pool.fetch(query)] == before
+            assert len(await journal.list_messages(pool, "D")) == 1
+        finally:
+            await pool.close()
+    finally:
+        admin = await asyncpg.connect(database_url)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
