@@ -88,6 +88,9 @@ CREATE TABLE meter_samples (
 ) PARTITION BY RANGE (sampled_at);
 CREATE INDEX meter_samples_transaction ON meter_samples (transaction_pk, sampled_at)
     WHERE transaction_pk IS NOT NULL;
+-- the rollups read the sets received since their watermark: rows are appended, so a BRIN
+-- index on the arrival time finds them for a few pages of index per partition
+CREATE INDEX meter_samples_received ON meter_samples USING brin (received_at);
 
 -- Hourly rollups per connector, kept up to date by the worker from meter_samples rows
 -- received after the watermark (csms/store/rollups.py).
