@@ -111,7 +111,8 @@ CREATE TABLE meter_rollup_watermark (
     one             boolean PRIMARY KEY DEFAULT true CHECK (one),
     received_before timestamptz NOT NULL
 );
-INSERT INTO meter_rollup_watermark VALUES (true, '-infinity');
+-- sets written from now on; the old rows moved later are rolled up by their move
+INSERT INTO meter_rollup_watermark VALUES (true, now());
 
 ALTER TABLE meter_values RENAME TO meter_values_legacy;
 ALTER INDEX meter_values_sample RENAME TO meter_values_legacy_sample;
