@@ -451,7 +451,9 @@ class NodeSettings(CommonSettings):
         description="WebSocket ping interval in seconds; empty or 0 disables.",
     )
     journal_enabled: bool = Field(True, description="Keep every OCPP frame in charger_messages.")
-    journal_retention_days: float = Field(7.0, gt=0, description="Days the journal is kept.")
+    journal_retention_days: float = Field(
+        7.0, ge=0, description="Days the journal is kept (csms worker drops older days)."
+    )
     write_batch_rows: int = Field(500, ge=1, description="Largest batch of meter/journal rows.")
     write_batch_delay_ms: float = Field(
         5.0, ge=0, description="How long a write waits to gather a batch."
@@ -885,6 +887,26 @@ class WorkerSettings(FirmwareSettings, PaymentSettings, NotificationSettings):
         gt=0,
         description="Seconds a charger has to answer each command a job sends (the "
         "rollback of a security profile upgrade, the certificate renewal trigger).",
+    )
+
+    journal_retention_days: float = Field(
+        7.0, ge=0, description="Days of journal kept (whole days dropped); 0 keeps it forever."
+    )
+    meter_retention_days: float = Field(
+        0.0,
+        ge=0,
+        description="Days of meter samples kept (whole weeks dropped); 0 keeps them forever.",
+    )
+    partition_schedule: str = Field(
+        "7 * * * *",
+        description="Cron schedule of the partition sweep: partitions made ahead, old ones "
+        "dropped by retention.",
+    )
+    partition_days_ahead: int = Field(
+        14, ge=1, le=366, description="Days ahead the partition sweep creates partitions for."
+    )
+    meter_rollup_schedule: str = Field(
+        "* * * * *", description="Cron schedule of the hourly meter rollups' update."
     )
 
     # -- certificates (docs/topics/certificates.md) --

@@ -9,7 +9,6 @@ import gc
 import logging
 import resource
 from collections.abc import AsyncIterator, Sequence
-from datetime import timedelta
 
 import asyncpg
 
@@ -36,8 +35,6 @@ from csms.store.pool import create_pool
 from csms.store.postgres import PostgresFirmware, PostgresStores
 
 log = logging.getLogger(__name__)
-
-JOURNAL_PURGE_INTERVAL = 3600.0
 
 
 @contextlib.asynccontextmanager
@@ -150,7 +147,6 @@ async def running_node(
     ConfigFollowUp(connections, services, on_boot=settings.config_read_on_boot).attach(hooks)
     # firmware campaigns: this node records the statuses and boots of the chargers it holds
     FirmwareTracker(PostgresFirmware(pool), clock=clock, hooks=hooks).attach(hooks)
-    purge = asyncio.create_task(_purge_journal(pool, settings, clock))
     sweeping: asyncio.Task[None] | None = None
     pushing: asyncio.Task[None] | None = None
     try:
@@ -171,7 +167,6 @@ async def running_node(
         pushing = asyncio.create_task(node.pusher.run(), name="tariff-push")
         yield node
     finally:
-        purge.cancel()
         if sweeping is not None:
             await stop_task(sweeping)
         if pushing is not None:
@@ -233,17 +228,3 @@ def raise_open_files_limit() -> int:
             log.warning("cannot raise the open-files limit from %d to %d: %s", soft, target, exc)
     log.info("open-files limit %d: at most about that many chargers on this node", soft)
     return soft
-
-
-async def _purge_journal(pool: asyncpg.Pool, settings: NodeSettings, clock: Clock) -> None:
-    if not settings.journal_enabled:
-        return
-    retention = timedelta(days=settings.journal_retention_days)
-    while True:
-        try:
-            removed = await journal_store.purge_older_than(pool, clock() - retention)
-            if removed:
-                log.info("journal: removed %d frames older than %s", removed, retention)
-        except (OSError, asyncpg.PostgresError):
-            log.exception("journal purge failed")
-        await asyncio.sleep(JOURNAL_PURGE_INTERVAL)

@@ -3,22 +3,33 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
+import asyncpg
+
+from csms.store import partitions
 from csms.store.batching import Row
 from csms.store.executor import Executor
+from csms.store.meter_values import MISSING_PARTITION
+
+_INSERT = """INSERT INTO charger_messages (charge_point_id, at, direction, message_type,
+        message_id, action, payload)
+    SELECT r->>0, (r->>1)::timestamptz, r->>2, (r->>3)::int, r->>4, r->>5, r->6
+    FROM jsonb_array_elements($1::jsonb) AS r"""
 
 
 async def insert_rows(db: Executor, rows: Sequence[Row]) -> None:
-    """One statement per batch; rows travel as one JSON array (see store/meter_values.py)."""
-    await db.execute(
-        """INSERT INTO charger_messages (charge_point_id, at, direction, message_type,
-               message_id, action, payload)
-           SELECT r->>0, (r->>1)::timestamptz, r->>2, (r->>3)::int, r->>4, r->>5, r->6
-           FROM jsonb_array_elements($1::jsonb) AS r""",
-        rows,
-    )
+    """One statement per batch; rows travel as one JSON array (see store/meter_values.py).
+    A day without its partition yet (the worker makes them ahead) is created on demand."""
+    try:
+        await db.execute(_INSERT, rows)
+    except asyncpg.CheckViolationError as exc:
+        if MISSING_PARTITION not in str(exc):
+            raise
+        days = {row[1].astimezone(UTC).date() for row in rows}
+        await partitions.ensure(db, "charger_messages", days)
+        await db.execute(_INSERT, rows)
 
 
 async def list_messages(
@@ -39,6 +50,6 @@ async def list_messages(
     return [dict(r) for r in records]
 
 
-async def purge_older_than(db: Executor, cutoff: datetime) -> int:
-    result = await db.execute("DELETE FROM charger_messages WHERE at < $1", cutoff)
-    return int(result.split()[-1])
+async def purge_older_than(pool: asyncpg.Pool, cutoff: datetime) -> list[str]:
+    """Drop the journal's days before ``cutoff`` (whole partitions, no DELETE)."""
+    return await partitions.drop_older_than(pool, "charger_messages", cutoff)

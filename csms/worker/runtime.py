@@ -228,6 +228,9 @@ async def running_worker(
         from csms.worker.invoices import register_invoice_jobs  # it imports this module
 
         register_invoice_jobs(worker, pool)
+        from csms.worker.meters import register_meter_jobs  # it imports this module
+
+        register_meter_jobs(worker, pool)
         register_security_jobs(worker, pool, commands, command_timeout=settings.job_command_timeout)
         from csms.worker.notifications import running_notifications  # it imports this module
 

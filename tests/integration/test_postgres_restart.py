@@ -53,6 +53,7 @@ from csms.store.pool import create_pool, migrate
 from csms.store.pool import unavailable as database_unavailable
 from csms.worker.audit import AUDIT_PURGE
 from csms.worker.certificates import RENEW_SWEEP
+from csms.worker.meters import METER_MIGRATION, METER_ROLLUPS, PARTITION_SWEEP
 from csms.worker.runtime import register, running_worker
 from simulators.station import CallError, Station, StationConfig
 from simulators.transaction import Transaction
@@ -343,6 +344,7 @@ WORKER_SCHEDULES = {
     SETTLE_SWEEP, BILLING_RUN_SCHEDULE, INVOICE_SWEEP, PAYMENT_SWEEP, RENEW_SWEEP, OFFLINE_SWEEP,
     notifications.SWEEP_SCHEDULE,
     AUDIT_PURGE,
+    PARTITION_SWEEP, METER_ROLLUPS, METER_MIGRATION,
 }  # fmt: skip
 
 
