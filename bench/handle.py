@@ -200,7 +200,14 @@ async def run(args: argparse.Namespace) -> None:
         cost_update_interval=args.cost_interval,
         billing_enabled=not args.no_billing,
     )
-    async with running_node(settings, dsn) as node:
+    redis_url = None
+    if args.redis:  # a cluster member: live events published through Redis, as in the fleet
+        redis_url = os.environ.get("CSMS_BENCH_REDIS_URL") or os.environ.get(
+            "CSMS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"
+        )
+        prefix = f"bench-{secrets.token_hex(3)}"
+        settings = settings.model_copy(update={"redis_prefix": prefix, "port": 0})
+    async with running_node(settings, dsn, redis_url) as node:
         services = node.services
         stores = services.stores
         assert isinstance(stores, PostgresStores)
@@ -269,6 +276,15 @@ async def run(args: argparse.Namespace) -> None:
                 f"({messages} messages, {messages / wall:,.0f}/s wall, "
                 f"{stores.meters.writer.rows_written} meter rows so far)\n"
             )
+    if redis_url is not None:  # the run's live events and cluster keys
+        from redis.asyncio import Redis
+
+        redis = Redis.from_url(redis_url)
+        try:
+            async for key in redis.scan_iter(match=f"{settings.redis_prefix}*"):
+                await redis.delete(key)
+        finally:
+            await redis.aclose()
 
 
 def main() -> None:
@@ -298,6 +314,12 @@ def main() -> None:
         help="with --authorize: postings on the account's wallet (a top-up and charges)",
     )
     parser.add_argument("--no-billing", action="store_true", help="CSMS_BILLING_ENABLED=false")
+    parser.add_argument(
+        "--redis",
+        action="store_true",
+        help="join a cluster through Redis (CSMS_BENCH_REDIS_URL / CSMS_TEST_REDIS_URL) as a "
+        "node in the fleet does: session events are published as live events",
+    )
     args = parser.parse_args()
     try:
         import uvloop
