@@ -197,6 +197,7 @@ async def run(args: argparse.Namespace) -> None:
     await migrate(dsn)
     settings = NodeSettings(
         node_id="bench-handle",
+        port=0,  # the node's listener is not used here; any free port
         cost_update_interval=args.cost_interval,
         billing_enabled=not args.no_billing,
     )
@@ -206,7 +207,7 @@ async def run(args: argparse.Namespace) -> None:
             "CSMS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"
         )
         prefix = f"bench-{secrets.token_hex(3)}"
-        settings = settings.model_copy(update={"redis_prefix": prefix, "port": 0})
+        settings = settings.model_copy(update={"redis_prefix": prefix})
     async with running_node(settings, dsn, redis_url) as node:
         services = node.services
         stores = services.stores
