@@ -49,6 +49,30 @@ from csms.store.postgres import PostgresStores  # noqa: E402
 
 log = logging.getLogger("bench.handle")
 
+STATEMENTS = [0]  # PostgreSQL statements sent (with --count-statements)
+
+
+def _count_statements() -> None:
+    """Count every statement the node sends (each is a round trip and a write(): the main
+    cost of a message at low rates, when no batch gathers more than one)."""
+    import asyncpg
+
+    do_execute = asyncpg.Connection._do_execute  # type: ignore[attr-defined]
+    execute = asyncpg.Connection.execute
+
+    async def counted_do_execute(self: Any, *args: Any, **kwargs: Any) -> Any:
+        STATEMENTS[0] += 1
+        return await do_execute(self, *args, **kwargs)
+
+    async def counted_execute(self: Any, query: str, *args: Any, **kwargs: Any) -> Any:
+        if not args:  # the simple query protocol; with arguments it is _do_execute
+            STATEMENTS[0] += 1
+        return await execute(self, query, *args, **kwargs)
+
+    asyncpg.Connection._do_execute = counted_do_execute  # type: ignore[attr-defined]
+    asyncpg.Connection.execute = counted_execute  # type: ignore[method-assign]
+
+
 # 0.30/kWh + 2.00/h charging + 0.50 start, +21 % VAT; a cheaper night rate
 BENCH_TARIFF = {
     "currency": "EUR",
@@ -262,6 +286,8 @@ async def run(args: argparse.Namespace) -> None:
             # built before the clock starts: what the charger sends is not the node's work
             timed = [frames(t, 4, args.rounds) for t in txs]
             profiler = cProfile.Profile() if args.profile else None
+            await _settle(node)
+            statements0 = STATEMENTS[0]
             cpu0, wall0 = time.process_time(), time.perf_counter()
             if profiler:
                 profiler.enable()
@@ -269,13 +295,21 @@ async def run(args: argparse.Namespace) -> None:
             if profiler:
                 profiler.disable()
                 profiler.dump_stats(f"{args.profile}.{'v201' if v201_ else 'v16'}")
+            await _settle(node)  # the journal rows of the last messages included
             cpu = time.process_time() - cpu0
             wall = time.perf_counter() - wall0
             messages = args.chargers * args.rounds
+            statements = STATEMENTS[0] - statements0
             sys.stdout.write(
                 f"{label:24} {cpu / messages * 1e6:7.0f} us CPU/message "
                 f"({messages} messages, {messages / wall:,.0f}/s wall, "
-                f"{stores.meters.writer.rows_written} meter rows so far)\n"
+                f"{stores.meters.writer.rows_written} meter rows so far"
+                + (
+                    f", {statements / messages:.2f} statements/message"
+                    if args.count_statements
+                    else ""
+                )
+                + ")\n"
             )
     if redis_url is not None:  # the run's live events and cluster keys
         from redis.asyncio import Redis
@@ -286,6 +320,12 @@ async def run(args: argparse.Namespace) -> None:
                 await redis.delete(key)
         finally:
             await redis.aclose()
+
+
+async def _settle(node: Any) -> None:
+    """Wait until what was queued is written (the journal gathers for up to its delay)."""
+    if node.deps.journal is not None:
+        await node.deps.journal.flush()
 
 
 def main() -> None:
@@ -321,7 +361,23 @@ def main() -> None:
         help="join a cluster through Redis (CSMS_BENCH_REDIS_URL / CSMS_TEST_REDIS_URL) as a "
         "node in the fleet does: session events are published as live events",
     )
+    parser.add_argument(
+        "--count-statements",
+        action="store_true",
+        help="count PostgreSQL statements per message (patches asyncpg; a little CPU more)",
+    )
+    parser.add_argument(
+        "--event-gather-ms",
+        type=float,
+        help="with --redis: how long the live-event publisher gathers a batch (experiment)",
+    )
     args = parser.parse_args()
+    if args.count_statements:
+        _count_statements()
+    if args.event_gather_ms is not None:  # an experiment: how long live events gather
+        from csms.cluster import events
+
+        events.GATHER_SECONDS = args.event_gather_ms / 1000
     try:
         import uvloop
 
