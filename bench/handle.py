@@ -217,7 +217,20 @@ async def run(args: argparse.Namespace) -> None:
         server = await asyncio.to_thread(embedded.postgres_url, ROOT / ".data" / "bench")
     name = f"csms_bench_handle_{secrets.token_hex(3)}"
     await ensure_database(server, name)
-    dsn = embedded.with_database(server, name)
+    try:
+        await measure(args, embedded.with_database(server, name))
+    finally:
+        if not args.keep:  # the run's database goes with it
+            import asyncpg
+
+            connection = await asyncpg.connect(server)
+            try:
+                await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            finally:
+                await connection.close()
+
+
+async def measure(args: argparse.Namespace, dsn: str) -> None:
     await migrate(dsn)
     settings = NodeSettings(
         node_id="bench-handle",
@@ -361,6 +374,7 @@ def main() -> None:
         help="join a cluster through Redis (CSMS_BENCH_REDIS_URL / CSMS_TEST_REDIS_URL) as a "
         "node in the fleet does: session events are published as live events",
     )
+    parser.add_argument("--keep", action="store_true", help="keep the run's database")
     parser.add_argument(
         "--count-statements",
         action="store_true",
