@@ -458,6 +458,11 @@ class NodeSettings(CommonSettings):
     write_batch_delay_ms: float = Field(
         5.0, ge=0, description="How long a write waits to gather a batch."
     )
+    journal_batch_delay_ms: float = Field(
+        50.0,
+        ge=0,
+        description="How long a journal row waits to gather a batch (nobody waits for it).",
+    )
     validate_responses: bool = Field(
         True, description="Validate our own CALLRESULTs against the OCPP schemas."
     )

@@ -76,7 +76,8 @@ async def running_node(
         BatchWriter(
             flush_journal_rows,
             max_rows=settings.write_batch_rows,
-            max_delay=settings.write_batch_delay_ms / 1000,
+            # nobody waits for the journal: a longer wait fills batches at low rates
+            max_delay=settings.journal_batch_delay_ms / 1000,
         )
         if settings.journal_enabled
         else None
