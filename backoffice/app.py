@@ -15,11 +15,12 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
-from backoffice import errors, uploads
+from backoffice import console, errors, uploads
 from backoffice.metrics import MetricsMiddleware
 from backoffice.routes import (
     accounts,
     auth,
+    browser_session,
     cdrs,
     certificates,
     charger_logs,
@@ -28,6 +29,7 @@ from backoffice.routes import (
     config,
     events,
     firmware,
+    fleet,
     health,
     id_tokens,
     invoices,
@@ -89,6 +91,8 @@ ROUTERS = (
     security_profiles.router,
     certificates.router,
     certificates.fleet_router,
+    browser_session.router,
+    fleet.router,
 )
 
 
@@ -172,6 +176,7 @@ def create_app(settings: BackofficeSettings) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router)
     uploads.install(app)
+    console.install(app, settings)
     return app
 
 

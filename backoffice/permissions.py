@@ -13,13 +13,14 @@ object a driver does not own is answered 404 exactly like one that does not exis
 
 from __future__ import annotations
 
+import hmac
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Request
 from fastapi.routing import APIRoute
 from fastapi.security import OAuth2PasswordBearer
 from redis.exceptions import RedisError
@@ -32,6 +33,15 @@ from csms.store import users
 log = logging.getLogger(__name__)
 
 TOKEN_URL = "/api/v1/auth/token"
+
+ACCESS_COOKIE = "csms_access"
+"""HttpOnly cookie of the browser console holding the access token (a JWT)."""
+REFRESH_COOKIE = "csms_refresh"
+"""HttpOnly cookie of the browser console holding the refresh token."""
+CSRF_COOKIE = "csms_csrf"
+"""Readable cookie: the console's JavaScript echoes it in :data:`CSRF_HEADER`."""
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class Role(StrEnum):
@@ -67,15 +77,33 @@ def revoked_key(state: State, jti: str) -> str:
 
 async def authenticate(
     state: Annotated[State, Depends(get_state)],
+    request: Request,
     token: Annotated[str | None, Depends(_bearer)],
 ) -> Principal:
-    """The caller of a valid, unrevoked access token whose user still has that role."""
+    """The caller of a valid, unrevoked access token whose user still has that role.
+
+    The token comes from ``Authorization: Bearer`` or, without that header, from the
+    console's :data:`ACCESS_COOKIE`. A cookie-authenticated request that may change
+    something (not GET/HEAD/OPTIONS) must carry the session's CSRF token in
+    :data:`CSRF_HEADER` (403 without it): a cross-site form cannot set a header.
+    """
+    from_cookie = False
+    if not token:
+        token = request.cookies.get(ACCESS_COOKIE)
+        from_cookie = bool(token)
     if not token:
         raise Unauthorized("a bearer access token is required")
     try:
         claims = state.tokens.verify(token)
     except InvalidToken as exc:
         raise Unauthorized(str(exc)) from None
+    if from_cookie and request.method not in SAFE_METHODS:
+        sent = request.headers.get(CSRF_HEADER, "")
+        if not hmac.compare_digest(sent.encode(), state.tokens.csrf_token(claims.jti).encode()):
+            raise Forbidden(
+                f"CSRF check failed: a request authenticated by the session cookie must send "
+                f"the {CSRF_COOKIE} cookie's value in the {CSRF_HEADER} header"
+            )
     user = await users.get_user(state.pool, claims.user_id)
     if (
         user is None
