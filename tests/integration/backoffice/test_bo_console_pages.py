@@ -45,6 +45,28 @@ async def test_fleet_charger_and_sessions(
     )
     assert token.status_code == 201, token.text
 
+    # a few sites with coordinates: the map draws one marker each (no tiles: offline)
+    site = f"SITE-{secrets.token_hex(3)}"
+    for number, (latitude, longitude) in enumerate(((50.85, 4.35), (51.05, 3.72), (50.63, 5.57))):
+        made = await client.post(
+            "/api/v1/sites",
+            json={
+                "id": f"{site}-{number}",
+                "name": f"Site {number}",
+                "time_zone": "Europe/Brussels",
+                "latitude": str(latitude),
+                "longitude": str(longitude),
+            },  # fmt: skip
+            headers=operator.headers,
+        )
+        assert made.status_code == 201, made.text
+    placed = await client.put(
+        f"/api/v1/chargers/{charge_point_id}/site",
+        json={"site_id": f"{site}-0"},
+        headers=operator.headers,
+    )
+    assert placed.status_code == 200, placed.text
+
     console = await open_console(browser, backoffice)
     sim = station(cluster_node, charge_point_id, password)
     try:
@@ -52,6 +74,11 @@ async def test_fleet_charger_and_sessions(
         row = console.page.locator(f"tr[data-id='{charge_point_id}']")
         await expect(row).to_have_attribute("data-state", "offline")
         await expect(console.page.locator("body[data-live='live']")).to_have_count(1)
+        markers = console.page.locator("#site-map path.leaflet-interactive")
+        assert await markers.count() >= 3
+        await expect(console.page.locator(f"#site-list [data-site='{site}-0']")).to_have_attribute(
+            "data-state", "offline"
+        )
 
         # the charger connects: its row turns available, live, without a reload
         await sim.connect()
