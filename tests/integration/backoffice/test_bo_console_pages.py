@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from typing import TYPE_CHECKING
 
 import httpx
-from playwright.async_api import Browser, Dialog, Page, expect
+import pytest
 
 from csms.node.server import Node
 from tests.integration.backoffice.conftest import (
@@ -19,6 +20,13 @@ from tests.integration.backoffice.conftest import (
     station,
 )
 from tests.integration.backoffice.console import browser, open_console
+
+if TYPE_CHECKING:
+    from playwright.async_api import Browser, Dialog, Page
+
+expect = pytest.importorskip(
+    "playwright.async_api", reason="playwright is not installed: pip install -e '.[dev]'"
+).expect
 
 __all__ = ["browser"]  # the fixture
 
