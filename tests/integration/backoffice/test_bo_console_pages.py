@@ -206,3 +206,41 @@ async def _points(page: Page, *, at_least: int) -> int:
         "n => Number(document.getElementById('session-chart').dataset.points) >= n", arg=at_least
     )
     return int(await page.locator("#session-chart").get_attribute("data-points") or 0)
+
+
+async def test_a_new_charger_appears_live(
+    browser: Browser,
+    backoffice: Backoffice,
+    client: httpx.AsyncClient,
+    new_account: NewAccount,
+    cluster_node: Node,
+) -> None:
+    """The fleet page is open; a charger registered and connected afterwards shows up in
+    it without a reload (its first event reloads the first page, which has room)."""
+    operator = await new_account("operator")
+    prefix = f"NEW{secrets.token_hex(3)}"
+    console = await open_console(browser, backoffice)
+    try:
+        await console.login(operator, f"/fleet?q={prefix}")
+        await expect(console.page.locator("#fleet-rows")).to_contain_text("No charger matches.")
+        await expect(console.page.locator("body[data-live='live']")).to_have_count(1)
+        response = await client.post(
+            "/api/v1/chargers",
+            json={"charge_point_id": f"{prefix}-1", "auth": "none"},
+            headers=operator.headers,
+        )
+        assert response.status_code == 201, response.text
+        sim = station(cluster_node, f"{prefix}-1", None)
+        await sim.connect()
+        try:
+            await sim.boot()
+            await sim.status_notification(1, "Charging")
+            row = console.page.locator(f"tr[data-id='{prefix}-1']")
+            await expect(row).to_have_attribute("data-state", "charging")
+            await expect(console.page.locator("[data-count='charging']")).to_have_text("1")
+        finally:
+            await sim.disconnect()
+        # the disconnection turns it grey
+        await expect(row).to_have_attribute("data-state", "offline")
+    finally:
+        await console.context.close()
