@@ -108,6 +108,11 @@ async def test_fleet_charger_and_sessions(
         await expect(console.page.locator("[data-count='faulted']")).to_have_text("1")
         await sim.status_notification(1, "Available")
         await expect(row).to_have_attribute("data-state", "available")
+        # the counts and the site's marker follow
+        await expect(console.page.locator("[data-count='faulted']")).to_have_text("0")
+        await expect(console.page.locator(f"#site-list [data-site='{site}-0']")).to_have_attribute(
+            "data-state", "available"
+        )
         await console.screenshot("fleet-live")
 
         # the charger page: start a session with the command form, the charger's answer shown

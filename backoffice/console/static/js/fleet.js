@@ -139,6 +139,7 @@ async function loadSites() {
   const select = document.getElementById("f-site");
   const list = document.getElementById("site-list");
   const wanted = new URLSearchParams(location.search).get("site_id");
+  list.replaceChildren();
   for (const site of sites) {
     const known = [...select.options].find((o) => o.value === site.site_id);
     if (known) known.textContent = site.name;
@@ -150,15 +151,23 @@ async function loadSites() {
   drawMap(sites.filter((s) => s.latitude !== null && s.longitude !== null));
 }
 
+let map = null;
+let markers = null;
+
 function drawMap(sites) {
   const box = document.getElementById("site-map");
   if (!window.L || !sites.length) {
-    box.replaceChildren(el("p", { class: "live" }, sites.length ? "The map library did not load." : "No site has coordinates."));
+    if (!map) box.replaceChildren(el("p", { class: "live" }, sites.length ? "The map library did not load." : "No site has coordinates."));
     return;
   }
-  const map = L.map(box, { attributionControl: false, worldCopyJump: true });
-  const tiles = document.body.dataset.tileUrl;
-  if (tiles) L.tileLayer(tiles, { maxZoom: 19 }).addTo(map);
+  const first = map === null;
+  if (first) {
+    map = L.map(box, { attributionControl: false, worldCopyJump: true });
+    const tiles = document.body.dataset.tileUrl;
+    if (tiles) L.tileLayer(tiles, { maxZoom: 19 }).addTo(map);
+    markers = L.layerGroup().addTo(map);
+  }
+  markers.clearLayers();
   const points = [];
   for (const site of sites) {
     const point = [Number(site.latitude), Number(site.longitude)];
@@ -168,9 +177,9 @@ function drawMap(sites) {
     L.circleMarker(point, { radius: 9, color: "#1b1f24", weight: 1, fillColor: COLOURS[state], fillOpacity: 0.9 })
       .bindTooltip(`${site.name}: ${c.total} chargers, ${c.charging} charging, ${c.faulted} faulted, ${c.offline} offline`)
       .on("click", () => { document.getElementById("f-site").value = site.site_id; form.requestSubmit(); })
-      .addTo(map);
+      .addTo(markers);
   }
-  map.fitBounds(L.latLngBounds(points).pad(0.3), { maxZoom: 13 });
+  if (first) map.fitBounds(L.latLngBounds(points).pad(0.3), { maxZoom: 13 });
 }
 
 // start: filters from the URL, the page, counts, sites, then live updates
@@ -192,4 +201,5 @@ liveEvents({ types: "charger,transaction.started,transaction.ended" }, handlers,
   document.body.dataset.live = state;
 });
 setInterval(() => { refreshRows(); }, 400);
-setInterval(() => { if (countsDue) { countsDue = false; loadCounts(); } }, 2000);
+// counts and the map's markers follow at most every 2 seconds
+setInterval(() => { if (countsDue) { countsDue = false; loadCounts(); loadSites(); } }, 2000);
