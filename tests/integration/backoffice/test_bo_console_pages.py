@@ -20,6 +20,7 @@ from tests.integration.backoffice.conftest import (
     station,
 )
 from tests.integration.backoffice.console import browser, open_console
+from tests.integration.backoffice.pricing import assign, create_tariff
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, Dialog, Page
@@ -74,6 +75,10 @@ async def test_fleet_charger_and_sessions(
         headers=operator.headers,
     )
     assert placed.status_code == 200, placed.text
+    # 1.00 EUR start + 0.25 EUR/kWh, +20 % VAT: the session page shows the breakdown
+    await assign(
+        client, operator, "charger", charge_point_id, await create_tariff(client, operator)
+    )
 
     console = await open_console(browser, backoffice)
     sim = station(cluster_node, charge_point_id, password)
@@ -173,6 +178,10 @@ async def test_fleet_charger_and_sessions(
         await expect(console.page.locator("#session[data-outcome='200']")).to_have_count(1)
         await expect(console.page.locator("#facts")).to_contain_text(charge_point_id)
         await expect(console.page.locator("#session-chart canvas")).to_have_count(1)
+        lines = console.page.locator("#cost-lines")
+        await expect(lines).to_contain_text("FLAT")
+        await expect(lines).to_contain_text("ENERGY")
+        await expect(console.page.locator("#cost-totals")).to_contain_text("EUR")
         await console.screenshot("session")
         assert console.console_errors == [], console.console_errors
     finally:

@@ -48,7 +48,7 @@ async function loadCost() {
     ...fact("Excl. VAT", c.total_excl_vat === null ? null : `${c.total_excl_vat} ${c.currency}`),
     ...fact("VAT", c.total_vat === null ? null : `${c.total_vat} ${c.currency}`),
     ...fact("Total", c.total_incl_vat === null ? null : `${c.total_incl_vat} ${c.currency}`),
-    ...fact("Final", c.final ? "yes" : "running"),
+    ...fact("Final", c.final ? "yes" : !c.tariff_id ? "no tariff applies" : session && !session.active ? "being settled" : "running"),
   );
   document.getElementById("cost-lines").replaceChildren(...c.lines.map((l) => el("tr", {},
     el("th", { scope: "row" }, l.dimension), el("td", {}, l.billed_volume), el("td", {}, l.unit_price),
