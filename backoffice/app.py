@@ -15,13 +15,14 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
-from backoffice import errors, uploads
+from backoffice import console, errors, uploads
 from backoffice.audit import AuditMiddleware
 from backoffice.metrics import MetricsMiddleware
 from backoffice.routes import (
     accounts,
     audit,
     auth,
+    browser_session,
     cdrs,
     certificates,
     charger_logs,
@@ -30,9 +31,11 @@ from backoffice.routes import (
     config,
     events,
     firmware,
+    fleet,
     health,
     id_tokens,
     invoices,
+    journal,
     me,
     meter_rollups,
     nodes,
@@ -102,6 +105,9 @@ ROUTERS = (
     webhooks.email_router,
     webhooks.catalogue_router,
     audit.router,
+    browser_session.router,
+    fleet.router,
+    journal.router,
 )
 
 
@@ -192,6 +198,7 @@ def create_app(settings: BackofficeSettings) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router)
     uploads.install(app)
+    console.install(app, settings)
     return app
 
 

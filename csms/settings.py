@@ -813,6 +813,14 @@ class BackofficeSettings(FirmwareSettings, PaymentSettings, NotificationSettings
         "CLI: http://CSMS_API_HOST:CSMS_API_PORT).",
     )
 
+    console_tile_url: str | None = Field(
+        None,
+        pattern=r"^https?://[^\s'\";]+$",
+        description="Map tile URL template of the console's site map (e.g. "
+        "https://tile.example.com/{z}/{x}/{y}.png; `{s}` allowed in the host); unset: "
+        "markers on a plain background, no request leaves the backoffice.",
+    )
+
     @property
     def default_jwt_secret(self) -> bool:
         return self.jwt_secret.get_secret_value() == DEFAULT_JWT_SECRET
