@@ -340,6 +340,8 @@ async def test_firmware_campaign_waves_pause_resume_cancel(
         assert state.json()["status"] == "paused"
         await expect(page.get_by_role("button", name="Pause")).to_be_disabled()
         await expect(page.locator("#event-rows")).to_contain_text("created")
+        await expect(page.locator("#event-rows")).to_contain_text(operator.username)
+        await expect(page.locator("#event-rows tr")).to_have_count(2)  # created, paused
         await console.screenshot("firmware-campaign")
 
         await page.get_by_role("button", name="Resume").click()

@@ -35,7 +35,7 @@ function waveRow(w) {
     el("td", {}, w.succeeded),
     el("td", {}, w.failed),
     el("td", { class: "optional" }, w.cancelled),
-    el("td", {}, `${w.failure_rate}${w.failures_accepted ? " (accepted)" : ""}`),
+    el("td", {}, `${w.failure_rate} %${w.failures_accepted ? " (accepted)" : ""}`),
     el("td", { class: "optional" }, when(w.started_at)),
     el("td", { class: "optional" }, when(w.finished_at)),
   );
@@ -107,7 +107,9 @@ async function act(action, label) {
   if (!result.ok) { notice(problem(result), "error"); return; }
   const extra = action === "retry-failed" ? ` (${result.data.retried} retried, ${result.data.skipped} skipped)` : "";
   notice(`Campaign #${id}: ${label}${extra}.`);
-  await refresh();
+  eventsCursor = null;
+  eventsLoaded = false;
+  await Promise.all([refresh(), loadEvents()]);
 }
 
 async function refresh() {
