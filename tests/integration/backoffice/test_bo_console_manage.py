@@ -34,6 +34,16 @@ def script_errors(console: Console) -> list[str]:
     return [e for e in console.console_errors if not e.startswith("Failed to load resource")]
 
 
+async def find_on_pages(page: Page, rows: Any, wanted: Any) -> None:
+    """Page on (Next page) until ``wanted`` is shown: each page loaded (``aria-busy`` off)
+    before looking at it."""
+    while True:
+        await expect(rows).not_to_have_attribute("aria-busy", "true")
+        if await wanted.count():
+            return
+        await page.get_by_role("button", name="Next page").click()
+
+
 def error_of(page: Page, form: str, name: str) -> Any:
     """The error message the page shows next to a form's field."""
     return page.locator(f"#{form}-{name}-error")
@@ -160,6 +170,15 @@ async def test_sites_and_id_tokens_created_edited_deleted(
         await expect(row).to_contain_text("52.370216, 4.895168")
         site = (await client.get(f"/api/v1/sites/{site_id}", headers=operator.headers)).json()
         assert site["city"] == "Amsterdam" and site["latitude"] == "52.370216"
+        # the fleet page lists it and draws it on the map (the coordinates are used there)
+        await page.get_by_role("navigation", name="Main").get_by_role("link", name="Fleet").click()
+        await expect(page.locator(f"#site-list li[data-site='{site_id}']")).to_contain_text(
+            "Console depot"
+        )
+        await expect(page.locator("#site-map .leaflet-interactive").first).to_be_visible()
+        await page.get_by_role("navigation", name="Main").get_by_role("link", name="Sites").click()
+        row = page.locator(f"#site-rows tr[data-id='{site_id}']")
+        await expect(row).to_be_visible()
 
         # edit: the name changes, the coordinates cleared
         await row.get_by_role("button", name=f"Edit site {site_id}").click()
@@ -249,8 +268,8 @@ async def test_users_page_for_admins_only(
         await page.locator("#filter-role").select_option("monitor")
         await page.get_by_role("button", name="Filter").click()
         row = page.locator(f"#user-rows tr[data-username='{username}']")
-        while not await row.count():  # other tests' monitors may fill the first pages
-            await page.get_by_role("button", name="Next page").click()
+        # other tests' monitors may fill the first pages
+        await find_on_pages(page, page.locator("#user-rows"), row)
         await expect(row).to_contain_text("monitor")
 
         # change the role to operator and disable: the API's answer is listed
@@ -280,8 +299,7 @@ async def _delete_user(
     page: Page, client: httpx.AsyncClient, admin: Account, username: str, user_id: int
 ) -> None:
     row = page.locator(f"#user-rows tr[data-username='{username}']")
-    while not await row.count():
-        await page.get_by_role("button", name="Next page").click()
+    await find_on_pages(page, page.locator("#user-rows"), row)
     await row.get_by_role("button", name=f"Delete user {username}").click()
     await page.get_by_role("dialog").get_by_role("button", name="Delete").click()
     await expect(page.locator("#notice")).to_contain_text(f"User {username} deleted")
@@ -324,8 +342,7 @@ async def test_firmware_campaign_waves_pause_resume_cancel(
     try:
         await console.login(operator, "/firmware")
         link = page.get_by_role("link", name=f"#{campaign_id} console test")
-        while not await link.count():  # newest last: page on
-            await page.get_by_role("button", name="Next page").click()
+        await find_on_pages(page, page.locator("#campaign-rows"), link)  # newest last
         await console.screenshot("firmware")
         await link.click()
         await expect(page).to_have_url(f"{backoffice.url}/firmware/{campaign_id}")

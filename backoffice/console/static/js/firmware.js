@@ -26,6 +26,11 @@ function row(c) {
 }
 
 async function loadPage() {
+  rows.setAttribute("aria-busy", "true");  // until this page is shown
+  try { await showPage(); } finally { rows.removeAttribute("aria-busy"); }
+}
+
+async function showPage() {
   const status = filter.elements.status.value;
   const result = await api("/api/v1/firmware/campaigns", { params: { limit: PAGE, cursor, status } });
   if (!result.ok) { notice(problem(result), "error"); return; }

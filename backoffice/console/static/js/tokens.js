@@ -39,6 +39,11 @@ function show(items) {
 }
 
 async function loadPage() {
+  rows.setAttribute("aria-busy", "true");  // until this page is shown
+  try { await showPage(); } finally { rows.removeAttribute("aria-busy"); }
+}
+
+async function showPage() {
   const result = await api("/api/v1/id-tokens", { params: { limit: PAGE, cursor } });
   if (!result.ok) { notice(problem(result), "error"); return; }
   show(result.data.items);

@@ -27,6 +27,11 @@ function row(u) {
 }
 
 async function loadPage() {
+  rows.setAttribute("aria-busy", "true");  // until this page is shown
+  try { await showPage(); } finally { rows.removeAttribute("aria-busy"); }
+}
+
+async function showPage() {
   const role = filter.elements.role.value;
   const result = await api("/api/v1/users", { params: { limit: PAGE, cursor, role } });
   if (!result.ok) { notice(problem(result), "error"); return; }
