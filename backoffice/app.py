@@ -33,6 +33,7 @@ from backoffice.routes import (
     health,
     id_tokens,
     invoices,
+    journal,
     me,
     nodes,
     payments,
@@ -93,6 +94,7 @@ ROUTERS = (
     certificates.fleet_router,
     browser_session.router,
     fleet.router,
+    journal.router,
 )
 
 

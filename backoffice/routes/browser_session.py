@@ -6,7 +6,7 @@ from __future__ import annotations
 import hmac
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import APIRouter, Cookie, Depends, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, Field
 
@@ -56,13 +56,16 @@ async def open_session(
 
 @router.post("/refresh", response_model=SessionPublic)
 async def refresh_session(
-    _: Public, state: StateDep, request: Request, response: Response
+    _: Public,
+    state: StateDep,
+    request: Request,
+    response: Response,
+    refresh_token: Annotated[
+        str, Cookie(alias=REFRESH_COOKIE, max_length=256, description="Set by the login")
+    ],
 ) -> SessionPublic:
     """A fresh access token (and the next refresh token) for the cookie session. Needs the
-    ``csms_csrf`` cookie's value in ``X-CSRF-Token``."""
-    refresh_token = request.cookies.get(REFRESH_COOKIE)
-    if not refresh_token:
-        raise Unauthorized("no console session: log in")
+    ``csms_csrf`` cookie's value in ``X-CSRF-Token``; 422 without a session cookie."""
     sent = request.headers.get(CSRF_HEADER, "")
     expected = request.cookies.get(CSRF_COOKIE, "")
     if not sent or not hmac.compare_digest(sent.encode(), expected.encode()):

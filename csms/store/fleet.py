@@ -73,32 +73,49 @@ class SiteCounts:
     counts: FleetCounts
 
 
-# One row per charger with its connectors and state; $1..$3: site, model, search.
-_FLEET = f"""
-WITH fleet AS (
-  SELECT ch.charge_point_id, ch.vendor, ch.model, ch.firmware_version, ch.connected_node,
-         ch.connected_protocol, ch.last_heartbeat_at, ch.last_seen_at, ch.site_id,
-         COALESCE(con.items, '[]'::jsonb) AS connectors,
-         CASE
+# One row per charger with its state; $1..$3: site, model, search. Two plans of the same
+# rule: over the whole fleet (counts, a state filter) the connectors' flags and the active
+# sessions are aggregated once and hash-joined; for a page in id order they are looked up
+# per charger, so only the page's chargers are looked at.
+_STATE = """CASE
            WHEN ch.connected_node IS NULL THEN 'offline'
-           WHEN COALESCE(con.faulted, false) THEN 'faulted'
-           WHEN COALESCE(con.charging, false) OR EXISTS (
-                  SELECT 1 FROM transactions t
-                  WHERE t.charge_point_id = ch.charge_point_id AND t.ended_at IS NULL)
-             THEN 'charging'
+           WHEN COALESCE(f.faulted, false) THEN 'faulted'
+           WHEN COALESCE(f.charging, false) OR a.charge_point_id IS NOT NULL THEN 'charging'
            ELSE 'available'
-         END AS state
+         END AS state"""
+_COLUMNS = """ch.charge_point_id, ch.vendor, ch.model, ch.firmware_version, ch.connected_node,
+         ch.connected_protocol, ch.last_heartbeat_at, ch.last_seen_at, ch.site_id"""
+_WHERE = """($1::text IS NULL OR ch.site_id = $1)
+    AND ($2::text IS NULL OR ch.model = $2)
+    AND ($3::text IS NULL OR ch.charge_point_id ILIKE $3 OR ch.description ILIKE $3)"""
+_FLAGS = f"""bool_or(status = 'Faulted') AS faulted,
+         bool_or(status IN {CHARGING_STATUSES!r}) AS charging"""
+
+_FLEET = f"""
+WITH flags AS MATERIALIZED (
+  SELECT charge_point_id, {_FLAGS} FROM connectors GROUP BY charge_point_id
+), active AS MATERIALIZED (
+  SELECT DISTINCT charge_point_id FROM transactions WHERE ended_at IS NULL
+), fleet AS MATERIALIZED (
+  SELECT {_COLUMNS}, {_STATE}
+  FROM chargers ch
+  LEFT JOIN flags f ON f.charge_point_id = ch.charge_point_id
+  LEFT JOIN active a ON a.charge_point_id = ch.charge_point_id
+  WHERE {_WHERE}
+)"""
+
+_FLEET_BY_ID = f"""
+WITH fleet AS (
+  SELECT {_COLUMNS}, {_STATE}
   FROM chargers ch
   LEFT JOIN LATERAL (
-    SELECT jsonb_agg(jsonb_build_array(c.evse_id, c.connector_id, c.status, c.error_code)
-                     ORDER BY c.evse_id, c.connector_id) AS items,
-           bool_or(c.status = 'Faulted') AS faulted,
-           bool_or(c.status IN {CHARGING_STATUSES!r}) AS charging
-    FROM connectors c WHERE c.charge_point_id = ch.charge_point_id
-  ) con ON true
-  WHERE ($1::text IS NULL OR ch.site_id = $1)
-    AND ($2::text IS NULL OR ch.model = $2)
-    AND ($3::text IS NULL OR ch.charge_point_id ILIKE $3 OR ch.description ILIKE $3)
+    SELECT {_FLAGS} FROM connectors c WHERE c.charge_point_id = ch.charge_point_id
+  ) f ON true
+  LEFT JOIN LATERAL (
+    SELECT t.charge_point_id FROM transactions t
+    WHERE t.charge_point_id = ch.charge_point_id AND t.ended_at IS NULL LIMIT 1
+  ) a ON true
+  WHERE {_WHERE}
 )"""
 
 
@@ -117,11 +134,18 @@ async def list_fleet(
 ) -> list[FleetCharger]:
     """Chargers matching ``where`` by id after ``after``, at most ``limit``."""
     records = await db.fetch(
-        f"""{_FLEET}
-            SELECT * FROM fleet
-            WHERE {_STATE_MATCHES} AND charge_point_id > $5
-              AND ($7::text[] IS NULL OR charge_point_id = ANY($7::text[]))
-            ORDER BY charge_point_id LIMIT $6""",
+        f"""{_FLEET if where.state else _FLEET_BY_ID}
+            SELECT page.*, COALESCE((
+                     SELECT jsonb_agg(
+                              jsonb_build_array(c.evse_id, c.connector_id, c.status, c.error_code)
+                              ORDER BY c.evse_id, c.connector_id)
+                     FROM connectors c WHERE c.charge_point_id = page.charge_point_id),
+                   '[]'::jsonb) AS connectors
+            FROM (SELECT * FROM fleet
+                  WHERE {_STATE_MATCHES} AND charge_point_id > $5
+                    AND ($7::text[] IS NULL OR charge_point_id = ANY($7::text[]))
+                  ORDER BY charge_point_id LIMIT $6) page
+            ORDER BY page.charge_point_id""",
         where.site_id,
         where.model,
         _like(where.search),
@@ -156,14 +180,20 @@ async def list_site_counts(db: Executor, *, limit: int, after: str = "") -> list
     records = await db.fetch(
         f"""{_FLEET}
             SELECT s.id AS site_id, s.name, s.latitude, s.longitude,
-                   count(f.charge_point_id) AS total,
-                   count(*) FILTER (WHERE f.state = 'available') AS available,
-                   count(*) FILTER (WHERE f.state = 'charging') AS charging,
-                   count(*) FILTER (WHERE f.state = 'faulted') AS faulted,
-                   count(*) FILTER (WHERE f.state = 'offline') AS offline
-            FROM sites s LEFT JOIN fleet f ON f.site_id = s.id
+                   COALESCE(x.total, 0) AS total, COALESCE(x.available, 0) AS available,
+                   COALESCE(x.charging, 0) AS charging, COALESCE(x.faulted, 0) AS faulted,
+                   COALESCE(x.offline, 0) AS offline
+            FROM sites s
+            LEFT JOIN (
+              SELECT site_id, count(*) AS total,
+                     count(*) FILTER (WHERE state = 'available') AS available,
+                     count(*) FILTER (WHERE state = 'charging') AS charging,
+                     count(*) FILTER (WHERE state = 'faulted') AS faulted,
+                     count(*) FILTER (WHERE state = 'offline') AS offline
+              FROM fleet WHERE site_id IS NOT NULL GROUP BY site_id
+            ) x ON x.site_id = s.id
             WHERE s.id > $4
-            GROUP BY s.id ORDER BY s.id LIMIT $5""",
+            ORDER BY s.id LIMIT $5""",
         None,
         None,
         None,

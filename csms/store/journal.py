@@ -42,3 +42,35 @@ async def list_messages(
 async def purge_older_than(db: Executor, cutoff: datetime) -> int:
     result = await db.execute("DELETE FROM charger_messages WHERE at < $1", cutoff)
     return int(result.split()[-1])
+
+
+async def search_messages(
+    db: Executor,
+    charge_point_id: str,
+    *,
+    search: str | None = None,
+    action: str | None = None,
+    limit: int = 100,
+    before_id: int | None = None,
+) -> list[dict[str, Any]]:
+    """A charger's frames newest first, before ``before_id``: of ``action``, and with
+    ``search`` in the action, message id or payload (case-insensitive)."""
+    like = None
+    if search:
+        like = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    records = await db.fetch(
+        """SELECT id, at, direction, message_type, message_id, action, payload
+           FROM charger_messages
+           WHERE charge_point_id = $1
+             AND ($2::bigint IS NULL OR id < $2)
+             AND ($3::text IS NULL OR action = $3)
+             AND ($4::text IS NULL OR action ILIKE $4 OR message_id ILIKE $4
+                  OR payload::text ILIKE $4)
+           ORDER BY id DESC LIMIT $5""",
+        charge_point_id,
+        before_id,
+        action,
+        like,
+        limit,
+    )
+    return [dict(r) for r in records]

@@ -6,9 +6,10 @@ from __future__ import annotations
 import contextlib
 import secrets
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 import httpx
-from playwright.async_api import Browser, expect
+import pytest
 
 from tests.integration.backoffice.conftest import (
     USER_PASSWORD,
@@ -18,6 +19,13 @@ from tests.integration.backoffice.conftest import (
     register_charger,
 )
 from tests.integration.backoffice.console import browser, open_console
+
+if TYPE_CHECKING:
+    from playwright.async_api import Browser
+
+expect = pytest.importorskip(
+    "playwright.async_api", reason="playwright is not installed: pip install -e '.[dev]'"
+).expect
 
 __all__ = ["browser"]  # the fixture
 
@@ -148,3 +156,84 @@ async def test_csrf_required_with_cookie_auth(
         body = {"charge_point_id": f"CSRF-{secrets.token_hex(4)}"}
         made = await bearer.post("/api/v1/chargers", json=body, headers=operator.headers)
         assert made.status_code == 201, made.text
+
+
+async def test_session_refresh_keyboard_and_narrow_screen(
+    browser: Browser, backoffice: Backoffice, new_account: NewAccount
+) -> None:
+    monitor = await new_account("monitor")
+    console = await open_console(browser, backoffice)
+    page = console.page
+    try:
+        await console.login(monitor, "/fleet")
+        await expect(page.locator("body[data-live='live']")).to_have_count(1)
+
+        # the access token is gone (expired): the script refreshes it and retries
+        await console.context.clear_cookies(name="csms_access")
+        async with page.expect_response(
+            lambda r: "/api/v1/fleet?" in r.url and r.status == 200
+        ) as retried:
+            await page.get_by_role("button", name="Filter").click()
+        await retried.value
+        assert await console.cookie("csms_access") is not None
+        assert console.console_errors and all("401" in e for e in console.console_errors)
+        console.console_errors.clear()  # the refused calls before the refresh
+        # ... and a page load refreshes it on the server
+        await console.context.clear_cookies(name="csms_access")
+        await console.goto("/fleet")
+        await expect(page).to_have_url(f"{backoffice.url}/fleet")
+        await expect(page.get_by_role("heading", name="Fleet")).to_be_visible()
+        assert await console.cookie("csms_access") is not None
+
+        # keyboard: the first Tab reaches "Skip to content", which moves focus to the page
+        await page.keyboard.press("Tab")
+        focused = await page.evaluate("document.activeElement.textContent")
+        assert focused == "Skip to content"
+        await page.keyboard.press("Enter")
+        assert await page.evaluate("document.activeElement.id") == "main"
+        # every form field has a label
+        unlabelled = await page.evaluate(
+            """[...document.querySelectorAll('input, select')]
+                 .filter(e => !e.labels || e.labels.length === 0).map(e => e.id)"""
+        )
+        assert unlabelled == []
+
+        # a phone-sized screen: one column, nothing wider than the screen
+        await page.set_viewport_size({"width": 390, "height": 844})
+        await console.goto("/fleet")
+        await expect(page.get_by_role("heading", name="Fleet")).to_be_visible()
+        width = await page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390
+        await console.screenshot("fleet-narrow")
+        assert console.console_errors == [], console.console_errors
+    finally:
+        await console.context.close()
+
+
+async def test_charger_text_is_never_markup(
+    browser: Browser, backoffice: Backoffice, new_account: NewAccount
+) -> None:
+    """Ids and descriptions come from operators and chargers: shown as text, never HTML."""
+    operator = await new_account("operator")
+    charge_point_id = f"X<i>{secrets.token_hex(3)}"
+    async with httpx.AsyncClient(base_url=backoffice.url) as client:
+        created = await client.post(
+            "/api/v1/chargers",
+            json={"charge_point_id": charge_point_id, "description": "<img src=x id=pwned>"},
+            headers=operator.headers,
+        )
+        assert created.status_code == 201, created.text
+    console = await open_console(browser, backoffice)
+    try:
+        await console.login(operator, "/fleet")
+        await console.page.get_by_label("Search").fill("<img src=x")
+        await console.page.get_by_role("button", name="Filter").click()
+        link = console.page.get_by_role("link", name=charge_point_id)
+        await expect(link).to_be_visible()
+        assert await console.page.locator("#fleet-rows i, #pwned").count() == 0
+        await link.click()
+        await expect(console.page.get_by_role("heading", level=1)).to_contain_text(charge_point_id)
+        await expect(console.page.locator("#facts")).to_contain_text("<img src=x id=pwned>")
+        assert await console.page.locator("h1 i, #pwned").count() == 0
+    finally:
+        await console.context.close()

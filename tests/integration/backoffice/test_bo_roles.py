@@ -34,6 +34,8 @@ SAMPLE = {
     "serial_number": "abc123",
 }
 LOGOUT = "/api/v1/auth/logout"
+# routes that revoke the caller's token: checked with fresh accounts
+REVOKING = {("POST", LOGOUT), ("DELETE", "/api/v1/auth/session")}
 
 
 async def status_of(
@@ -62,8 +64,11 @@ async def test_route_role_matrix(
             continue
         if anonymous != 401:
             wrong.append(f"{method} {path} without a token answered {anonymous}")
+        callers = accounts
+        if (method, path) in REVOKING:
+            callers = {role: await new_account(role) for role in ROLES}
         for role in ROLES:
-            status = await status_of(client, method, url, accounts[role].headers)
+            status = await status_of(client, method, url, callers[role].headers)
             allowed = Role(role) in roles
             if allowed and status in (401, 403):
                 wrong.append(f"{method} {path} refused {role} ({status})")

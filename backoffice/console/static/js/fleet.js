@@ -88,11 +88,20 @@ async function refreshRows() {
   }
 }
 
+// An event may arrive before its write is visible in PostgreSQL (batched): each changed row
+// is read again now and once more a moment later.
+const SETTLE_MS = 1500;
+
+function mark(id) {
+  if (document.getElementById("cp-" + id)) dirty.add(id);
+  else if (cursor === null && rows.querySelectorAll("tr[data-id]").length < PAGE) reloadPage = true;
+  countsDue = true;
+}
+
 function changed(event) {
   const id = event.charge_point_id;
-  if (document.getElementById("cp-" + id)) dirty.add(id);
-  else if (cursor === null && rows.children.length < PAGE) reloadPage = true;
-  countsDue = true;
+  mark(id);
+  setTimeout(() => mark(id), SETTLE_MS);
 }
 
 form.addEventListener("submit", (event) => {
