@@ -257,6 +257,8 @@ async def test_users_page_for_admins_only(
     try:
         await console.login(admin, "/users")
         await expect(page.get_by_role("heading", name="Users")).to_be_visible()
+        # a new user is never created disabled: that box is only shown when editing
+        await expect(page.get_by_label("Disabled (cannot log in)")).to_be_hidden()
         await page.get_by_label("Username").fill(username)
         await page.get_by_label("Password").fill("short")
         await page.get_by_label("Role", exact=True).select_option("monitor")
@@ -281,6 +283,10 @@ async def test_users_page_for_admins_only(
         listed = await all_items(client, "/api/v1/users", admin.headers, {"role": "operator"})
         made = next(u for u in listed if u["username"] == username)
         assert made["disabled"] is True
+        await page.locator("#filter-role").select_option("operator")
+        await page.get_by_role("button", name="Filter").click()
+        await find_on_pages(page, page.locator("#user-rows"), row)
+        await expect(row).to_contain_text("disabled")
         await console.screenshot("users")
 
         # delete, confirmed
