@@ -8,6 +8,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+import asyncpg
 import httpx
 from playwright.async_api import Browser, Page, expect
 
@@ -313,9 +314,16 @@ async def _delete_user(
     assert gone.status_code == 404
 
 
-async def test_firmware_campaign_waves_pause_resume_cancel(
-    browser: Browser, backoffice: Backoffice, client: httpx.AsyncClient, new_account: NewAccount
+async def test_firmware_campaign_waves_failures_retry_pause_resume_cancel(
+    browser: Browser,
+    backoffice: Backoffice,
+    client: httpx.AsyncClient,
+    new_account: NewAccount,
+    pool: asyncpg.Pool,
 ) -> None:
+    """No worker runs here: the canary's failure is written into the campaign's store the way
+    the worker records one (the failure path itself is tested with simulated chargers in
+    tests/integration/firmware); the page shows it and retries it through the API."""
     operator = await new_account("operator")
     monitor = await new_account("monitor")
     chargers = [(await register_charger(client, operator))[0] for _ in range(4)]
@@ -342,6 +350,14 @@ async def test_firmware_campaign_waves_pause_resume_cancel(
     campaign = created.json()
     campaign_id = campaign["id"]
     assert campaign["status"] == "running"
+    canary = await pool.fetchval(
+        "UPDATE firmware_targets SET state = 'failed', attempts = 2,"
+        " last_status = 'InstallationFailed', failure = 'install failed (injected)',"
+        " finished_at = now(), updated_at = now()"
+        " WHERE campaign_id = $1 AND wave = 0 RETURNING charge_point_id",
+        campaign["id"],
+    )
+    assert canary in chargers
 
     console = await open_console(browser, backoffice)
     page = console.page
@@ -362,6 +378,23 @@ async def test_firmware_campaign_waves_pause_resume_cancel(
         await expect(page.locator("#campaign-badge")).to_have_text("running")
         await expect(page.get_by_role("button", name="Resume")).to_be_disabled()
 
+        # the failed canary: counted in its wave, listed with its failure, retried
+        failure = page.locator(f"#failure-rows tr[data-id='{canary}']")
+        await expect(failure).to_contain_text("install failed (injected)")
+        await expect(failure).to_contain_text("InstallationFailed")
+        await expect(waves.nth(0).locator("td").nth(5)).to_have_text("1")  # failed
+        await expect(waves.nth(0)).to_contain_text("100.0 %")
+        await console.screenshot("firmware-campaign-failure")
+        await page.get_by_role("button", name="Retry failed").click()
+        await expect(page.locator("#notice")).to_contain_text("1 retried, 0 skipped")
+        await expect(page.locator("#failure-rows")).to_contain_text("No charger failed.")
+        await expect(page.get_by_role("button", name="Retry failed")).to_be_disabled()
+        targets = await client.get(
+            f"/api/v1/firmware/campaigns/{campaign_id}/targets", headers=operator.headers
+        )
+        retried = next(t for t in targets.json()["items"] if t["charge_point_id"] == canary)
+        assert retried["state"] == "pending" and retried["attempts"] == 0
+
         await page.get_by_role("button", name="Pause").click()
         await expect(page.locator("#campaign-badge")).to_have_text("paused")
         state = await client.get(
@@ -371,7 +404,7 @@ async def test_firmware_campaign_waves_pause_resume_cancel(
         await expect(page.get_by_role("button", name="Pause")).to_be_disabled()
         await expect(page.locator("#event-rows")).to_contain_text("created")
         await expect(page.locator("#event-rows")).to_contain_text(operator.username)
-        await expect(page.locator("#event-rows tr")).to_have_count(2)  # created, paused
+        await expect(page.locator("#event-rows")).to_contain_text("paused")
         await console.screenshot("firmware-campaign")
 
         await page.get_by_role("button", name="Resume").click()
