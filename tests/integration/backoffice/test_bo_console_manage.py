@@ -6,11 +6,11 @@ campaign's waves with pause, resume and cancel. Screenshots go to docs/console/.
 from __future__ import annotations
 
 import secrets
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 import httpx
-from playwright.async_api import Browser, Page, expect
+import pytest
 
 from tests.integration.backoffice.conftest import (
     Account,
@@ -20,7 +20,13 @@ from tests.integration.backoffice.conftest import (
     register_charger,
 )
 from tests.integration.backoffice.console import Console, browser, open_console
-from tests.integration.backoffice.test_bo_console import session_client
+
+if TYPE_CHECKING:
+    from playwright.async_api import Browser, Page
+
+expect = pytest.importorskip(
+    "playwright.async_api", reason="playwright is not installed: pip install -e '.[dev]'"
+).expect
 
 __all__ = ["browser"]  # the fixture
 
@@ -474,39 +480,3 @@ async def test_narrow_screen_labels_and_keyboard(
         assert script_errors(console) == []
     finally:
         await context.close()
-
-
-PAGES = ("/tariffs", "/sites", "/id-tokens", "/firmware", "/users")
-
-
-async def test_pages_by_role_without_inline_script(
-    backoffice: Backoffice, new_account: NewAccount
-) -> None:
-    """Each role gets the pages the API lets it use; no page carries inline script."""
-    async with httpx.AsyncClient(base_url=backoffice.url) as anonymous:
-        for path in PAGES:
-            response = await anonymous.get(path)
-            assert response.status_code == 303, path
-            assert response.headers["location"] == f"/login?next=%2F{path[1:]}"
-    allowed = {
-        "admin": set(PAGES),
-        "operator": set(PAGES) - {"/users"},
-        "monitor": set(PAGES) - {"/users"},
-        "driver": set(),
-    }
-    forms = {"/tariffs": 'id="tariff-form"', "/sites": 'id="site-form"'}
-    for role, pages in allowed.items():
-        account = await new_account(role)
-        async with session_client(backoffice, account) as browser_like:
-            for path in PAGES:
-                response = await browser_like.get(path)
-                assert response.status_code == (200 if path in pages else 403), (role, path)
-                html = response.text
-                assert "<script>" not in html and " on" + "click=" not in html
-                assert "script-src 'self'" in response.headers["content-security-policy"]
-                for form_path, marker in forms.items():
-                    if path == form_path and path in pages:
-                        # a monitor reads: no form to change anything
-                        assert (marker in html) == (role != "monitor"), (role, path)
-                nav_has_users = 'href="/users"' in html
-                assert nav_has_users == (role == "admin"), (role, path)
