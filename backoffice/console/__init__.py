@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
 from backoffice.console import charger, fleet, login, sessions
+from backoffice.console.manage import MANAGE_PAGES
 from backoffice.console.web import HERE, STATIC_URL, SecurityHeaders
 from csms.settings import BackofficeSettings
 
@@ -21,6 +22,9 @@ PAGES = (login, fleet, charger, sessions)
 def install(app: FastAPI, settings: BackofficeSettings) -> None:
     """Serve the console's pages and assets, and the security headers on every response."""
     for page in PAGES:
+        for route in page.routes:
+            app.router.routes.append(route)
+    for page in MANAGE_PAGES:  # the management pages (backoffice/console/manage.py)
         for route in page.routes:
             app.router.routes.append(route)
     app.mount(STATIC_URL, StaticFiles(directory=HERE / "static"), name="console-static")
