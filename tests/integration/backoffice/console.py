@@ -34,9 +34,11 @@ async def browser() -> AsyncIterator[Browser]:
     if not CHROMIUM.exists():
         pytest.skip(f"no chromium at {CHROMIUM}: apt-get install chromium (browser tests)")
     try:
-        from playwright.async_api import async_playwright
+        from playwright.async_api import async_playwright, expect
     except ImportError:
         pytest.skip("the playwright package is not installed (pip install -e '.[dev]')")
+    # assertions wait as long as actions do (5 s by default: too short on a loaded machine)
+    expect.set_options(timeout=WAIT_MS)
     async with async_playwright() as playwright:
         launched = await playwright.chromium.launch(
             executable_path=str(CHROMIUM), args=["--no-sandbox"]
