@@ -15,12 +15,15 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
-from backoffice import errors, uploads
+from backoffice import console, errors, uploads
+from backoffice.audit import AuditMiddleware
 from backoffice.metrics import MetricsMiddleware
 from backoffice.routes import (
     accounts,
     alarms,
+    audit,
     auth,
+    browser_session,
     cdrs,
     certificates,
     charger_logs,
@@ -29,23 +32,30 @@ from backoffice.routes import (
     config,
     events,
     firmware,
+    fleet,
     health,
     id_tokens,
     invoices,
+    journal,
     me,
+    meter_rollups,
     nodes,
     payments,
     reviews,
     security_profiles,
     sites,
+    status,
     tariff_assignments,
     tariffs,
     transactions,
     users,
+    webhooks,
 )
 from backoffice.services import payment_providers, sessions
+from backoffice.services import status as service_status
 from backoffice.state import Resources, State
 from csms import __version__, bootstrap
+from csms.cluster.breaker_reports import BreakerReporter
 from csms.cluster.bus import CommandClient
 from csms.cluster.connect import redis_client
 from csms.domain.clock import utc_now
@@ -89,8 +99,17 @@ ROUTERS = (
     invoices.me_router,
     security_profiles.router,
     certificates.router,
+    meter_rollups.router,
     certificates.fleet_router,
     alarms.router,
+    status.router,
+    webhooks.router,
+    webhooks.email_router,
+    webhooks.catalogue_router,
+    audit.router,
+    browser_session.router,
+    fleet.router,
+    journal.router,
 )
 
 
@@ -98,6 +117,7 @@ def create_app(settings: BackofficeSettings) -> FastAPI:
     """The FastAPI app; raises ConfigurationError for settings unsafe outside dev."""
     settings.check_safe()
     state = State(settings)
+    state.metrics.add_refresher(lambda: service_status.refresh_metrics(state))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -135,14 +155,19 @@ def create_app(settings: BackofficeSettings) -> FastAPI:
             ),
         )
         services.config.command_timeout = settings.command_timeout
+        breaker_reports = BreakerReporter(
+            redis, state.keys, command_client.caller_id, command_client.breakers
+        )
         try:
             await command_client.start()
+            breaker_reports.start()
             state.open(Resources(pool, redis, command_client, services, payment_service))
             await sessions.ensure_bootstrap_admin(state)
             await sessions.purge_expired(state)
             yield
         finally:
             state.close()
+            await breaker_reports.stop()
             # bounded: a reply listener stuck in a cancelled BRPOP must not block shutdown
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(CLOSE_TIMEOUT):
@@ -170,10 +195,12 @@ def create_app(settings: BackofficeSettings) -> FastAPI:
     app.state.backoffice = state
     errors.install(app)
     app.add_middleware(MetricsMiddleware, metrics=state.metrics)
+    app.add_middleware(AuditMiddleware, state=state)
 
     for router in ROUTERS:
         app.include_router(router)
     uploads.install(app)
+    console.install(app, settings)
     return app
 
 

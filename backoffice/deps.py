@@ -8,7 +8,7 @@ from typing import Annotated
 import asyncpg
 from fastapi import Depends, Query
 
-from backoffice.permissions import Allow, Principal, Role, public
+from backoffice.permissions import Allow, AllowDegraded, Principal, Role, public
 from backoffice.state import State, get_state
 from csms.cluster.connect import RedisClient
 from csms.services import Services
@@ -49,6 +49,9 @@ Operator = Annotated[Principal, Depends(Allow(Role.ADMIN, Role.OPERATOR))]
 """Staff that may change chargers, tokens, tariffs and sites and send commands."""
 Admin = Annotated[Principal, Depends(Allow(Role.ADMIN))]
 """Users and everything else."""
+StatusReader = Annotated[Principal, Depends(AllowDegraded(Role.ADMIN, Role.OPERATOR, Role.MONITOR))]
+"""Staff that may read the service status, which answers while PostgreSQL or Redis is down
+(the token is then checked on what can still be checked)."""
 
 
 # -- pagination --------------------------------------------------------------------------------

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
+from collections.abc import Awaitable, Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from csms.cluster.registry import NodeInfo
+
+log = logging.getLogger(__name__)
+
+REFRESH_TIMEOUT = 5.0
+Refresher = Callable[[], Awaitable[None]]
+"""Sets gauges from what it reads (the database, Redis) before a scrape renders."""
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 BREAKER_STATES = ("closed", "open", "half-open")
@@ -72,6 +81,82 @@ class Metrics:
             ["node"],
             registry=r,
         )
+
+        # scrape-time gauges (refreshed by the refreshers before /metrics renders)
+        self._refreshers: list[Refresher] = []
+        self.queue_depth = Gauge(
+            "csms_worker_queue_depth",
+            "Jobs waiting (queued) or running (picked) in the worker queue, by entrypoint",
+            ["entrypoint", "status"],
+            registry=r,
+        )
+        self.queue_oldest = Gauge(
+            "csms_worker_queue_oldest_due_seconds",
+            "How long the oldest due job of each entrypoint has waited in the queue",
+            ["entrypoint"],
+            registry=r,
+        )
+        self.dependency_up = Gauge(
+            "csms_dependency_up",
+            "1 while the dependency (postgres, redis) answers a ping within the probe timeout",
+            ["dependency"],
+            registry=r,
+        )
+        self.dependency_latency = Gauge(
+            "csms_dependency_latency_seconds",
+            "Round trip of the last ping of the dependency (absent while it is down)",
+            ["dependency"],
+            registry=r,
+        )
+        self.nodes_alive = Gauge(
+            "csms_nodes_alive", "Nodes whose registry heartbeat is live", registry=r
+        )
+        self.node_messages = Gauge(
+            "csms_cluster_node_messages_per_second",
+            "OCPP messages per second of each live node, as its last heartbeat reported",
+            ["node"],
+            registry=r,
+        )
+        self.node_heartbeat_age = Gauge(
+            "csms_cluster_node_heartbeat_age_seconds",
+            "Seconds since each live node's last registry heartbeat",
+            ["node"],
+            registry=r,
+        )
+        self.cluster_breakers = Gauge(
+            "csms_cluster_breakers",
+            "Circuit breakers of every backoffice replica (as reported to Redis), by node "
+            "and state",
+            ["node", "state"],
+            registry=r,
+        )
+        self.alarms_open = Gauge(
+            "csms_alarms_open", "Open alarms by severity", ["severity"], registry=r
+        )
+        self.webhook_deliveries = Gauge(
+            "csms_webhook_deliveries",
+            "Webhook deliveries by state (pending, delivered, failed, dead...)",
+            ["state"],
+            registry=r,
+        )
+
+    def add_refresher(self, refresher: Refresher) -> None:
+        """Await ``refresher`` before every scrape renders (see :meth:`refresh`)."""
+        self._refreshers.append(refresher)
+
+    async def refresh(self, timeout: float = REFRESH_TIMEOUT) -> None:
+        """Run every refresher at once, each cut off after ``timeout`` seconds: a slow
+        database leaves its gauges as they were instead of hanging the scrape. Never raises
+        (but for cancellation)."""
+
+        async def bounded(refresher: Refresher) -> None:
+            try:
+                async with asyncio.timeout(timeout):
+                    await refresher()
+            except Exception as exc:  # a scrape must answer; log what it could not refresh
+                log.warning("metrics refresh failed (%s): %s", type(exc).__name__, exc)
+
+        await asyncio.gather(*(bounded(r) for r in self._refreshers))
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method, route, str(status)).inc()

@@ -13,25 +13,38 @@ object a driver does not own is answered 404 exactly like one that does not exis
 
 from __future__ import annotations
 
+import asyncio
+import hmac
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Request
 from fastapi.routing import APIRoute
 from fastapi.security import OAuth2PasswordBearer
 from redis.exceptions import RedisError
 
+from backoffice import audit
 from backoffice.errors import Forbidden, ServiceUnavailable, Unauthorized
 from backoffice.security import AccessClaims, InvalidToken
 from backoffice.state import State, get_state
 from csms.store import users
+from csms.store.pool import unavailable as database_unavailable
 
 log = logging.getLogger(__name__)
 
 TOKEN_URL = "/api/v1/auth/token"
+
+ACCESS_COOKIE = "csms_access"
+"""HttpOnly cookie of the browser console holding the access token (a JWT)."""
+REFRESH_COOKIE = "csms_refresh"
+"""HttpOnly cookie of the browser console holding the refresh token."""
+CSRF_COOKIE = "csms_csrf"
+"""Readable cookie: the console's JavaScript echoes it in :data:`CSRF_HEADER`."""
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class Role(StrEnum):
@@ -66,32 +79,88 @@ def revoked_key(state: State, jti: str) -> str:
 
 
 async def authenticate(
+    request: Request,
     state: Annotated[State, Depends(get_state)],
     token: Annotated[str | None, Depends(_bearer)],
 ) -> Principal:
-    """The caller of a valid, unrevoked access token whose user still has that role."""
+    """The caller of a valid, unrevoked access token whose user still has that role.
+
+    The token comes from ``Authorization: Bearer`` or, without that header, from the
+    console's :data:`ACCESS_COOKIE`. A cookie-authenticated request that may change
+    something (not GET/HEAD/OPTIONS) must carry the session's CSRF token in
+    :data:`CSRF_HEADER` (403 without it): a cross-site form cannot set a header.
+    """
+    principal = await _authenticate(state, request, token, degraded=False)
+    audit.remember(request, principal)  # the actor of this request's audit row
+    return principal
+
+
+async def authenticate_degraded(
+    request: Request,
+    state: Annotated[State, Depends(get_state)],
+    token: Annotated[str | None, Depends(_bearer)],
+) -> Principal:
+    """:func:`authenticate` for the routes that must answer while PostgreSQL or Redis is
+    down (the service status): a check that cannot be made within ``DEGRADED_TIMEOUT``
+    (the user row, the logout record) is skipped with a warning, and the token is taken
+    on its signature, expiry and role claim alone. A check that can be made still
+    refuses."""
+    return await _authenticate(state, request, token, degraded=True)
+
+
+DEGRADED_TIMEOUT = 1.0
+
+
+async def _authenticate(
+    state: State, request: Request, token: str | None, *, degraded: bool
+) -> Principal:
+    from_cookie = False
+    if not token:
+        token = request.cookies.get(ACCESS_COOKIE)
+        from_cookie = bool(token)
     if not token:
         raise Unauthorized("a bearer access token is required")
     try:
         claims = state.tokens.verify(token)
     except InvalidToken as exc:
         raise Unauthorized(str(exc)) from None
-    user = await users.get_user(state.pool, claims.user_id)
-    if (
-        user is None
-        or user.disabled
-        or user.token_version != claims.token_version
-        or user.role != claims.role
-    ):
-        raise Unauthorized("the access token was revoked")
+    if from_cookie and request.method not in SAFE_METHODS:
+        sent = request.headers.get(CSRF_HEADER, "")
+        if not hmac.compare_digest(sent.encode(), state.tokens.csrf_token(claims.jti).encode()):
+            raise Forbidden(
+                f"CSRF check failed: a request authenticated by the session cookie must send "
+                f"the {CSRF_COOKIE} cookie's value in the {CSRF_HEADER} header"
+            )
     try:
-        logged_out = await state.redis.exists(revoked_key(state, claims.jti))
-    except (RedisError, OSError) as exc:
+        async with asyncio.timeout(DEGRADED_TIMEOUT if degraded else None):
+            user = await users.get_user(state.pool, claims.user_id)
+    except Exception as exc:
+        if not degraded or not (isinstance(exc, TimeoutError) or database_unavailable(exc)):
+            raise
+        log.warning("cannot read the caller's user (PostgreSQL: %s): trusting the token", exc)
+        if claims.role not in tuple(Role):
+            raise Unauthorized("the access token names no known role") from None
+        username, role = str(claims.user_id), Role(claims.role)
+    else:
+        if (
+            user is None
+            or user.disabled
+            or user.token_version != claims.token_version
+            or user.role != claims.role
+        ):
+            raise Unauthorized("the access token was revoked")
+        username, role = user.username, Role(user.role)
+    try:
+        async with asyncio.timeout(DEGRADED_TIMEOUT if degraded else None):
+            logged_out = await state.redis.exists(revoked_key(state, claims.jti))
+    except (RedisError, OSError, TimeoutError) as exc:
         log.warning("cannot check token revocation: %s", exc)
-        raise ServiceUnavailable("cannot check the access token now; retry") from None
+        if not degraded:
+            raise ServiceUnavailable("cannot check the access token now; retry") from None
+        logged_out = False
     if logged_out:
         raise Unauthorized("the access token was revoked")
-    return Principal(user.id, user.username, Role(user.role), claims)
+    return Principal(claims.user_id, username, role, claims)
 
 
 class Allow:
@@ -107,6 +176,16 @@ class Allow:
 
     def __repr__(self) -> str:
         return f"Allow({', '.join(sorted(self.roles))})"
+
+
+class AllowDegraded(Allow):
+    """:class:`Allow` over :func:`authenticate_degraded`: for the routes that report an
+    outage (the service status) and so must answer during one."""
+
+    async def __call__(
+        self, principal: Annotated[Principal, Depends(authenticate_degraded)]
+    ) -> Principal:
+        return await super().__call__(principal)
 
 
 async def public() -> None:

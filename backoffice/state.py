@@ -11,6 +11,7 @@ from fastapi import Request
 
 from backoffice.metrics import Metrics
 from backoffice.security import TokenCodec
+from backoffice.services.status import StatusProviders
 from csms.cluster.bus import CommandClient
 from csms.cluster.connect import RedisClient
 from csms.cluster.keys import Keys
@@ -18,6 +19,7 @@ from csms.services import Services
 from csms.services.payments import PaymentService
 from csms.settings import BackofficeSettings
 from csms.store.alarms import Outbox
+from csms.store.notifications import count_deliveries_by_state
 
 
 @dataclass(slots=True)
@@ -41,6 +43,8 @@ class State:
         self._resources: Resources | None = None
         # the notifications' outbox for alarm transitions (csms.store.alarms.Outbox)
         self.alarm_outbox: Outbox | None = None
+        # counts other features own, shown by GET /api/v1/status and /metrics
+        self.status_providers = StatusProviders(delivery_counts=count_deliveries_by_state)
 
     def open(self, resources: Resources) -> None:
         self._resources = resources

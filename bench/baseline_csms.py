@@ -49,30 +49,35 @@ async def _journal(cp_id: str, action: str, payload: Any) -> None:
 async def _meter_rows(
     cp_id: str, evse: int, connector: int, tx_pk: int | None, values: list[Any], v201: bool
 ) -> None:
+    """One row per sampled set (meter_samples, ADR 0005), one query per set."""
     rows = []
     for mv in values:
         at = _ts(mv["timestamp"])
-        for sv in mv["sampled_value"]:
-            unit = (sv.get("unit_of_measure") or {}).get("unit", "") if v201 else sv.get("unit", "")
-            rows.append(
-                (
-                    cp_id,
-                    evse,
-                    connector,
-                    tx_pk,
-                    at,
-                    sv.get("measurand", "Energy.Active.Import.Register"),
-                    sv.get("phase") or "",
-                    sv.get("location") or "",
-                    sv.get("context") or "",
-                    unit or "",
-                    Decimal(str(sv["value"])),
-                )
+        sampled = mv["sampled_value"]
+        units = [
+            ((sv.get("unit_of_measure") or {}).get("unit", "") if v201 else sv.get("unit", ""))
+            or ""
+            for sv in sampled
+        ]
+        rows.append(
+            (
+                cp_id,
+                evse,
+                connector,
+                tx_pk,
+                at,
+                sampled[0].get("context") or "",
+                [sv.get("measurand", "Energy.Active.Import.Register") for sv in sampled],
+                [sv.get("phase") or "" for sv in sampled],
+                [sv.get("location") or "" for sv in sampled],
+                units,
+                [Decimal(str(sv["value"])) for sv in sampled],
             )
+        )
     await POOL.executemany(
-        "INSERT INTO meter_values (charge_point_id, evse_id, connector_id, transaction_pk, sampled_at,"
-        " measurand, phase, location, context, unit, value) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)"
-        " ON CONFLICT DO NOTHING",
+        "INSERT INTO meter_samples (charge_point_id, evse_id, connector_id, transaction_pk,"
+        ' sampled_at, context, measurands, phases, locations, units, "values")'
+        " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11) ON CONFLICT DO NOTHING",
         rows,
     )
 

@@ -340,6 +340,94 @@ class PaymentSettings(CommonSettings):
             raise ConfigurationError("CSMS_CARD_API_URL must be https:// when CSMS_ENV=production")
 
 
+class NotificationSettings(CommonSettings):
+    """Webhooks and e-mail notifications (docs/how-to/get-alarms-by-webhook-and-email.md):
+    the backoffice checks webhook URLs, ``csms worker`` delivers."""
+
+    webhook_allow_private: bool | None = Field(
+        None,
+        description="Let webhook URLs point at loopback, private and link-local addresses "
+        "(a receiver on this machine or the internal network); unset: allowed in dev, "
+        "refused in production.",
+    )
+    webhook_timeout: float = Field(
+        10.0, gt=0, le=120, description="Seconds a webhook receiver has to answer."
+    )
+    webhook_secret_grace: float = Field(
+        86_400.0,
+        ge=0,
+        description="Seconds a rotated webhook secret still signs deliveries beside the new "
+        "one (receivers switch over meanwhile).",
+    )
+    notify_max_attempts: int = Field(
+        8, ge=1, le=50, description="Tries of a webhook or e-mail delivery before it is dead."
+    )
+    notify_retry_delay: float = Field(
+        10.0, gt=0, description="Seconds before the first retry of a delivery; doubles each try."
+    )
+    notify_retry_max_delay: float = Field(
+        3600.0, gt=0, description="Longest wait between two tries of a delivery (before jitter)."
+    )
+    notify_sweep_schedule: str = Field(
+        "* * * * *",
+        description="Cron schedule of the sweep that queues notifications and deliveries whose "
+        "job was lost.",
+    )
+    notify_retention_days: float = Field(
+        30.0,
+        gt=0,
+        description="Days notifications are kept once all their deliveries are done (with "
+        "their delivery log); the sweep deletes older ones.",
+    )
+    smtp_host: str | None = Field(
+        None, description="SMTP server e-mail notifications go through; unset: no e-mail."
+    )
+    smtp_port: int | None = Field(
+        None,
+        ge=1,
+        le=65535,
+        description="SMTP port; unset: 25 (CSMS_SMTP_TLS=none), 587 (starttls), 465 (tls).",
+    )
+    smtp_username: str | None = Field(None, description="SMTP login; unset: no AUTH.")
+    smtp_password: SecretStr | None = Field(None, description="SMTP password.")
+    smtp_tls: Literal["none", "starttls", "tls"] = Field(
+        "starttls",
+        description="`starttls` (upgrade a plain connection), `tls` (implicit TLS) or `none`.",
+    )
+    smtp_from: str = Field(
+        "csms@localhost", min_length=3, description="The From address of notification e-mails."
+    )
+    smtp_timeout: float = Field(30.0, gt=0, description="Seconds an SMTP exchange may take.")
+
+    @field_validator("smtp_host", "smtp_username", "smtp_password", mode="before")
+    @classmethod
+    def _empty_smtp_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @property
+    def webhooks_may_be_private(self) -> bool:
+        if self.webhook_allow_private is None:
+            return self.is_dev
+        return self.webhook_allow_private
+
+    @property
+    def smtp_port_or_default(self) -> int:
+        if self.smtp_port is not None:
+            return self.smtp_port
+        return {"none": 25, "starttls": 587, "tls": 465}[self.smtp_tls]
+
+    def check_safe(self) -> None:
+        """Besides the common checks: SMTP credentials never cross the network in clear
+        outside dev."""
+        super().check_safe()
+        if self.is_dev or not self.smtp_host:
+            return
+        if self.smtp_username and self.smtp_tls == "none":
+            raise ConfigurationError(
+                "CSMS_SMTP_USERNAME needs CSMS_SMTP_TLS=starttls or tls when CSMS_ENV=production"
+            )
+
+
 class NodeSettings(CommonSettings):
     """Settings of a charger-facing node (``csms node`` / ``csms up``)."""
 
@@ -369,10 +457,17 @@ class NodeSettings(CommonSettings):
         description="WebSocket ping interval in seconds; empty or 0 disables.",
     )
     journal_enabled: bool = Field(True, description="Keep every OCPP frame in charger_messages.")
-    journal_retention_days: float = Field(7.0, gt=0, description="Days the journal is kept.")
+    journal_retention_days: float = Field(
+        7.0, ge=0, description="Days the journal is kept (csms worker drops older days)."
+    )
     write_batch_rows: int = Field(500, ge=1, description="Largest batch of meter/journal rows.")
     write_batch_delay_ms: float = Field(
         5.0, ge=0, description="How long a write waits to gather a batch."
+    )
+    journal_batch_delay_ms: float = Field(
+        50.0,
+        ge=0,
+        description="How long a journal row waits to gather a batch (nobody waits for it).",
     )
     validate_responses: bool = Field(
         True, description="Validate our own CALLRESULTs against the OCPP schemas."
@@ -639,7 +734,7 @@ DEFAULT_JWT_SECRET = "dev-only-insecure-jwt-secret-change-me"
 MIN_JWT_SECRET = 32
 
 
-class BackofficeSettings(FirmwareSettings, PaymentSettings):
+class BackofficeSettings(FirmwareSettings, PaymentSettings, NotificationSettings):
     """Settings of the REST backoffice (``csms backoffice`` / ``csms up``).
 
     ``api_host``/``api_port`` are not ``host``/``port`` so that ``csms up`` can run a node and
@@ -724,6 +819,14 @@ class BackofficeSettings(FirmwareSettings, PaymentSettings):
         "CLI: http://CSMS_API_HOST:CSMS_API_PORT).",
     )
 
+    console_tile_url: str | None = Field(
+        None,
+        pattern=r"^https?://[^\s'\";]+$",
+        description="Map tile URL template of the console's site map (e.g. "
+        "https://tile.example.com/{z}/{x}/{y}.png; `{s}` allowed in the host); unset: "
+        "markers on a plain background, no request leaves the backoffice.",
+    )
+
     @property
     def default_jwt_secret(self) -> bool:
         return self.jwt_secret.get_secret_value() == DEFAULT_JWT_SECRET
@@ -746,7 +849,7 @@ class BackofficeSettings(FirmwareSettings, PaymentSettings):
             )
 
 
-class WorkerSettings(FirmwareSettings, PaymentSettings):
+class WorkerSettings(FirmwareSettings, PaymentSettings, NotificationSettings):
     """Settings of ``csms worker`` (durable jobs: settlement, invoices, payments)."""
 
     job_concurrency: int = Field(
@@ -803,6 +906,26 @@ class WorkerSettings(FirmwareSettings, PaymentSettings):
         gt=0,
         description="Seconds a charger has to answer each command a job sends (the "
         "rollback of a security profile upgrade, the certificate renewal trigger).",
+    )
+
+    journal_retention_days: float = Field(
+        7.0, ge=0, description="Days of journal kept (whole days dropped); 0 keeps it forever."
+    )
+    meter_retention_days: float = Field(
+        0.0,
+        ge=0,
+        description="Days of meter samples kept (whole weeks dropped); 0 keeps them forever.",
+    )
+    partition_schedule: str = Field(
+        "7 * * * *",
+        description="Cron schedule of the partition sweep: partitions made ahead, old ones "
+        "dropped by retention.",
+    )
+    partition_days_ahead: int = Field(
+        14, ge=1, le=366, description="Days ahead the partition sweep creates partitions for."
+    )
+    meter_rollup_schedule: str = Field(
+        "* * * * *", description="Cron schedule of the hourly meter rollups' update."
     )
 
     # -- certificates (docs/topics/certificates.md) --
@@ -874,6 +997,19 @@ class WorkerSettings(FirmwareSettings, PaymentSettings):
         ge=0,
         description="Default threshold of queue_backlog alarms: jobs waiting in the worker "
         "queue (an alarm rule overrides it).",
+    )
+
+    audit_retention_days: int = Field(
+        365,
+        ge=1,
+        le=36_500,
+        description="Days audit log entries are kept; older ones are removed by the worker "
+        "(through the database's audit_log_purge function, the only delete there is).",
+    )
+    audit_purge_schedule: str = Field(
+        "17 3 * * *",
+        description="Cron schedule (UTC) of the removal of audit entries older than "
+        "CSMS_AUDIT_RETENTION_DAYS.",
     )
 
     @model_validator(mode="after")

@@ -6,8 +6,9 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Path, Query
+from fastapi import APIRouter, Body, Path, Query, Request
 
+from backoffice import audit
 from backoffice.deps import Operator, PageDep, Reader, StateDep
 from backoffice.pagination import Page, decode_cursor, page_of
 from backoffice.routes import API
@@ -42,6 +43,7 @@ async def list_commands(_: Reader, page: PageDep) -> Page[CommandInfo]:
 
 @router.post("/chargers/{charge_point_id}/commands/{command}", response_model=CommandResult)
 async def send_command(
+    request: Request,
     principal: Operator,
     state: StateDep,
     charge_point_id: ChargePointIdPath,
@@ -67,8 +69,21 @@ async def send_command(
         )
     except CommandError as exc:
         state.metrics.observe_command(command, exc.code, time.perf_counter() - started)
+        audit.note(
+            request,
+            action=f"command.{command}",
+            target=charge_point_id,
+            result={"error": exc.code, "detail": exc.detail, **exc.extra},
+        )
         raise
     state.metrics.observe_command(command, "ok", time.perf_counter() - started)
+    # the charger's answer (the command's params are recorded from the request, redacted)
+    audit.note(
+        request,
+        action=f"command.{command}",
+        target=charge_point_id,
+        result={"action": result.get("action"), "response": result.get("response")},
+    )
     return CommandResult(
         charge_point_id=charge_point_id,
         command=command,

@@ -70,15 +70,17 @@ async def metrics(
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> Response:
     """Prometheus text format: requests by route and status, latency, command outcomes,
-    breaker states, live nodes and their charger counts. Not a user route: it takes the
-    scrape token ``CSMS_METRICS_TOKEN`` as a bearer token (without one configured: open in
-    dev, 404 in production)."""
+    breaker states, live nodes and their charger counts, and the service status gauges
+    (dependencies, worker queue, alarms, webhook deliveries: docs/topics/monitoring.md).
+    Not a user route: it takes the scrape token ``CSMS_METRICS_TOKEN`` as a bearer token
+    (without one configured: open in dev, 404 in production)."""
     settings = state.settings
     refusal = scrape_refusal(authorization, settings.metrics_token, dev=settings.is_dev)
     if refusal is not None:
         status, reason = refusal
         headers = {"WWW-Authenticate": BEARER_CHALLENGE} if status == 401 else None
         return problem(status, reason, instance="/metrics", headers=headers)
+    await state.metrics.refresh()
     try:
         nodes = await live.live_nodes(state)
     except (RedisError, OSError) as exc:

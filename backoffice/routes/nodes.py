@@ -32,6 +32,7 @@ async def list_nodes(_: Reader, state: StateDep, page: PageDep) -> Page[NodePubl
                 connections=n.connections,
                 started_at=datetime.fromtimestamp(n.started_at, UTC),
                 heartbeat_at=datetime.fromtimestamp(n.heartbeat_at, UTC),
+                messages_per_second=n.messages_per_second,
                 breaker=breakers.get(n.node_id, "closed"),
             )
             for n in items

@@ -12,6 +12,9 @@ class NodePublic(BaseModel):
     connections: int = Field(description="Chargers connected to the node")
     started_at: datetime
     heartbeat_at: datetime
+    messages_per_second: float = Field(
+        default=0.0, description="OCPP messages per second over its last heartbeat interval"
+    )
     breaker: str = Field(
         description="This backoffice's circuit breaker for the node: closed, open, half-open"
     )

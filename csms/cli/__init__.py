@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from csms.cli import (
     accounts,
     alarms,
+    audit,
     cdrs,
     certificates,
     chargers,
@@ -63,6 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
     payments.add_parsers(sub)
     certificates.add_parsers(sub)
     alarms.add_parsers(sub)
+    audit.add_parsers(sub)
+    parser.add_argument(
+        "--actor",
+        dest="acting_as",
+        help="who is acting, for the audit log (default: the OS user, which is recorded too)",
+    )
     return parser
 
 
@@ -94,7 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logs.configure(os.environ.get("CSMS_LOG_LEVEL", "INFO"))
     if getattr(args, "uvloop", False):
         _use_uvloop()
-    func: Command = args.func
+    func: Command = audit.audited(args.func)  # state-changing subcommands leave an entry
     try:
         return asyncio.run(func(args))
     except CsmsError as exc:

@@ -56,6 +56,7 @@ def command_params(pairs: Sequence[str], raw_json: str | None) -> dict[str, Any]
 
 async def cmd_command(args: argparse.Namespace) -> int:
     params = command_params(args.params_pairs, args.params)
+    args.audit_params = params  # recorded (redacted) in the audit entry
     settings = common_settings()
     if args.targets.single:
         return await _send_one(settings, args.targets.chargers[0], args, params)
@@ -87,12 +88,15 @@ async def _send_one(
                 by=operator_name(),
             )
         except CommandError as exc:
+            args.audit_result = {"error": exc.code, "detail": exc.detail, **exc.extra}
             err(f"{exc.code}: {exc.detail}")
             if exc.extra:
                 err(orjson.dumps(exc.extra).decode())
             return 1
         finally:
             await client.close()
+    # the charger's answer, for the audit entry (csms.cli.audit)
+    args.audit_result = {"action": result.get("action"), "response": result.get("response")}
     out(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
     return 0
 
@@ -147,6 +151,9 @@ async def _send_many(
         [[o.charge_point_id, o.outcome, o.detail] for o in outcomes],
     )
     out(summary(outcomes))
+    args.audit_result = {
+        o.charge_point_id: {"outcome": o.outcome, "detail": o.detail} for o in outcomes
+    }
     return 0 if all(o.ok for o in outcomes) else 1
 
 

@@ -74,3 +74,9 @@ class BreakerBox:
 
     def states(self) -> dict[str, str]:
         return {name: b.current_state for name, b in sorted(self._breakers.items())}
+
+    def failures(self) -> dict[str, tuple[str, int]]:
+        """``{name: (state, consecutive failures counted)}`` of every breaker made so far."""
+        return {
+            name: (b.current_state, b.fail_counter) for name, b in sorted(self._breakers.items())
+        }

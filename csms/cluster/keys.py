@@ -73,6 +73,15 @@ class Keys:
         """Taken (SET NX PX) by the node that runs this interval's presence sweep."""
         return f"{self._routing}sweep"
 
+    def breakers(self, replica_id: str) -> str:
+        """JSON of one backoffice replica's circuit breakers (per node), with a TTL: what
+        ``GET /api/v1/status`` shows of every replica (csms/cluster/breaker_reports.py)."""
+        return f"{self.prefix}breakers:{replica_id}"
+
+    def breakers_pattern(self) -> str:
+        """A SCAN pattern for every replica's breaker report."""
+        return f"{_escaped(self.prefix)}breakers:*"
+
     def events(self) -> str:
         """Stream of live events (bounded)."""
         return f"{self.prefix}events"

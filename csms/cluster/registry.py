@@ -27,6 +27,7 @@ class NodeInfo:
     started_at: float
     connections: int
     heartbeat_at: float
+    messages_per_second: float = 0.0  # OCPP CALLs both ways, over the last heartbeat interval
 
     @classmethod
     def from_hash(cls, node_id: str, data: Mapping[Any, Any]) -> NodeInfo:
@@ -38,6 +39,7 @@ class NodeInfo:
             started_at=float(text.get("started_at", "0")),
             connections=int(text.get("connections", "0")),
             heartbeat_at=float(text.get("heartbeat_at", "0")),
+            messages_per_second=float(text.get("messages_per_second", "0")),
         )
 
 
@@ -54,7 +56,12 @@ class Registry:
         self.ttl = ttl
 
     async def heartbeat(
-        self, node_id: str, address: str, started_at: float, connections: int
+        self,
+        node_id: str,
+        address: str,
+        started_at: float,
+        connections: int,
+        messages_per_second: float = 0.0,
     ) -> bool:
         """Renew the registration; False if it had lapsed (or Redis lost it) before."""
         key = self.keys.node(node_id)
@@ -68,6 +75,7 @@ class Registry:
                     "started_at": started_at,
                     "connections": connections,
                     "heartbeat_at": time.time(),
+                    "messages_per_second": round(messages_per_second, 3),
                 },
             )
             pipe.pexpire(key, int(self.ttl * 1000))

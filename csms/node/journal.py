@@ -27,16 +27,23 @@ class JournalRecorder:
     def record(
         self, direction: str, message_type: int, message_id: str, action: str | None, payload: Any
     ) -> None:
-        self._sink.add(
-            [
-                (
-                    self.charge_point_id,
-                    self._clock(),
-                    direction,
-                    message_type,
-                    message_id,
-                    action,
-                    redact(action, payload),  # a password being set is never journaled
-                )
-            ]
+        self._sink.add([self.row(direction, message_type, message_id, action, payload)])
+
+    def row(
+        self, direction: str, message_type: int, message_id: str, action: str | None, payload: Any
+    ) -> JournalRow:
+        """The journal row of one frame, stamped now (queued later with :meth:`add`)."""
+        return (
+            self.charge_point_id,
+            self._clock(),
+            direction,
+            message_type,
+            message_id,
+            action,
+            redact(action, payload),  # a password being set is never journaled
         )
+
+    def add(self, rows: Sequence[JournalRow]) -> None:
+        """Queue rows made by :meth:`row` (a CALL and its answer go in together: one
+        submission, so an idle node writes one journal statement per message, not two)."""
+        self._sink.add(rows)

@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from redis.exceptions import RedisError
 
@@ -49,6 +49,7 @@ class Membership:
         services: Services,
         *,
         ttl: float = 10.0,
+        messages: Callable[[], int] | None = None,
     ) -> None:
         self.redis = redis
         self.keys = keys
@@ -70,6 +71,10 @@ class Membership:
         # connections whose claim is in flight: a heartbeat must not claim them again (a
         # second epoch the connection would not record)
         self._claiming: set[ChargerConnection] = set()
+        # OCPP messages handled so far (NodeMetrics.messages_total): each heartbeat
+        # publishes the rate since the previous one
+        self._messages = messages
+        self._rate_mark: tuple[float, int] | None = None
 
     async def prepare(self) -> None:
         """Before the node accepts connections: release the owner entries a previous run
@@ -188,7 +193,11 @@ class Membership:
     async def _beat(self) -> None:
         try:
             existed = await self.registry.heartbeat(
-                self.node_id, self.address, self._started_at, len(self.connections)
+                self.node_id,
+                self.address,
+                self._started_at,
+                len(self.connections),
+                self._message_rate(),
             )
             server_id = await self.registry.server_id()
             moved = self._server_id not in (None, server_id)
@@ -205,6 +214,16 @@ class Membership:
             await self._claim_unowned()
         except REDIS_ERRORS as exc:
             log.warning("registry heartbeat failed: %s", exc)
+
+    def _message_rate(self) -> float:
+        """Messages per second since the previous heartbeat (0 before there is one)."""
+        if self._messages is None:
+            return 0.0
+        now, count = time.monotonic(), self._messages()
+        mark, self._rate_mark = self._rate_mark, (now, count)
+        if mark is None or now <= mark[0]:
+            return 0.0
+        return max(0, count - mark[1]) / (now - mark[0])
 
     async def _reassert_all(self) -> None:
         for connection in list(self.connections.values()):

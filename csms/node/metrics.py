@@ -60,9 +60,11 @@ class NodeMetrics:
             registry=self.registry,
         )
         self._message_children: dict[tuple[str, str], Counter] = {}
+        self.messages_total = 0  # every message() so far: the heartbeat's messages/s
         self._latency_children: dict[str, Histogram] = {}
 
     def message(self, direction: str, action: str) -> None:
+        self.messages_total += 1
         key = (direction, action)
         child = self._message_children.get(key)
         if child is None:

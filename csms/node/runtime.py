@@ -9,7 +9,6 @@ import gc
 import logging
 import resource
 from collections.abc import AsyncIterator, Sequence
-from datetime import timedelta
 
 import asyncpg
 
@@ -37,8 +36,6 @@ from csms.store.pool import create_pool
 from csms.store.postgres import PostgresFirmware, PostgresStores
 
 log = logging.getLogger(__name__)
-
-JOURNAL_PURGE_INTERVAL = 3600.0
 
 
 @contextlib.asynccontextmanager
@@ -80,7 +77,8 @@ async def running_node(
         BatchWriter(
             flush_journal_rows,
             max_rows=settings.write_batch_rows,
-            max_delay=settings.write_batch_delay_ms / 1000,
+            # nobody waits for the journal: a longer wait fills batches at low rates
+            max_delay=settings.journal_batch_delay_ms / 1000,
         )
         if settings.journal_enabled
         else None
@@ -115,7 +113,15 @@ async def running_node(
     membership: Membership | None = None
     command_server: CommandServer | None = None
     if redis is not None and publisher is not None:
-        membership = Membership(redis, keys, settings.node_id, connections, publisher, services)
+        membership = Membership(
+            redis,
+            keys,
+            settings.node_id,
+            connections,
+            publisher,
+            services,
+            messages=lambda: metrics.messages_total,
+        )
         command_server = CommandServer(
             redis, keys, settings.node_id, connections, services.reports, clock, metrics
         )
@@ -144,7 +150,6 @@ async def running_node(
     # firmware campaigns: this node records the statuses and boots of the chargers it holds
     FirmwareTracker(PostgresFirmware(pool), clock=clock, hooks=hooks).attach(hooks)
     attach_alarms(hooks, pool, settings, publisher, clock)
-    purge = asyncio.create_task(_purge_journal(pool, settings, clock))
     sweeping: asyncio.Task[None] | None = None
     pushing: asyncio.Task[None] | None = None
     try:
@@ -165,7 +170,6 @@ async def running_node(
         pushing = asyncio.create_task(node.pusher.run(), name="tariff-push")
         yield node
     finally:
-        purge.cancel()
         if sweeping is not None:
             await stop_task(sweeping)
         if pushing is not None:
@@ -230,17 +234,3 @@ def raise_open_files_limit() -> int:
             log.warning("cannot raise the open-files limit from %d to %d: %s", soft, target, exc)
     log.info("open-files limit %d: at most about that many chargers on this node", soft)
     return soft
-
-
-async def _purge_journal(pool: asyncpg.Pool, settings: NodeSettings, clock: Clock) -> None:
-    if not settings.journal_enabled:
-        return
-    retention = timedelta(days=settings.journal_retention_days)
-    while True:
-        try:
-            removed = await journal_store.purge_older_than(pool, clock() - retention)
-            if removed:
-                log.info("journal: removed %d frames older than %s", removed, retention)
-        except (OSError, asyncpg.PostgresError):
-            log.exception("journal purge failed")
-        await asyncio.sleep(JOURNAL_PURGE_INTERVAL)

@@ -652,7 +652,7 @@ async def quiet_sessions(db: Executor, heard_before: datetime) -> list[Quiet]:
            JOIN chargers c ON c.charge_point_id = t.charge_point_id
            LEFT JOIN connectors k ON k.charge_point_id = t.charge_point_id
                 AND k.evse_id = t.evse_id AND k.connector_id = t.connector_id
-           LEFT JOIN LATERAL (SELECT max(sampled_at) AS last FROM meter_values
+           LEFT JOIN LATERAL (SELECT max(sampled_at) AS last FROM meter_samples
                               WHERE transaction_pk = t.id) m ON true
            WHERE t.ended_at IS NULL AND c.connected_node IS NOT NULL
              AND (t.charging_state = 'Charging' OR k.status = 'Charging')

@@ -347,3 +347,15 @@ async def clear_presence(db: Executor, stale: Sequence[Presence]) -> list[str]:
         [p.epoch for p in stale],
     )
     return sorted(r["charge_point_id"] for r in records)
+
+
+async def chargers_by_node(db: Executor) -> dict[str, int]:
+    """How many chargers PostgreSQL records as connected to each node (the presence sweep
+    releases a dead node's within its registration TTL and one sweep)."""
+    rows = await db.fetch(
+        """
+        SELECT connected_node, count(*) AS chargers FROM chargers
+        WHERE connected_node IS NOT NULL GROUP BY connected_node
+        """
+    )
+    return {r["connected_node"]: int(r["chargers"]) for r in rows}

@@ -3,6 +3,7 @@ on the pool they already have; ``csms worker`` runs them."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -10,6 +11,8 @@ import asyncpg
 import orjson
 from pgqueuer.db import AsyncpgPoolDriver
 from pgqueuer.queries import Queries
+
+from csms.store.executor import Executor
 
 
 class PgJobQueue:
@@ -32,3 +35,32 @@ class PgJobQueue:
             on_conflict="skip",
         )
         return ids[0] is not None
+
+
+@dataclass(frozen=True, slots=True)
+class QueueDepth:
+    """Jobs in the queue table (not yet done) of one entrypoint and status."""
+
+    entrypoint: str
+    status: str  # queued, picked (a worker runs it)
+    jobs: int
+    oldest_due_seconds: float  # how long the oldest job that is due has waited (0: none)
+
+
+async def queue_depths(db: Executor) -> list[QueueDepth]:
+    """What waits in PgQueuer's queue table, by entrypoint and status (a finished job
+    leaves it for the log table)."""
+    rows = await db.fetch(
+        """
+        SELECT entrypoint, status::text AS status, count(*) AS jobs,
+               coalesce(extract(epoch FROM now() - min(execute_after)
+                                FILTER (WHERE execute_after <= now())), 0) AS oldest_due
+        FROM pgqueuer
+        GROUP BY entrypoint, status
+        ORDER BY entrypoint, status
+        """
+    )
+    return [
+        QueueDepth(r["entrypoint"], r["status"], int(r["jobs"]), max(0.0, float(r["oldest_due"])))
+        for r in rows
+    ]

@@ -1,27 +1,76 @@
-"""Meter samples, written in batches with ``unnest``; a replayed sample adds no row."""
+"""Meter samples, one row per sampled set, written in batches; a replayed set adds no row.
+
+Readers see one row per sampled value through the ``meter_values`` view (ADR 0005).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, date, datetime
 from typing import Any
 
+import asyncpg
+
 from csms.domain.meter_values import MeterSample
+from csms.store import partitions
 from csms.store.batching import Row
 from csms.store.executor import Executor
 
-# The batch travels as one JSON array of rows that PostgreSQL unpacks: encoding it costs the
-# node ~1 us per row with orjson, against ~6-11 us for typed unnest arrays (numeric, jsonb),
-# and the parsing happens in the database, off the node's core (docs/performance.md). As
-# jsonb it is parsed once; as json every ->> re-parsed its row (jsonb: 18.9k -> 23.7k rows/s).
+# One row per sampled set (samples of one time and context: a MeterValue element), the
+# batch as one JSON array of rows that PostgreSQL unpacks: encoding costs the node ~1 us per
+# row with orjson, against ~6-11 us for typed unnest arrays (numeric, jsonb), and parsing
+# happens in the database, off the node's core (docs/performance.md, ADR 0005). The arrays
+# travel as PostgreSQL array literals (one text each), cast once per row.
 _INSERT = """
-INSERT INTO meter_values (charge_point_id, evse_id, connector_id, transaction_pk, sampled_at,
-    measurand, phase, location, context, unit, value, raw_value, signed)
-SELECT r->>0, (r->>1)::int, (r->>2)::int, (r->>3)::bigint, (r->>4)::timestamptz, r->>5, r->>6,
-    r->>7, r->>8, r->>9, (r->>10)::numeric, r->>11, (r->12)::jsonb
+INSERT INTO meter_samples (charge_point_id, evse_id, connector_id, transaction_pk, sampled_at,
+    context, measurands, phases, locations, units, "values", raw_values, signed)
+SELECT r->>0, (r->>1)::int, (r->>2)::int, (r->>3)::bigint, (r->>4)::timestamptz, r->>5,
+    (r->>6)::text[], (r->>7)::text[], (r->>8)::text[], (r->>9)::text[], (r->>10)::numeric[],
+    (r->>11)::text[], nullif(r->12, 'null'::jsonb)
 FROM jsonb_array_elements($1::jsonb) AS r
-ON CONFLICT (charge_point_id, evse_id, connector_id, sampled_at, measurand, phase, location,
-    context) DO NOTHING
+ON CONFLICT DO NOTHING
 """
+
+MISSING_PARTITION = "no partition of relation"
+
+
+def _quoted(text: str) -> str:
+    """``text`` as an element of a PostgreSQL array literal."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _texts(texts: Sequence[str]) -> str:
+    return "{" + ",".join(map(_quoted, texts)) + "}"
+
+
+Shape = tuple[tuple[str, str, str, str], ...]  # (measurand, phase, location, unit) per value
+# A set's shape encoded once: which of its values count (None: all; a value twice in one
+# set counts once, the first) and the four array literals. A fleet has few shapes (one per
+# charger model and configuration), so the cache stays small; it is bounded all the same.
+_SHAPES: dict[Shape, tuple[list[int] | None, str, str, str, str]] = {}
+MAX_SHAPES = 4096
+
+
+def _encoded(shape: Shape) -> tuple[list[int] | None, str, str, str, str]:
+    found = _SHAPES.get(shape)
+    if found is not None:
+        return found
+    keep: list[int] | None = None
+    seen: set[tuple[str, str, str]] = set()
+    for index, (measurand, phase, location, _unit) in enumerate(shape):
+        if (measurand, phase, location) in seen:
+            keep = keep if keep is not None else list(range(index))
+        else:
+            seen.add((measurand, phase, location))
+            if keep is not None:
+                keep.append(index)
+    kept = shape if keep is None else tuple(shape[i] for i in keep)
+    measurands, phases, locations, units = (_texts([v[k] for v in kept]) for k in range(4))
+    found = (keep, measurands, phases, locations, units)
+    if len(_SHAPES) >= MAX_SHAPES:
+        _SHAPES.clear()
+    _SHAPES[shape] = found
+    return found
 
 
 def rows_for(
@@ -31,29 +80,66 @@ def rows_for(
     transaction_pk: int | None,
     samples: Sequence[MeterSample],
 ) -> list[Row]:
-    return [
-        (
-            charge_point_id,
-            evse_id,
-            connector_id,
-            transaction_pk,
-            s.sampled_at,
-            s.measurand,
-            s.phase,
-            s.location,
-            s.context,
-            s.unit,
-            None if s.value is None else str(s.value),  # exact: numeric from its text
-            s.raw_value,
-            s.signed,
+    """One row per sampled set: the samples of one time and context, in their order (a
+    value twice in a set counts once, the first: what a replay within one message does)."""
+    sets: dict[tuple[datetime, str], list[MeterSample]] = {}
+    for s in samples:
+        key = (s.sampled_at, s.context)
+        group = sets.get(key)
+        if group is None:
+            sets[key] = [s]
+        else:
+            group.append(s)
+    rows: list[Row] = []
+    for (sampled_at, context), group in sets.items():
+        keep, measurands, phases, locations, units = _encoded(
+            tuple((s.measurand, s.phase, s.location, s.unit) for s in group)
         )
-        for s in samples
-    ]
+        if keep is not None:
+            group = [group[i] for i in keep]
+        raw = any(s.raw_value is not None for s in group)
+        signed = any(s.signed is not None for s in group)
+        rows.append(
+            (
+                charge_point_id,
+                evse_id,
+                connector_id,
+                transaction_pk,
+                sampled_at,
+                context,
+                measurands,
+                phases,
+                locations,
+                units,
+                # exact: numeric from its text
+                "{" + ",".join("NULL" if s.value is None else str(s.value) for s in group) + "}",
+                "{"
+                + ",".join("NULL" if s.raw_value is None else _quoted(s.raw_value) for s in group)
+                + "}"
+                if raw
+                else None,
+                [s.signed for s in group] if signed else None,
+            )
+        )
+    return rows
+
+
+def days_of(rows: Sequence[Row]) -> set[date]:
+    """The UTC days the rows' sample times fall on (partitions they need)."""
+    return {row[4].astimezone(UTC).date() for row in rows}
 
 
 async def insert_rows(db: Executor, rows: Sequence[Row]) -> None:
-    """One statement for the whole batch (rows as made by :func:`rows_for`)."""
-    await db.execute(_INSERT, rows)
+    """One statement for the whole batch (rows as made by :func:`rows_for`); a batch that
+    hits a week without a partition (a charger replaying old data) creates it and goes again.
+    """
+    try:
+        await db.execute(_INSERT, rows)
+    except asyncpg.CheckViolationError as exc:
+        if MISSING_PARTITION not in str(exc):
+            raise
+        await partitions.ensure(db, "meter_samples", days_of(rows))
+        await db.execute(_INSERT, rows)
 
 
 async def list_for_transaction(db: Executor, transaction_pk: int) -> list[dict[str, Any]]:

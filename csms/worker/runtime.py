@@ -66,6 +66,7 @@ from csms.store.postgres import (
     PostgresTariffs,
 )
 from csms.worker.alarms import attach_campaign_alarms, running_alarms
+from csms.worker.audit import attach_audit_retention
 from csms.worker.certificates import attach_renewal
 from csms.worker.security_profiles import register_security_jobs
 
@@ -203,6 +204,7 @@ async def running_worker(
         retry_seconds=settings.db_retry_seconds,
     )
     firmware: contextlib.AsyncExitStack | None = None
+    notifications = contextlib.AsyncExitStack()
     try:
         jobs = PgJobQueue(pool)
         repricing = Repricing(
@@ -227,7 +229,13 @@ async def running_worker(
         from csms.worker.invoices import register_invoice_jobs  # it imports this module
 
         register_invoice_jobs(worker, pool)
+        from csms.worker.meters import register_meter_jobs  # it imports this module
+
+        register_meter_jobs(worker, pool)
         register_security_jobs(worker, pool, commands, command_timeout=settings.job_command_timeout)
+        from csms.worker.notifications import running_notifications  # it imports this module
+
+        await notifications.enter_async_context(running_notifications(worker))
 
         async def sweep(_: Schedule) -> None:
             found = await settlement.sweep(
@@ -237,6 +245,11 @@ async def running_worker(
                 log.warning("%d ended sessions had no settlement job: enqueued", found)
 
         schedule(worker, SETTLE_SWEEP, settings.settle_sweep_schedule, sweep)
+        attach_audit_retention(
+            lambda name, cron, handler: schedule(worker, name, cron, handler),
+            pool,
+            settings,
+        )
         if redis is not None and commands is not None:
             firmware = contextlib.AsyncExitStack()
             await firmware.enter_async_context(running_campaigns(worker, redis, commands))
@@ -272,6 +285,7 @@ async def running_worker(
     finally:
         if firmware is not None:
             await firmware.aclose()
+        await notifications.aclose()
         await pool.close()
         await providers.aclose()
         if commands is not None:

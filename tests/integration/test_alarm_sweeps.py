@@ -102,9 +102,10 @@ async def test_platform_and_session_sweeps(pool: asyncpg.Pool) -> None:
         await pool.execute("DELETE FROM pgqueuer WHERE id = $1", job)
         job = None
         await pool.execute(
-            "INSERT INTO meter_values (charge_point_id, evse_id, connector_id, transaction_pk,"
-            " sampled_at, measurand, value) VALUES ($1, 1, 1, $2, now(), 'Power.Active.Import',"
-            " 7000)",
+            "INSERT INTO meter_samples (charge_point_id, evse_id, connector_id, transaction_pk,"
+            ' sampled_at, context, measurands, phases, locations, units, "values")'
+            " VALUES ($1, 1, 1, $2, now(), 'Sample.Periodic', '{Power.Active.Import}', '{\"\"}',"
+            " '{Outlet}', '{W}', '{7000}')",
             cp,
             pk,
         )

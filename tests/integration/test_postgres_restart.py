@@ -46,13 +46,15 @@ from csms.services.invoices import (
 from csms.services.payments import PAYMENT_ADVANCE, PAYMENT_SWEEP
 from csms.services.security_profiles import UPGRADE_DEADLINE
 from csms.settings import BackofficeSettings, NodeSettings, WorkerSettings
-from csms.store import chargers, id_tokens, users
+from csms.store import chargers, id_tokens, notifications, users
 from csms.store import firmware as firmware_store
 from csms.store.jobs import PgJobQueue
 from csms.store.pool import create_pool, migrate
 from csms.store.pool import unavailable as database_unavailable
 from csms.worker.alarms import ALARM_SWEEP
+from csms.worker.audit import AUDIT_PURGE
 from csms.worker.certificates import RENEW_SWEEP
+from csms.worker.meters import METER_MIGRATION, METER_ROLLUPS, PARTITION_SWEEP
 from csms.worker.runtime import register, running_worker
 from simulators.station import CallError, Station, StationConfig
 from simulators.transaction import Transaction
@@ -337,10 +339,14 @@ async def test_a_worker_whose_queue_broke_starts_a_new_one(
 WORKER_JOBS = {
     SETTLE_SESSION, HOLD_SESSION, ISSUE_SESSION_INVOICE, BILLING_RUN, PAYMENT_ADVANCE,
     UPGRADE_DEADLINE, FIRMWARE_TICK, FIRMWARE_SEND, APPLY_JOB, CHARGER_BACK_JOB,
+    notifications.FAN_OUT_JOB, notifications.DELIVER_JOB,
 }  # fmt: skip
 WORKER_SCHEDULES = {
     SETTLE_SWEEP, BILLING_RUN_SCHEDULE, INVOICE_SWEEP, PAYMENT_SWEEP, RENEW_SWEEP, OFFLINE_SWEEP,
     ALARM_SWEEP,
+    notifications.SWEEP_SCHEDULE,
+    AUDIT_PURGE,
+    PARTITION_SWEEP, METER_ROLLUPS, METER_MIGRATION,
 }  # fmt: skip
 
 

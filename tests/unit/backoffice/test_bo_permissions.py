@@ -36,6 +36,8 @@ def test_only_probes_and_login_are_public(app: FastAPI) -> None:
         ("GET", "/api/v1/ready"),
         ("GET", "/metrics"),
         ("POST", "/api/v1/payments/webhooks/{provider}"),  # the provider's signature
+        ("POST", "/api/v1/auth/session"),  # the console's login
+        ("POST", "/api/v1/auth/session/refresh"),  # the refresh cookie and the CSRF token
     }
 
 
@@ -72,6 +74,7 @@ def test_monitors_and_drivers_change_nothing_but_their_own_session(app: FastAPI)
     # a driver tops up their own account (by card)
     own = {
         "/api/v1/auth/logout",
+        "/api/v1/auth/session",  # DELETE: the console's logout
         "/api/v1/users/me/password",
         "/api/v1/accounts/{account_id}/topups",
     }

@@ -3,15 +3,15 @@
 chargers and sites in maintenance, and the counters some sources need (boot loops)
 (docs/topics/alarms.md).
 
-Revision ID: 0011_alarms
-Revises: 0010
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-05
 """
 
 from alembic import op
 
-revision = "0011_alarms"
-down_revision = "0010"
+revision = "0014"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
