@@ -18,7 +18,7 @@ from csms.cluster.keys import Keys
 from csms.services import Services
 from csms.services.payments import PaymentService
 from csms.settings import BackofficeSettings
-from csms.store.alarms import Outbox
+from csms.store.alarms import Outbox, count_open_by_severity
 from csms.store.notifications import count_deliveries_by_state
 
 
@@ -44,7 +44,9 @@ class State:
         # the notifications' outbox for alarm transitions (csms.store.alarms.Outbox)
         self.alarm_outbox: Outbox | None = None
         # counts other features own, shown by GET /api/v1/status and /metrics
-        self.status_providers = StatusProviders(delivery_counts=count_deliveries_by_state)
+        self.status_providers = StatusProviders(
+            delivery_counts=count_deliveries_by_state, alarm_counts=count_open_by_severity
+        )
 
     def open(self, resources: Resources) -> None:
         self._resources = resources

@@ -48,7 +48,7 @@ class Outbox(Protocol):
         site_id: str | None,
         charge_point_id: str | None,
         key: str,
-    ) -> Awaitable[None]: ...
+    ) -> Awaitable[object]: ...
 
 
 COLUMNS = """id, type, severity, state, dedupe_key, charge_point_id, site_id, subject, message,
