@@ -31,6 +31,7 @@ from csms.services.firmware import FirmwareTracker
 from csms.services.hooks import ChargerBooted, Hooks
 from csms.settings import NodeSettings
 from csms.store import journal as journal_store
+from csms.store import notifications
 from csms.store.batching import BatchWriter, Row
 from csms.store.pool import create_pool
 from csms.store.postgres import PostgresFirmware, PostgresStores
@@ -149,7 +150,7 @@ async def running_node(
     ConfigFollowUp(connections, services, on_boot=settings.config_read_on_boot).attach(hooks)
     # firmware campaigns: this node records the statuses and boots of the chargers it holds
     FirmwareTracker(PostgresFirmware(pool), clock=clock, hooks=hooks).attach(hooks)
-    attach_alarms(hooks, pool, settings, publisher, clock)
+    attach_alarms(hooks, pool, settings, publisher, clock, outbox=notifications.enqueue)
     sweeping: asyncio.Task[None] | None = None
     pushing: asyncio.Task[None] | None = None
     try:

@@ -53,6 +53,7 @@ from csms.services.fleet_config import (
 from csms.services.hooks import Hooks
 from csms.services.payments import PAYMENT_ADVANCE, PAYMENT_SWEEP, PaymentService
 from csms.settings import WorkerSettings
+from csms.store import notifications as store_notifications
 from csms.store.fleet_config_port import PostgresConfig
 from csms.store.jobs import PgJobQueue
 from csms.store.pool import create_pool
@@ -280,7 +281,9 @@ async def running_worker(
                 settings,
             )
             alarm_hooks.append(services.hooks)  # a certificate renewal that failed
-        async with running_alarms(worker, redis, commands, hooks=alarm_hooks):
+        async with running_alarms(
+            worker, redis, commands, hooks=alarm_hooks, outbox=store_notifications.enqueue
+        ):
             yield worker
     finally:
         if firmware is not None:
@@ -324,7 +327,9 @@ async def running_campaigns(
     publisher = EventPublisher(redis, Keys(settings.redis_prefix), f"worker-{os.getpid()}")
     hooks = Hooks()
     publish_firmware_hooks(hooks, publisher)
-    attach_campaign_alarms(hooks, worker.pool, settings, publisher)
+    attach_campaign_alarms(
+        hooks, worker.pool, settings, publisher, outbox=store_notifications.enqueue
+    )
     secret = settings.firmware_url_secret.get_secret_value()
 
     def sign(artifact: Artifact, charge_point_id: str, retrieve_at: datetime) -> str:
