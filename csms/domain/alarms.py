@@ -56,6 +56,7 @@ class AlarmType(StrEnum):
     NODE_GONE = "node_gone"
     QUEUE_BACKLOG = "queue_backlog"
     BREAKER_OPEN = "breaker_open"
+    DEPENDENCY_DOWN = "dependency_down"  # Redis unreachable; a PostgreSQL outage, once over
 
 
 class Scope(StrEnum):
@@ -122,6 +123,12 @@ SOURCES: Mapping[AlarmType, Source] = {
     ),
     AlarmType.BREAKER_OPEN: Source(
         Severity.MAJOR, None, None, "a circuit breaker towards a node is open"
+    ),
+    AlarmType.DEPENDENCY_DOWN: Source(
+        Severity.CRITICAL,
+        None,
+        None,
+        "Redis unreachable from the worker; a PostgreSQL outage (recorded once it ends)",
     ),
 }
 

@@ -9,6 +9,12 @@ happens once.
 
 Circuit breakers are per process (csms.cluster.breakers): the worker raises
 ``breaker_open`` for the breakers of its own command client, keyed by node.
+
+Dependencies (``dependency_down``): Redis unreachable from the worker is raised by the sweep
+and cleared when Redis answers again; a PostgreSQL outage cannot be stored while it lasts
+(Prometheus' ``CsmsPostgresDown`` alerts meanwhile), so the sweep that finds PostgreSQL back
+raises and clears it at once, with the outage's start and length: its history and its
+notifications tell operators it happened.
 """
 
 from __future__ import annotations
@@ -19,11 +25,12 @@ import logging
 import os
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
 from pgqueuer.models import Schedule
+from redis.exceptions import RedisError
 
 from csms.cluster.bus import CommandClient
 from csms.cluster.connect import RedisClient
@@ -44,6 +51,7 @@ from csms.services.hooks import Hooks
 from csms.settings import WorkerSettings
 from csms.store import alarms as store
 from csms.store.alarms import Outbox, PostgresAlarms
+from csms.store.pool import unavailable as database_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -79,23 +87,73 @@ class AlarmSweeper:
         self.clock = clock
         self.outbox = outbox
         self._lock = asyncio.Lock()
+        self._postgres_down_since: datetime | None = None
 
     async def sweep(self) -> SweepCounts:
         """One pass over every swept source (one at a time in this process)."""
         async with self._lock:
-            counts = SweepCounts()
-            live: list[str] | None = None
-            if self.registry is not None:
+            try:
+                return await self._sweep()
+            except Exception as exc:
+                if database_unavailable(exc) and self._postgres_down_since is None:
+                    self._postgres_down_since = self.clock()
+                raise
+
+    async def _sweep(self) -> SweepCounts:
+        counts = SweepCounts()
+        await self._postgres_back(counts)
+        live: list[str] | None = None
+        if self.registry is not None:
+            try:
                 live = [n.node_id for n in await self.registry.live_nodes()]
-            await self._offline(live, counts)
-            await self._stuck(counts)
-            await self._connectors(counts)
-            if live is not None:
-                await self._nodes(live, counts)
-            await self._queue(counts)
-            if self.breakers is not None:
-                await self._breakers(self.breakers(), counts)
-            return counts
+            except (RedisError, OSError) as exc:
+                await self._raise(self._redis_down(exc), counts)
+            else:
+                await self.service.clear(self._dependency_key("redis"), cached=True)
+        await self._offline(live, counts)
+        await self._stuck(counts)
+        await self._connectors(counts)
+        if live is not None:
+            await self._nodes(live, counts)
+        await self._queue(counts)
+        if self.breakers is not None:
+            await self._breakers(self.breakers(), counts)
+        return counts
+
+    def _dependency_key(self, dependency: str) -> str:
+        """Per cluster (its Redis prefix), like ``node_gone``: one database may serve several."""
+        return dedupe_key(
+            AlarmType.DEPENDENCY_DOWN, None, f"{self.settings.redis_prefix}{dependency}"
+        )
+
+    def _redis_down(self, exc: BaseException) -> Condition:
+        return Condition(
+            AlarmType.DEPENDENCY_DOWN,
+            None,
+            f"{self.settings.redis_prefix}redis",
+            f"Redis unreachable from the worker: {type(exc).__name__}",
+            {"dependency": "redis", "error": str(exc)[:200]},
+        )
+
+    async def _postgres_back(self, counts: SweepCounts) -> None:
+        """PostgreSQL answers again after sweeps failed on it: record the outage (raised and
+        cleared at once)."""
+        since = self._postgres_down_since
+        if since is None:
+            return
+        now = self.clock()
+        seconds = round((now - since).total_seconds())
+        condition = Condition(
+            AlarmType.DEPENDENCY_DOWN,
+            None,
+            f"{self.settings.redis_prefix}postgres",
+            f"PostgreSQL was unreachable from the worker for about {seconds} s",
+            {"dependency": "postgres", "since": since.isoformat(), "seconds": seconds},
+        )
+        await self._raise(condition, counts)
+        if await self.service.clear(condition.key):
+            counts.cleared += 1
+        self._postgres_down_since = None
 
     async def _raise(self, condition: Condition, counts: SweepCounts) -> None:
         if await self.service.raise_(condition) is not None:

@@ -12,6 +12,7 @@ from typing import Any
 
 import asyncpg
 import pytest
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from csms.domain.alarms import AlarmType, Condition
 from csms.domain.clock import utc_now
@@ -146,3 +147,69 @@ async def test_connector_alarms_follow_the_stored_status(pool: asyncpg.Pool) -> 
         "SELECT subject, state FROM alarms WHERE charge_point_id = $1 ORDER BY subject", cp
     )
     assert [(r["subject"], r["state"]) for r in rows] == [("0/1", "raised"), ("0/2", "cleared")]
+
+
+class DownRegistry(FakeRegistry):
+    """A registry whose Redis refuses connections until it is back."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.down = True
+
+    async def live_nodes(self) -> list[FakeNode]:
+        if self.down:
+            raise RedisConnectionError("Error 111 connecting to 127.0.0.1:1. Connection refused.")
+        return await super().live_nodes()
+
+
+async def test_redis_unreachable_raises_and_clears_a_dependency_alarm(pool: asyncpg.Pool) -> None:
+    prefix = f"dep-{secrets.token_hex(4)}:"
+    settings = WorkerSettings(redis_prefix=prefix, alarm_queue_depth=10**9)
+    registry = DownRegistry()
+    sweeper = AlarmSweeper(
+        pool,
+        alarm_service(pool, settings, None),
+        settings,
+        registry=registry,  # type: ignore[arg-type]
+    )
+    await sweeper.sweep()  # the rest of the sweep still runs without Redis
+    await sweeper.sweep()  # the same condition: still one alarm
+    (alarm,) = await open_of(pool, AlarmType.DEPENDENCY_DOWN, f"{prefix}redis")
+    assert alarm["severity"] == "critical" and alarm["count"] == 1
+    assert "Redis unreachable" in alarm["message"]
+    registry.down = False
+    await sweeper.sweep()
+    assert await open_of(pool, AlarmType.DEPENDENCY_DOWN, f"{prefix}redis") == []
+    state = await pool.fetchval("SELECT state FROM alarms WHERE id = $1", alarm["id"])
+    assert state == "cleared"
+
+
+async def test_a_postgres_outage_is_recorded_when_it_ends(
+    pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    prefix = f"dep-{secrets.token_hex(4)}:"
+    settings = WorkerSettings(redis_prefix=prefix, alarm_queue_depth=10**9)
+    sweeper = AlarmSweeper(pool, alarm_service(pool, settings, None), settings)
+    real = store.silent_chargers
+
+    async def refused(*args: Any, **kwargs: Any) -> Any:
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    monkeypatch.setattr(store, "silent_chargers", refused)
+    # a sweep fails while PostgreSQL is away: nothing can be stored (only one here: the
+    # stand-in refuses one query, while the next sweep's writes would reach the database)
+    with pytest.raises(ConnectionRefusedError):
+        await sweeper.sweep()
+    monkeypatch.setattr(store, "silent_chargers", real)
+    await sweeper.sweep()  # back: the outage is raised and cleared at once
+    await sweeper.sweep()  # and only once
+    rows = await pool.fetch(
+        "SELECT * FROM alarms WHERE type = 'dependency_down' AND subject = $1",
+        f"{prefix}postgres",
+    )
+    assert len(rows) == 1 and rows[0]["state"] == "cleared"
+    assert "PostgreSQL was unreachable" in rows[0]["message"]
+    history = await pool.fetch(
+        "SELECT action FROM alarm_history WHERE alarm_id = $1 ORDER BY id", rows[0]["id"]
+    )
+    assert [h["action"] for h in history] == ["raised", "cleared"]
