@@ -21,7 +21,7 @@ from tests.integration.backoffice.conftest import (
     register_charger,
     station,
 )
-from tests.integration.backoffice.console import browser, open_console
+from tests.integration.backoffice.console import Console, browser, open_console
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser
@@ -84,13 +84,25 @@ async def test_alarm_raised_live_acknowledged_and_cleared(
         await expect(watcher.page.get_by_role("button", name="Acknowledge")).to_be_hidden()
         await watcher.screenshot("alarms")
 
-        # the charger page lists the open alarm
+        # the charger page lists the open alarm, and its configuration drift
+        profile = await client.post(
+            "/api/v1/config/profiles",
+            json={
+                "id": f"console-{secrets.token_hex(3)}",
+                "ocpp_version": "1.6",
+                "selector": {"chargers": [charge_point_id]},
+                "settings": {"HeartbeatInterval": "321"},
+            },
+            headers=operator.headers,
+        )
+        assert profile.status_code == 201, profile.text
         await clearer.login(operator, f"/chargers/{charge_point_id}")
         charger_alarm = clearer.page.locator(f"#charger-alarms tr[data-id='{alarm_id}']")
         await expect(charger_alarm).to_have_attribute("data-state", "acknowledged")
-        await expect(clearer.page.locator("#drift-summary")).to_contain_text(
-            "No configuration profile"
-        )
+        drift = clearer.page.locator("#drift tr[data-setting='HeartbeatInterval']")
+        await expect(drift).to_contain_text("321")
+        await expect(drift).to_contain_text(profile.json()["id"])
+        await expect(clearer.page.locator("#drift-summary")).to_contain_text("Desired settings")
 
         # the operator clears it: asked first (cancel sends nothing), then confirmed
         await clearer.goto(f"/alarms?charger={charge_point_id}")
@@ -170,3 +182,29 @@ async def test_status_page_and_who_may_see_it(
     finally:
         await staff.context.close()
         await outsider.context.close()
+
+
+async def test_narrow_screen_and_labels(
+    browser: Browser, backoffice: Backoffice, new_account: NewAccount
+) -> None:
+    """On a 380 px screen nothing is wider than the screen and every input has a label."""
+    monitor = await new_account("monitor")
+    context = await browser.new_context(viewport={"width": 380, "height": 800})
+    console = Console(backoffice, context, await context.new_page())
+    try:
+        await console.login(monitor, "/alarms")
+        for path in ("/alarms", "/alarms?state=cleared", "/status"):
+            await console.goto(path)
+            await expect(console.page.locator("main h1")).to_be_visible()
+            await expect(console.page.locator("main tbody[aria-busy]")).to_have_count(0)
+            width = await console.page.evaluate("document.documentElement.scrollWidth")
+            assert width <= 380, (path, width)
+            unlabelled = await console.page.evaluate(
+                """[...document.querySelectorAll('input, select, textarea')]
+                     .filter((f) => f.type !== 'hidden' && !f.labels.length)
+                     .map((f) => f.id || f.name)"""
+            )
+            assert unlabelled == [], (path, unlabelled)
+        assert console.console_errors == [], console.console_errors
+    finally:
+        await context.close()
