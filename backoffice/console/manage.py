@@ -1,10 +1,11 @@
-"""The management pages (tariffs, sites, id tokens, users, firmware campaigns), mounted by
+"""The management pages (tariffs, sites, id tokens, users, firmware campaigns) and the
+monitoring pages (alarms, service status), mounted by
 :func:`backoffice.console.install` with the others."""
 
 from __future__ import annotations
 
 from types import ModuleType
 
-from backoffice.console import firmware, sites, tariffs, tokens, users
+from backoffice.console import alarms, firmware, sites, status, tariffs, tokens, users
 
-MANAGE_PAGES: tuple[ModuleType, ...] = (tariffs, sites, tokens, users, firmware)
+MANAGE_PAGES: tuple[ModuleType, ...] = (tariffs, sites, tokens, users, firmware, alarms, status)

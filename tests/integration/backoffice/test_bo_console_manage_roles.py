@@ -8,7 +8,7 @@ import httpx
 
 from tests.integration.backoffice.conftest import USER_PASSWORD, Backoffice, NewAccount
 
-PAGES = ("/tariffs", "/sites", "/id-tokens", "/firmware", "/users")
+PAGES = ("/tariffs", "/sites", "/id-tokens", "/firmware", "/users", "/alarms", "/status")
 
 
 async def test_pages_by_role_without_inline_script(
@@ -26,7 +26,11 @@ async def test_pages_by_role_without_inline_script(
         "monitor": set(PAGES) - {"/users"},
         "driver": set(),
     }
-    forms = {"/tariffs": 'id="tariff-form"', "/sites": 'id="site-form"'}
+    forms = {
+        "/tariffs": 'id="tariff-form"',
+        "/sites": 'id="site-form"',
+        "/alarms": 'id="clear-form"',  # a monitor acknowledges but does not clear
+    }
     for role, pages in allowed.items():
         account = await new_account(role)
         async with httpx.AsyncClient(base_url=backoffice.url) as browser_like:
