@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -25,6 +25,17 @@ class MeterSample:
     value: Decimal | None
     raw_value: str | None
     signed: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SampleBatch:
+    """The samples of one message for one EVSE and connector of a charger (their session,
+    if any, is the event they are recorded with)."""
+
+    charge_point_id: str
+    evse_id: int
+    connector_id: int
+    samples: Sequence[MeterSample]
 
 
 # A sampled value further from 1 than 10^±38 is not a measurement (the register of the

@@ -24,7 +24,7 @@ from csms.domain.clock import Clock, utc_now
 from csms.domain.credentials import PasswordRotation
 from csms.domain.fleet_config import HistoryEntry, variable_setting
 from csms.domain.id_tokens import IdToken
-from csms.domain.meter_values import ENERGY_REGISTER, MeterSample
+from csms.domain.meter_values import ENERGY_REGISTER, MeterSample, SampleBatch
 from csms.domain.reports import (
     Availability,
     ConfigurationRow,
@@ -437,7 +437,17 @@ class MemorySessions:
     async def get_by_pk(self, pk: int) -> Transaction | None:
         return self._data.sessions.get(pk)
 
-    async def record_and_apply(self, event: EventRecord) -> bool:
+    async def record_and_apply(
+        self, event: EventRecord, samples: SampleBatch | None = None
+    ) -> bool:
+        if samples is not None:
+            await MemoryMeters(self._data).add_samples(
+                samples.charge_point_id,
+                samples.evse_id,
+                samples.connector_id,
+                event.pk,
+                samples.samples,
+            )
         if not await self.record_event(event):
             return False
         await self.apply(event.pk, event.changes)
