@@ -237,6 +237,11 @@ async def measure(args: argparse.Namespace, dsn: str) -> None:
         port=0,  # the node's listener is not used here; any free port
         cost_update_interval=args.cost_interval,
         billing_enabled=not args.no_billing,
+        **(
+            {}
+            if args.event_gather_ms is None
+            else {"event_batch_delay_ms": args.event_gather_ms}  # CSMS_EVENT_BATCH_DELAY_MS
+        ),
     )
     redis_url = None
     if args.redis:  # a cluster member: live events published through Redis, as in the fleet
@@ -383,15 +388,11 @@ def main() -> None:
     parser.add_argument(
         "--event-gather-ms",
         type=float,
-        help="with --redis: how long the live-event publisher gathers a batch (experiment)",
+        help="with --redis: CSMS_EVENT_BATCH_DELAY_MS (how long live events gather a batch)",
     )
     args = parser.parse_args()
     if args.count_statements:
         _count_statements()
-    if args.event_gather_ms is not None:  # an experiment: how long live events gather
-        from csms.cluster import events
-
-        events.GATHER_SECONDS = args.event_gather_ms / 1000
     try:
         import uvloop
 
