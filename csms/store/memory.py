@@ -441,6 +441,7 @@ class MemorySessions:
         self, event: EventRecord, samples: SampleBatch | None = None
     ) -> bool:
         if samples is not None:
+            self._recordable(event)  # all or nothing: a refused event stores no samples
             await MemoryMeters(self._data).add_samples(
                 samples.charge_point_id,
                 samples.evse_id,
@@ -453,12 +454,15 @@ class MemorySessions:
         await self.apply(event.pk, event.changes)
         return True
 
-    async def record_event(self, event: EventRecord) -> bool:
-        seq_no = event.changes.seq_no
-        if seq_no is None or event.changes.trigger_reason is None:
+    def _recordable(self, event: EventRecord) -> None:
+        if event.changes.seq_no is None or event.changes.trigger_reason is None:
             raise ValueError("a sequenced message needs its seqNo and trigger reason")
         if event.pk not in self._data.sessions:
             raise NotFound(f"transaction {event.pk} not found")
+
+    async def record_event(self, event: EventRecord) -> bool:
+        self._recordable(event)
+        seq_no = event.changes.seq_no
         if (event.pk, seq_no) in self._data.events:
             return False
         self._data.events[(event.pk, seq_no)] = event
