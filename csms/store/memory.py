@@ -463,6 +463,7 @@ class MemorySessions:
     async def record_event(self, event: EventRecord) -> bool:
         self._recordable(event)
         seq_no = event.changes.seq_no
+        assert seq_no is not None  # _recordable
         if (event.pk, seq_no) in self._data.events:
             return False
         self._data.events[(event.pk, seq_no)] = event
