@@ -328,7 +328,7 @@ async def measure(args: argparse.Namespace, dsn: str) -> None:
                 f"({messages} messages, {messages / wall:,.0f}/s wall, "
                 f"{stored} sampled sets stored so far"
                 + (
-                    f", {statements / messages:.2f} statements/message"
+                    f", {statements / messages:.3f} statements/message"
                     if args.count_statements
                     else ""
                 )
