@@ -469,6 +469,12 @@ class NodeSettings(CommonSettings):
         ge=0,
         description="How long a journal row waits to gather a batch (nobody waits for it).",
     )
+    event_batch_delay_ms: float = Field(
+        50.0,
+        ge=0,
+        le=10_000,
+        description="How long a live event waits to gather a stream entry (nobody waits for it).",
+    )
     validate_responses: bool = Field(
         True, description="Validate our own CALLRESULTs against the OCPP schemas."
     )

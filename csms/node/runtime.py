@@ -91,7 +91,12 @@ async def running_node(
     if redis_url is not None:
         log.info("node %s joins the cluster through %s", settings.node_id, describe(redis_url))
         redis = redis_client(redis_url)
-        publisher = EventPublisher(redis, keys, settings.node_id)
+        publisher = EventPublisher(
+            redis,
+            keys,
+            settings.node_id,
+            gather_seconds=settings.event_batch_delay_ms / 1000,
+        )
         publish_hooks(hooks, publisher)
         publish_firmware_hooks(hooks, publisher)
     services = Services(

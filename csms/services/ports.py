@@ -50,7 +50,7 @@ from csms.domain.fleet_config import (
 from csms.domain.id_tokens import IdToken
 from csms.domain.invoices import ChargedSession, Draft, Invoice, Issued
 from csms.domain.ledger import Entry
-from csms.domain.meter_values import MeterSample
+from csms.domain.meter_values import MeterSample, SampleBatch
 from csms.domain.payments import (
     Applied,
     Decide,
@@ -199,11 +199,17 @@ class SessionStore(Protocol):
 
     async def get_by_pk(self, pk: int) -> Transaction | None: ...
 
-    async def record_and_apply(self, event: EventRecord) -> bool:
+    async def record_and_apply(
+        self, event: EventRecord, samples: SampleBatch | None = None
+    ) -> bool:
         """Record a sequenced message and apply its changes (both or neither; the changes
         are not applied to an ended session, but the message is kept). False, and nothing
         changes, if its seqNo was recorded for the session before. Events of one session
-        apply in call order. Durable."""
+        apply in call order. Durable.
+
+        ``samples`` (the message's, of session ``event.pk``) are stored with it, atomically,
+        as ``MeterStore.add_samples`` would (a replayed sample adds nothing), whether or not
+        the event is fresh: one write instead of two."""
         ...
 
     async def record_event(self, event: EventRecord) -> bool:

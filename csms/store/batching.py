@@ -44,6 +44,12 @@ class BatchWriter:
 
     At most ``max_inflight`` flushes run at once; rows queued meanwhile go out together when
     one finishes, so a slow database gets fewer, larger statements instead of a pile-up.
+
+    Adaptive for awaited writes (``write``/``submit``): when no flush is running, nothing
+    is gathering them, so the flush starts on the next loop turn (with whatever was queued in
+    the same turn) instead of after ``max_delay``: an idle node adds no delay to an answer.
+    While a flush runs, rows gather until it finishes (or ``max_delay``, or ``max_rows``).
+    Fire-and-forget rows (``add``: the journal, heartbeats) always wait ``max_delay``.
     """
 
     def __init__(
@@ -62,9 +68,12 @@ class BatchWriter:
         self._submissions: list[Submission] = []
         self._row_count = 0
         self._timer: asyncio.TimerHandle | None = None
+        self._soon = False  # a flush is scheduled for the next loop turn
+        self._awaited = False  # someone waits for a queued submission
         self._inflight: set[asyncio.Task[None]] = set()
         self.rows_written = 0
         self.rows_failed = 0
+        self.flushes = 0  # batches written (a retry of a failed batch's parts not counted)
 
     async def write(self, rows: Sequence[Row]) -> None:
         """Queue ``rows`` and return once they are committed (or raise the flush error)."""
@@ -86,13 +95,24 @@ class BatchWriter:
     def _queue(self, rows: Sequence[Row], waiter: asyncio.Future[None] | None) -> None:
         self._submissions.append((rows, waiter))
         self._row_count += len(rows)
+        if waiter is not None:
+            self._awaited = True
         if self._row_count >= self._max_rows:
             self._start_flush()
-        elif self._timer is None:
+        elif waiter is not None and not self._inflight:
+            self._flush_soon()
+        elif self._timer is None and not self._soon:
             loop = asyncio.get_running_loop()
             self._timer = loop.call_later(self._max_delay, self._start_flush)
 
+    def _flush_soon(self) -> None:
+        """Start a flush on the next loop turn (the writes of this turn join it)."""
+        if not self._soon:
+            self._soon = True
+            asyncio.get_running_loop().call_soon(self._start_flush)
+
     def _start_flush(self) -> None:
+        self._soon = False
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -103,7 +123,8 @@ class BatchWriter:
             return
         self._deferred = False
         submissions = self._submissions
-        self._submissions, self._row_count = [], 0
+        self._submissions, self._row_count, self._awaited = [], 0, False
+        self.flushes += 1
         task = asyncio.get_running_loop().create_task(self._run(submissions))
         self._inflight.add(task)
         task.add_done_callback(self._flushed)
@@ -111,6 +132,9 @@ class BatchWriter:
     def _flushed(self, task: asyncio.Task[None]) -> None:
         self._inflight.discard(task)
         if self._deferred:
+            self._start_flush()
+        elif self._awaited and not self._inflight:
+            # awaited rows gathered while the last flush ran: they go now, not at the timer
             self._start_flush()
 
     async def _run(self, submissions: list[Submission]) -> None:

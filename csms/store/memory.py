@@ -24,7 +24,7 @@ from csms.domain.clock import Clock, utc_now
 from csms.domain.credentials import PasswordRotation
 from csms.domain.fleet_config import HistoryEntry, variable_setting
 from csms.domain.id_tokens import IdToken
-from csms.domain.meter_values import ENERGY_REGISTER, MeterSample
+from csms.domain.meter_values import ENERGY_REGISTER, MeterSample, SampleBatch
 from csms.domain.reports import (
     Availability,
     ConfigurationRow,
@@ -437,18 +437,33 @@ class MemorySessions:
     async def get_by_pk(self, pk: int) -> Transaction | None:
         return self._data.sessions.get(pk)
 
-    async def record_and_apply(self, event: EventRecord) -> bool:
+    async def record_and_apply(
+        self, event: EventRecord, samples: SampleBatch | None = None
+    ) -> bool:
+        if samples is not None:
+            self._recordable(event)  # all or nothing: a refused event stores no samples
+            await MemoryMeters(self._data).add_samples(
+                samples.charge_point_id,
+                samples.evse_id,
+                samples.connector_id,
+                event.pk,
+                samples.samples,
+            )
         if not await self.record_event(event):
             return False
         await self.apply(event.pk, event.changes)
         return True
 
-    async def record_event(self, event: EventRecord) -> bool:
-        seq_no = event.changes.seq_no
-        if seq_no is None or event.changes.trigger_reason is None:
+    def _recordable(self, event: EventRecord) -> None:
+        if event.changes.seq_no is None or event.changes.trigger_reason is None:
             raise ValueError("a sequenced message needs its seqNo and trigger reason")
         if event.pk not in self._data.sessions:
             raise NotFound(f"transaction {event.pk} not found")
+
+    async def record_event(self, event: EventRecord) -> bool:
+        self._recordable(event)
+        seq_no = event.changes.seq_no
+        assert seq_no is not None  # _recordable
         if (event.pk, seq_no) in self._data.events:
             return False
         self._data.events[(event.pk, seq_no)] = event

@@ -16,20 +16,27 @@ from csms.store import partitions
 from csms.store.batching import Row
 from csms.store.executor import Executor
 
+
 # One row per sampled set (samples of one time and context: a MeterValue element), the
 # batch as one JSON array of rows that PostgreSQL unpacks: encoding costs the node ~1 us per
 # row with orjson, against ~6-11 us for typed unnest arrays (numeric, jsonb), and parsing
 # happens in the database, off the node's core (docs/performance.md, ADR 0005). The arrays
 # travel as PostgreSQL array literals (one text each), cast once per row.
-_INSERT = """
+def insert_sql(parameter: str) -> str:
+    """The insert of a batch of rows given as one JSON array in ``parameter`` (e.g. "$1");
+    also a data-modifying CTE of the 2.0.1 event statement (``transactions``)."""
+    return f"""
 INSERT INTO meter_samples (charge_point_id, evse_id, connector_id, transaction_pk, sampled_at,
     context, measurands, phases, locations, units, "values", raw_values, signed)
 SELECT r->>0, (r->>1)::int, (r->>2)::int, (r->>3)::bigint, (r->>4)::timestamptz, r->>5,
     (r->>6)::text[], (r->>7)::text[], (r->>8)::text[], (r->>9)::text[], (r->>10)::numeric[],
     (r->>11)::text[], nullif(r->12, 'null'::jsonb)
-FROM jsonb_array_elements($1::jsonb) AS r
+FROM jsonb_array_elements({parameter}::jsonb) AS r
 ON CONFLICT DO NOTHING
 """
+
+
+_INSERT = insert_sql("$1")
 
 MISSING_PARTITION = "no partition of relation"
 

@@ -39,7 +39,7 @@ from csms.domain.firmware_campaigns import (
 )
 from csms.domain.id_tokens import IdToken
 from csms.domain.ledger import Entry
-from csms.domain.meter_values import MeterSample
+from csms.domain.meter_values import MeterSample, SampleBatch
 from csms.domain.payments import Applied, Decide, Payment, StoredEvent, WebhookRecord
 from csms.domain.reports import (
     Availability,
@@ -58,6 +58,7 @@ from csms.store import (
     firmware,
     id_tokens,
     meter_values,
+    partitions,
     payments,
     tariffs,
     transactions,
@@ -197,12 +198,27 @@ class PostgresSessions:
     def __init__(self, pool: asyncpg.Pool, *, max_items: int) -> None:
         self._pool = pool
 
-        async def record_and_apply(items: Sequence[EventRecord]) -> list[bool]:
-            if len({e.pk for e in items}) == len(items):  # one round: one statement
-                return await transactions.record_and_apply_many(pool, items)
+        async def record_and_apply(items: Sequence[tuple[EventRecord, list[Row]]]) -> list[bool]:
+            events = [event for event, _ in items]
+            samples = [rows for _, rows in items]
+            try:
+                return await record_and_apply_once(events, samples)
+            except asyncpg.CheckViolationError as exc:
+                if meter_values.MISSING_PARTITION not in str(exc):
+                    raise
+            # a sample in a week without a partition (old data replayed): make it, go again
+            days = meter_values.days_of([row for rows in samples for row in rows])
+            await partitions.ensure(pool, "meter_samples", days)
+            return await record_and_apply_once(events, samples)
+
+        async def record_and_apply_once(
+            events: Sequence[EventRecord], samples: Sequence[Sequence[Row]]
+        ) -> list[bool]:
+            if len({e.pk for e in events}) == len(events):  # one round: one statement
+                return await transactions.record_and_apply_many(pool, events, samples)
             # several rounds commit together, so a retry never finds half of them applied
             async with pool.acquire() as connection, connection.transaction():
-                return await transactions.record_and_apply_many(connection, items)
+                return await transactions.record_and_apply_many(connection, events, samples)
 
         async def open_sessions(ids: Sequence[str]) -> list[list[Transaction]]:
             found = await transactions.open_sessions_of(pool, ids)
@@ -246,8 +262,21 @@ class PostgresSessions:
     async def get_by_pk(self, pk: int) -> Transaction | None:
         return await transactions.get_by_pk(self._pool, pk)
 
-    async def record_and_apply(self, event: EventRecord) -> bool:
-        return await self._record_and_apply(event)
+    async def record_and_apply(
+        self, event: EventRecord, samples: SampleBatch | None = None
+    ) -> bool:
+        rows = (
+            []
+            if samples is None
+            else meter_values.rows_for(
+                samples.charge_point_id,
+                samples.evse_id,
+                samples.connector_id,
+                event.pk,
+                samples.samples,
+            )
+        )
+        return await self._record_and_apply((event, rows))
 
     async def record_event(self, event: EventRecord) -> bool:
         return await transactions.record_event(self._pool, event)

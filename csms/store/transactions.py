@@ -27,6 +27,8 @@ from csms.domain.transactions import (
     Transaction,
 )
 from csms.errors import NotFound
+from csms.store import meter_values
+from csms.store.batching import Row
 from csms.store.executor import Executor
 
 _COLUMNS = """id, charge_point_id, protocol, transaction_id, evse_id, connector_id, id_token,
@@ -303,10 +305,18 @@ async def apply(db: Executor, pk: int, changes: SessionChanges) -> None:
     )
 
 
-async def record_and_apply_many(db: Executor, events: Sequence[EventRecord]) -> list[bool]:
+async def record_and_apply_many(
+    db: Executor,
+    events: Sequence[EventRecord],
+    samples: Sequence[Sequence[Row]] | None = None,
+) -> list[bool]:
     """Record each sequenced message and apply it, in order; one result per event: False,
     and nothing changed, for a seqNo recorded before (a replay). A session that has ended is
     left as it is, but the event is still kept.
+
+    ``samples``, if given, are each event's meter rows (``meter_values.rows_for``), stored in
+    the same statement as the event, fresh or not (a replayed set adds nothing): one round
+    trip for a 2.0.1 TransactionEvent and its samples, committed together.
 
     One statement per round: a session with several events in the batch gets one round
     each, so each applies after the one before, as one by one."""
@@ -321,43 +331,57 @@ async def record_and_apply_many(db: Executor, events: Sequence[EventRecord]) -> 
         rounds[n].append(index)
     for members in rounds:
         batch = [events[i] for i in members]
-        fresh = await _record_and_apply_round(db, batch)
+        rows = [] if samples is None else [row for i in members for row in samples[i]]
+        fresh = await _record_and_apply_round(db, batch, rows)
         for i in members:
             event = events[i]
             results[i] = (event.pk, event.changes.seq_no) in fresh
     return results
 
 
+_ROUND_COLUMNS = ", ".join(f"${i}::{t}[]" for i, t in enumerate(_UPDATE_TYPES, start=2))
+_N = len(_UPDATE_TYPES) + 2
+_ROUND = f"""WITH {{sampled}}v AS (
+        SELECT * FROM unnest($1::bigint[], {_ROUND_COLUMNS}, ${_N}::text[],
+                             ${_N + 1}::timestamptz[], ${_N + 2}::jsonb[])
+            AS v(pk, {", ".join(_UPDATE_ARGS)}, event_type, occurred_at, payload)
+    ), recorded AS (
+        INSERT INTO transaction_events (transaction_pk, seq_no, event_type,
+            trigger_reason, occurred_at, offline, payload)
+        SELECT pk, seq_no, event_type, trigger_reason, occurred_at, offline, payload
+        FROM v
+        ON CONFLICT (transaction_pk, seq_no) DO NOTHING
+        RETURNING transaction_pk, seq_no
+    ), applied AS (
+        UPDATE transactions t SET {_MANY_SET}
+        FROM v JOIN recorded r ON r.transaction_pk = v.pk AND r.seq_no = v.seq_no
+        WHERE t.id = v.pk AND t.ended_at IS NULL
+    )
+    SELECT transaction_pk, seq_no FROM recorded"""
+# the events alone, and with their meter rows in a data-modifying CTE of the same statement
+# (executed whether or not anything reads it; its conflicts, replays, add nothing)
+_ROUND_EVENTS = _ROUND.format(sampled="")
+_ROUND_WITH_SAMPLES = _ROUND.format(
+    sampled=f"sampled AS ({meter_values.insert_sql(f'${_N + 3}')}), "
+)
+
+
 async def _record_and_apply_round(
-    db: Executor, events: Sequence[EventRecord]
+    db: Executor, events: Sequence[EventRecord], rows: Sequence[Row] = ()
 ) -> set[tuple[int, int]]:
-    """One statement for events of distinct sessions; the (pk, seq_no) recorded fresh."""
-    columns = ", ".join(f"${i}::{t}[]" for i, t in enumerate(_UPDATE_TYPES, start=2))
-    n = len(_UPDATE_TYPES) + 2
-    records = await db.fetch(
-        f"""WITH v AS (
-                SELECT * FROM unnest($1::bigint[], {columns}, ${n}::text[],
-                                     ${n + 1}::timestamptz[], ${n + 2}::jsonb[])
-                    AS v(pk, {", ".join(_UPDATE_ARGS)}, event_type, occurred_at, payload)
-            ), recorded AS (
-                INSERT INTO transaction_events (transaction_pk, seq_no, event_type,
-                    trigger_reason, occurred_at, offline, payload)
-                SELECT pk, seq_no, event_type, trigger_reason, occurred_at, offline, payload
-                FROM v
-                ON CONFLICT (transaction_pk, seq_no) DO NOTHING
-                RETURNING transaction_pk, seq_no
-            ), applied AS (
-                UPDATE transactions t SET {_MANY_SET}
-                FROM v JOIN recorded r ON r.transaction_pk = v.pk AND r.seq_no = v.seq_no
-                WHERE t.id = v.pk AND t.ended_at IS NULL
-            )
-            SELECT transaction_pk, seq_no FROM recorded""",
+    """One statement for events of distinct sessions (and their meter rows, if any); the
+    (pk, seq_no) recorded fresh."""
+    args: list[Any] = [
         [e.pk for e in events],
         *([getattr(e.changes, name) for e in events] for name in _UPDATE_ARGS),
         [e.event_type for e in events],
         [e.occurred_at for e in events],
         [e.payload for e in events],
-    )
+    ]
+    if rows:
+        records = await db.fetch(_ROUND_WITH_SAMPLES, *args, rows)
+    else:
+        records = await db.fetch(_ROUND_EVENTS, *args)
     return {(r["transaction_pk"], r["seq_no"]) for r in records}
 
 

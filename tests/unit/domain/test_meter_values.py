@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 import pytest
 
@@ -12,6 +12,7 @@ from csms.domain.meter_values import (
     DEFAULT_MEASURAND,
     ENERGY_REGISTER,
     MeterSample,
+    _plausible,
     first_and_last_register_wh,
     parse_decimal,
     register_wh,
@@ -110,3 +111,27 @@ def test_first_and_last_ignore_other_measurands() -> None:
 def test_first_and_last_of_nothing() -> None:
     assert first_and_last_register_wh([]) == (None, None)
     assert first_and_last_register_wh([sample(measurand="SoC", unit="Percent")]) == (None, None)
+
+
+def _slow_parse(text: str) -> Decimal | None:
+    """parse_decimal as it was before its short-number fast path."""
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        return None
+    if value.is_zero():
+        return Decimal(0)
+    return value if _plausible(value) else None
+
+
+@pytest.mark.parametrize("sign", ["", "-", "+"])
+@pytest.mark.parametrize("integer", ["", "0", "7", "1" * 15, "9" * 29, "1" * 40])
+@pytest.mark.parametrize("fraction", [None, "", "5", "0" * 28 + "1", "3" * 40])
+@pytest.mark.parametrize("suffix", ["", "e5", "E-80", "e39", " "])
+def test_the_short_number_fast_path_agrees_with_the_full_check(
+    sign: str, integer: str, fraction: str | None, suffix: str
+) -> None:
+    text = sign + integer + ("" if fraction is None else "." + fraction) + suffix
+    assert parse_decimal(text) == _slow_parse(text)
+    for special in ("NaN", "sNaN", "Infinity", "-Inf", "1_000.5"):
+        assert parse_decimal(special) == _slow_parse(special)

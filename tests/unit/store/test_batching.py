@@ -66,17 +66,69 @@ async def test_empty_write_flushes_nothing() -> None:
     assert flush.batches == []
 
 
-async def test_nothing_is_flushed_before_the_delay_or_size() -> None:
+async def test_nothing_added_is_flushed_before_the_delay_or_size() -> None:
     flush = FakeFlush()
     writer = BatchWriter(flush, max_rows=10, max_delay=NEVER)
-    waiter = writer.submit([(1,)])
+    writer.add([(1,)])  # fire-and-forget (the journal): gathers for the whole delay
     for _ in range(10):
         await asyncio.sleep(0)  # give the loop every chance to run a (wrong) early flush
     assert flush.batches == []
-    assert not waiter.done()
     await writer.flush()
-    await settle(waiter)
     assert flush.batches == [[(1,)]]
+
+
+async def test_an_awaited_write_on_an_idle_writer_does_not_wait_for_the_timer() -> None:
+    flush = FakeFlush()
+    writer = BatchWriter(flush, max_rows=10, max_delay=NEVER)
+    waiters = [writer.submit([(1,)]), writer.submit([(2,)])]  # the same loop turn
+    for _ in range(3):
+        await asyncio.sleep(0)  # the next loop turns, nowhere near the timer
+    assert flush.batches == [[(1,), (2,)]]  # one flush, started at once, both together
+    assert all(w.done() for w in waiters)
+    assert writer.flushes == 1
+
+
+async def test_an_awaited_write_takes_along_rows_added_before_it() -> None:
+    flush = FakeFlush()
+    writer = BatchWriter(flush, max_rows=10, max_delay=NEVER)
+    writer.add([("journal",)])
+    waiter = writer.submit([("meter",)])
+    await settle(waiter)
+    assert flush.batches == [[("journal",), ("meter",)]]
+
+
+async def test_awaited_writes_gather_while_a_flush_runs_and_go_when_it_ends() -> None:
+    """Under load the batching stays: writes made while a flush is in flight wait for it
+    (not for the timer) and then go out together, one statement for all of them."""
+    flush = FakeFlush()
+    flush.gate = asyncio.Event()
+    writer = BatchWriter(flush, max_rows=1000, max_delay=NEVER, max_inflight=2)
+    first = writer.submit([(0,)])
+    await asyncio.wait_for(flush.started.wait(), TIMEOUT)
+    later = [writer.submit([(i,)]) for i in range(1, 51)]
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert writer.flushes == 1  # the 50 gather: no flush each, no second flush yet
+    flush.gate.set()
+    await settle(first)
+    await asyncio.wait_for(asyncio.gather(*later), TIMEOUT)
+    assert writer.flushes == 2
+    assert flush.batches[1] == [(i,) for i in range(1, 51)]
+
+
+async def test_under_steady_load_writes_share_few_flushes() -> None:
+    """Many writers, each writing again as soon as its write returns (a fleet under load):
+    the batches carry many writes each, counted, not timed."""
+    flush = FakeFlush()
+    writer = BatchWriter(flush, max_rows=10_000, max_delay=NEVER, max_inflight=2)
+
+    async def charger(n: int) -> None:
+        for round_ in range(20):
+            await writer.write([(n, round_)])
+
+    await asyncio.wait_for(asyncio.gather(*(charger(n) for n in range(100))), TIMEOUT)
+    assert writer.rows_written == 2000
+    assert writer.flushes <= 45  # ~100 writes a batch, against 2,000 flushes unbatched
 
 
 async def test_delay_timer_flushes_without_more_rows() -> None:
@@ -99,14 +151,22 @@ async def test_reaching_max_rows_flushes_at_once() -> None:
 async def test_batches_split_by_size_and_the_rest_waits_for_the_timer() -> None:
     flush = FakeFlush()
     writer = BatchWriter(flush, max_rows=2, max_delay=NEVER)
-    waiters = [writer.submit([(i,)]) for i in range(5)]
-    await asyncio.wait_for(asyncio.gather(*waiters[:4]), TIMEOUT)
+    for i in range(5):
+        writer.add([(i,)])
+    for _ in range(10):
+        await asyncio.sleep(0)
     assert flush.batches == [[(0,), (1,)], [(2,), (3,)]]
-    assert not waiters[4].done()
     await writer.flush()
-    await settle(waiters[4])
     assert flush.batches[-1] == [(4,)]
     assert writer.rows_written == 5
+
+
+async def test_awaited_rest_after_size_splits_goes_when_the_flushes_end() -> None:
+    flush = FakeFlush()
+    writer = BatchWriter(flush, max_rows=2, max_delay=NEVER)
+    waiters = [writer.submit([(i,)]) for i in range(5)]
+    await asyncio.wait_for(asyncio.gather(*waiters), TIMEOUT)  # not the timer: NEVER
+    assert flush.batches == [[(0,), (1,)], [(2,), (3,)], [(4,)]]
 
 
 async def test_one_write_larger_than_max_rows_is_not_split() -> None:

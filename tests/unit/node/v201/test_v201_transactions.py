@@ -116,21 +116,37 @@ async def test_replayed_seq_no_is_answered_and_changes_nothing(
     assert len(store.transactions) == 1
 
 
-async def test_started_and_updated_record_and_apply_atomically_after_samples(
+async def test_started_and_updated_record_and_apply_atomically_with_samples(
     ctx: Context, store: Harness
 ) -> None:
-    """Nothing acknowledged is lost: samples are committed first, then the seqNo and its
-    changes in one statement (record_and_apply: both or neither)."""
+    """Nothing acknowledged is lost: the samples, the seqNo and its changes are one write
+    (record_and_apply with the samples: all or nothing), one round trip per event."""
     await send(
         ctx,
         event(
             "Started",
             0,
             "CablePluggedIn",
+            evse={"id": 1, "connectorId": 1},
             meterValue=energy(5, "Transaction.Begin", "2026-01-01T10:00:00Z"),
         ),
     )
-    assert store.calls == ["open_named", "add_samples", "record_and_apply"]
+    assert store.calls[:2] == ["open_named", "record_and_apply"]
+    assert "add_samples" not in store.calls
+    store.calls.clear()
+    await send(
+        ctx,
+        event(
+            "Updated",
+            1,
+            "MeterValuePeriodic",
+            meterValue=energy(9, "Sample.Periodic", "2026-01-01T10:01:00Z"),
+        ),
+    )
+    assert store.calls == ["record_and_apply"]  # a known session: the one write alone
+    tx = store.transaction(TX)
+    samples = store.samples_of(tx.id)
+    assert [s[1:4] for s in samples] == [(1, 1, tx.id)] * 2  # evse, connector, session
 
 
 async def test_e06_ended_energy_from_the_ended_register_reading(
