@@ -66,7 +66,7 @@ class Dispatcher:
         except rpc.BadFrame as bad:
             if self.limit is not None and not self.limit.allow():
                 return None if bad.silent else self._refuse(bad.message_id)
-            self._journal("in", 0, bad.message_id, None, {"raw": _raw_text(data)})
+            self._journal("in", 0, bad.message_id, None, _raw_text(data))
             self.ctx.log.warning("bad frame: %s", bad.error.description)
             if bad.silent:
                 return None
@@ -76,22 +76,20 @@ class Dispatcher:
                 return self._refuse(frame.message_id)
             if _NUL[type(data)] in data and _contains_nul(frame.payload):
                 # Valid JSON, but PostgreSQL text cannot hold NUL: refuse it whole.
-                self._journal("in", rpc.CALL, frame.message_id, frame.action, _raw_json(data))
+                self._journal("in", rpc.CALL, frame.message_id, frame.action, data)
                 return self._error(
                     frame.message_id,
                     frame.action,
                     PropertyViolation("NUL character (\\u0000) in a string value"),
                 )
-            self._journal("in", rpc.CALL, frame.message_id, frame.action, frame.payload)
+            self._journal("in", rpc.CALL, frame.message_id, frame.action, data)
             if self.metrics is None:
                 return await self._answer(frame)
             return await self._measured(frame, self.metrics)
-        if _NUL[type(data)] in data and _contains_nul(frame):
-            self._journal("in", 0, frame.message_id, None, _raw_json(data))
-        elif isinstance(frame, rpc.CallResult):
-            self._journal("in", rpc.CALLRESULT, frame.message_id, None, frame.payload)
+        if isinstance(frame, rpc.CallResult):
+            self._journal("in", rpc.CALLRESULT, frame.message_id, None, data)
         else:
-            self._journal("in", rpc.CALLERROR, frame.message_id, None, _error_payload(frame))
+            self._journal("in", rpc.CALLERROR, frame.message_id, None, data)
         call = self.calls.receive(frame)
         if call is None:
             self.ctx.log.info("reply %s to no call of ours, ignored", frame.message_id)
@@ -150,8 +148,9 @@ class Dispatcher:
                 return self._error(call.message_id, action, failure)
             self.ctx.log.exception("%s handler failed", action)
             return self._error(call.message_id, action, InternalFailure("internal error"))
-        self._journal("out", rpc.CALLRESULT, call.message_id, action, result)
-        return rpc.call_result(call.message_id, result)
+        answer = rpc.call_result(call.message_id, result)
+        self._journal("out", rpc.CALLRESULT, call.message_id, action, answer)
+        return answer
 
     def _refuse(self, message_id: str) -> bytes:
         """Over the message rate: GenericError, nothing handled and nothing journaled (the
@@ -174,20 +173,21 @@ class Dispatcher:
         return rpc.call_error(message_id, error, self.version.dialect)
 
     def _error(self, message_id: str, action: str | None, error: OcppError) -> bytes:
-        dialect = self.version.dialect
-        payload = {
-            "errorCode": dialect.code(error.kind),
-            "errorDescription": error.description,
-            "errorDetails": error.details,
-        }
-        self._journal("out", rpc.CALLERROR, message_id, action, payload)
-        return rpc.call_error(message_id, error, dialect)
+        answer = rpc.call_error(message_id, error, self.version.dialect)
+        self._journal("out", rpc.CALLERROR, message_id, action, answer)
+        return answer
 
     def _journal(
-        self, direction: str, message_type: int, message_id: str, action: str | None, payload: Any
+        self,
+        direction: str,
+        message_type: int,
+        message_id: str,
+        action: str | None,
+        frame: str | bytes,
     ) -> None:
+        """Journal a frame as received or sent (text: escaped NULs are plain characters)."""
         if self.journal is not None:
-            self.journal.record(direction, message_type, message_id, action, payload)
+            self.journal.record(direction, message_type, message_id, action, frame)
 
 
 # How a NUL character appears in a JSON text (it may not appear raw).
@@ -202,10 +202,6 @@ def _raw_text(data: str | bytes) -> str:
 def _contains_nul(value: Any) -> bool:
     """Whether a NUL character is in any string (key or value) of ``value`` (iterative: the
     value is what a charger sent)."""
-    if isinstance(value, rpc.CallResult):
-        value = value.payload
-    elif isinstance(value, rpc.CallError):
-        value = [value.error_code, value.description, value.details]
     stack = [value]
     while stack:
         item = stack.pop()
@@ -218,16 +214,3 @@ def _contains_nul(value: Any) -> bool:
         elif isinstance(item, list | tuple):
             stack.extend(item)
     return False
-
-
-def _raw_json(data: str | bytes) -> dict[str, str]:
-    """A frame for the journal that PostgreSQL can store: escaped NULs made visible."""
-    return {"raw": _raw_text(data).replace("\\u0000", "\\ufffd")}
-
-
-def _error_payload(frame: rpc.CallError) -> dict[str, Any]:
-    return {
-        "errorCode": frame.error_code,
-        "errorDescription": frame.description,
-        "errorDetails": frame.details,
-    }
