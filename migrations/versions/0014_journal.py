@@ -41,21 +41,20 @@ $do$
 ]
 
 # Back to jsonb payloads: frames written since are parsed back into the payload each had
+# (the frame's text itself is not kept: a frame's whitespace and key order are lost)
 # (one statement over the whole journal: there is no online way back).
 DOWNGRADE = [
     r"""
-UPDATE charger_messages SET payload = CASE
-    WHEN strpos(frame, '\u0000') > 0  -- jsonb cannot hold it: kept as the old code did
-        THEN jsonb_build_object('raw', replace(frame, '\u0000', '\ufffd'))
+UPDATE charger_messages SET payload = coalesce(CASE
+    WHEN strpos(frame, '\u0000') > 0 THEN NULL  -- jsonb cannot hold it: raw, as before
     WHEN message_type = 2 THEN (frame::jsonb) -> 3
     WHEN message_type = 3 THEN (frame::jsonb) -> 2
     WHEN message_type = 4 THEN jsonb_build_object(
         'errorCode', (frame::jsonb) -> 2, 'errorDescription', (frame::jsonb) -> 3,
         'errorDetails', (frame::jsonb) -> 4)
-    ELSE jsonb_build_object('raw', frame) END
+    END, jsonb_build_object('raw', replace(frame, '\u0000', '\ufffd')))
 WHERE payload IS NULL AND frame IS NOT NULL
 """,
-    "DELETE FROM charger_messages WHERE payload IS NULL",
     "ALTER TABLE charger_messages ALTER COLUMN payload SET NOT NULL",
     "ALTER TABLE charger_messages DROP COLUMN frame",
 ]
