@@ -18,23 +18,21 @@ from csms.store.batching import Row
 from csms.store.executor import Executor
 from csms.store.meter_values import MISSING_PARTITION
 
-_INSERT = """INSERT INTO charger_messages (charge_point_id, at, direction, message_type,
-        message_id, action, frame)
-    SELECT r->>0, (r->>1)::timestamptz, r->>2, (r->>3)::int, r->>4, r->>5, r->>6
-    FROM jsonb_array_elements($1::jsonb) AS r"""
+COLUMNS = ("charge_point_id", "at", "direction", "message_type", "message_id", "action", "frame")
 
 
 async def insert_rows(db: Executor, rows: Sequence[Row]) -> None:
-    """One statement per batch; rows travel as one JSON array (see store/meter_values.py).
-    A day without its partition yet (the worker makes them ahead) is created on demand."""
+    """One COPY per batch: the frames travel as they are (binary COPY, no JSON around them,
+    nothing for PostgreSQL to parse). A day without its partition yet (the worker makes them
+    ahead) is created on demand."""
     try:
-        await db.execute(_INSERT, rows)
+        await db.copy_records_to_table("charger_messages", records=rows, columns=COLUMNS)
     except asyncpg.CheckViolationError as exc:
         if MISSING_PARTITION not in str(exc):
             raise
         days = {row[1].astimezone(UTC).date() for row in rows}
         await partitions.ensure(db, "charger_messages", days)
-        await db.execute(_INSERT, rows)
+        await db.copy_records_to_table("charger_messages", records=rows, columns=COLUMNS)
 
 
 async def list_messages(

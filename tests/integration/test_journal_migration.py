@@ -50,8 +50,8 @@ async def database(database_url: str) -> AsyncIterator[str]:
 
 async def compressions(connection: asyncpg.Connection) -> dict[str, str]:
     rows = await connection.fetch(
-        """SELECT c.relname, a.attcompression::text AS attcompression FROM pg_attribute a JOIN pg_class c
-           ON c.oid = a.attrelid WHERE a.attname = 'frame'
+        """SELECT c.relname, a.attcompression::text AS attcompression
+           FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid WHERE a.attname = 'frame'
            AND (c.relname = 'charger_messages' OR c.oid IN (SELECT inhrelid FROM pg_inherits
                 WHERE inhparent = 'charger_messages'::regclass))"""
     )
