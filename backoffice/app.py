@@ -15,13 +15,15 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
-from backoffice import errors, uploads
+from backoffice import console, errors, uploads
 from backoffice.audit import AuditMiddleware
 from backoffice.metrics import MetricsMiddleware
 from backoffice.routes import (
     accounts,
+    alarms,
     audit,
     auth,
+    browser_session,
     cdrs,
     certificates,
     charger_logs,
@@ -30,9 +32,11 @@ from backoffice.routes import (
     config,
     events,
     firmware,
+    fleet,
     health,
     id_tokens,
     invoices,
+    journal,
     me,
     meter_rollups,
     nodes,
@@ -97,11 +101,15 @@ ROUTERS = (
     certificates.router,
     meter_rollups.router,
     certificates.fleet_router,
+    alarms.router,
     status.router,
     webhooks.router,
     webhooks.email_router,
     webhooks.catalogue_router,
     audit.router,
+    browser_session.router,
+    fleet.router,
+    journal.router,
 )
 
 
@@ -192,6 +200,7 @@ def create_app(settings: BackofficeSettings) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router)
     uploads.install(app)
+    console.install(app, settings)
     return app
 
 

@@ -14,6 +14,7 @@ object a driver does not own is answered 404 exactly like one that does not exis
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -35,6 +36,15 @@ from csms.store.pool import unavailable as database_unavailable
 log = logging.getLogger(__name__)
 
 TOKEN_URL = "/api/v1/auth/token"
+
+ACCESS_COOKIE = "csms_access"
+"""HttpOnly cookie of the browser console holding the access token (a JWT)."""
+REFRESH_COOKIE = "csms_refresh"
+"""HttpOnly cookie of the browser console holding the refresh token."""
+CSRF_COOKIE = "csms_csrf"
+"""Readable cookie: the console's JavaScript echoes it in :data:`CSRF_HEADER`."""
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class Role(StrEnum):
@@ -73,13 +83,20 @@ async def authenticate(
     state: Annotated[State, Depends(get_state)],
     token: Annotated[str | None, Depends(_bearer)],
 ) -> Principal:
-    """The caller of a valid, unrevoked access token whose user still has that role."""
-    principal = await _authenticate(state, token, degraded=False)
+    """The caller of a valid, unrevoked access token whose user still has that role.
+
+    The token comes from ``Authorization: Bearer`` or, without that header, from the
+    console's :data:`ACCESS_COOKIE`. A cookie-authenticated request that may change
+    something (not GET/HEAD/OPTIONS) must carry the session's CSRF token in
+    :data:`CSRF_HEADER` (403 without it): a cross-site form cannot set a header.
+    """
+    principal = await _authenticate(state, request, token, degraded=False)
     audit.remember(request, principal)  # the actor of this request's audit row
     return principal
 
 
 async def authenticate_degraded(
+    request: Request,
     state: Annotated[State, Depends(get_state)],
     token: Annotated[str | None, Depends(_bearer)],
 ) -> Principal:
@@ -88,19 +105,32 @@ async def authenticate_degraded(
     (the user row, the logout record) is skipped with a warning, and the token is taken
     on its signature, expiry and role claim alone. A check that can be made still
     refuses."""
-    return await _authenticate(state, token, degraded=True)
+    return await _authenticate(state, request, token, degraded=True)
 
 
 DEGRADED_TIMEOUT = 1.0
 
 
-async def _authenticate(state: State, token: str | None, *, degraded: bool) -> Principal:
+async def _authenticate(
+    state: State, request: Request, token: str | None, *, degraded: bool
+) -> Principal:
+    from_cookie = False
+    if not token:
+        token = request.cookies.get(ACCESS_COOKIE)
+        from_cookie = bool(token)
     if not token:
         raise Unauthorized("a bearer access token is required")
     try:
         claims = state.tokens.verify(token)
     except InvalidToken as exc:
         raise Unauthorized(str(exc)) from None
+    if from_cookie and request.method not in SAFE_METHODS:
+        sent = request.headers.get(CSRF_HEADER, "")
+        if not hmac.compare_digest(sent.encode(), state.tokens.csrf_token(claims.jti).encode()):
+            raise Forbidden(
+                f"CSRF check failed: a request authenticated by the session cookie must send "
+                f"the {CSRF_COOKIE} cookie's value in the {CSRF_HEADER} header"
+            )
     try:
         async with asyncio.timeout(DEGRADED_TIMEOUT if degraded else None):
             user = await users.get_user(state.pool, claims.user_id)

@@ -9,6 +9,7 @@ confusion). A refresh token is 256 random bits; only its SHA-256 is stored.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 import time
 import uuid
@@ -69,6 +70,12 @@ class TokenCodec:
             "exp": claims.expires_at,
         }
         return jwt.encode(payload, self._key, algorithm=ALGORITHM), claims
+
+    def csrf_token(self, jti: str) -> str:
+        """The CSRF token of the console session of access token ``jti``: an HMAC of it, so
+        only this server can make one and it dies with the session."""
+        mac = hmac.new(self._key.encode(), b"csrf:" + jti.encode(), hashlib.sha256)
+        return mac.hexdigest()
 
     def verify(self, token: str) -> AccessClaims:
         try:

@@ -18,6 +18,8 @@ from csms.cluster.keys import Keys
 from csms.services import Services
 from csms.services.payments import PaymentService
 from csms.settings import BackofficeSettings
+from csms.store import notifications
+from csms.store.alarms import Outbox, count_open_by_severity
 from csms.store.notifications import count_deliveries_by_state
 
 
@@ -40,8 +42,12 @@ class State:
         # log uploads into PostgreSQL hold a pooled connection each: at most half the pool
         self.uploads = asyncio.Semaphore(max(1, settings.db_pool_max // 2))
         self._resources: Resources | None = None
+        # the notifications' outbox for alarm transitions (csms.store.alarms.Outbox)
+        self.alarm_outbox: Outbox | None = notifications.enqueue
         # counts other features own, shown by GET /api/v1/status and /metrics
-        self.status_providers = StatusProviders(delivery_counts=count_deliveries_by_state)
+        self.status_providers = StatusProviders(
+            delivery_counts=count_deliveries_by_state, alarm_counts=count_open_by_severity
+        )
 
     def open(self, resources: Resources) -> None:
         self._resources = resources

@@ -49,6 +49,30 @@ from csms.store.postgres import PostgresStores  # noqa: E402
 
 log = logging.getLogger("bench.handle")
 
+STATEMENTS = [0]  # PostgreSQL statements sent (with --count-statements)
+
+
+def _count_statements() -> None:
+    """Count every statement the node sends (each is a round trip and a write(): the main
+    cost of a message at low rates, when no batch gathers more than one)."""
+    import asyncpg
+
+    do_execute = asyncpg.Connection._do_execute  # type: ignore[attr-defined]
+    execute = asyncpg.Connection.execute
+
+    async def counted_do_execute(self: Any, *args: Any, **kwargs: Any) -> Any:
+        STATEMENTS[0] += 1
+        return await do_execute(self, *args, **kwargs)
+
+    async def counted_execute(self: Any, query: str, *args: Any, **kwargs: Any) -> Any:
+        if not args:  # the simple query protocol; with arguments it is _do_execute
+            STATEMENTS[0] += 1
+        return await execute(self, query, *args, **kwargs)
+
+    asyncpg.Connection._do_execute = counted_do_execute  # type: ignore[attr-defined]
+    asyncpg.Connection.execute = counted_execute  # type: ignore[method-assign]
+
+
 # 0.30/kWh + 2.00/h charging + 0.50 start, +21 % VAT; a cheaper night rate
 BENCH_TARIFF = {
     "currency": "EUR",
@@ -193,14 +217,35 @@ async def run(args: argparse.Namespace) -> None:
         server = await asyncio.to_thread(embedded.postgres_url, ROOT / ".data" / "bench")
     name = f"csms_bench_handle_{secrets.token_hex(3)}"
     await ensure_database(server, name)
-    dsn = embedded.with_database(server, name)
+    try:
+        await measure(args, embedded.with_database(server, name))
+    finally:
+        if not args.keep:  # the run's database goes with it
+            import asyncpg
+
+            connection = await asyncpg.connect(server)
+            try:
+                await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            finally:
+                await connection.close()
+
+
+async def measure(args: argparse.Namespace, dsn: str) -> None:
     await migrate(dsn)
     settings = NodeSettings(
         node_id="bench-handle",
+        port=0,  # the node's listener is not used here; any free port
         cost_update_interval=args.cost_interval,
         billing_enabled=not args.no_billing,
     )
-    async with running_node(settings, dsn) as node:
+    redis_url = None
+    if args.redis:  # a cluster member: live events published through Redis, as in the fleet
+        redis_url = os.environ.get("CSMS_BENCH_REDIS_URL") or os.environ.get(
+            "CSMS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"
+        )
+        prefix = f"bench-{secrets.token_hex(3)}"
+        settings = settings.model_copy(update={"redis_prefix": prefix})
+    async with running_node(settings, dsn, redis_url) as node:
         services = node.services
         stores = services.stores
         assert isinstance(stores, PostgresStores)
@@ -237,33 +282,63 @@ async def run(args: argparse.Namespace) -> None:
             opening = _boot if args.authorize else _open
             txs = await asyncio.gather(*(opening(c, v201_, i) for i, c in enumerate(conns)))
 
-            async def one(
-                conn: ChargerConnection, tx: str, rounds: int, v201_: bool = v201_
-            ) -> None:
-                for seq in range(1, rounds + 1):
-                    frame = (
-                        _authorize_frame(v201_, seq) if args.authorize else _frame(v201_, tx, seq)
-                    )
+            def frames(tx: str, first: int, rounds: int, v201_: bool = v201_) -> list[bytes]:
+                return [
+                    _authorize_frame(v201_, seq) if args.authorize else _frame(v201_, tx, seq)
+                    for seq in range(first, first + rounds)
+                ]
+
+            async def one(conn: ChargerConnection, sent: list[bytes]) -> None:
+                for frame in sent:
                     reply = await conn.handle(frame)
                     assert reply is not None and reply[:2] == b"[3", reply
 
-            await asyncio.gather(*(one(c, t, 3) for c, t in zip(conns, txs, strict=True)))
+            await asyncio.gather(
+                *(one(c, frames(t, 1, 3)) for c, t in zip(conns, txs, strict=True))
+            )
+            # built before the clock starts: what the charger sends is not the node's work
+            timed = [frames(t, 4, args.rounds) for t in txs]
             profiler = cProfile.Profile() if args.profile else None
+            await _settle(node)
+            statements0 = STATEMENTS[0]
             cpu0, wall0 = time.process_time(), time.perf_counter()
             if profiler:
                 profiler.enable()
-            await asyncio.gather(*(one(c, t, args.rounds) for c, t in zip(conns, txs, strict=True)))
+            await asyncio.gather(*(one(c, f) for c, f in zip(conns, timed, strict=True)))
             if profiler:
                 profiler.disable()
                 profiler.dump_stats(f"{args.profile}.{'v201' if v201_ else 'v16'}")
+            await _settle(node)  # the journal rows of the last messages included
             cpu = time.process_time() - cpu0
             wall = time.perf_counter() - wall0
             messages = args.chargers * args.rounds
+            statements = STATEMENTS[0] - statements0
             sys.stdout.write(
                 f"{label:24} {cpu / messages * 1e6:7.0f} us CPU/message "
                 f"({messages} messages, {messages / wall:,.0f}/s wall, "
-                f"{stores.meters.writer.rows_written} meter rows so far)\n"
+                f"{stores.meters.writer.rows_written} meter rows so far"
+                + (
+                    f", {statements / messages:.2f} statements/message"
+                    if args.count_statements
+                    else ""
+                )
+                + ")\n"
             )
+    if redis_url is not None:  # the run's live events and cluster keys
+        from redis.asyncio import Redis
+
+        redis = Redis.from_url(redis_url)
+        try:
+            async for key in redis.scan_iter(match=f"{settings.redis_prefix}*"):
+                await redis.delete(key)
+        finally:
+            await redis.aclose()
+
+
+async def _settle(node: Any) -> None:
+    """Wait until what was queued is written (the journal gathers for up to its delay)."""
+    if node.deps.journal is not None:
+        await node.deps.journal.flush()
 
 
 def main() -> None:
@@ -293,7 +368,30 @@ def main() -> None:
         help="with --authorize: postings on the account's wallet (a top-up and charges)",
     )
     parser.add_argument("--no-billing", action="store_true", help="CSMS_BILLING_ENABLED=false")
+    parser.add_argument(
+        "--redis",
+        action="store_true",
+        help="join a cluster through Redis (CSMS_BENCH_REDIS_URL / CSMS_TEST_REDIS_URL) as a "
+        "node in the fleet does: session events are published as live events",
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the run's database")
+    parser.add_argument(
+        "--count-statements",
+        action="store_true",
+        help="count PostgreSQL statements per message (patches asyncpg; a little CPU more)",
+    )
+    parser.add_argument(
+        "--event-gather-ms",
+        type=float,
+        help="with --redis: how long the live-event publisher gathers a batch (experiment)",
+    )
     args = parser.parse_args()
+    if args.count_statements:
+        _count_statements()
+    if args.event_gather_ms is not None:  # an experiment: how long live events gather
+        from csms.cluster import events
+
+        events.GATHER_SECONDS = args.event_gather_ms / 1000
     try:
         import uvloop
 

@@ -1,4 +1,4 @@
-"""Bytes per journal frame, text (migration 0014) against jsonb payloads (before it), for the
+"""Bytes per journal frame, text (migration 0015_journal) against jsonb payloads (before it), for the
 frames a database's journal holds (e.g. one left by ``bench/handle.py``).
 
     python bench/journal_bytes.py postgresql://postgres@127.0.0.1/csms_bench_handle_XXXXXX

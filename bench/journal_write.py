@@ -1,6 +1,6 @@
 """What writing the journal costs, per row: the node's CPU (building and sending a batch)
 and the wall time of the statement (mostly PostgreSQL's work), for batches (500 rows, or as given) of a
-1.6 MeterValues frame (~1 kB), three ways: the jsonb payload array of before migration 0014,
+1.6 MeterValues frame (~1 kB), three ways: the jsonb payload array of before migration 0015_journal,
 the same array carrying text frames, and binary COPY of text frames (what the node does).
 
     python bench/journal_write.py      # CSMS_BENCH_DATABASE_URL / CSMS_TEST_DATABASE_URL

@@ -325,7 +325,7 @@ async def scenario_sustained(
     extra = ["--id-prefix", "B-", "--connect-rate", str(args.connect_rate / len(procs)),
              "--heartbeat", "30", "--meter-interval", str(args.meter_interval),
              "--session-share", "1", "--session-meter-values", "1000",
-             "--duration", str(args.duration), "--v201-share", "0.2"]  # fmt: skip
+             "--duration", str(args.duration), "--v201-share", str(args.v201_share)]  # fmt: skip
     share = args.sustained // len(procs)
     whole_run = [Sampler(p) for p in procs]
     loop = asyncio.get_running_loop()
@@ -374,6 +374,7 @@ async def scenario_sustained(
         (f"{label}: offered load", f"{offered:.0f} msg/s", ""),
         (f"{label}: node CPU at that load", f"{cpu:.0f} % of a core", "<= 80 % at 5,000 msg/s"),
         (f"{label}: messages/s per CPU-second", f"{msgs_per_cpu_s:.0f}", ""),
+        (f"{label}: node CPU per answered message", f"{1e6 / max(msgs_per_cpu_s, 1e-9):.0f} us", ""),
         (f"{label}: charger-to-CSMS latency p50 / p99{worst}", f"{p50:.1f} / {p99:.1f} ms", "p99 < 50 ms"),
         (f"{label}: errors (CALLERROR, timeouts, connects)", str(errors), "0"),
         (f"{label}: meter rows persisted/s", f"{window_rows / elapsed:.0f}", ">= 30,000/s"),
@@ -449,6 +450,12 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="comma-separated: idle, sustained, cluster, baseline",
     )
     parser.add_argument("--nodes", type=int, default=3, help="nodes in the cluster scenario")
+    parser.add_argument(
+        "--v201-share",
+        type=float,
+        default=0.2,
+        help="share of the sustained fleet speaking OCPP 2.0.1 (1: all of it)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the database and Redis keys")
     args = parser.parse_args(argv)
     if args.full:

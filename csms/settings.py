@@ -166,6 +166,12 @@ class CommonSettings(BaseSettings):
     invoice_font: Path | None = Field(
         None, description="A TrueType font for PDF invoices (any script); unset: Helvetica."
     )
+    alarm_flapping_window: float = Field(
+        300.0,
+        ge=0,
+        description="Seconds after its clear within which an alarm raised again is the same "
+        "alarm (its count goes up) rather than a new one.",
+    )
 
     @field_validator("default_time_zone")
     @classmethod
@@ -457,6 +463,11 @@ class NodeSettings(CommonSettings):
     write_batch_rows: int = Field(500, ge=1, description="Largest batch of meter/journal rows.")
     write_batch_delay_ms: float = Field(
         5.0, ge=0, description="How long a write waits to gather a batch."
+    )
+    journal_batch_delay_ms: float = Field(
+        50.0,
+        ge=0,
+        description="How long a journal row waits to gather a batch (nobody waits for it).",
     )
     validate_responses: bool = Field(
         True, description="Validate our own CALLRESULTs against the OCPP schemas."
@@ -808,6 +819,14 @@ class BackofficeSettings(FirmwareSettings, PaymentSettings, NotificationSettings
         "CLI: http://CSMS_API_HOST:CSMS_API_PORT).",
     )
 
+    console_tile_url: str | None = Field(
+        None,
+        pattern=r"^https?://[^\s'\";]+$",
+        description="Map tile URL template of the console's site map (e.g. "
+        "https://tile.example.com/{z}/{x}/{y}.png; `{s}` allowed in the host); unset: "
+        "markers on a plain background, no request leaves the backoffice.",
+    )
+
     @property
     def default_jwt_secret(self) -> bool:
         return self.jwt_secret.get_secret_value() == DEFAULT_JWT_SECRET
@@ -949,6 +968,35 @@ class WorkerSettings(FirmwareSettings, PaymentSettings, NotificationSettings):
         "* * * * *",
         description="Cron schedule of the look for connected chargers whose profile values "
         "still wait (sent to them then).",
+    )
+    alarm_sweep_interval: float = Field(
+        10.0,
+        gt=0,
+        description="Seconds between two alarm sweeps of a worker (offline chargers, stuck "
+        "sessions, nodes gone, queue depth, breakers).",
+    )
+    alarm_sweep_schedule: str = Field(
+        "* * * * *",
+        description="Cron schedule of the alarm sweep as a queue schedule too (a backstop of "
+        "the interval loop).",
+    )
+    alarm_offline_after: int = Field(
+        300,
+        ge=1,
+        description="Default threshold of charger_offline alarms: seconds with no socket and "
+        "nothing heard (an alarm rule overrides it).",
+    )
+    alarm_session_stuck_minutes: int = Field(
+        30,
+        ge=1,
+        description="Default threshold of session_stuck alarms: minutes a charging session "
+        "has had no meter value (an alarm rule overrides it).",
+    )
+    alarm_queue_depth: int = Field(
+        1000,
+        ge=0,
+        description="Default threshold of queue_backlog alarms: jobs waiting in the worker "
+        "queue (an alarm rule overrides it).",
     )
 
     audit_retention_days: int = Field(

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from csms.cli import (
     accounts,
+    alarms,
     audit,
     cdrs,
     certificates,
@@ -62,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     invoices.add_parsers(sub)
     payments.add_parsers(sub)
     certificates.add_parsers(sub)
+    alarms.add_parsers(sub)
     audit.add_parsers(sub)
     parser.add_argument(
         "--actor",

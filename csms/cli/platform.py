@@ -59,6 +59,7 @@ async def cmd_up(args: argparse.Namespace) -> int:
     server = backoffice_server(api.api_host, api.api_port, api.forwarded_allow_ips)
     serving = asyncio.create_task(server.serve(), name="backoffice")
     out(f"csms backoffice: http://{api.api_host}:{api.api_port}/docs")
+    out(f"csms console: http://{api.api_host}:{api.api_port}/")
     worker_stop = asyncio.Event()
     working = asyncio.create_task(_run_worker(WorkerSettings(), worker_stop), name="worker")
     try:
@@ -155,6 +156,7 @@ async def cmd_backoffice(args: argparse.Namespace) -> int:
     host = args.host or settings.api_host
     port = settings.api_port if args.port is None else args.port
     out(f"csms backoffice: http://{host}:{port}/docs")
+    out(f"csms console: http://{host}:{port}/")
     await backoffice_server(host, port, settings.forwarded_allow_ips).serve()
     return 0
 

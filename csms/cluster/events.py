@@ -276,3 +276,32 @@ def publish_firmware_hooks(hooks: Hooks, publisher: EventPublisher) -> None:
 
     hooks.subscribe(FirmwareTargetChanged, target)
     hooks.subscribe(FirmwareCampaignChanged, campaign)
+
+
+# Alarms (csms.services.alarms): every transition, from the node, the worker or the backoffice
+ALARM_RAISED = "alarm.raised"
+ALARM_ACKNOWLEDGED = "alarm.acknowledged"
+ALARM_CLEARED = "alarm.cleared"
+
+
+async def publish_now(
+    redis: RedisClient,
+    keys: Keys,
+    source: str,
+    event_type: str,
+    charge_point_id: str,
+    data: dict[str, Any],
+) -> None:
+    """One event written at once, for a process without a publisher task (the backoffice
+    after an operator's action). Dropped with a warning if Redis is away: PostgreSQL has
+    the record."""
+    entry = [(event_type, charge_point_id, time.time(), data)]
+    try:
+        await redis.xadd(
+            keys.events(),
+            {"node": source, "events": orjson.dumps(entry, default=str)},
+            maxlen=STREAM_MAXLEN,
+            approximate=True,
+        )
+    except (RedisError, OSError) as exc:
+        log.warning("dropped live event %s: %s", event_type, exc)

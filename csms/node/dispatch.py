@@ -23,7 +23,7 @@ from csms.errors import (
 from csms.node import rpc
 from csms.node.calls import CallCorrelator, OutgoingCall
 from csms.node.context import Context
-from csms.node.journal import JournalRecorder
+from csms.node.journal import JournalRecorder, JournalRow
 from csms.node.limits import MESSAGE_RATE, MessageLimit
 from csms.node.metrics import NodeMetrics
 from csms.node.version import OcppVersion
@@ -76,16 +76,23 @@ class Dispatcher:
                 return self._refuse(frame.message_id)
             if _NUL[type(data)] in data and _contains_nul(frame.payload):
                 # Valid JSON, but PostgreSQL text cannot hold NUL: refuse it whole.
-                self._journal("in", rpc.CALL, frame.message_id, frame.action, data)
+                received = self._row("in", rpc.CALL, frame.message_id, frame.action, data)
                 return self._error(
                     frame.message_id,
                     frame.action,
                     PropertyViolation("NUL character (\\u0000) in a string value"),
+                    received,
                 )
-            self._journal("in", rpc.CALL, frame.message_id, frame.action, data)
-            if self.metrics is None:
-                return await self._answer(frame)
-            return await self._measured(frame, self.metrics)
+            # The CALL's row is stamped now and queued with its answer's (one journal
+            # submission per message); if no answer comes (cancelled), it is queued alone.
+            received = self._row("in", rpc.CALL, frame.message_id, frame.action, data)
+            try:
+                if self.metrics is None:
+                    return await self._answer(frame, received)
+                return await self._measured(frame, self.metrics, received)
+            finally:
+                if received:
+                    self._add(received)
         if isinstance(frame, rpc.CallResult):
             self._journal("in", rpc.CALLRESULT, frame.message_id, None, data)
         else:
@@ -97,9 +104,11 @@ class Dispatcher:
             self.on_reply(call, frame)
         return None
 
-    async def _measured(self, call: rpc.Call, metrics: NodeMetrics) -> bytes:
+    async def _measured(
+        self, call: rpc.Call, metrics: NodeMetrics, received: list[JournalRow]
+    ) -> bytes:
         started = time.perf_counter()
-        answer = await self._answer(call)
+        answer = await self._answer(call, received)
         known = call.action if call.action in self.version.schemas.actions else "unknown"
         metrics.message("in", known)
         metrics.handled(known, time.perf_counter() - started)
@@ -113,7 +122,8 @@ class Dispatcher:
             return True
         return link.registration_status == PENDING and self.calls.requested(action)
 
-    async def _answer(self, call: rpc.Call) -> bytes:
+    async def _answer(self, call: rpc.Call, received: list[JournalRow]) -> bytes:
+        """The answer to ``call``; its journal row goes out with ``received`` (emptied)."""
         action = call.action
         version = self.version
         try:
@@ -140,16 +150,17 @@ class Dispatcher:
                 self.version.dialect.code(error.kind),
                 error.description[:200],
             )
-            return self._error(call.message_id, action, error)
+            return self._error(call.message_id, action, error, received)
         except Exception as exc:
             if database_unavailable(exc):  # a restart or failover: no traceback, a clear error
                 self.ctx.log.warning("%s not handled: PostgreSQL unavailable (%s)", action, exc)
                 failure = InternalFailure("database unavailable; send it again later")
-                return self._error(call.message_id, action, failure)
+                return self._error(call.message_id, action, failure, received)
             self.ctx.log.exception("%s handler failed", action)
-            return self._error(call.message_id, action, InternalFailure("internal error"))
+            failure = InternalFailure("internal error")
+            return self._error(call.message_id, action, failure, received)
         answer = rpc.call_result(call.message_id, result)
-        self._journal("out", rpc.CALLRESULT, call.message_id, action, answer)
+        self._journal("out", rpc.CALLRESULT, call.message_id, action, answer, received)
         return answer
 
     def _refuse(self, message_id: str) -> bytes:
@@ -172,9 +183,15 @@ class Dispatcher:
         )
         return rpc.call_error(message_id, error, self.version.dialect)
 
-    def _error(self, message_id: str, action: str | None, error: OcppError) -> bytes:
+    def _error(
+        self,
+        message_id: str,
+        action: str | None,
+        error: OcppError,
+        received: list[JournalRow] | None = None,
+    ) -> bytes:
         answer = rpc.call_error(message_id, error, self.version.dialect)
-        self._journal("out", rpc.CALLERROR, message_id, action, answer)
+        self._journal("out", rpc.CALLERROR, message_id, action, answer, received)
         return answer
 
     def _journal(
@@ -184,10 +201,36 @@ class Dispatcher:
         message_id: str,
         action: str | None,
         frame: str | bytes,
+        before: list[JournalRow] | None = None,
     ) -> None:
-        """Journal a frame as received or sent (text: escaped NULs are plain characters)."""
+        """Queue a frame's row (the frame as received or sent), after the rows ``before``
+        (which it empties)."""
+        if self.journal is None:
+            return
+        row = self.journal.row(direction, message_type, message_id, action, frame)
+        if before:
+            rows = [*before, row]
+            before.clear()
+            self.journal.add(rows)
+        else:
+            self.journal.add([row])
+
+    def _row(
+        self,
+        direction: str,
+        message_type: int,
+        message_id: str,
+        action: str | None,
+        frame: str | bytes,
+    ) -> list[JournalRow]:
+        """A frame's row, to be queued later ([] without a journal)."""
+        if self.journal is None:
+            return []
+        return [self.journal.row(direction, message_type, message_id, action, frame)]
+
+    def _add(self, rows: list[JournalRow]) -> None:
         if self.journal is not None:
-            self.journal.record(direction, message_type, message_id, action, frame)
+            self.journal.add(rows)
 
 
 # How a NUL character appears in a JSON text (it may not appear raw).

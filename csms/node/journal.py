@@ -59,9 +59,24 @@ class JournalRecorder:
         frame: str | bytes,
     ) -> None:
         """Journal ``frame`` (the text as received or sent; bytes are UTF-8)."""
+        self._sink.add([self.row(direction, message_type, message_id, action, frame)])
+
+    def row(
+        self,
+        direction: str,
+        message_type: int,
+        message_id: str,
+        action: str | None,
+        frame: str | bytes,
+    ) -> JournalRow:
+        """The journal row of one frame, stamped now (queued later with :meth:`add`)."""
         text = frame.decode() if isinstance(frame, bytes) else frame
         if message_type == CALL and action in SECRET_ACTIONS:
             text = redact_frame(action, text)  # a password being set is never journaled
         at = self._clock()
-        row = (self.charge_point_id, at, direction, message_type, message_id, action, text)
-        self._sink.add([row])
+        return (self.charge_point_id, at, direction, message_type, message_id, action, text)
+
+    def add(self, rows: Sequence[JournalRow]) -> None:
+        """Queue rows made by :meth:`row` (a CALL and its answer go in together: one
+        submission, so an idle node writes one journal statement per message, not two)."""
+        self._sink.add(rows)

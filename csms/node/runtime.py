@@ -19,6 +19,7 @@ from csms.cluster.keys import Keys
 from csms.cluster.tasks import stop_task
 from csms.domain.clock import Clock, utc_now
 from csms.node import certificate_signing
+from csms.node.alarms import attach_alarms, forget_node
 from csms.node.commands import CommandServer
 from csms.node.config_follow_up import ConfigFollowUp
 from csms.node.membership import Membership
@@ -30,6 +31,7 @@ from csms.services.firmware import FirmwareTracker
 from csms.services.hooks import ChargerBooted, Hooks
 from csms.settings import NodeSettings
 from csms.store import journal as journal_store
+from csms.store import notifications
 from csms.store.batching import BatchWriter, Row
 from csms.store.pool import create_pool
 from csms.store.postgres import PostgresFirmware, PostgresStores
@@ -76,7 +78,8 @@ async def running_node(
         BatchWriter(
             flush_journal_rows,
             max_rows=settings.write_batch_rows,
-            max_delay=settings.write_batch_delay_ms / 1000,
+            # nobody waits for the journal: a longer wait fills batches at low rates
+            max_delay=settings.journal_batch_delay_ms / 1000,
         )
         if settings.journal_enabled
         else None
@@ -147,6 +150,7 @@ async def running_node(
     ConfigFollowUp(connections, services, on_boot=settings.config_read_on_boot).attach(hooks)
     # firmware campaigns: this node records the statuses and boots of the chargers it holds
     FirmwareTracker(PostgresFirmware(pool), clock=clock, hooks=hooks).attach(hooks)
+    attach_alarms(hooks, pool, settings, publisher, clock, outbox=notifications.enqueue)
     sweeping: asyncio.Task[None] | None = None
     pushing: asyncio.Task[None] | None = None
     try:
@@ -177,6 +181,9 @@ async def running_node(
             await command_server.stop()
         if membership is not None:
             await membership.stop()
+            await forget_node(
+                pool, settings.redis_prefix, settings.node_id
+            )  # drained on purpose: not "gone"
         if publisher is not None:
             await publisher.close()
         await stores.flush()

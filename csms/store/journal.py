@@ -1,7 +1,7 @@
 """The per-charger OCPP message journal (every frame in and out), written in batches.
 
 A row keeps the frame as text (``frame``: exactly as received or sent, a password-setting
-CALL redacted by the node). Rows from before migration 0014 have a jsonb ``payload`` and no
+CALL redacted by the node). Rows from before migration 0015_journal have a jsonb ``payload`` and no
 ``frame``; ``list_messages`` gives every row both, deriving the missing one."""
 
 from __future__ import annotations
@@ -63,17 +63,18 @@ async def list_messages(
         action,
         None if containing is None else f"%{_like_escaped(containing)}%",
     )
-    rows = []
-    for record in records:
-        row = dict(record)
-        if row["frame"] is None:
-            row["frame"] = frame_of(
-                row["message_type"], row["message_id"], row["action"], row["payload"]
-            )
-        else:
-            row["payload"] = payload_of(row["message_type"], row["frame"])
-        rows.append(row)
-    return rows
+    return [_both(dict(r)) for r in records]
+
+
+def _both(row: dict[str, Any]) -> dict[str, Any]:
+    """A row with its ``frame`` and its ``payload``: the one stored gives the other."""
+    if row["frame"] is None:
+        row["frame"] = frame_of(
+            row["message_type"], row["message_id"], row["action"], row["payload"]
+        )
+    else:
+        row["payload"] = payload_of(row["message_type"], row["frame"])
+    return row
 
 
 def _like_escaped(text: str) -> str:
@@ -119,3 +120,36 @@ def frame_of(message_type: int, message_id: str, action: str | None, payload: An
 async def purge_older_than(pool: asyncpg.Pool, cutoff: datetime) -> list[str]:
     """Drop the journal's days before ``cutoff`` (whole partitions, no DELETE)."""
     return await partitions.drop_older_than(pool, "charger_messages", cutoff)
+
+
+async def search_messages(
+    db: Executor,
+    charge_point_id: str,
+    *,
+    search: str | None = None,
+    action: str | None = None,
+    limit: int = 100,
+    before_id: int | None = None,
+) -> list[dict[str, Any]]:
+    """A charger's frames newest first, before ``before_id``: of ``action``, and with
+    ``search`` in the action, message id or frame text (case-insensitive). Each has
+    ``frame`` and ``payload``, as from :func:`list_messages`."""
+    like = None
+    if search:
+        like = f"%{_like_escaped(search)}%"
+    records = await db.fetch(
+        """SELECT id, at, direction, message_type, message_id, action, frame, payload
+           FROM charger_messages
+           WHERE charge_point_id = $1
+             AND ($2::bigint IS NULL OR id < $2)
+             AND ($3::text IS NULL OR action = $3)
+             AND ($4::text IS NULL OR action ILIKE $4 OR message_id ILIKE $4
+                  OR coalesce(frame, payload::text) ILIKE $4)
+           ORDER BY id DESC LIMIT $5""",
+        charge_point_id,
+        before_id,
+        action,
+        like,
+        limit,
+    )
+    return [_both(dict(r)) for r in records]

@@ -53,6 +53,7 @@ from csms.services.fleet_config import (
 from csms.services.hooks import Hooks
 from csms.services.payments import PAYMENT_ADVANCE, PAYMENT_SWEEP, PaymentService
 from csms.settings import WorkerSettings
+from csms.store import notifications as store_notifications
 from csms.store.fleet_config_port import PostgresConfig
 from csms.store.jobs import PgJobQueue
 from csms.store.pool import create_pool
@@ -65,6 +66,7 @@ from csms.store.postgres import (
     PostgresStores,
     PostgresTariffs,
 )
+from csms.worker.alarms import attach_campaign_alarms, running_alarms
 from csms.worker.audit import attach_audit_retention
 from csms.worker.certificates import attach_renewal
 from csms.worker.security_profiles import register_security_jobs
@@ -261,6 +263,7 @@ async def running_worker(
             policy=retry_policy(settings),
         )
         _register_payments(worker, worker.payments, settings)
+        alarm_hooks: list[Hooks] = []  # where alarms listen besides the campaigns
         if commands is not None:
             register_config_jobs(worker, settings, pool, commands)
             services = Services(
@@ -277,7 +280,11 @@ async def running_worker(
                 commands,
                 settings,
             )
-        yield worker
+            alarm_hooks.append(services.hooks)  # a certificate renewal that failed
+        async with running_alarms(
+            worker, redis, commands, hooks=alarm_hooks, outbox=store_notifications.enqueue
+        ):
+            yield worker
     finally:
         if firmware is not None:
             await firmware.aclose()
@@ -320,6 +327,9 @@ async def running_campaigns(
     publisher = EventPublisher(redis, Keys(settings.redis_prefix), f"worker-{os.getpid()}")
     hooks = Hooks()
     publish_firmware_hooks(hooks, publisher)
+    attach_campaign_alarms(
+        hooks, worker.pool, settings, publisher, outbox=store_notifications.enqueue
+    )
     secret = settings.firmware_url_secret.get_secret_value()
 
     def sign(artifact: Artifact, charge_point_id: str, retrieve_at: datetime) -> str:

@@ -1,4 +1,4 @@
-"""Migration 0014_journal on a database that has a journal: the rows written as jsonb
+"""Migration 0015_journal on a database that has a journal: the rows written as jsonb
 payloads stay and read as before (with their frames derived), new rows are text in the same
 partitions, the frame column is lz4-compressed in every partition (existing and new), and a
 downgrade gives every frame written since its jsonb payload back."""
@@ -68,7 +68,7 @@ async def supports_lz4(connection: asyncpg.Connection) -> bool:
 
 
 async def test_old_rows_read_as_before_and_new_ones_are_text(database: str) -> None:
-    await migrate(database, "0013")
+    await migrate(database, "0014")
     connection = await asyncpg.connect(database)
     try:
         await connection.execute("SELECT csms_ensure_partition('charger_messages', 'day', $1)", DAY)
@@ -117,7 +117,7 @@ async def test_old_rows_read_as_before_and_new_ones_are_text(database: str) -> N
     finally:
         await pool.close()
 
-    await asyncio.to_thread(_downgrade, database, "0013")
+    await asyncio.to_thread(_downgrade, database, "0014")
     connection = await asyncpg.connect(database)
     try:
         payloads = await connection.fetch(

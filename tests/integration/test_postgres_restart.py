@@ -51,6 +51,7 @@ from csms.store import firmware as firmware_store
 from csms.store.jobs import PgJobQueue
 from csms.store.pool import create_pool, migrate
 from csms.store.pool import unavailable as database_unavailable
+from csms.worker.alarms import ALARM_SWEEP
 from csms.worker.audit import AUDIT_PURGE
 from csms.worker.certificates import RENEW_SWEEP
 from csms.worker.meters import METER_MIGRATION, METER_ROLLUPS, PARTITION_SWEEP
@@ -342,6 +343,7 @@ WORKER_JOBS = {
 }  # fmt: skip
 WORKER_SCHEDULES = {
     SETTLE_SWEEP, BILLING_RUN_SCHEDULE, INVOICE_SWEEP, PAYMENT_SWEEP, RENEW_SWEEP, OFFLINE_SWEEP,
+    ALARM_SWEEP,
     notifications.SWEEP_SCHEDULE,
     AUDIT_PURGE,
     PARTITION_SWEEP, METER_ROLLUPS, METER_MIGRATION,

@@ -160,6 +160,11 @@ NOT_A_DRIVERS = {
     "cdr_id": "987654322",  # CDRs are staff's too
     "provider": "card",  # the payment webhook: public, the same for everyone
     "serial_number": "abc123",  # certificates on chargers are staff's too
+    "alarm_id": "1",  # alarms and their rules are staff's
+    "rule_id": "1",
+    "webhook_id": "1",  # webhooks are staff's too (main lacked these ids)
+    "subscription_id": "1",
+    "delivery_id": "1",
 }
 # routes a driver asks with an id token besides the path: Bob's, or one that does not exist
 QUERY = {"/api/v1/chargers/{charge_point_id}/tariff": "id_token"}

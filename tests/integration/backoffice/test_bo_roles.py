@@ -32,11 +32,15 @@ SAMPLE = {
     "payment_id": "999999999",
     "provider": "card",
     "serial_number": "abc123",
+    "alarm_id": "999999999",
+    "rule_id": "999999999",
     "webhook_id": "999999999",
     "subscription_id": "999999999",
     "delivery_id": "999999999",
 }
 LOGOUT = "/api/v1/auth/logout"
+# routes that revoke the caller's token: checked with fresh accounts
+REVOKING = {("POST", LOGOUT), ("DELETE", "/api/v1/auth/session")}
 
 
 async def status_of(
@@ -65,8 +69,11 @@ async def test_route_role_matrix(
             continue
         if anonymous != 401:
             wrong.append(f"{method} {path} without a token answered {anonymous}")
+        callers = accounts
+        if (method, path) in REVOKING:
+            callers = {role: await new_account(role) for role in ROLES}
         for role in ROLES:
-            status = await status_of(client, method, url, accounts[role].headers)
+            status = await status_of(client, method, url, callers[role].headers)
             allowed = Role(role) in roles
             if allowed and status in (401, 403):
                 wrong.append(f"{method} {path} refused {role} ({status})")

@@ -176,6 +176,20 @@ async def test_failed_renewals_are_charger_events(
         offline_reasons = await eventually(lambda: failures(offline_id), timeout=3 * TIMEOUT)
         assert "not_connected" in offline_reasons[0]
 
+        # and an alarm (issue 15), one however often the renewal fails
+        async def alarmed() -> list[asyncpg.Record]:
+            return list(
+                await pool.fetch(
+                    "SELECT state, message FROM alarms WHERE charge_point_id = $1"
+                    " AND type = 'certificate_renewal_failed'",
+                    offline_id,
+                )
+            )
+
+        alarms = await eventually(alarmed, timeout=TIMEOUT)
+        assert [r["state"] for r in alarms] == ["raised"]
+        assert "not_connected" in alarms[0]["message"]
+
         async def no_new_certificate() -> list[str]:
             return [r for r in await failures(refused_id) if "no new certificate" in r]
 

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.integration
 SUBCOMMANDS = (
     "up node migrate worker charger token transactions transaction nodes command journal "
     "backoffice user site tariff config firmware cdr account review billing invoice payment ca "
-    "audit"
+    "alarms alarm audit"
 ).split()
 
 

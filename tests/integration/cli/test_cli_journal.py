@@ -1,6 +1,6 @@
 """`csms journal` run as an operator runs it: the frames as they were sent (text, a
 password being set masked by the node), filtered by action and by text, rows from before
-migration 0014 (jsonb payloads) shown too. docs/reference/cli.md, "Sessions and journal"."""
+migration 0015_journal (jsonb payloads) shown too. docs/reference/cli.md, "Sessions and journal"."""
 
 from __future__ import annotations
 

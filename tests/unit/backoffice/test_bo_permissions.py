@@ -36,6 +36,8 @@ def test_only_probes_and_login_are_public(app: FastAPI) -> None:
         ("GET", "/api/v1/ready"),
         ("GET", "/metrics"),
         ("POST", "/api/v1/payments/webhooks/{provider}"),  # the provider's signature
+        ("POST", "/api/v1/auth/session"),  # the console's login
+        ("POST", "/api/v1/auth/session/refresh"),  # the refresh cookie and the CSRF token
     }
 
 
@@ -63,7 +65,7 @@ def test_tariffs_and_sites_are_for_staff_drivers_read_only_what_applies_to_them(
         else:
             continue
         seen.add(path)
-    assert len(seen) == 14
+    assert len(seen) == 15  # with the site's alarm maintenance
 
 
 def test_monitors_and_drivers_change_nothing_but_their_own_session(app: FastAPI) -> None:
@@ -72,12 +74,17 @@ def test_monitors_and_drivers_change_nothing_but_their_own_session(app: FastAPI)
     # a driver tops up their own account (by card)
     own = {
         "/api/v1/auth/logout",
+        "/api/v1/auth/session",  # DELETE: the console's logout
         "/api/v1/users/me/password",
         "/api/v1/accounts/{account_id}/topups",
     }
+    # a monitor acknowledges alarms (issue 15), and changes nothing else
+    acknowledge = "/api/v1/alarms/{alarm_id}/ack"
     for method, path, roles in route_table(app):
         if method != "GET" and path in charging:
             assert roles == (Role.ADMIN, Role.OPERATOR, Role.DRIVER), (method, path)
+        elif path == acknowledge:
+            assert roles == (Role.ADMIN, Role.OPERATOR, Role.MONITOR), (method, path)
         elif method != "GET" and roles is not None and path not in own:
             assert Role.MONITOR not in roles and Role.DRIVER not in roles, (method, path)
 

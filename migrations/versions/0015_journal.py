@@ -6,15 +6,15 @@ before, which have no ``frame``; readers derive one from the other
 (``csms/store/journal.py``), and retention drops those old days whole. No row is rewritten:
 adding a nullable column and dropping a NOT NULL are catalogue changes.
 
-Revision ID: 0014_journal
-Revises: 0013
+Revision ID: 0015_journal
+Revises: 0014
 Create Date: 2026-12-05
 """
 
 from alembic import op
 
-revision = "0014_journal"
-down_revision = "0013"
+revision = "0015_journal"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
