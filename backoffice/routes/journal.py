@@ -25,7 +25,11 @@ class FramePublic(BaseModel):
     message_type: int = Field(description="2 CALL, 3 CALLRESULT, 4 CALLERROR")
     message_id: str
     action: str | None = Field(description="The CALL's action (also on its answer)")
-    payload: Any
+    payload: Any = Field(
+        description="Parsed from the frame: a CALL's or CALLRESULT's payload, a CALLERROR's "
+        "errorCode/errorDescription/errorDetails, {raw: text} for an unparseable frame"
+    )
+    frame: str = Field(description="The frame as received or sent (a password being set shows ***)")
 
 
 @router.get("/{charge_point_id}/messages", response_model=Page[FramePublic])

@@ -92,7 +92,7 @@ class CallCorrelator:
             return None
         call = self._outstanding = self._queue.popleft()
         if self._journal is not None:
-            self._journal.record("out", rpc.CALL, call.message_id, call.action, call.payload)
+            self._journal.record("out", rpc.CALL, call.message_id, call.action, call.frame)
         return call
 
     def receive(self, reply: rpc.CallResult | rpc.CallError) -> OutgoingCall | None:

@@ -66,7 +66,7 @@ class Dispatcher:
         except rpc.BadFrame as bad:
             if self.limit is not None and not self.limit.allow():
                 return None if bad.silent else self._refuse(bad.message_id)
-            self._journal("in", 0, bad.message_id, None, {"raw": _raw_text(data)})
+            self._journal("in", 0, bad.message_id, None, _raw_text(data))
             self.ctx.log.warning("bad frame: %s", bad.error.description)
             if bad.silent:
                 return None
@@ -76,9 +76,7 @@ class Dispatcher:
                 return self._refuse(frame.message_id)
             if _NUL[type(data)] in data and _contains_nul(frame.payload):
                 # Valid JSON, but PostgreSQL text cannot hold NUL: refuse it whole.
-                received = self._row(
-                    "in", rpc.CALL, frame.message_id, frame.action, _raw_json(data)
-                )
+                received = self._row("in", rpc.CALL, frame.message_id, frame.action, data)
                 return self._error(
                     frame.message_id,
                     frame.action,
@@ -87,7 +85,7 @@ class Dispatcher:
                 )
             # The CALL's row is stamped now and queued with its answer's (one journal
             # submission per message); if no answer comes (cancelled), it is queued alone.
-            received = self._row("in", rpc.CALL, frame.message_id, frame.action, frame.payload)
+            received = self._row("in", rpc.CALL, frame.message_id, frame.action, data)
             try:
                 if self.metrics is None:
                     return await self._answer(frame, received)
@@ -95,12 +93,10 @@ class Dispatcher:
             finally:
                 if received:
                     self._add(received)
-        if _NUL[type(data)] in data and _contains_nul(frame):
-            self._journal("in", 0, frame.message_id, None, _raw_json(data))
-        elif isinstance(frame, rpc.CallResult):
-            self._journal("in", rpc.CALLRESULT, frame.message_id, None, frame.payload)
+        if isinstance(frame, rpc.CallResult):
+            self._journal("in", rpc.CALLRESULT, frame.message_id, None, data)
         else:
-            self._journal("in", rpc.CALLERROR, frame.message_id, None, _error_payload(frame))
+            self._journal("in", rpc.CALLERROR, frame.message_id, None, data)
         call = self.calls.receive(frame)
         if call is None:
             self.ctx.log.info("reply %s to no call of ours, ignored", frame.message_id)
@@ -163,8 +159,9 @@ class Dispatcher:
             self.ctx.log.exception("%s handler failed", action)
             failure = InternalFailure("internal error")
             return self._error(call.message_id, action, failure, received)
-        self._journal("out", rpc.CALLRESULT, call.message_id, action, result, received)
-        return rpc.call_result(call.message_id, result)
+        answer = rpc.call_result(call.message_id, result)
+        self._journal("out", rpc.CALLRESULT, call.message_id, action, answer, received)
+        return answer
 
     def _refuse(self, message_id: str) -> bytes:
         """Over the message rate: GenericError, nothing handled and nothing journaled (the
@@ -193,14 +190,9 @@ class Dispatcher:
         error: OcppError,
         received: list[JournalRow] | None = None,
     ) -> bytes:
-        dialect = self.version.dialect
-        payload = {
-            "errorCode": dialect.code(error.kind),
-            "errorDescription": error.description,
-            "errorDetails": error.details,
-        }
-        self._journal("out", rpc.CALLERROR, message_id, action, payload, received)
-        return rpc.call_error(message_id, error, dialect)
+        answer = rpc.call_error(message_id, error, self.version.dialect)
+        self._journal("out", rpc.CALLERROR, message_id, action, answer, received)
+        return answer
 
     def _journal(
         self,
@@ -208,13 +200,14 @@ class Dispatcher:
         message_type: int,
         message_id: str,
         action: str | None,
-        payload: Any,
+        frame: str | bytes,
         before: list[JournalRow] | None = None,
     ) -> None:
-        """Queue a frame's row, after the rows ``before`` (which it empties)."""
+        """Queue a frame's row (the frame as received or sent), after the rows ``before``
+        (which it empties)."""
         if self.journal is None:
             return
-        row = self.journal.row(direction, message_type, message_id, action, payload)
+        row = self.journal.row(direction, message_type, message_id, action, frame)
         if before:
             rows = [*before, row]
             before.clear()
@@ -223,12 +216,17 @@ class Dispatcher:
             self.journal.add([row])
 
     def _row(
-        self, direction: str, message_type: int, message_id: str, action: str | None, payload: Any
+        self,
+        direction: str,
+        message_type: int,
+        message_id: str,
+        action: str | None,
+        frame: str | bytes,
     ) -> list[JournalRow]:
         """A frame's row, to be queued later ([] without a journal)."""
         if self.journal is None:
             return []
-        return [self.journal.row(direction, message_type, message_id, action, payload)]
+        return [self.journal.row(direction, message_type, message_id, action, frame)]
 
     def _add(self, rows: list[JournalRow]) -> None:
         if self.journal is not None:
@@ -247,10 +245,6 @@ def _raw_text(data: str | bytes) -> str:
 def _contains_nul(value: Any) -> bool:
     """Whether a NUL character is in any string (key or value) of ``value`` (iterative: the
     value is what a charger sent)."""
-    if isinstance(value, rpc.CallResult):
-        value = value.payload
-    elif isinstance(value, rpc.CallError):
-        value = [value.error_code, value.description, value.details]
     stack = [value]
     while stack:
         item = stack.pop()
@@ -263,16 +257,3 @@ def _contains_nul(value: Any) -> bool:
         elif isinstance(item, list | tuple):
             stack.extend(item)
     return False
-
-
-def _raw_json(data: str | bytes) -> dict[str, str]:
-    """A frame for the journal that PostgreSQL can store: escaped NULs made visible."""
-    return {"raw": _raw_text(data).replace("\\u0000", "\\ufffd")}
-
-
-def _error_payload(frame: rpc.CallError) -> dict[str, Any]:
-    return {
-        "errorCode": frame.error_code,
-        "errorDescription": frame.description,
-        "errorDetails": frame.details,
-    }

@@ -20,7 +20,7 @@ import asyncpg
 from csms.cluster.bus import CommandClient
 from csms.cluster.registry import DEFAULT_TTL as REGISTRY_TTL
 from csms.passwords import hash_password
-from csms.store import chargers, id_tokens
+from csms.store import chargers, id_tokens, journal
 from simulators.framing import Call, CallErrorFrame, CallResult
 from simulators.station import Station, StationConfig
 from simulators.transaction import Transaction
@@ -193,12 +193,12 @@ async def charger_row(pool: asyncpg.Pool, charge_point_id: str) -> asyncpg.Recor
 async def sent_calls(pool: asyncpg.Pool, charge_point_id: str, action: str) -> list[Any]:
     """The payloads of the CALLs of ``action`` the CSMS sent the charger (the journal)."""
     rows = await pool.fetch(
-        """SELECT payload FROM charger_messages WHERE charge_point_id = $1
+        """SELECT frame FROM charger_messages WHERE charge_point_id = $1
            AND direction = 'out' AND message_type = 2 AND action = $2 ORDER BY id""",
         charge_point_id,
         action,
     )
-    return [row["payload"] for row in rows]
+    return [journal.payload_of(2, row["frame"]) for row in rows]
 
 
 async def journal_has(pool: asyncpg.Pool, charge_point_id: str, message_id: str) -> bool:

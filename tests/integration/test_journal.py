@@ -6,12 +6,16 @@ the table with a bound derived from TIMEOUT.
 
 from __future__ import annotations
 
+import asyncio
+import json
 from typing import Any
 
 import asyncpg
 import pytest
 from ocpp_client import OCPP16, OCPP201, RegisterCharger, boot_payload, eventually, ocpp_connect
+from timeouts import TIMEOUT
 
+from csms.node.server import Node
 from csms.store import journal
 
 pytestmark = pytest.mark.integration
@@ -56,6 +60,54 @@ async def test_call_and_result_are_journaled(
     assert [r["payload"] for r in rows] == [boot, booted, {}, beat]
     assert all(r["at"] is not None for r in rows)
     assert rows[0]["at"] <= rows[1]["at"] <= rows[2]["at"] <= rows[3]["at"]
+
+
+@BOTH
+async def test_frames_are_journaled_exactly_as_sent_and_received(
+    url: str, node: Node, pool: asyncpg.Pool, register_charger: RegisterCharger, subprotocol: str
+) -> None:
+    """Every frame, either way, is in the journal as the text that crossed the socket: the
+    charger's own spacing, key order and escapes (a NUL included), and the CSMS's answers
+    and calls as sent."""
+    charger = await register_charger()
+    cid = charger.charge_point_id
+    async with ocpp_connect(
+        url, cid, password=charger.password, subprotocols=[subprotocol]
+    ) as client:
+        ws = client.websocket
+        exchanged: list[tuple[str, str]] = []
+
+        async def send(text: str, answered: bool = True) -> None:
+            await asyncio.wait_for(ws.send(text), TIMEOUT)
+            exchanged.append(("in", text))
+            if answered:
+                reply = await asyncio.wait_for(ws.recv(), TIMEOUT)
+                assert isinstance(reply, str)
+                exchanged.append(("out", reply))
+
+        boot = json.dumps(boot_payload(subprotocol), indent=1, sort_keys=True)
+        await send(f'[ 2,\n "b-1" , "BootNotification",{boot} ]')
+        await send('[2,"h-1","Heartbeat",{}]')
+        await send('[2, "d-1", "DataTransfer", {"vendorId": "acm\\u00e9", "data": "é \\"q\\" ☃"}]')
+        await send('[2, "d-2", "DataTransfer", {"vendorId": "acme", "data": "a\\u0000b"}]')
+        calling = asyncio.ensure_future(
+            node.connections[cid].call("TriggerMessage", {"requestedMessage": "Heartbeat"}, TIMEOUT)
+        )
+        call = await asyncio.wait_for(ws.recv(), TIMEOUT)
+        assert isinstance(call, str)
+        exchanged.append(("out", call))
+        await send(f'[3, {json.dumps(json.loads(call)[1])}, {{ "status" : "Accepted" }}]', False)
+        assert await asyncio.wait_for(calling, TIMEOUT) == {"status": "Accepted"}
+        await send('[4,"nothing","NotSupported","",{}]', answered=False)
+        await send('[2, "g-1", "Heartbeat", {', answered=True)  # not JSON: raw
+    rows = await journal_of(pool, cid, len(exchanged))
+    assert [(r["direction"], r["frame"]) for r in rows] == exchanged
+    assert rows[4]["payload"] == {"vendorId": "acmé", "data": 'é "q" ☃'}
+    assert rows[7]["message_type"] == 4  # the NUL refused: PropertyConstraintViolation
+    stored = await pool.fetch(
+        "SELECT frame, payload FROM charger_messages WHERE charge_point_id = $1", cid
+    )
+    assert all(r["payload"] is None for r in stored)  # the text only, no jsonb besides
 
 
 @BOTH

@@ -219,7 +219,8 @@ async def test_down_and_up_again_keeps_every_value(database_url: str) -> None:
             await PostgresMeters(pool, max_rows=10, max_delay=0.001).add_samples(
                 "D", 0, 1, None, given
             )
-            await journal.insert_rows(pool, [("D", at, "in", 2, "m-1", "Heartbeat", {})])
+            frame = '[2,"m-1","Heartbeat",{}]'
+            await journal.insert_rows(pool, [("D", at, "in", 2, "m-1", "Heartbeat", frame)])
             before = [tuple(r) for r in await pool.fetch(query)]
         finally:
             await pool.close()

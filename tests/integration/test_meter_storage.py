@@ -174,7 +174,10 @@ async def test_retention_drops_only_partitions_wholly_before_the_cutoff(
     await meters.add_samples(
         cid, 0, 1, None, [sample(recent, "Energy.Active.Import.Register", "2")]
     )
-    frames = [(cid, day, "in", 2, f"m-{day:%d}", "Heartbeat", {}) for day in (old, recent)]
+    frames = [
+        (cid, day, "in", 2, f"m-{day:%d}", "Heartbeat", f'[2,"m-{day:%d}","Heartbeat",{{}}]')
+        for day in (old, recent)
+    ]
     await journal.insert_rows(pool, frames)  # the days' partitions made on demand
     assert {"meter_samples_p20010101", "meter_samples_p20010108"} <= await partition_names(
         pool, "meter_samples"

@@ -10,6 +10,7 @@ import asyncpg
 import httpx
 import orjson
 
+from csms.store import journal
 from tests.integration.backoffice.conftest import Account, all_items
 
 
@@ -158,18 +159,21 @@ async def test_journal_search_and_paging(
         ("out", 3, "m2", "StatusNotification", {}),
         ("in", 2, "m3", "Heartbeat", {}),
     ]
-    for i, (direction, kind, message_id, action, payload) in enumerate(frames):
-        await pool.execute(
-            """INSERT INTO charger_messages (charge_point_id, at, direction, message_type,
-                   message_id, action, payload) VALUES ($1, $2, $3, $4, $5, $6, $7)""",
-            charge_point_id,
-            at + timedelta(seconds=i),
-            direction,
-            kind,
-            message_id,
-            action,
-            orjson.loads(orjson.dumps(payload)),
-        )
+    texts = [
+        orjson.dumps(
+            [kind, message_id, action, payload] if kind == 2 else [kind, message_id, payload]
+        ).decode()
+        for direction, kind, message_id, action, payload in frames
+    ]
+    await journal.insert_rows(
+        pool,
+        [
+            (charge_point_id, at + timedelta(seconds=i), direction, kind, message_id, action, text)
+            for i, ((direction, kind, message_id, action, _), text) in enumerate(
+                zip(frames, texts, strict=True)
+            )
+        ],
+    )
     url = f"/api/v1/chargers/{charge_point_id}/messages"
     reader = accounts["monitor"].headers
     newest = await all_items(client, url, reader)
@@ -177,6 +181,7 @@ async def test_journal_search_and_paging(
         ("m3", "in"), ("m2", "out"), ("m2", "in"), ("m1", "out"), ("m1", "in"),
     ]  # fmt: skip
     assert newest[2]["payload"] == {"connectorId": 1, "status": "Faulted"}
+    assert [f["frame"] for f in newest] == texts[::-1]  # the text as journaled
     found = await all_items(client, url, reader, {"q": "faulted"})
     assert [f["action"] for f in found] == ["StatusNotification"]
     assert len(await all_items(client, url, reader, {"q": "zeta_1"})) == 1  # _ is literal

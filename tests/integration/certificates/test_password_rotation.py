@@ -107,8 +107,7 @@ async def test_a01_rotation_then_reconnect_with_the_new_password(
 
         async def journaled() -> list[asyncpg.Record]:
             rows = await pool.fetch(
-                "SELECT action, payload::text AS text FROM charger_messages "
-                "WHERE charge_point_id = $1",
+                "SELECT action, frame AS text FROM charger_messages WHERE charge_point_id = $1",
                 charge_point_id,
             )  # written in batches, in the background
             return rows if any(r["action"] in PASSWORD_FRAMES for r in rows) else []

@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
 from csms.node.server import Node
+from csms.store import journal
 from simulators.station import Station
 from tests.integration.backoffice.conftest import Account
 from tests.integration.certificates.conftest import (
@@ -265,12 +266,9 @@ async def test_certificate_type_is_echoed_in_2_0_1(
         await sim.sign_certificate("ChargingStationCertificate")
         await stored_certificate(sim)
 
-        async def sent() -> list[asyncpg.Record]:
-            return await pool.fetch(
-                "SELECT payload FROM charger_messages WHERE charge_point_id = $1 "
-                "AND action = 'CertificateSigned' AND direction = 'out'",
-                charge_point_id,
-            )
+        async def sent() -> list[dict[str, Any]]:
+            rows = await journal.list_messages(pool, charge_point_id, action="CertificateSigned")
+            return [r for r in rows if r["direction"] == "out"]
 
         [frame] = await eventually(sent)
         assert frame["payload"]["certificateType"] == "ChargingStationCertificate"

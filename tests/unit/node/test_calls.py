@@ -205,14 +205,22 @@ def test_a_call_is_journaled_when_it_goes_out_and_only_then() -> None:
     assert sink.rows == []
     assert calls.next_to_send() is first
     assert sink.rows == [
-        (CHARGE_POINT_ID, NOW, "out", rpc.CALL, "m0", "Reset", {"type": "Immediate"})
+        (CHARGE_POINT_ID, NOW, "out", rpc.CALL, "m0", "Reset", first.frame.decode())
     ]
     assert calls.next_to_send() is None
     calls.abandon(abandoned)
     assert calls.receive(result(first)) is first  # replies are the dispatcher's to journal
     assert len(sink.rows) == 1
     assert calls.next_to_send() is second
-    assert sink.rows[1] == (CHARGE_POINT_ID, NOW, "out", rpc.CALL, "m1", "ClearCache", {})
+    assert sink.rows[1] == (
+        CHARGE_POINT_ID,
+        NOW,
+        "out",
+        rpc.CALL,
+        "m1",
+        "ClearCache",
+        '[2,"m1","ClearCache",{}]',
+    )
     calls.close()
     assert len(sink.rows) == 2  # the abandoned call never went out
 

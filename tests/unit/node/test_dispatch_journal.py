@@ -55,14 +55,15 @@ def test_a_call_and_its_answer_are_one_journal_submission() -> None:
     async def scenario() -> None:
         sink = Sink()
         connection = await _connection(v16.VERSION, sink)
-        reply = await connection.handle(orjson.dumps([2, "h1", "Heartbeat", {}]))
+        call = orjson.dumps([2, "h1", "Heartbeat", {}])
+        reply = await connection.handle(call)
         assert reply is not None and reply.startswith(b'[3,"h1"')
         assert [_shape(s) for s in sink.submissions] == [
             [("in", rpc.CALL, "h1", "Heartbeat"), ("out", rpc.CALLRESULT, "h1", "Heartbeat")]
         ]
         (call_row, answer_row) = sink.submissions[0]
         assert call_row[0] == answer_row[0] == CHARGE_POINT_ID
-        assert call_row[6] == {} and "currentTime" in answer_row[6]
+        assert (call_row[6], answer_row[6]) == (call.decode(), reply.decode())  # as sent
 
     run(scenario)
 
@@ -80,7 +81,8 @@ def test_a_refused_call_and_its_callerror_are_one_journal_submission() -> None:
             ]
         ]
         # 1.6 spells it so (OCPP-J 1.6 section 4.2.3)
-        assert sink.submissions[0][1][6]["errorCode"] == "OccurenceConstraintViolation"
+        assert orjson.loads(sink.submissions[0][1][6])[2] == "OccurenceConstraintViolation"
+        assert sink.submissions[0][1][6] == reply.decode()
 
     run(scenario)
 
