@@ -23,13 +23,18 @@ from backoffice.schemas.chargers import (
     ConfigurationValuePublic,
     ConnectorPublic,
 )
+from backoffice.schemas.firmware import (
+    ChargerFirmwarePublic,
+    ChargerUpdatePublic,
+    FirmwareStatusPublic,
+)
 from backoffice.services import live
 from csms.cluster.routing import Owner
 from csms.domain.charge_points import MAX_CHARGE_POINT_ID
 from csms.domain.chargers import Charger, ConnectorStatus
 from csms.domain.reports import Availability
 from csms.errors import NotFound
-from csms.store import chargers, transactions
+from csms.store import chargers, firmware, transactions
 from csms.store.executor import Executor
 
 router = APIRouter(prefix=f"{API}/chargers", tags=["chargers"])
@@ -235,3 +240,44 @@ async def charger_events(
     )
     items, cursor = page_of(rows, page.limit, lambda n: n.id)
     return Page(items=[ChargerEventPublic(**_fields(n)) for n in items], next_cursor=cursor)
+
+
+FIRMWARE_STATUS_ACTIONS = ("FirmwareStatusNotification", "SignedFirmwareStatusNotification")
+FIRMWARE_HISTORY_LIMIT = 50
+
+
+def _request_id(payload: dict[str, Any]) -> int | None:
+    value = payload.get("requestId")
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+@router.get("/{charge_point_id}/firmware", response_model=ChargerFirmwarePublic)
+async def charger_firmware(
+    _: Reader, state: StateDep, charge_point_id: ChargePointIdPath
+) -> ChargerFirmwarePublic:
+    """The charger's firmware history, newest first: its updates in firmware campaigns (the
+    last 50) and the firmware status notifications it sent (the last 50)."""
+    charger = await existing(state.pool, charge_point_id)
+    updates = await firmware.charger_updates(
+        state.pool, charge_point_id, limit=FIRMWARE_HISTORY_LIMIT
+    )
+    statuses = await state.services.reports.notifications(
+        charge_point_id, actions=FIRMWARE_STATUS_ACTIONS, limit=FIRMWARE_HISTORY_LIMIT
+    )
+    return ChargerFirmwarePublic(
+        charge_point_id=charge_point_id,
+        firmware_version=charger.firmware_version,
+        firmware_status=charger.firmware_status,
+        updates=[ChargerUpdatePublic(**dataclasses.asdict(u)) for u in updates],
+        statuses=[
+            FirmwareStatusPublic(
+                id=n.id,
+                action=n.action,
+                status=n.kind,
+                request_id=_request_id(n.payload),
+                occurred_at=n.occurred_at,
+                received_at=n.received_at,
+            )
+            for n in statuses
+        ],
+    )

@@ -90,11 +90,13 @@ async def _page(
     account_id: int | None,
     kind: str | None,
     period: str | None,
+    transaction_pk: int | None = None,
 ) -> Page[InvoicePublic]:
     rows = await invoices.invoices(
         account_id=account_id,
         kind=kind,
         period=period,
+        transaction_pk=transaction_pk,
         before_id=decode_cursor(page.cursor, int),
         limit=page.limit + 1,
     )
@@ -116,9 +118,21 @@ async def list_invoices(
         PeriodText | None,
         Query(description="That month's invoices, and invoices and credit notes issued in it"),
     ] = None,
+    transaction_pk: Annotated[
+        int | None,
+        Query(ge=1, le=MAX_BIGINT, description="The invoice that bills this session's charge"),
+    ] = None,
 ) -> Page[InvoicePublic]:
     """Invoices and credit notes, newest first (without their lines)."""
-    return await _page(invoices, caller, page, account_id=account_id, kind=kind, period=period)
+    return await _page(
+        invoices,
+        caller,
+        page,
+        account_id=account_id,
+        kind=kind,
+        period=period,
+        transaction_pk=transaction_pk,
+    )
 
 
 @router.get("/{invoice_id}", response_model=InvoiceDetail)

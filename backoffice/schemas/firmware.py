@@ -152,3 +152,47 @@ class RetryResult(BaseModel):
     campaign: CampaignPublic
     retried: int
     skipped: int = Field(description="failed chargers now in another campaign")
+
+
+class ChargerUpdatePublic(BaseModel):
+    """The charger's update in one campaign."""
+
+    campaign_id: int
+    campaign_name: str
+    campaign_status: str
+    artifact_id: int
+    version: str = Field(description="The firmware version the campaign installs")
+    state: str
+    last_status: str | None = Field(description="The last firmware status the charger reported")
+    failure: str | None
+    attempts: int
+    from_version: str | None
+    reported_version: str | None
+    sent_at: datetime | None
+    updated_at: datetime
+    finished_at: datetime | None
+
+
+class FirmwareStatusPublic(BaseModel):
+    """A firmware status notification the charger sent."""
+
+    id: int
+    action: str = Field(
+        description="FirmwareStatusNotification or SignedFirmwareStatusNotification"
+    )
+    status: str | None
+    request_id: int | None
+    occurred_at: datetime | None
+    received_at: datetime
+
+
+class ChargerFirmwarePublic(BaseModel):
+    """A charger's firmware history, newest first."""
+
+    charge_point_id: str
+    firmware_version: str | None
+    firmware_status: str | None = Field(description="The last status the charger reported")
+    updates: list[ChargerUpdatePublic] = Field(description="Its updates in campaigns, newest first")
+    statuses: list[FirmwareStatusPublic] = Field(
+        description="The last firmware statuses it reported, newest first"
+    )

@@ -491,3 +491,23 @@ class Dispatchable:
     firmware_version: str | None
     time_zone: str | None
     in_session: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ChargerUpdate:
+    """One charger's update in one campaign, as its firmware history shows it."""
+
+    campaign_id: int
+    campaign_name: str
+    campaign_status: str
+    artifact_id: int
+    version: str
+    state: str
+    last_status: str | None
+    failure: str | None
+    attempts: int
+    from_version: str | None
+    reported_version: str | None
+    sent_at: datetime | None
+    updated_at: datetime
+    finished_at: datetime | None

@@ -169,15 +169,22 @@ class InvoiceService:
         period: str | None = None,
         before_id: int | None = None,
         limit: int = 100,
+        transaction_pk: int | None = None,
     ) -> list[Invoice]:
         """Newest first; ``period`` (``2026-11``): that month's invoices, and the
-        per-session invoices and credit notes issued in it."""
+        per-session invoices and credit notes issued in it; ``transaction_pk``: the invoice
+        of that session."""
         span = None
         if period is not None:
             found = self.period(period)
             span = (found.start, found.end)
         return await self._invoices.list_invoices(
-            account_id=account_id, kind=kind, period=span, before_id=before_id, limit=limit
+            account_id=account_id,
+            kind=kind,
+            period=span,
+            before_id=before_id,
+            limit=limit,
+            transaction_pk=transaction_pk,
         )
 
     def period(self, text: str) -> Period:

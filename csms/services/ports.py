@@ -1201,8 +1201,9 @@ class InvoiceStore(Protocol):
         period: tuple[datetime, datetime] | None = None,
         before_id: int | None = None,
         limit: int = 100,
+        transaction_pk: int | None = None,
     ) -> list[Invoice]:
-        """Newest first, without lines."""
+        """Newest first, without lines; ``transaction_pk``: the invoice of that session."""
         ...
 
     async def accounts_to_invoice(

@@ -28,6 +28,7 @@ from csms.domain.firmware_campaigns import (
     CampaignEvent,
     CampaignOptions,
     CandidateCharger,
+    ChargerUpdate,
     Dispatchable,
     NewArtifact,
     NewTarget,
@@ -738,6 +739,25 @@ async def events(
         limit,
     )
     return [CampaignEvent(**dict(r)) for r in records]
+
+
+async def charger_updates(
+    db: Executor, charge_point_id: str, *, limit: int = 100
+) -> list[ChargerUpdate]:
+    """The charger's updates in every campaign, newest first (by when it last changed)."""
+    records = await db.fetch(
+        """SELECT t.campaign_id, c.name AS campaign_name, c.status AS campaign_status,
+                  c.artifact_id, a.version, t.state, t.last_status, t.failure, t.attempts,
+                  t.from_version, t.reported_version, t.sent_at, t.updated_at, t.finished_at
+           FROM firmware_targets t
+           JOIN firmware_campaigns c ON c.id = t.campaign_id
+           JOIN firmware_artifacts a ON a.id = c.artifact_id
+           WHERE t.charge_point_id = $1
+           ORDER BY t.updated_at DESC, t.campaign_id DESC LIMIT $2""",
+        charge_point_id,
+        limit,
+    )
+    return [ChargerUpdate(**dict(r)) for r in records]
 
 
 async def cancel_targets(db: Executor, campaign_id: int, actor: str | None) -> int:

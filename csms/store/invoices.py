@@ -332,9 +332,11 @@ async def list_invoices(
     period: tuple[datetime, datetime] | None = None,
     before_id: int | None = None,
     limit: int = 100,
+    transaction_pk: int | None = None,
 ) -> list[Invoice]:
     """Newest first, without lines. ``period``: invoices of that period, and those without
-    one (per-session invoices, credit notes) issued in it."""
+    one (per-session invoices, credit notes) issued in it. ``transaction_pk``: the invoice
+    that bills that session's charge."""
     start, end = (None, None) if period is None else period
     records = await db.fetch(
         f"""SELECT {INVOICE_COLUMNS} FROM invoices
@@ -344,6 +346,8 @@ async def list_invoices(
                    (period_start = $3 AND period_end = $4) OR
                    (period_start IS NULL AND issued_at >= $3 AND issued_at < $4))
               AND ($5::bigint IS NULL OR id < $5)
+              AND ($7::bigint IS NULL OR
+                   id = (SELECT invoice_id FROM charges WHERE transaction_pk = $7))
             ORDER BY id DESC LIMIT $6""",
         account_id,
         kind,
@@ -351,6 +355,7 @@ async def list_invoices(
         end,
         before_id,
         limit,
+        transaction_pk,
     )
     return [_invoice(r) for r in records]
 
@@ -441,6 +446,7 @@ class PostgresInvoices:
         period: tuple[datetime, datetime] | None = None,
         before_id: int | None = None,
         limit: int = 100,
+        transaction_pk: int | None = None,
     ) -> list[Invoice]:
         return await list_invoices(
             self._pool,
@@ -449,6 +455,7 @@ class PostgresInvoices:
             period=period,
             before_id=before_id,
             limit=limit,
+            transaction_pk=transaction_pk,
         )
 
     async def accounts_to_invoice(

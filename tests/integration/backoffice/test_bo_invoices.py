@@ -147,6 +147,25 @@ async def test_an_invoice_with_its_lines_and_as_pdf(
     assert missing.status_code == 404 and missing.json()["detail"] == "invoice 987654321 not found"
 
 
+async def test_staff_find_the_invoice_of_a_session(
+    client: httpx.AsyncClient, accounts: dict[str, Account], billed: Billed
+) -> None:
+    """The console's staff session page links the session's invoice this way."""
+    for invoice in (*billed.invoices, billed.bobs):
+        session = invoice.lines[0].transaction_pk
+        found = await get(client, "/api/v1/invoices", accounts["monitor"], transaction_pk=session)
+        assert found.status_code == 200, found.text
+        assert [(i["id"], i["number"]) for i in found.json()["items"]] == [
+            (invoice.id, invoice.number_text)
+        ]
+    none = await get(client, "/api/v1/invoices", accounts["operator"], transaction_pk=2**62)
+    assert none.json()["items"] == []
+    bad = await get(client, "/api/v1/invoices", accounts["monitor"], transaction_pk=0)
+    assert bad.status_code == 422 and bad.json()["detail"].startswith("query.transaction_pk")
+    driver = await get(client, "/api/v1/invoices", billed.alice, transaction_pk=1)
+    assert driver.status_code == 403
+
+
 async def test_a_driver_reads_only_their_own_invoices(
     client: httpx.AsyncClient, billed: Billed, new_account: NewAccount
 ) -> None:

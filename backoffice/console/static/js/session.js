@@ -55,8 +55,18 @@ async function loadCost() {
     el("td", {}, l.vat_rate === null ? "–" : l.vat_rate), el("td", {}, l.excl_vat), el("td", {}, l.vat))));
 }
 
+async function loadStaffInvoice() {
+  // staff: the invoice that bills this session's charge (GET /api/v1/invoices?transaction_pk=)
+  const result = await api("/api/v1/invoices", { params: { transaction_pk: pk, limit: 1 } });
+  const target = document.getElementById("invoice");
+  if (!result.ok) { target.replaceChildren("Invoice not available."); return; }
+  const [invoice] = result.data.items;
+  target.replaceChildren(invoice ? el("a", { href: `/api/v1/invoices/${invoice.id}/pdf` }, `Invoice ${invoice.number} (PDF)`) : "Not invoiced yet.");
+}
+
 async function loadInvoice() {
-  if (!mine || !session) return;
+  if (!session) return;
+  if (!mine) { await loadStaffInvoice(); return; }
   // the driver's view of this session carries its charge and invoice
   const since = session.started_at;
   const until = new Date(new Date(session.started_at).getTime() + 1000).toISOString();
