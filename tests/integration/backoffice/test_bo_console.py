@@ -53,7 +53,7 @@ async def test_login_fleet_and_headers(
 
         # the registered charger is listed (offline: it never connected)
         await console.page.get_by_label("Search").fill(charge_point_id)
-        await console.page.get_by_role("button", name="Filter").click()
+        await console.page.get_by_role("button", name="Filter", exact=True).click()
         row = console.page.locator(f"tr[data-id='{charge_point_id}']")
         await expect(row).to_have_attribute("data-state", "offline")
         await expect(console.page.locator("[data-count='total']")).to_have_text("1")
@@ -173,7 +173,7 @@ async def test_session_refresh_keyboard_and_narrow_screen(
         async with page.expect_response(
             lambda r: "/api/v1/fleet?" in r.url and r.status == 200
         ) as retried:
-            await page.get_by_role("button", name="Filter").click()
+            await page.get_by_role("button", name="Filter", exact=True).click()
         await retried.value
         assert await console.cookie("csms_access") is not None
         assert console.console_errors and all("401" in e for e in console.console_errors)
@@ -227,7 +227,7 @@ async def test_charger_text_is_never_markup(
     try:
         await console.login(operator, "/fleet")
         await console.page.get_by_label("Search").fill("<img src=x")
-        await console.page.get_by_role("button", name="Filter").click()
+        await console.page.get_by_role("button", name="Filter", exact=True).click()
         link = console.page.get_by_role("link", name=charge_point_id)
         await expect(link).to_be_visible()
         assert await console.page.locator("#fleet-rows i, #pwned").count() == 0

@@ -76,7 +76,7 @@ async def test_tariffs_validation_errors_then_created_published_and_assigned(
         await page.get_by_label("Tariff id").fill("bad id!")
         await page.get_by_label("Description").fill("console test")
         await page.get_by_label("Definition (JSON)").fill(NEGATIVE_PRICE)
-        await page.get_by_role("button", name="Create").click()
+        await page.get_by_role("button", name="Create", exact=True).click()
         await expect(error_of(page, "tariff", "id")).to_contain_text("should match pattern")
         await expect(page.get_by_label("Tariff id")).to_have_attribute("aria-invalid", "true")
         await expect(page.get_by_label("Tariff id")).to_be_focused()
@@ -84,7 +84,7 @@ async def test_tariffs_validation_errors_then_created_published_and_assigned(
 
         # 2. the tariff's own validation (the service's 422 detail): next to the definition
         await page.get_by_label("Tariff id").fill(tariff_id)
-        await page.get_by_role("button", name="Create").click()
+        await page.get_by_role("button", name="Create", exact=True).click()
         await expect(error_of(page, "tariff", "definition")).to_have_text(
             "elements[0].price_components[0].price: must not be negative"
         )
@@ -93,13 +93,13 @@ async def test_tariffs_validation_errors_then_created_published_and_assigned(
 
         # JSON that does not parse is refused before it is sent
         await page.get_by_label("Definition (JSON)").fill('{"currency": "EUR",')
-        await page.get_by_role("button", name="Create").click()
+        await page.get_by_role("button", name="Create", exact=True).click()
         await expect(error_of(page, "tariff", "definition")).to_contain_text("not valid JSON")
         await page.get_by_label("Definition (JSON)").fill(NEGATIVE_PRICE)
 
         # 3. correct: created as draft v1, listed
         await page.get_by_label("Definition (JSON)").fill(GOOD_PRICE)
-        await page.get_by_role("button", name="Create").click()
+        await page.get_by_role("button", name="Create", exact=True).click()
         row = page.locator(f"#tariff-rows tr[data-id='{tariff_id}']")
         await expect(row).to_contain_text("v1")
         await expect(page.locator("#notice")).to_contain_text("draft version 1 saved")
@@ -138,7 +138,7 @@ async def test_tariffs_validation_errors_then_created_published_and_assigned(
         definition = page.get_by_label("Definition (JSON)")
         await expect(definition).to_have_value(_contains('"0.30"'))
         await definition.fill(GOOD_PRICE.replace('"0.30"', '"0.35"'))
-        await page.get_by_role("button", name="Save").click()
+        await page.get_by_role("button", name="Save", exact=True).click()
         await expect(page.locator("#notice")).to_contain_text("draft version 2 saved")
         await expect(row.get_by_role("button", name="Publish")).to_be_visible()
         await console.screenshot("tariffs")
@@ -168,11 +168,11 @@ async def test_sites_and_id_tokens_created_edited_deleted(
         await page.get_by_label("Time zone").fill("Mars/Olympus")
         await page.get_by_label("Latitude").fill("52.370216")
         await page.get_by_label("Longitude").fill("4.895168")
-        await page.get_by_role("button", name="Create").click()
+        await page.get_by_role("button", name="Create", exact=True).click()
         await expect(error_of(page, "site", "time_zone")).to_contain_text("not an IANA time zone")
         await page.get_by_label("Time zone").fill("Europe/Amsterdam")
         await page.get_by_label("City").fill("Amsterdam")
-        await page.get_by_role("button", name="Create").click()
+        await page.get_by_role("button", name="Create", exact=True).click()
         row = page.locator(f"#site-rows tr[data-id='{site_id}']")
         await expect(row).to_contain_text("52.370216, 4.895168")
         site = (await client.get(f"/api/v1/sites/{site_id}", headers=operator.headers)).json()
@@ -193,7 +193,7 @@ async def test_sites_and_id_tokens_created_edited_deleted(
         await page.get_by_label("Name").fill("Console depot North")
         await page.get_by_label("Latitude").fill("")
         await page.get_by_label("Longitude").fill("")
-        await page.get_by_role("button", name="Save").click()
+        await page.get_by_role("button", name="Save", exact=True).click()
         await expect(row).to_contain_text("Console depot North")
         site = (await client.get(f"/api/v1/sites/{site_id}", headers=operator.headers)).json()
         assert site["latitude"] is None and site["name"] == "Console depot North"
@@ -222,11 +222,11 @@ async def test_sites_and_id_tokens_created_edited_deleted(
         await expect(page.get_by_role("heading", name="Id tokens")).to_be_visible()
         await page.locator("#token-id_token").fill(token)
         await page.get_by_label("Driver (user id)").fill("999999999")
-        await page.get_by_role("button", name="Create").click()
+        await page.get_by_role("button", name="Create", exact=True).click()
         await expect(page.locator("#token-error")).to_contain_text("user 999999999 not found")
         await page.get_by_label("Driver (user id)").fill("")
         await page.get_by_label("Description").fill("console card")
-        await page.get_by_role("button", name="Create").click()
+        await page.get_by_role("button", name="Create", exact=True).click()
         row = page.locator(f"#token-rows tr[data-id='{token}']")
         await expect(row).to_contain_text("Accepted")
         await row.get_by_role("button", name=f"Block id token {token}").click()
@@ -269,13 +269,13 @@ async def test_users_page_for_admins_only(
         await page.get_by_label("Username").fill(username)
         await page.get_by_label("Password").fill("short")
         await page.get_by_label("Role", exact=True).select_option("monitor")
-        await page.get_by_role("button", name="Create").click()
+        await page.get_by_role("button", name="Create", exact=True).click()
         await expect(error_of(page, "user", "password")).to_contain_text("at least 12")
         await page.get_by_label("Password").fill("a long enough password")
-        await page.get_by_role("button", name="Create").click()
+        await page.get_by_role("button", name="Create", exact=True).click()
         await expect(page.locator("#notice")).to_contain_text(f"User {username} created")
         await page.locator("#filter-role").select_option("monitor")
-        await page.get_by_role("button", name="Filter").click()
+        await page.get_by_role("button", name="Filter", exact=True).click()
         row = page.locator(f"#user-rows tr[data-username='{username}']")
         # other tests' monitors may fill the first pages
         await find_on_pages(page, page.locator("#user-rows"), row)
@@ -285,20 +285,20 @@ async def test_users_page_for_admins_only(
         await row.get_by_role("button", name=f"Edit user {username}").click()
         await page.locator("#user-role").select_option("operator")
         await page.get_by_label("Disabled (cannot log in)").check()
-        await page.get_by_role("button", name="Save").click()
+        await page.get_by_role("button", name="Save", exact=True).click()
         await expect(page.locator("#notice")).to_contain_text(f"User {username} saved (operator)")
         listed = await all_items(client, "/api/v1/users", admin.headers, {"role": "operator"})
         made = next(u for u in listed if u["username"] == username)
         assert made["disabled"] is True
         await page.locator("#filter-role").select_option("operator")
-        await page.get_by_role("button", name="Filter").click()
+        await page.get_by_role("button", name="Filter", exact=True).click()
         await find_on_pages(page, page.locator("#user-rows"), row)
         await expect(row).to_contain_text("disabled")
         await console.screenshot("users")
 
         # delete, confirmed
         await page.locator("#filter-role").select_option("")
-        await page.get_by_role("button", name="Filter").click()
+        await page.get_by_role("button", name="Filter", exact=True).click()
         user_id = made["id"]
         gone = await client.get(f"/api/v1/users/{user_id}", headers=admin.headers)
         assert gone.status_code == 200

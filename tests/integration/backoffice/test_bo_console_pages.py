@@ -141,7 +141,7 @@ async def test_fleet_charger_and_sessions(
 
         # the journal: search, frames pretty-printed
         await console.page.get_by_label("Search", exact=True).fill("RemoteStartTransaction")
-        await console.page.get_by_role("button", name="Search").click()
+        await console.page.get_by_role("button", name="Search", exact=True).click()
         entry = console.page.locator(".journal-entry[data-action='RemoteStartTransaction']")
         await expect(entry.first).to_be_visible()
         await entry.first.locator("summary").click()
