@@ -345,12 +345,27 @@ async def clear_key(
     outbox: Outbox | None = None,
 ) -> Change | None:
     """Clear the open alarm of ``key`` (None: none was open)."""
+    return await _clear(pool, "dedupe_key", key, now=now, by=by, note=note, outbox=outbox)
+
+
+async def _clear(
+    pool: asyncpg.Pool,
+    column: str,  # dedupe_key or id: a constant, never input
+    value: object,
+    *,
+    now: datetime,
+    by: str | None,
+    note: str | None,
+    outbox: Outbox | None,
+) -> Change | None:
+    """Clear the open alarm whose ``column`` is ``value``, with its history row (and
+    notification) in the same transaction; None unless it was open."""
     async with pool.acquire() as conn, conn.transaction():
         row = await conn.fetchrow(
             f"""UPDATE alarms SET state = 'cleared', cleared_at = $2, cleared_by = $3,
                    clear_note = $4
-               WHERE dedupe_key = $1 AND state <> 'cleared' RETURNING {COLUMNS}""",
-            key,
+               WHERE {column} = $1 AND state <> 'cleared' RETURNING {COLUMNS}""",
+            value,
             now,
             by,
             note,
@@ -485,21 +500,7 @@ async def clear_by_hand(
     outbox: Outbox | None = None,
 ) -> Change | None:
     """None unless the alarm is open."""
-    async with pool.acquire() as conn, conn.transaction():
-        row = await conn.fetchrow(
-            f"""UPDATE alarms SET state = 'cleared', cleared_at = $2, cleared_by = $3,
-                   clear_note = $4
-               WHERE id = $1 AND state <> 'cleared' RETURNING {COLUMNS}""",
-            alarm_id,
-            now,
-            by,
-            note,
-        )
-        if row is None:
-            return None
-        change = Change(_alarm(row), "cleared", by, note)
-        await _record(conn, change, now, outbox)
-        return change
+    return await _clear(pool, "id", alarm_id, now=now, by=by, note=note, outbox=outbox)
 
 
 # -- reads -------------------------------------------------------------------------------------
