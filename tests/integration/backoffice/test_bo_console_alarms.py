@@ -75,13 +75,15 @@ async def test_alarm_raised_live_acknowledged_and_cleared(
         await expect(detail).to_have_attribute("data-state", "raised")
         await expect(watcher.page.locator("#clear-form")).to_have_count(0)
         await watcher.page.get_by_label("Acknowledgement note").fill(note)
-        await watcher.page.get_by_role("button", name="Acknowledge").click()
+        await watcher.page.get_by_role("button", name="Acknowledge", exact=True).click()
         await expect(detail).to_have_attribute("data-state", "acknowledged")
         acked = watcher.page.locator("#alarm-history tr[data-action='acknowledged']")
         await expect(acked.locator(".by")).to_have_text(monitor.username)
         await expect(acked.locator(".note")).to_have_text(note)
         await expect(row).to_have_attribute("data-state", "acknowledged")
-        await expect(watcher.page.get_by_role("button", name="Acknowledge")).to_be_hidden()
+        await expect(
+            watcher.page.get_by_role("button", name="Acknowledge", exact=True)
+        ).to_be_hidden()
         await watcher.screenshot("alarms")
 
         # the charger page lists the open alarm, and its configuration drift

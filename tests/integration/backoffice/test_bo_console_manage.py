@@ -115,14 +115,14 @@ async def test_tariffs_validation_errors_then_created_published_and_assigned(
         await page.get_by_label("Scope").select_option("site")
         await page.get_by_label("Target").fill(target)
         await page.locator("#assign-tariff_id").select_option(tariff_id)
-        await page.get_by_role("button", name="Assign").click()
+        await page.get_by_role("button", name="Assign", exact=True).click()
         await expect(page.locator("#assign-error")).to_have_text(f"site {target} not found")
         site = {"id": target, "name": "Console site", "time_zone": "Europe/Amsterdam"}
         made = await client.post("/api/v1/sites", json=site, headers=operator.headers)
         assert made.status_code == 201, made.text
         await page.get_by_label("Target").fill(target)
         await page.locator("#assign-tariff_id").select_option(tariff_id)
-        await page.get_by_role("button", name="Assign").click()
+        await page.get_by_role("button", name="Assign", exact=True).click()
         assigned = page.locator(f"#assignment-rows tr[data-target='{target}']")
         await expect(assigned).to_contain_text(tariff_id)
         listed = await all_items(
