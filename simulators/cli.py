@@ -160,6 +160,14 @@ def _add_fleet(commands: Any) -> None:
     fleet.add_argument("--session-share", type=float, default=0.5, help="0..1 of chargers charge")
     fleet.add_argument("--session-meter-values", type=_positive_int, default=30)
     fleet.add_argument("--v201-share", type=float, default=0.2, help="0..1 speak OCPP 2.0.1")
+    fleet.add_argument(
+        "--samples",
+        type=int,
+        choices=range(1, 9),
+        default=8,
+        metavar="1..8",
+        help="sampled values per meter value, 1..8 (energy, power, 3 currents, 2 voltages, SoC)",
+    )
     fleet.add_argument("--duration", type=_positive_float, default=30.0, help="seconds after ramp")
     fleet.add_argument("--id-token", default="FLEET-TAG")
     fleet.add_argument(
@@ -261,6 +269,7 @@ def _fleet(args: argparse.Namespace) -> int:
         session_share=args.session_share,
         session_meter_values=args.session_meter_values,
         v201_share=args.v201_share,
+        samples=args.samples,
         duration=args.duration,
         id_token=args.id_token,
         spread_addresses=not args.no_spread,

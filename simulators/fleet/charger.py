@@ -68,6 +68,7 @@ class Charger:
         self.charges = rng.random() < profile.session_share
         self.frames = Frames(profile.charger_id(index), self.version, profile.id_token)
         self.frames.firmware_version = profile.firmware_version
+        self.frames.samples = profile.samples
         # firmware update: calls waiting for the line (one CALL at a time), the update's task
         self._extra: deque[tuple[tuple[str, bytes], asyncio.Future[Any]]] = deque()
         self._updating: asyncio.Task[None] | None = None
@@ -77,6 +78,7 @@ class Charger:
         self.connection = Connection(self)
         self.pending_id: str | None = None
         self.pending_started = 0.0
+        self._pending_values = 0  # sampled values the outstanding CALL carries
         self._pending_boot = False
         self._then: Then | None = None
         self._timer: asyncio.TimerHandle | None = None
@@ -157,6 +159,7 @@ class Charger:
             stats.latency(now - self.pending_started, boot=self._pending_boot)
         if kind == 3:
             stats.answered += 1
+            stats.values_answered += self._pending_values
             result = message[2] if len(message) > 2 else None
         else:
             stats.call_errors += 1
@@ -181,10 +184,13 @@ class Charger:
 
     # -- calls --------------------------------------------------------------------------------
 
-    def _call(self, message_id: str, frame: bytes, then: Then, *, boot: bool = False) -> None:
-        """Send a CALL; `then(result)` runs with the CALLRESULT payload, or None after a
-        CALLERROR or a timeout."""
+    def _call(
+        self, message_id: str, frame: bytes, then: Then, *, boot: bool = False, values: int = 0
+    ) -> None:
+        """Send a CALL (carrying ``values`` sampled values); `then(result)` runs with the
+        CALLRESULT payload, or None after a CALLERROR or a timeout."""
         self.pending_id = message_id
+        self._pending_values = values
         self.pending_started = time.monotonic()
         self._pending_boot = boot
         self._then = then
@@ -258,15 +264,18 @@ class Charger:
             return
         interval = self.shared.profile.meter_interval
         self.meter_wh += 11040 * interval / 3600
+        # 2.0.1 TransactionEvents carry sampled values at start and end too; 1.6 Start/Stop none
+        samples = self.frames.samples
+        edge = samples if self.frames.v201 else 0
         if self._in_session == 0:
             self._in_session = 1
-            self._call(*self.frames.start(self.meter_wh), self._started)
+            self._call(*self.frames.start(self.meter_wh), self._started, values=edge)
         elif self._in_session >= self.shared.profile.session_meter_values:
             self._in_session = 0
-            self._call(*self.frames.stop(self.meter_wh), self._metered)
+            self._call(*self.frames.stop(self.meter_wh), self._metered, values=edge)
         else:
             self._in_session += 1
-            self._call(*self.frames.meter_values(self.meter_wh), self._metered)
+            self._call(*self.frames.meter_values(self.meter_wh), self._metered, values=samples)
 
     def _started(self, reply: Any) -> None:
         if isinstance(reply, dict) and reply and not self.frames.v201:

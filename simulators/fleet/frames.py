@@ -63,10 +63,14 @@ _FIXED: tuple[tuple[str, str, str, Any], ...] = (
 _FIXED_SAMPLES = {v201: [_sample(*fixed, v201) for fixed in _FIXED] for v201 in (False, True)}
 
 
-def _sampled(meter_wh: float, v201: bool) -> list[dict[str, Any]]:
-    """8 sampled values, as a three-phase AC charger reports them: energy, then _FIXED."""
+MAX_SAMPLES = 1 + len(_FIXED)
+
+
+def _sampled(meter_wh: float, v201: bool, count: int) -> list[dict[str, Any]]:
+    """``count`` (1..8) sampled values, as a three-phase AC charger reports them: energy,
+    then the first ``count - 1`` of _FIXED."""
     energy = _sample("Energy.Active.Import.Register", "", "Wh", round(meter_wh, 1), v201)
-    return [energy, *_FIXED_SAMPLES[v201]]
+    return [energy, *_FIXED_SAMPLES[v201][: count - 1]]
 
 
 @dataclass
@@ -81,6 +85,7 @@ class Frames:
     transaction_id: str | int | None = None
     firmware_version: str = "1.0.0"
     boot_reason: str = "PowerUp"
+    samples: int = MAX_SAMPLES  # sampled values per meter value
 
     @property
     def v201(self) -> bool:
@@ -165,7 +170,9 @@ class Frames:
             {
                 "connectorId": 1,
                 "transactionId": self.transaction_id,
-                "meterValue": [{"timestamp": now(), "sampledValue": _sampled(meter_wh, False)}],
+                "meterValue": [
+                    {"timestamp": now(), "sampledValue": _sampled(meter_wh, False, self.samples)}
+                ],
             },
         )
 
@@ -201,7 +208,9 @@ class Frames:
             "seqNo": self.seq_no,
             "transactionInfo": info,
             "evse": {"id": 1, "connectorId": 1},
-            "meterValue": [{"timestamp": now(), "sampledValue": _sampled(meter_wh, True)}],
+            "meterValue": [
+                {"timestamp": now(), "sampledValue": _sampled(meter_wh, True, self.samples)}
+            ],
         }
         if id_token:
             payload["idToken"] = {"idToken": self.id_token, "type": "ISO14443"}

@@ -21,6 +21,7 @@ class FleetProfile:
     session_share: float = 0.5  # share of chargers that charge
     session_meter_values: int = 30  # a session: the start, N - 1 MeterValues, then the stop
     v201_share: float = 0.2
+    samples: int = 8  # sampled values per meter value (1..8: energy first)
     duration: float = 30.0  # after the last charger connected
     id_token: str = "FLEET-TAG"
     spread_addresses: bool = True

@@ -83,6 +83,8 @@ def run_fleet(profile: FleetProfile, *, status: TextIO | None = sys.stderr) -> d
         "call_errors": total.call_errors,
         "timeouts": total.timeouts,
         "commands_answered": total.commands_answered,
+        # sampled values in the meter values and transaction events the CSMS answered
+        "values_answered": total.values_answered,
         "p50_ms": _ms(Stats.percentile(total.histogram, 0.5)),
         "p99_ms": _ms(Stats.percentile(total.histogram, 0.99)),
         # CPU time of the worker processes from their first connection to their last close

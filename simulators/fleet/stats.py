@@ -6,6 +6,11 @@ import math
 from dataclasses import dataclass, field
 
 _BASE = math.log(1.05)
+# The counters of Stats, merged and differenced by name.
+COUNTERS = (
+    "connected", "connect_failures", "disconnects", "sent", "answered", "call_errors",
+    "timeouts", "commands_answered", "boots", "values_answered", "cpu_seconds",
+)  # fmt: skip
 
 
 def _bucket(seconds: float) -> int:
@@ -28,6 +33,7 @@ class Stats:
     timeouts: int = 0
     commands_answered: int = 0
     boots: int = 0
+    values_answered: int = 0  # sampled values in meter-carrying CALLs the CSMS accepted
     cpu_seconds: float = 0.0  # the worker processes' CPU time from their first connection on
     histogram: dict[int, int] = field(default_factory=dict)
     boot_histogram: dict[int, int] = field(default_factory=dict)
@@ -38,10 +44,7 @@ class Stats:
         target[bucket] = target.get(bucket, 0) + 1
 
     def merge(self, other: Stats) -> None:
-        for name in (
-            "connected", "connect_failures", "disconnects", "sent", "answered", "call_errors",
-            "timeouts", "commands_answered", "boots", "cpu_seconds",
-        ):  # fmt: skip
+        for name in COUNTERS:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         for mine, theirs in (
             (self.histogram, other.histogram),

@@ -10,7 +10,7 @@ from typing import Any
 from simulators.fleet.charger import Charger, Shared
 from simulators.fleet.connection import Endpoint
 from simulators.fleet.profile import FleetProfile, source_address
-from simulators.fleet.stats import Stats
+from simulators.fleet.stats import COUNTERS, Stats
 
 __all__ = ["FleetProfile", "source_address", "worker_main"]
 
@@ -72,10 +72,7 @@ async def _run(profile: FleetProfile, indexes: range, queue: Queue[Stats], start
 
 def _delta(now: Stats, before: Stats) -> Stats:
     delta = Stats()
-    for name in (
-        "connected", "connect_failures", "disconnects", "sent", "answered", "call_errors",
-        "timeouts", "commands_answered", "boots", "cpu_seconds",
-    ):  # fmt: skip
+    for name in COUNTERS:
         setattr(delta, name, getattr(now, name) - getattr(before, name))
     for target, a, b in (
         (delta.histogram, now.histogram, before.histogram),
