@@ -26,6 +26,7 @@ from csms.domain.tariff_catalog import PUSH_FAILED, TariffPush
 from csms.domain.tariffs import Tariff, display_text, parse_tariff
 from csms.errors import CommandError, OcppError
 from csms.services import Services
+from csms.store.batching import BatchCall
 
 if TYPE_CHECKING:
     from csms.node.connection import ChargerConnection
@@ -82,6 +83,7 @@ class DisplayPusher:
         self.services = services
         self.interval = interval
         self.total_cost_fallback = total_cost_fallback
+        self._back = BatchCall(self._back_many, max_items=500)
         self._running: set[str] = set()
         self._slots = asyncio.Semaphore(MAX_AT_ONCE)
 
@@ -96,10 +98,15 @@ class DisplayPusher:
 
     async def charger_back(self, connection: ChargerConnection) -> None:
         """A charger booted or reconnected: its display tariff is checked, and what is due
-        (failed pushes too) is applied."""
-        cp = connection.charge_point_id
-        await self.services.tariffs.refresh_display(cp)
-        await self.push_due([cp], retry_failed=True)
+        (failed pushes too) is applied. Chargers coming back together (a boot storm) are
+        checked together: a few statements per batch, not per charger."""
+        await self._back(connection.charge_point_id)
+
+    async def _back_many(self, charge_point_ids: Sequence[str]) -> list[None]:
+        unique = list(dict.fromkeys(charge_point_ids))
+        await self.services.tariffs.refresh_displays(unique)
+        await self.push_due(unique, retry_failed=True)
+        return [None] * len(charge_point_ids)
 
     async def push_due(self, charge_point_ids: Sequence[str], *, retry_failed: bool) -> int:
         """Apply the due pushes of these chargers (those connected here); returns how many

@@ -320,8 +320,10 @@ class TariffStore(Protocol):
 
     async def site_of(self, charge_point_id: str) -> Site | None: ...
 
-    async def charger_sites(self) -> dict[str, str | None]:
-        """Every registered charger and its site id."""
+    async def charger_sites(
+        self, charge_point_ids: Sequence[str] | None = None
+    ) -> dict[str, str | None]:
+        """Every registered charger (or those of ``charge_point_ids``) and its site id."""
         ...
 
     async def add_tariff(
@@ -414,9 +416,13 @@ class TariffStore(Protocol):
         ...
 
     async def list_pushes(
-        self, *, tariff_id: str | None = None, charge_point_id: str | None = None
+        self,
+        *,
+        tariff_id: str | None = None,
+        charge_point_id: str | None = None,
+        charge_point_ids: Sequence[str] | None = None,
     ) -> list[TariffPush]:
-        """By charger."""
+        """By charger; ``charge_point_ids``: only these chargers'."""
         ...
 
 

@@ -245,24 +245,30 @@ class TariffService:
     ) -> list[TariffPush]:
         return await self._tariffs.list_pushes(tariff_id=tariff_id, charge_point_id=charge_point_id)
 
-    async def refresh_displays(self) -> int:
-        """Request a push for every charger whose display tariff (version) differs from the
-        one last requested for it; returns how many."""
-        sites = await self._tariffs.charger_sites()
+    async def refresh_displays(self, only: Sequence[str] | None = None) -> int:
+        """Request a push for every charger (or those of ``only``: chargers back on line,
+        one batch for many) whose display tariff (version) differs from the one last
+        requested for it; returns how many."""
+        sites = await self._tariffs.charger_sites(only)
         assigned: dict[tuple[Scope, str], str] = {
             (a.scope, a.target): a.tariff_id
             for a in await self._tariffs.list_assignments()
             if a.scope is not Scope.GROUP
         }
+        chosen_of = {
+            charge_point_id: applicable(assigned, charge_point_id=charge_point_id, site_id=site)
+            for charge_point_id, site in sites.items()
+        }
         current: dict[str, int] = {}
-        for tariff_id in set(assigned.values()):
+        for tariff_id in {c.tariff_id for c in chosen_of.values() if c is not None}:
             found = await self._tariffs.current_version(tariff_id)
             if found is not None:
                 current[tariff_id] = found.version
-        requested = {p.charge_point_id: p for p in await self._tariffs.list_pushes()}
+        requested = {
+            p.charge_point_id: p for p in await self._tariffs.list_pushes(charge_point_ids=only)
+        }
         targets: list[tuple[str, str | None, int | None]] = []
-        for charge_point_id, site_id in sites.items():
-            chosen = applicable(assigned, charge_point_id=charge_point_id, site_id=site_id)
+        for charge_point_id, chosen in chosen_of.items():
             wanted: tuple[str | None, int | None] = (None, None)
             if chosen is not None and chosen.tariff_id in current:
                 wanted = (chosen.tariff_id, current[chosen.tariff_id])
@@ -274,22 +280,6 @@ class TariffService:
                 targets.append((charge_point_id, *wanted))
         await self._tariffs.request_pushes(targets)
         return len(targets)
-
-    async def refresh_display(self, charge_point_id: str) -> bool:
-        """Request a push for one charger if its display tariff (version) is not the one
-        last requested for it (a charger registered after the tariff was published)."""
-        resolved = await self._tariffs.resolve(charge_point_id, ())
-        version = resolved.version
-        wanted = (None, None) if version is None else (version.tariff_id, version.version)
-        last = await self._tariffs.list_pushes(charge_point_id=charge_point_id)
-        if last:
-            unchanged = (last[0].tariff_id, last[0].tariff_version) == wanted
-        else:
-            unchanged = version is None
-        if unchanged:
-            return False
-        await self._tariffs.request_pushes([(charge_point_id, wanted[0], wanted[1])])
-        return True
 
     async def site_of(self, charge_point_id: str) -> Site | None:
         return await self._tariffs.site_of(charge_point_id)

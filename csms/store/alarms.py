@@ -32,6 +32,7 @@ from csms.domain.alarms import (
     effective_rule,
     in_maintenance,
 )
+from csms.store.batching import BatchCall
 from csms.store.executor import Executor
 
 
@@ -348,6 +349,34 @@ async def clear_key(
     return await _clear(pool, "dedupe_key", key, now=now, by=by, note=note, outbox=outbox)
 
 
+async def clear_keys(
+    pool: asyncpg.Pool, items: Sequence[tuple[str, datetime]], *, outbox: Outbox | None = None
+) -> list[Change | None]:
+    """``clear_key`` (by nobody, no note) for many (key, at) in one transaction: a boot
+    storm clears a connector alarm per connector reporting Available, and nearly always
+    finds none open. A key given twice is cleared once (the first gets the change)."""
+    keys = [key for key, _ in items]
+    async with pool.acquire() as conn, conn.transaction():
+        rows = await conn.fetch(
+            f"""UPDATE alarms SET state = 'cleared', cleared_at = k.k_at, cleared_by = NULL,
+                   clear_note = NULL
+               FROM unnest($1::text[], $2::timestamptz[]) AS k(k_key, k_at)
+               WHERE alarms.dedupe_key = k.k_key AND alarms.state <> 'cleared'
+               RETURNING {COLUMNS}""",
+            keys,
+            [at for _, at in items],
+        )
+        changed: dict[str, Change] = {}
+        for row in rows:
+            change = Change(_alarm(row), "cleared", None, None)
+            changed[change.alarm.dedupe_key] = change
+            await _record(conn, change, change.alarm.cleared_at or items[0][1], outbox)
+    out: list[Change | None] = []
+    for key in keys:
+        out.append(changed.pop(key, None))
+    return out
+
+
 async def _clear(
     pool: asyncpg.Pool,
     column: str,  # dedupe_key or id: a constant, never input
@@ -604,6 +633,13 @@ async def reset_counter(db: Executor, key: str) -> bool:
     return bool(found)
 
 
+async def reset_counters(db: Executor, keys: Sequence[str]) -> list[bool]:
+    """``reset_counter`` for many keys in one statement (a boot storm resets one per boot)."""
+    rows = await db.fetch("DELETE FROM alarm_counters WHERE key = ANY($1) RETURNING key", keys)
+    found = {r["key"] for r in rows}
+    return [key in found for key in keys]
+
+
 # -- what the sweeps look at -------------------------------------------------------------------
 
 
@@ -722,6 +758,19 @@ class PostgresAlarms:
         self.outbox = outbox
         self.default_thresholds = dict(default_thresholds or {})
 
+        async def resets(keys: Sequence[str]) -> list[bool]:
+            return await reset_counters(pool, keys)
+
+        # every Accepted boot resets its boot-loop counter: one statement per batch of boots
+        self._reset = BatchCall(resets)
+
+        async def clears(items: Sequence[tuple[str, datetime]]) -> list[Change | None]:
+            return await clear_keys(pool, items, outbox=self.outbox)
+
+        # clears nobody asked for by hand (a connector back to Available): one transaction
+        # per batch
+        self._clear = BatchCall(clears)
+
     async def raise_alarm(
         self,
         condition: Condition,
@@ -742,6 +791,8 @@ class PostgresAlarms:
     async def clear(
         self, key: str, *, now: datetime, by: str | None = None, note: str | None = None
     ) -> Change | None:
+        if by is None and note is None:
+            return await self._clear((key, now))
         return await clear_key(self.pool, key, now=now, by=by, note=note, outbox=self.outbox)
 
     async def effective(self, alarm_type: AlarmType, charge_point_id: str | None) -> Effective:
@@ -756,4 +807,4 @@ class PostgresAlarms:
         return await bump_counter(self.pool, key)
 
     async def reset(self, key: str) -> bool:
-        return await reset_counter(self.pool, key)
+        return await self._reset(key)

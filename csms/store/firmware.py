@@ -574,6 +574,17 @@ async def active_target(db: Executor, charge_point_id: str) -> TargetRow | None:
     return None if record is None else _target_row(record)
 
 
+async def active_targets(db: Executor, charge_point_ids: Sequence[str]) -> list[TargetRow | None]:
+    """``active_target`` of many chargers in one statement (asked at every boot)."""
+    records = await db.fetch(
+        f"""SELECT {_TARGET_COLUMNS} FROM firmware_targets t
+            WHERE t.charge_point_id = ANY($1) AND t.active""",
+        charge_point_ids,
+    )
+    found = {r["charge_point_id"]: _target_row(r) for r in records}
+    return [found.get(cp) for cp in charge_point_ids]
+
+
 async def update_target(
     db: Executor,
     row: TargetRow,

@@ -3,6 +3,7 @@ on the pool they already have; ``csms worker`` runs them."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -12,12 +13,25 @@ import orjson
 from pgqueuer.db import AsyncpgPoolDriver
 from pgqueuer.queries import Queries
 
+from csms.store.batching import BatchCall
 from csms.store.executor import Executor
 
 
+@dataclass(frozen=True, slots=True)
+class _Job:
+    entrypoint: str
+    payload: bytes
+    dedupe_key: str | None
+    delay: float
+
+
 class PgJobQueue:
+    """Jobs enqueued by many callers at once (a boot storm queues one per boot) go in one
+    statement per batch; a duplicate dedupe key is skipped, also within a batch."""
+
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._queries = Queries(AsyncpgPoolDriver(pool))
+        self._enqueue = BatchCall(self._enqueue_many)
 
     async def enqueue(
         self,
@@ -27,14 +41,18 @@ class PgJobQueue:
         dedupe_key: str | None = None,
         delay: float = 0.0,
     ) -> bool:
+        return await self._enqueue(_Job(entrypoint, orjson.dumps(payload), dedupe_key, delay))
+
+    async def _enqueue_many(self, jobs: Sequence[_Job]) -> list[bool]:
         ids = await self._queries.enqueue(
-            entrypoint,
-            orjson.dumps(payload),
-            execute_after=timedelta(seconds=delay) if delay else None,
-            dedupe_key=dedupe_key,
+            [j.entrypoint for j in jobs],
+            [j.payload for j in jobs],
+            [0] * len(jobs),
+            [timedelta(seconds=j.delay) if j.delay else None for j in jobs],
+            [j.dedupe_key for j in jobs],
             on_conflict="skip",
         )
-        return ids[0] is not None
+        return [i is not None for i in ids]
 
 
 @dataclass(frozen=True, slots=True)

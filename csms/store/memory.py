@@ -924,8 +924,11 @@ class MemoryTariffs:
         site_id = self._data.charger_sites.get(charge_point_id)
         return None if site_id is None else self._data.sites[site_id]
 
-    async def charger_sites(self) -> dict[str, str | None]:
-        return {cp: self._data.charger_sites.get(cp) for cp in self._data.chargers}
+    async def charger_sites(
+        self, charge_point_ids: Sequence[str] | None = None
+    ) -> dict[str, str | None]:
+        wanted = self._data.chargers if charge_point_ids is None else charge_point_ids
+        return {cp: self._data.charger_sites.get(cp) for cp in wanted if cp in self._data.chargers}
 
     # -- tariffs ----------------------------------------------------------------------------
 
@@ -1116,12 +1119,17 @@ class MemoryTariffs:
         return True
 
     async def list_pushes(
-        self, *, tariff_id: str | None = None, charge_point_id: str | None = None
+        self,
+        *,
+        tariff_id: str | None = None,
+        charge_point_id: str | None = None,
+        charge_point_ids: Sequence[str] | None = None,
     ) -> list[TariffPush]:
         return [
             p
             for cp, p in sorted(self._data.pushes.items())
             if (tariff_id is None or p.tariff_id == tariff_id)
+            and (charge_point_ids is None or cp in charge_point_ids)
             and (charge_point_id is None or cp == charge_point_id)
         ]
 

@@ -500,8 +500,10 @@ class PostgresTariffs:
     async def site_of(self, charge_point_id: str) -> Site | None:
         return await tariffs.site_of(self._pool, charge_point_id)
 
-    async def charger_sites(self) -> dict[str, str | None]:
-        return await tariffs.charger_sites(self._pool)
+    async def charger_sites(
+        self, charge_point_ids: Sequence[str] | None = None
+    ) -> dict[str, str | None]:
+        return await tariffs.charger_sites(self._pool, charge_point_ids)
 
     async def add_tariff(
         self,
@@ -592,10 +594,17 @@ class PostgresTariffs:
         )
 
     async def list_pushes(
-        self, *, tariff_id: str | None = None, charge_point_id: str | None = None
+        self,
+        *,
+        tariff_id: str | None = None,
+        charge_point_id: str | None = None,
+        charge_point_ids: Sequence[str] | None = None,
     ) -> list[TariffPush]:
         return await tariffs.list_pushes(
-            self._pool, tariff_id=tariff_id, charge_point_id=charge_point_id
+            self._pool,
+            tariff_id=tariff_id,
+            charge_point_id=charge_point_id,
+            charge_point_ids=charge_point_ids,
         )
 
 
@@ -785,6 +794,12 @@ class PostgresFirmware:
         self._pool = pool
         self.directory = directory
 
+        async def targets(ids: Sequence[str]) -> list[TargetRow | None]:
+            return await firmware.active_targets(pool, ids)
+
+        # asked at every boot and firmware status: one statement per batch of chargers
+        self._active_target = BatchCall(targets)
+
     async def add_artifact(
         self,
         new: NewArtifact,
@@ -896,7 +911,7 @@ class PostgresFirmware:
         return await firmware.get_target(self._pool, campaign_id, charge_point_id)
 
     async def active_target(self, charge_point_id: str) -> TargetRow | None:
-        return await firmware.active_target(self._pool, charge_point_id)
+        return await self._active_target(charge_point_id)
 
     async def update_target(
         self,

@@ -129,9 +129,17 @@ async def site_of(db: Executor, charge_point_id: str) -> Site | None:
     return _site(record) if record else None
 
 
-async def charger_sites(db: Executor) -> dict[str, str | None]:
-    """Every charger and its site (None: none)."""
-    records = await db.fetch("SELECT charge_point_id, site_id FROM chargers")
+async def charger_sites(
+    db: Executor, charge_point_ids: Sequence[str] | None = None
+) -> dict[str, str | None]:
+    """Every charger (or those of ``charge_point_ids``) and its site (None: none)."""
+    if charge_point_ids is None:
+        records = await db.fetch("SELECT charge_point_id, site_id FROM chargers")
+    else:  # its own statement, so its plan uses the primary key
+        records = await db.fetch(
+            "SELECT charge_point_id, site_id FROM chargers WHERE charge_point_id = ANY($1)",
+            charge_point_ids,
+        )
     return {r["charge_point_id"]: r["site_id"] for r in records}
 
 
@@ -464,14 +472,29 @@ async def record_push(
 
 
 async def list_pushes(
-    db: Executor, *, tariff_id: str | None = None, charge_point_id: str | None = None
+    db: Executor,
+    *,
+    tariff_id: str | None = None,
+    charge_point_id: str | None = None,
+    charge_point_ids: Sequence[str] | None = None,
 ) -> list[TariffPush]:
-    records = await db.fetch(
-        f"""SELECT {_PUSH_COLUMNS} FROM tariff_pushes
-            WHERE ($1::text IS NULL OR tariff_id = $1)
-              AND ($2::text IS NULL OR charge_point_id = $2)
-            ORDER BY charge_point_id COLLATE "C" """,
-        tariff_id,
-        charge_point_id,
-    )
+    if charge_point_ids is not None:  # its own statement, so its plan uses the key
+        records = await db.fetch(
+            f"""SELECT {_PUSH_COLUMNS} FROM tariff_pushes
+                WHERE charge_point_id = ANY($3) AND ($1::text IS NULL OR tariff_id = $1)
+                  AND ($2::text IS NULL OR charge_point_id = $2)
+                ORDER BY charge_point_id COLLATE "C" """,
+            tariff_id,
+            charge_point_id,
+            charge_point_ids,
+        )
+    else:
+        records = await db.fetch(
+            f"""SELECT {_PUSH_COLUMNS} FROM tariff_pushes
+                WHERE ($1::text IS NULL OR tariff_id = $1)
+                  AND ($2::text IS NULL OR charge_point_id = $2)
+                ORDER BY charge_point_id COLLATE "C" """,
+            tariff_id,
+            charge_point_id,
+        )
     return [_push(r) for r in records]

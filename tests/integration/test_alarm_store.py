@@ -159,3 +159,35 @@ async def test_rules_and_maintenance_apply_inside_the_raise(pool: asyncpg.Pool) 
     counts = await store.count_open_by_severity(pool)
     assert set(counts) == {"critical", "major", "minor", "warning", "info"}
     assert counts["critical"] >= 1
+
+
+async def test_batched_clears_and_resets_happen_once_per_key(pool: asyncpg.Pool) -> None:
+    """The node's store adapter gathers clears and counter resets of many chargers into one
+    statement (a boot storm): each open alarm is cleared once, with its history, whichever
+    callers of a batch named it; closed keys and unknown counters change nothing."""
+    cps = [await charger(pool) for _ in range(4)]
+    seen: list[str] = []
+
+    async def outbox(conn: Any, event: str, _payload: Mapping[str, Any], **_: Any) -> None:
+        assert conn.is_in_transaction()
+        seen.append(event)
+
+    adapter = store.PostgresAlarms(pool, outbox=outbox)
+    for cp in cps[:2]:
+        await store.raise_alarm(pool, fault(cp), now=utc_now(), flapping_window=WINDOW)
+    keys = [fault(cp).key for cp in cps]
+    cleared = await asyncio.gather(
+        *(adapter.clear(key, now=utc_now()) for key in keys * 3)  # each key three times
+    )
+    assert sorted(c.alarm.dedupe_key for c in cleared if c is not None) == sorted(keys[:2])
+    assert all(c.alarm.state.value == "cleared" for c in cleared if c is not None)
+    history = await pool.fetchval(
+        """SELECT count(*) FROM alarm_history h JOIN alarms a ON a.id = h.alarm_id
+           WHERE a.dedupe_key = ANY($1) AND h.action = 'cleared'""",
+        keys,
+    )
+    assert history == 2 and seen.count("alarm.cleared") == 2
+    # counters: those bumped are reset once, the others report nothing to reset
+    await store.bump_counter(pool, f"boot:{cps[0]}")
+    resets = await asyncio.gather(*(adapter.reset(f"boot:{cp}") for cp in cps))
+    assert resets == [True, False, False, False]
