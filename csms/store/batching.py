@@ -48,8 +48,12 @@ class BatchWriter:
     Adaptive for awaited writes (``write``/``submit``): when no flush is running, nothing
     is gathering them, so the flush starts on the next loop turn (with whatever was queued in
     the same turn) instead of after ``max_delay``: an idle node adds no delay to an answer.
-    While a flush runs, rows gather until it finishes (or ``max_delay``, or ``max_rows``).
-    Fire-and-forget rows (``add``: the journal, heartbeats) always wait ``max_delay``.
+    Unless the last flush started less than ``min_interval`` ago: then it starts that long
+    after the last, so at moderate rates (a write every millisecond or so) rows still share
+    statements instead of each paying a round trip of its own, while a write that comes
+    after a quiet moment goes at once. While a flush runs, rows gather until it finishes (or
+    ``max_delay``, or ``max_rows``). Fire-and-forget rows (``add``: the journal, heartbeats)
+    always wait ``max_delay``.
     """
 
     def __init__(
@@ -59,11 +63,14 @@ class BatchWriter:
         max_rows: int = 500,
         max_delay: float = 0.005,
         max_inflight: int = 2,
+        min_interval: float = 0.0,
     ) -> None:
         self._flush = flush
         self._max_rows = max_rows
         self._max_delay = max_delay
         self._max_inflight = max_inflight
+        self._min_interval = min_interval
+        self._last_start = float("-inf")  # loop time the last flush started
         self._deferred = False
         self._submissions: list[Submission] = []
         self._row_count = 0
@@ -100,10 +107,20 @@ class BatchWriter:
         if self._row_count >= self._max_rows:
             self._start_flush()
         elif waiter is not None and not self._inflight:
-            self._flush_soon()
+            self._flush_idle()
         elif self._timer is None and not self._soon:
             loop = asyncio.get_running_loop()
             self._timer = loop.call_later(self._max_delay, self._start_flush)
+
+    def _flush_idle(self) -> None:
+        """Awaited rows and no flush running: go on the next loop turn, or ``min_interval``
+        after the last flush started if that is later."""
+        loop = asyncio.get_running_loop()
+        wait = self._last_start + self._min_interval - loop.time()
+        if wait <= 0:
+            self._flush_soon()
+        elif self._timer is None and not self._soon:
+            self._timer = loop.call_later(wait, self._start_flush)
 
     def _flush_soon(self) -> None:
         """Start a flush on the next loop turn (the writes of this turn join it)."""
@@ -122,6 +139,7 @@ class BatchWriter:
             self._deferred = True  # the next flush to finish starts this one
             return
         self._deferred = False
+        self._last_start = asyncio.get_running_loop().time()
         submissions = self._submissions
         self._submissions, self._row_count, self._awaited = [], 0, False
         self.flushes += 1
@@ -134,8 +152,15 @@ class BatchWriter:
         if self._deferred:
             self._start_flush()
         elif self._awaited and not self._inflight:
-            # awaited rows gathered while the last flush ran: they go now, not at the timer
-            self._start_flush()
+            # awaited rows gathered while the last flush ran: they go now (or once
+            # min_interval has passed), not at the timer
+            if self._last_start + self._min_interval <= asyncio.get_running_loop().time():
+                self._start_flush()
+            else:
+                if self._timer is not None:
+                    self._timer.cancel()
+                    self._timer = None
+                self._flush_idle()
 
     async def _run(self, submissions: list[Submission]) -> None:
         rows = [row for batch, _ in submissions for row in batch]

@@ -315,7 +315,12 @@ class PostgresMeters:
         async def flush(rows: Sequence[Row]) -> None:
             await meter_values.insert_rows(pool, rows)
 
-        self.writer = BatchWriter(flush, max_rows=max_rows, max_delay=max_delay)
+        # a write after a quiet moment goes at once; writes that keep coming start a flush
+        # at most every max_delay, so each statement carries several (issue 16: 1.6
+        # MeterValues at 1,000/s cost ~15 % less node CPU, p50 2 -> 5 ms)
+        self.writer = BatchWriter(
+            flush, max_rows=max_rows, max_delay=max_delay, min_interval=max_delay
+        )
 
     async def add_samples(
         self,

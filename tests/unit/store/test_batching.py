@@ -360,3 +360,29 @@ async def test_flushes_in_flight_are_capped_and_the_rows_queued_meanwhile_go_tog
     await asyncio.wait_for(asyncio.gather(*waiters), TIMEOUT)
     assert flush.batches == [[(0,)], [(1,)], [(2,), (3,), (4,), (5,)]]
     assert writer.rows_written == 6
+
+
+async def test_min_interval_makes_writes_that_keep_coming_wait_for_the_next_start() -> None:
+    """With ``min_interval`` a write right after a flush started waits until that long after
+    it (so writes at a moderate rate share statements), while the first write goes at once."""
+    flush = FakeFlush()
+    writer = BatchWriter(flush, max_rows=100, max_delay=NEVER, min_interval=NEVER)
+    await asyncio.wait_for(writer.write([(1,)]), TIMEOUT)  # idle: at once
+    waiters = [writer.submit([(2,)]), writer.submit([(3,)])]
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert flush.batches == [[(1,)]]  # the next ones wait for the interval
+    await writer.flush()
+    assert flush.batches == [[(1,)], [(2,), (3,)]]
+    assert all(w.done() for w in waiters)
+
+
+async def test_min_interval_adds_nothing_after_a_quiet_moment() -> None:
+    flush = FakeFlush()
+    writer = BatchWriter(flush, max_rows=100, max_delay=NEVER, min_interval=0.01)
+    await asyncio.wait_for(writer.write([(1,)]), TIMEOUT)
+    await asyncio.sleep(0.02)  # longer than the interval: the next write goes at once
+    waiter = writer.submit([(2,)])
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert waiter.done() and flush.batches == [[(1,)], [(2,)]]
