@@ -316,9 +316,9 @@ class ConfigService:
         boot: its configuration is read again, RebootRequired items are confirmed against
         what it reports now, and profiles with ``reapply_on_boot`` are applied again where
         it drifted. Either way, what waits for it (Offline, Pending) is sent."""
-        if protocol is not None:
-            await self._store.set_protocol(charge_point_id, protocol)
         try:
+            if protocol is not None:
+                await self._store.set_protocol(charge_point_id, protocol)
             if booted:
                 await self.refresh(sender, charge_point_id, by=BOOT_READ_BY)
                 await self._confirm_reboot(sender, charge_point_id)

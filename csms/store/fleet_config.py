@@ -172,12 +172,16 @@ _STATE_COLUMNS = """charge_point_id, protocol, refresh_status, refresh_detail,
 
 
 async def set_protocol(db: Executor, charge_point_id: str, protocol: str) -> None:
-    await db.execute(
-        """INSERT INTO charger_config_state (charge_point_id, protocol) VALUES ($1, $2)
-           ON CONFLICT (charge_point_id) DO UPDATE SET protocol = excluded.protocol""",
-        charge_point_id,
-        protocol,
-    )
+    """NotFound if the charger is gone (removed after its job was queued)."""
+    try:
+        await db.execute(
+            """INSERT INTO charger_config_state (charge_point_id, protocol) VALUES ($1, $2)
+               ON CONFLICT (charge_point_id) DO UPDATE SET protocol = excluded.protocol""",
+            charge_point_id,
+            protocol,
+        )
+    except asyncpg.ForeignKeyViolationError:
+        raise NotFound(f"charger {charge_point_id} not found") from None
 
 
 async def refresh_requested(
