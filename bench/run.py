@@ -193,6 +193,13 @@ class ServicePinning:
         finally:
             await redis.aclose()
         for root in roots:
+            try:
+                name = Path(f"/proc/{root}/comm").read_text().strip()
+            except OSError:
+                name = ""
+            if not name.startswith(("postgres", "redis")):  # a remote server's pid, here
+                note(f"process {root} ({name or 'gone'}) is not the server: not pinned")
+                continue
             for tid in _tasks(root):
                 try:
                     self.saved[tid] = os.sched_getaffinity(tid)
