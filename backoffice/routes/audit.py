@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Literal
 
 import orjson
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from starlette.responses import StreamingResponse
 
 from backoffice.deps import Admin, PageDep, PoolDep
@@ -47,16 +47,17 @@ RequestIdQuery = Annotated[str | None, Query(max_length=128, description="X-Requ
 
 
 def _terms(
-    actor: str | None,
-    target: str | None,
-    action: str | None,
-    since: str | None,
-    until: str | None,
-    outcome: str | None,
-    status: int | None,
-    source: str | None,
-    request_id: str | None,
+    actor: ActorQuery = None,
+    target: TargetQuery = None,
+    action: ActionQuery = None,
+    since: SinceQuery = None,
+    until: UntilQuery = None,
+    outcome: OutcomeQuery = None,
+    status: StatusQuery = None,
+    source: SourceQuery = None,
+    request_id: RequestIdQuery = None,
 ) -> AuditFilter:
+    """The filter query parameters of search and export (every one given must match)."""
     now = utc_now()
     lower = None if since is None else parse_when(since, now, "since")
     upper = None if until is None else parse_when(until, now, "until")
@@ -75,6 +76,9 @@ def _terms(
     )
 
 
+TermsDep = Annotated[AuditFilter, Depends(_terms)]
+
+
 def _public(entry: AuditEntry) -> AuditEntryPublic:
     return AuditEntryPublic(**dataclasses.asdict(entry))
 
@@ -84,18 +88,9 @@ async def search_audit(
     _: Admin,
     pool: PoolDep,
     page: PageDep,
-    actor: ActorQuery = None,
-    target: TargetQuery = None,
-    action: ActionQuery = None,
-    since: SinceQuery = None,
-    until: UntilQuery = None,
-    outcome: OutcomeQuery = None,
-    status: StatusQuery = None,
-    source: SourceQuery = None,
-    request_id: RequestIdQuery = None,
+    terms: TermsDep,
 ) -> Page[AuditEntryPublic]:
     """Audit entries, newest first, filtered (every filter given must match)."""
-    terms = _terms(actor, target, action, since, until, outcome, status, source, request_id)
     before = decode_cursor(page.cursor, int)
     rows = await audit.search(pool, terms, before_id=before, limit=page.limit + 1)
     items, cursor = page_of(rows, page.limit, lambda e: e.id)
@@ -118,21 +113,12 @@ MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "ndjson": "application/x-ndjson
 async def export_audit(
     _: Admin,
     pool: PoolDep,
+    terms: TermsDep,
     fmt: Annotated[Literal["csv", "ndjson"], Query(alias="format")] = "ndjson",
-    actor: ActorQuery = None,
-    target: TargetQuery = None,
-    action: ActionQuery = None,
-    since: SinceQuery = None,
-    until: UntilQuery = None,
-    outcome: OutcomeQuery = None,
-    status: StatusQuery = None,
-    source: SourceQuery = None,
-    request_id: RequestIdQuery = None,
 ) -> StreamingResponse:
     """Every matching entry, oldest first, streamed as it is read: `format=csv` (the
     columns of docs/topics/audit.md, cells that could be read as a formula prefixed with
     `'`) or `format=ndjson` (one entry per line)."""
-    terms = _terms(actor, target, action, since, until, outcome, status, source, request_id)
 
     async def body() -> AsyncIterator[bytes]:
         if fmt == "csv":
