@@ -34,6 +34,9 @@ async def test_the_job_of_a_removed_charger_ends_without_error(pool: asyncpg.Poo
     for booted in (True, False):
         await service.charger_back(Unreachable(), cp, booted=booted, protocol="ocpp1.6")
 
-    assert await pool.fetchval(
-        "SELECT count(*) FROM charger_config_state WHERE charge_point_id = $1", cp
-    ) == 0
+    assert (
+        await pool.fetchval(
+            "SELECT count(*) FROM charger_config_state WHERE charge_point_id = $1", cp
+        )
+        == 0
+    )
