@@ -627,14 +627,9 @@ async def bump_counter(db: Executor, key: str) -> int:
     return count
 
 
-async def reset_counter(db: Executor, key: str) -> bool:
-    """Whether there was a count to reset."""
-    found = await db.fetchval("DELETE FROM alarm_counters WHERE key = $1 RETURNING true", key)
-    return bool(found)
-
-
 async def reset_counters(db: Executor, keys: Sequence[str]) -> list[bool]:
-    """``reset_counter`` for many keys in one statement (a boot storm resets one per boot)."""
+    """Forget these counters in one statement (a boot storm resets one per boot); whether
+    each had a count to reset."""
     rows = await db.fetch("DELETE FROM alarm_counters WHERE key = ANY($1) RETURNING key", keys)
     found = {r["key"] for r in rows}
     return [key in found for key in keys]

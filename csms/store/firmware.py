@@ -564,18 +564,9 @@ async def get_target(db: Executor, campaign_id: int, charge_point_id: str) -> Ta
     return None if record is None else _target_row(record)
 
 
-async def active_target(db: Executor, charge_point_id: str) -> TargetRow | None:
-    """The charger's target in a campaign not finished with it (at most one)."""
-    record = await db.fetchrow(
-        f"""SELECT {_TARGET_COLUMNS} FROM firmware_targets t
-            WHERE t.charge_point_id = $1 AND t.active""",
-        charge_point_id,
-    )
-    return None if record is None else _target_row(record)
-
-
 async def active_targets(db: Executor, charge_point_ids: Sequence[str]) -> list[TargetRow | None]:
-    """``active_target`` of many chargers in one statement (asked at every boot)."""
+    """Each charger's target in a campaign not finished with it (at most one; None: none),
+    in one statement (asked at every boot)."""
     records = await db.fetch(
         f"""SELECT {_TARGET_COLUMNS} FROM firmware_targets t
             WHERE t.charge_point_id = ANY($1) AND t.active""",
