@@ -184,23 +184,37 @@ async def test_redis_unreachable_raises_and_clears_a_dependency_alarm(pool: asyn
     assert state == "cleared"
 
 
-async def test_a_postgres_outage_is_recorded_when_it_ends(
-    pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
-) -> None:
+class RefusingPool:
+    """The real pool, except that while ``down`` every query and acquire is refused, as a
+    stopped PostgreSQL refuses connections."""
+
+    QUERIES = frozenset({"acquire", "execute", "executemany", "fetch", "fetchrow", "fetchval"})
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+        self.down = False
+
+    def __getattr__(self, name: str) -> Any:
+        if self.down and name in self.QUERIES:
+
+            def refused(*args: Any, **kwargs: Any) -> Any:
+                raise ConnectionRefusedError(111, "Connection refused")
+
+            return refused
+        return getattr(self._pool, name)
+
+
+async def test_a_postgres_outage_is_recorded_when_it_ends(pool: asyncpg.Pool) -> None:
     prefix = f"dep-{secrets.token_hex(4)}:"
     settings = WorkerSettings(redis_prefix=prefix, alarm_queue_depth=10**9)
-    sweeper = AlarmSweeper(pool, alarm_service(pool, settings, None), settings)
-    real = store.silent_chargers
-
-    async def refused(*args: Any, **kwargs: Any) -> Any:
-        raise ConnectionRefusedError(111, "Connection refused")
-
-    monkeypatch.setattr(store, "silent_chargers", refused)
-    # a sweep fails while PostgreSQL is away: nothing can be stored (only one here: the
-    # stand-in refuses one query, while the next sweep's writes would reach the database)
+    flaky = RefusingPool(pool)
+    sweeper = AlarmSweeper(flaky, alarm_service(pool, settings, None), settings)  # type: ignore[arg-type]
+    # a sweep fails while PostgreSQL is away: nothing can be stored (the sweeper's own
+    # queries are refused; the alarm store, on the real pool, is untouched meanwhile)
+    flaky.down = True
     with pytest.raises(ConnectionRefusedError):
         await sweeper.sweep()
-    monkeypatch.setattr(store, "silent_chargers", real)
+    flaky.down = False
     await sweeper.sweep()  # back: the outage is raised and cleared at once
     await sweeper.sweep()  # and only once
     rows = await pool.fetch(
