@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+from node_metrics import gc_pauses  # bench/node_metrics.py, beside this script
 from pinning import ServicePinning  # bench/pinning.py, beside this script
 
 from csms import embedded
@@ -317,6 +318,8 @@ async def scenario_idle(
 ) -> list[tuple[str, str, str]]:
     note(f"idle: {args.idle} chargers")
     rss0 = node.rss_kib()
+    gc0 = gc_pauses(url)
+    cpu0 = node.cpu_seconds()
     result = fleet(
         url, args.idle, first=0, processes=args.fleet_processes,
         extra=["--id-prefix", "B-", "--connect-rate", str(args.connect_rate),
@@ -324,14 +327,29 @@ async def scenario_idle(
                "--v201-share", "0.2"],
     )  # fmt: skip
     rss = node.rss_kib()
+    collected = gc_pauses(url).since(gc0)
+    cpu = node.cpu_seconds() - cpu0
     # the fleet held them for `hold` seconds; RSS was read right after (sockets still closing)
     per = (rss - rss0) / max(result["peak_connected"], 1)
     boots_per_s = result["boots"] / result["boot_window_s"] if result["boot_window_s"] else 0
+    offered = args.idle / result["connect_window_s"] if result["connect_window_s"] else 0
     return [
         ("chargers held (idle, heartbeat 60 s)", f"{result['peak_connected']}", "50,000"),
         ("RSS per charger", f"{per:.1f} KiB", "<= 24 KiB"),
+        ("boot storm offered (connections started per second)", f"{offered:.0f}/s", "2,000/s"),
         ("boot storm (BootNotification + DB writes)", f"{boots_per_s:.0f}/s", ">= 2,000/s"),
         ("boot storm p99", f"{result['boot_p99_ms']} ms", "< 250 ms"),
+        (
+            "boot storm WebSocket handshake p50 / p99",
+            f"{result['connect_p50_ms']} / {result['connect_p99_ms']} ms",
+            "",
+        ),
+        ("node garbage-collector pauses (storm and hold)", collected.describe(), ""),
+        (
+            "node CPU per charger (storm and hold: connect, boot, status, heartbeats)",
+            f"{cpu / max(result['boots'], 1) * 1e6:.0f} us",
+            "",
+        ),
         (
             "idle fleet errors",
             str(result["connect_failures"] + result["call_errors"] + result["timeouts"]),

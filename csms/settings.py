@@ -450,6 +450,12 @@ class NodeSettings(CommonSettings):
     ws_compression: bool = Field(
         False, description="permessage-deflate; costs ~40 KiB per connection."
     )
+    gc_storm_freeze: bool = Field(
+        True,
+        description="While chargers connect faster than 400/s, keep what they leave behind "
+        "out of the garbage collector's older generations (gc.freeze), handed back 10 s "
+        "after the storm.",
+    )
     ws_ping_interval: float | None = Field(
         60.0,
         gt=0,

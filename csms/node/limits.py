@@ -104,6 +104,8 @@ class SourceLimits:
         self.max_tracked = max_tracked
         self._buckets: dict[str, TokenBucket] = {}
         self._handshakes: dict[str, int] = {}
+        # _key's answers: parsing addresses was most of what the limits cost a connection
+        self._keys: dict[str, str | None] = {}
         self._pruned_at = clock()
 
     @property
@@ -119,6 +121,16 @@ class SourceLimits:
         socket)."""
         if not address:
             return None
+        try:
+            return self._keys[address]
+        except KeyError:
+            pass
+        if len(self._keys) >= self.max_tracked:
+            self._keys.clear()
+        key = self._keys[address] = self._parsed_key(address)
+        return key
+
+    def _parsed_key(self, address: str) -> str | None:
         if self.exempt:
             try:
                 ip = ipaddress.ip_address(address.split("%", 1)[0])

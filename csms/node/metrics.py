@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from csms.node.collector import GcPauseCollector, gc_pauses
 from csms.node.limits import LIMITS
 
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
@@ -18,6 +19,7 @@ _LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0
 class NodeMetrics:
     def __init__(self, connected: Callable[[], int]) -> None:
         self.registry = CollectorRegistry()
+        self.registry.register(GcPauseCollector(gc_pauses()))
         gauge = Gauge(
             "csms_node_connected_chargers",
             "Charger sockets open on this node",

@@ -20,6 +20,7 @@ from csms.cluster.tasks import stop_task
 from csms.domain.clock import Clock, utc_now
 from csms.node import certificate_signing
 from csms.node.alarms import attach_alarms, forget_node
+from csms.node.collector import StormFreezer
 from csms.node.commands import CommandServer
 from csms.node.config_follow_up import ConfigFollowUp
 from csms.node.membership import Membership
@@ -158,6 +159,7 @@ async def running_node(
     attach_alarms(hooks, pool, settings, publisher, clock, outbox=notifications.enqueue)
     sweeping: asyncio.Task[None] | None = None
     pushing: asyncio.Task[None] | None = None
+    freezing: asyncio.Task[None] | None = None
     try:
         # this node id holds nothing yet: what a previous run left is released first
         released = await services.chargers.release_node(settings.node_id)
@@ -174,8 +176,13 @@ async def running_node(
             await command_server.start()
         sweeping = asyncio.create_task(sweep.run(), name="sweep")
         pushing = asyncio.create_task(node.pusher.run(), name="tariff-push")
+        if settings.gc_storm_freeze:
+            freezer = StormFreezer(lambda: len(connections))
+            freezing = asyncio.create_task(freezer.run(), name="gc-storm-freeze")
         yield node
     finally:
+        if freezing is not None:
+            await stop_task(freezing)
         if sweeping is not None:
             await stop_task(sweeping)
         if pushing is not None:

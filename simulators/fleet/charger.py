@@ -112,6 +112,8 @@ class Charger:
             token = base64.b64encode(f"{cid}:{profile.password}".encode()).decode()
             authorization = f"Basic {token}"
         local_addr = (source_address(self.index), 0) if profile.spread_addresses else None
+        started = time.monotonic()
+        self.stats.connect.mark(started)
         try:
             await self.connection.connect(
                 self.shared.endpoint,
@@ -128,6 +130,7 @@ class Charger:
                 self._rebooted.set_exception(ConnectionError(str(exc)))
             return
         self.stats.connected += 1
+        self.stats.latency(time.monotonic() - started, of="connect_histogram")
         try:
             self._call(*self.frames.boot(), self._booted, boot=True)
             await self.connection.closed
@@ -155,8 +158,11 @@ class Charger:
             return
         now = time.monotonic()
         stats = self.stats
-        if self._pending_boot or now >= self.shared.measure_from:
-            stats.latency(now - self.pending_started, boot=self._pending_boot)
+        if self._pending_boot:
+            stats.boot.mark(now)
+            stats.latency(now - self.pending_started, of="boot_histogram")
+        elif now >= self.shared.measure_from:
+            stats.latency(now - self.pending_started)
         if kind == 3:
             stats.answered += 1
             stats.values_answered += self._pending_values

@@ -33,8 +33,6 @@ def run_fleet(profile: FleetProfile, *, status: TextIO | None = sys.stderr) -> d
     total = Stats()
     window = Stats()
     window_started = time.monotonic()
-    first_boot_at: float | None = None
-    last_boot_at: float | None = None
     peak_connected = 0
     try:
         while any(w.is_alive() for w in workers) or not results.empty():
@@ -45,10 +43,6 @@ def run_fleet(profile: FleetProfile, *, status: TextIO | None = sys.stderr) -> d
             total.merge(delta)
             window.merge(delta)
             peak_connected = max(peak_connected, total.connected)
-            if delta.boots:
-                now = time.monotonic()
-                first_boot_at = first_boot_at or now
-                last_boot_at = now
             elapsed = time.monotonic() - window_started
             if elapsed >= 1.0 and status is not None:
                 status.write(
@@ -68,16 +62,20 @@ def run_fleet(profile: FleetProfile, *, status: TextIO | None = sys.stderr) -> d
                 worker.terminate()
         if status is not None:
             status.write("\n")
-    boot_window = (last_boot_at - first_boot_at) if first_boot_at and last_boot_at else None
     return {
         "chargers": profile.chargers,
         "peak_connected": peak_connected,
         "connect_failures": total.connect_failures,
         "disconnects": total.disconnects,
         "boots": total.boots,
-        "boot_window_s": boot_window,
+        # from the first BootNotification answered to the last, and the connection attempts
+        # started (what the fleet offered), each over the fleet's processes
+        "boot_window_s": total.boot.seconds,
+        "connect_window_s": total.connect.seconds,
         "boot_p50_ms": _ms(Stats.percentile(total.boot_histogram, 0.5)),
         "boot_p99_ms": _ms(Stats.percentile(total.boot_histogram, 0.99)),
+        "connect_p50_ms": _ms(Stats.percentile(total.connect_histogram, 0.5)),
+        "connect_p99_ms": _ms(Stats.percentile(total.connect_histogram, 0.99)),
         "sent": total.sent,
         "answered": total.answered,
         "call_errors": total.call_errors,

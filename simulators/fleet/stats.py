@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Literal
 
 _BASE = math.log(1.05)
 # The counters of Stats, merged and differenced by name.
@@ -11,6 +12,36 @@ COUNTERS = (
     "connected", "connect_failures", "disconnects", "sent", "answered", "call_errors",
     "timeouts", "commands_answered", "boots", "values_answered", "cpu_seconds",
 )  # fmt: skip
+# When things first and last happened (time.monotonic(), one clock for every process on
+# Linux): merged by min and max, carried whole in every delta.
+SPANS = ("connect", "boot")
+# Latency histograms: answers to CALLs after the warm-up, BootNotification answers, and
+# WebSocket opening handshakes (TCP connect to 101 response).
+Histogram = Literal["histogram", "boot_histogram", "connect_histogram"]
+HISTOGRAMS: tuple[Histogram, ...] = ("histogram", "boot_histogram", "connect_histogram")
+
+
+@dataclass
+class Span:
+    first: float | None = None
+    last: float | None = None
+
+    def mark(self, at: float) -> None:
+        if self.first is None:
+            self.first = at
+        self.last = at
+
+    def merge(self, other: Span) -> None:
+        if other.first is not None:
+            self.first = other.first if self.first is None else min(self.first, other.first)
+        if other.last is not None:
+            self.last = other.last if self.last is None else max(self.last, other.last)
+
+    @property
+    def seconds(self) -> float | None:
+        if self.first is None or self.last is None:
+            return None
+        return self.last - self.first
 
 
 def _bucket(seconds: float) -> int:
@@ -37,21 +68,24 @@ class Stats:
     cpu_seconds: float = 0.0  # the worker processes' CPU time from their first connection on
     histogram: dict[int, int] = field(default_factory=dict)
     boot_histogram: dict[int, int] = field(default_factory=dict)
+    connect_histogram: dict[int, int] = field(default_factory=dict)
+    connect: Span = field(default_factory=Span)  # connection attempts started
+    boot: Span = field(default_factory=Span)  # BootNotifications answered
 
-    def latency(self, seconds: float, *, boot: bool = False) -> None:
-        target = self.boot_histogram if boot else self.histogram
+    def latency(self, seconds: float, *, of: Histogram = "histogram") -> None:
+        target: dict[int, int] = getattr(self, of)
         bucket = _bucket(seconds)
         target[bucket] = target.get(bucket, 0) + 1
 
     def merge(self, other: Stats) -> None:
         for name in COUNTERS:
             setattr(self, name, getattr(self, name) + getattr(other, name))
-        for mine, theirs in (
-            (self.histogram, other.histogram),
-            (self.boot_histogram, other.boot_histogram),
-        ):
+        for name in HISTOGRAMS:
+            mine, theirs = getattr(self, name), getattr(other, name)
             for bucket, count in theirs.items():
                 mine[bucket] = mine.get(bucket, 0) + count
+        for name in SPANS:
+            getattr(self, name).merge(getattr(other, name))
 
     def snapshot(self) -> Stats:
         copy = Stats()

@@ -10,7 +10,7 @@ from typing import Any
 from simulators.fleet.charger import Charger, Shared
 from simulators.fleet.connection import Endpoint
 from simulators.fleet.profile import FleetProfile, source_address
-from simulators.fleet.stats import COUNTERS, Stats
+from simulators.fleet.stats import COUNTERS, HISTOGRAMS, SPANS, Stats
 
 __all__ = ["FleetProfile", "source_address", "worker_main"]
 
@@ -74,10 +74,10 @@ def _delta(now: Stats, before: Stats) -> Stats:
     delta = Stats()
     for name in COUNTERS:
         setattr(delta, name, getattr(now, name) - getattr(before, name))
-    for target, a, b in (
-        (delta.histogram, now.histogram, before.histogram),
-        (delta.boot_histogram, now.boot_histogram, before.boot_histogram),
-    ):
+    for name in SPANS:
+        getattr(delta, name).merge(getattr(now, name))
+    for name in HISTOGRAMS:
+        target, a, b = getattr(delta, name), getattr(now, name), getattr(before, name)
         for bucket, count in a.items():
             if count - b.get(bucket, 0):
                 target[bucket] = count - b.get(bucket, 0)

@@ -49,6 +49,9 @@ async def test_fleet_smoke(node: Node, url: str, pool: asyncpg.Pool) -> None:
     assert summary["boots"] == CHARGERS
     assert (summary["connect_failures"], summary["call_errors"], summary["timeouts"]) == (0, 0, 0)
     assert summary["answered"] == summary["sent"] > CHARGERS * 2
+    # the boot window is timed by the chargers (first to last answer over both processes),
+    # not by when the parent heard of them; a rate over it is finite and positive
+    assert summary["boot_window_s"] > 0 and summary["connect_window_s"] > 0
     stored = await pool.fetchval(
         "SELECT count(*) FROM meter_values WHERE charge_point_id LIKE $1", prefix + "%"
     )

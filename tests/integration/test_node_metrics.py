@@ -38,6 +38,9 @@ async def test_metrics_count_connections_and_messages(
     assert "csms_node_connected_chargers 1.0" in text
     assert 'csms_ocpp_messages_total{action="Heartbeat",direction="in"} 1.0' in text
     assert 'csms_ocpp_handler_seconds_count{action="BootNotification"} 1.0' in text
+    # the process's garbage-collector pauses, per generation (the event loop stood still)
+    assert 'csms_gc_pause_seconds_count{generation="2"}' in text
+    assert 'csms_gc_pause_max_seconds{generation="0"}' in text
 
 
 async def test_health_answers_plain_http(node: Node) -> None:

@@ -33,6 +33,19 @@ def test_format_timestamp_is_utc_with_milliseconds_and_z() -> None:
     assert format_timestamp(value) == "2025-06-01T12:00:00.123Z"
 
 
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        # truncated to the millisecond, never rounded up into the next second
+        (datetime(2025, 12, 31, 23, 59, 59, 999999, tzinfo=UTC), "2025-12-31T23:59:59.999Z"),
+        (datetime(2025, 6, 1, 12, tzinfo=UTC), "2025-06-01T12:00:00.000Z"),
+        (datetime(999, 1, 2, 3, 4, 5, 6000, tzinfo=UTC), "0999-01-02T03:04:05.006Z"),
+    ],
+)
+def test_format_timestamp_edges(value: datetime, expected: str) -> None:
+    assert format_timestamp(value) == expected
+
+
 def test_format_then_parse_round_trips_to_the_millisecond() -> None:
     now = utc_now()
     assert abs(parse_timestamp(format_timestamp(now)) - now) < timedelta(milliseconds=1)

@@ -118,6 +118,24 @@ def test_full_buckets_are_forgotten_and_the_table_is_bounded() -> None:
     for i in range(200):  # a flood from many addresses never holds more than max_tracked
         limits.admit(f"203.0.113.{i % 250}")
         assert len(limits._buckets) <= 50
+        assert len(limits._keys) <= 50  # nor as many parsed addresses
+
+
+def test_an_address_is_keyed_the_same_from_the_cache() -> None:
+    # the parsed key of each address is remembered (a storm admits and releases every
+    # connection): the second answer must be the first one, exempt or not
+    limits = SourceLimits(
+        rate=1.0, burst=1, max_handshakes=1, clock=FakeClock(),
+        exempt=parse_networks("10.0.0.0/8"),
+    )  # fmt: skip
+    for _ in range(2):
+        assert limits._key("2001:db8::1%eth0") == "2001:db8::/64"
+        assert limits._key("::ffff:192.0.2.7") == "192.0.2.7"
+        assert limits._key("10.1.2.3") is None
+    assert limits.admit("192.0.2.7") is None
+    assert limits.admit("::ffff:192.0.2.7") == HANDSHAKES  # the same source, in progress
+    limits.done("::ffff:192.0.2.7")
+    assert limits.tracked() == 1  # its bucket is empty, no handshake in progress
 
 
 def test_parse_networks_names_a_bad_entry() -> None:
