@@ -15,14 +15,22 @@ class GcFigures:
 
     seconds: float = 0.0
     count: int = 0
-    longest: float = 0.0
+    longest: float = 0.0  # since the process started
+    over_100ms: int = 0  # passes that held the event loop more than 100 ms
 
     def since(self, before: GcFigures) -> GcFigures:
-        # the longest pause is since the process started, not a difference
-        return GcFigures(self.seconds - before.seconds, self.count - before.count, self.longest)
+        return GcFigures(
+            self.seconds - before.seconds,
+            self.count - before.count,
+            self.longest,
+            self.over_100ms - before.over_100ms,
+        )
 
     def describe(self) -> str:
-        return f"{self.seconds:.2f} s in {self.count} passes, longest {self.longest * 1000:.0f} ms"
+        return (
+            f"{self.seconds:.2f} s in {self.count} passes, {self.over_100ms} over 100 ms "
+            f"(longest since start {self.longest * 1000:.0f} ms)"
+        )
 
 
 def gc_pauses(ws_url: str) -> GcFigures:
@@ -32,13 +40,15 @@ def gc_pauses(ws_url: str) -> GcFigures:
         f"http://{parts.hostname}:{parts.port}/metrics", timeout=10
     ) as response:
         text = response.read().decode()
-    seconds, count, longest = 0.0, 0, 0.0
+    seconds, count, longest, within = 0.0, 0, 0.0, 0
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
             if sample.name == "csms_gc_pause_seconds_sum":
                 seconds += sample.value
             elif sample.name == "csms_gc_pause_seconds_count":
                 count += int(sample.value)
+            elif sample.name == "csms_gc_pause_seconds_bucket" and sample.labels["le"] == "0.1":
+                within += int(sample.value)
             elif sample.name == "csms_gc_pause_max_seconds":
                 longest = max(longest, sample.value)
-    return GcFigures(seconds, count, longest)
+    return GcFigures(seconds, count, longest, count - within)

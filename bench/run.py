@@ -399,6 +399,8 @@ async def scenario_sustained(
     ramp = args.sustained / args.connect_rate + 3
     await asyncio.sleep(ramp + 2)
     samplers = [Sampler(p) for p in procs]
+    measured = label != "baseline"  # a csms node: it serves its GC pauses
+    gc0 = [gc_pauses(node_url(p)) for p in procs] if measured else []
     t0 = time.monotonic()
     window_from = datetime.now(UTC)
     rtts: list[float] = []
@@ -408,6 +410,7 @@ async def scenario_sustained(
         note(f"{len(rtts)} commands answered")
     await asyncio.sleep(max(0.0, args.duration - 6 - (time.monotonic() - t0)))
     cpu = sum(s.cpu_percent() for s in samplers)
+    collected = [gc_pauses(node_url(p)).since(b) for p, b in zip(procs, gc0, strict=True)]
     elapsed = time.monotonic() - t0
     window_to = datetime.now(UTC)
     note("waiting for the fleet to finish")
@@ -456,6 +459,9 @@ async def scenario_sustained(
         ))  # fmt: skip
     if background is not None:
         out.append((f"{label}: idle chargers besides, errors", str(idle_errors), "0"))
+    for n, pauses in enumerate(collected):
+        name = "node" if len(collected) == 1 else f"node {n}"
+        out.append((f"{label}: {name} garbage-collector pauses (window)", pauses.describe(), ""))
     if rtts:
         out.append((
             f"{label}: command round trip via Redis under load p50 / p99",

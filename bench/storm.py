@@ -33,16 +33,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import asyncpg  # noqa: E402
-import orjson  # noqa: E402
+from floor import floor_server  # noqa: E402 (bench/floor.py, beside this script)
 from pinning import ServicePinning  # noqa: E402 (bench/pinning.py, beside this script)
-from websockets.asyncio.server import ServerConnection, serve  # noqa: E402
-from websockets.exceptions import ConnectionClosed  # noqa: E402
-from websockets.typing import Subprotocol  # noqa: E402
 
 from csms import embedded  # noqa: E402
 from csms.bootstrap import ensure_database  # noqa: E402
 from csms.cluster.connect import redis_client  # noqa: E402
-from csms.domain.clock import format_timestamp, utc_now  # noqa: E402
 from csms.node.collector import gc_pauses  # noqa: E402
 from csms.node.runtime import running_node  # noqa: E402
 from csms.settings import NodeSettings  # noqa: E402
@@ -98,6 +94,12 @@ async def one_round(
     result = json.loads([line for line in stdout.splitlines() if line.startswith("{")][-1])
     if result["boots"] != args.chargers or result["call_errors"] or result["timeouts"]:
         raise RuntimeError(f"the fleet did not boot cleanly: {result}")
+    note(
+        f"offered {args.chargers / result['connect_window_s']:.0f}/s, booted "
+        f"{result['boots'] / result['boot_window_s']:.0f}/s; handshake p50 / p99 "
+        f"{result['connect_p50_ms']} / {result['connect_p99_ms']} ms, boot p50 / p99 "
+        f"{result['boot_p50_ms']} / {result['boot_p99_ms']} ms"
+    )
     while connected():  # the fleet closed them: let the node finish before the next round
         await asyncio.sleep(0.05)
     await asyncio.sleep(1.0)
@@ -109,34 +111,12 @@ async def server(
     args: argparse.Namespace, settings: NodeSettings, dsn: str, redis_url: str
 ) -> AsyncIterator[tuple[int, Callable[[], int]]]:
     """The node (or the floor): its port and how many chargers it holds."""
-    if not args.floor:
-        async with running_node(settings, dsn, redis_url) as node:
-            yield node.port, lambda: len(node.connections)
+    if args.floor:
+        async with floor_server() as floor:
+            yield floor
         return
-    open_sockets: set[ServerConnection] = set()
-    now = format_timestamp(utc_now())
-    boot = {"status": "Accepted", "currentTime": now, "interval": 600}
-    answers = {"BootNotification": boot, "Heartbeat": {"currentTime": now}}
-
-    async def answer(websocket: ServerConnection) -> None:
-        open_sockets.add(websocket)
-        try:
-            async for frame in websocket:
-                message = orjson.loads(frame)
-                if message[0] == 2:
-                    reply = [3, message[1], answers.get(message[2], {})]
-                    await websocket.send(orjson.dumps(reply).decode(), text=True)
-        except ConnectionClosed:
-            pass
-        finally:
-            open_sockets.discard(websocket)
-
-    async with serve(
-        answer, "127.0.0.1", 0, subprotocols=[Subprotocol("ocpp1.6"), Subprotocol("ocpp2.0.1")],
-        ping_interval=None, compression=None, backlog=4096,
-    ) as floor:  # fmt: skip
-        port = next(iter(floor.sockets)).getsockname()[1]
-        yield port, lambda: len(open_sockets)
+    async with running_node(settings, dsn, redis_url) as node:
+        yield node.port, lambda: len(node.connections)
 
 
 async def measure(args: argparse.Namespace, dsn: str, redis_url: str) -> None:
