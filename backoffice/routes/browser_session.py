@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hmac
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Cookie, Depends, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
@@ -33,6 +34,32 @@ def _address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+def cross_site_refusal(request: Request) -> str | None:
+    """Why a cookie login comes from another site (login CSRF: a page elsewhere posting
+    its own credentials to log the visitor in as someone else), or None.
+
+    A browser says where a POST comes from: ``Sec-Fetch-Site`` and ``Origin``. The login
+    must come from this site: ``Origin`` naming the host the request was sent to (its
+    ``Host``, or the ``X-Forwarded-Host`` a proxy set; a page cannot set either). A client
+    that sends neither (curl, scripts) is no browser a page could drive, and may log in.
+    """
+    if request.headers.get("sec-fetch-site", "").lower() == "cross-site":
+        return "a login posted from another site"
+    origin = request.headers.get("origin")
+    if origin is None:
+        return None
+    host = urlsplit(origin).netloc.lower() if origin != "null" else ""
+    served = {
+        value.strip().lower()
+        for name in ("host", "x-forwarded-host")
+        for value in request.headers.get(name, "").split(",")
+        if value.strip()
+    }
+    if not host or host not in served:
+        return f"a login posted from origin {origin!r}, not from this site"
+    return None
+
+
 @router.post("", response_model=SessionPublic)
 async def open_session(
     _: Public,
@@ -43,7 +70,11 @@ async def open_session(
 ) -> SessionPublic:
     """Log in to the console: the tokens go into HttpOnly cookies (``csms_access``,
     ``csms_refresh``) and the CSRF token into ``csms_csrf``, which the console sends back in
-    ``X-CSRF-Token``. Rate-limited like ``/auth/token``."""
+    ``X-CSRF-Token``. Rate-limited like ``/auth/token``. A login a browser posts from
+    another site is refused (403): see :func:`cross_site_refusal`."""
+    refusal = cross_site_refusal(request)
+    if refusal is not None:
+        raise Forbidden(f"{refusal}: log in from this site's login page")
     tokens = await sessions.login(state, form.username, form.password, _address(request))
     claims = browser_sessions.set_cookies(state, response, tokens)
     return SessionPublic(
