@@ -390,6 +390,14 @@ class TariffStore(Protocol):
         """By scope, then target."""
         ...
 
+    async def display_assignments(
+        self, charge_point_ids: Sequence[str], site_ids: Sequence[str]
+    ) -> list[Assignment]:
+        """What can decide these chargers' display tariff: the default and the assignments
+        to these chargers and these sites (groups never do: no driver is known). In
+        ``list_assignments``' order."""
+        ...
+
     async def request_pushes(self, targets: Sequence[tuple[str, str | None, int | None]]) -> None:
         """(charger, tariff, version) each charger's display should show, pending; replaces
         an older request (of a charger named twice, the later one counts); chargers not

@@ -250,10 +250,13 @@ class TariffService:
         one batch for many) whose display tariff (version) differs from the one last
         requested for it; returns how many."""
         sites = await self._tariffs.charger_sites(only)
+        if only is None:
+            assignments = await self._tariffs.list_assignments()
+        else:  # chargers back on line: what concerns them, not every assignment
+            site_ids = sorted({site for site in sites.values() if site is not None})
+            assignments = await self._tariffs.display_assignments(list(sites), site_ids)
         assigned: dict[tuple[Scope, str], str] = {
-            (a.scope, a.target): a.tariff_id
-            for a in await self._tariffs.list_assignments()
-            if a.scope is not Scope.GROUP
+            (a.scope, a.target): a.tariff_id for a in assignments if a.scope is not Scope.GROUP
         }
         chosen_of = {
             charge_point_id: applicable(assigned, charge_point_id=charge_point_id, site_id=site)

@@ -1065,6 +1065,18 @@ class MemoryTariffs:
     async def list_assignments(self) -> list[Assignment]:
         return sorted(self._data.assignments.values(), key=lambda a: (a.scope.value, a.target))
 
+    async def display_assignments(
+        self, charge_point_ids: Sequence[str], site_ids: Sequence[str]
+    ) -> list[Assignment]:
+        chargers, sites = set(charge_point_ids), set(site_ids)
+        return [
+            a
+            for a in await self.list_assignments()
+            if a.scope is Scope.DEFAULT
+            or (a.scope is Scope.CHARGER and a.target in chargers)
+            or (a.scope is Scope.SITE and a.target in sites)
+        ]
+
     # -- pushes -----------------------------------------------------------------------------
 
     async def request_pushes(self, targets: Sequence[tuple[str, str | None, int | None]]) -> None:

@@ -580,6 +580,11 @@ class PostgresTariffs:
     async def list_assignments(self) -> list[Assignment]:
         return await tariffs.list_assignments(self._pool)
 
+    async def display_assignments(
+        self, charge_point_ids: Sequence[str], site_ids: Sequence[str]
+    ) -> list[Assignment]:
+        return await tariffs.display_assignments(self._pool, charge_point_ids, site_ids)
+
     async def request_pushes(self, targets: Sequence[tuple[str, str | None, int | None]]) -> None:
         await tariffs.request_pushes(self._pool, targets)
 

@@ -354,6 +354,23 @@ async def list_assignments(db: Executor) -> list[Assignment]:
     return [_assignment(r) for r in records]
 
 
+async def display_assignments(
+    db: Executor, charge_point_ids: Sequence[str], site_ids: Sequence[str]
+) -> list[Assignment]:
+    """The default and the assignments to these chargers and sites (the primary key's
+    index per scope: a boot batch reads what concerns it, not every assignment)."""
+    records = await db.fetch(
+        """SELECT scope, target, tariff_id, created_by, created_at FROM tariff_assignments
+           WHERE scope = 'default'
+              OR (scope = 'charger' AND target = ANY($1::text[]))
+              OR (scope = 'site' AND target = ANY($2::text[]))
+           ORDER BY scope, target COLLATE "C" """,
+        list(charge_point_ids),
+        list(site_ids),
+    )
+    return [_assignment(r) for r in records]
+
+
 _SITE_OF_RESOLVED = ", ".join(
     f"s.{c.strip()} AS site_{c.strip()}" for c in _SITE_COLUMNS.split(",")
 )

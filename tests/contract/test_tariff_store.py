@@ -158,6 +158,33 @@ async def test_what_is_assigned_to_a_site_or_charger_goes_with_it(backend: Backe
     assert (Scope.CHARGER, cp) not in left
 
 
+@pytest.mark.usefixtures("clean_default")
+async def test_display_assignments_are_those_that_concern_the_chargers(backend: Backend) -> None:
+    """What decides a display tariff for chargers back on line: the default, their own and
+    their sites' assignments, never a group's nor another charger's or site's."""
+    tariffs = backend.stores.tariffs
+    tariff_id = await new_tariff(backend, published=True)
+    mine, theirs = await tariffs.add_site(site()), await tariffs.add_site(site())
+    cp, other = await charger_at(backend, mine.id), await charger_at(backend, theirs.id)
+    assignments = [
+        (Scope.CHARGER, cp), (Scope.CHARGER, other), (Scope.SITE, mine.id),
+        (Scope.SITE, theirs.id), (Scope.GROUP, unique("g").lower()), (Scope.DEFAULT, ""),
+    ]  # fmt: skip
+    for scope, target in assignments:
+        await tariffs.assign(scope, target, tariff_id, created_by=None)
+    found = await tariffs.display_assignments([cp], [mine.id])
+    assert {(a.scope, a.target) for a in found} == {
+        (Scope.CHARGER, cp), (Scope.SITE, mine.id), (Scope.DEFAULT, ""),
+    }  # fmt: skip
+    assert all(a.tariff_id == tariff_id for a in found)
+    # in list_assignments' order, and the same records
+    listed = [a for a in await tariffs.list_assignments() if a in found]
+    assert found == listed
+    assert await tariffs.display_assignments([], []) == [
+        a for a in found if a.scope is Scope.DEFAULT
+    ]
+
+
 async def test_remove_site_of_an_unknown_site_is_not_found(backend: Backend) -> None:
     added = await backend.stores.tariffs.add_site(site())
     await backend.stores.tariffs.remove_site(added.id)

@@ -80,3 +80,34 @@ async def test_the_description_changes_without_a_version() -> None:
 def test_a_time_zone_that_is_not_one_is_refused(name: str) -> None:
     with pytest.raises(InvalidInput, match="is not an IANA time zone"):
         check_time_zone(name)
+
+
+async def test_chargers_back_on_line_are_checked_against_what_concerns_them() -> None:
+    """refresh_displays(only=...) (a boot batch) reads the default and the batch's own
+    charger and site assignments: each charger gets the most specific one, and chargers
+    outside the batch are left as they were."""
+    services = await world()
+    stores = services.stores
+    await services.tariffs.add("SITE", TARIFF, created_by="t")
+    await services.tariffs.publish("SITE", published_by="t")
+    await services.tariffs.add_site(Site("S", "Depot", "Europe/Amsterdam"))
+    await services.tariffs.assign(Scope.SITE, "S", "SITE", created_by="t")
+    # registered and placed behind the service's back: nothing requested for them yet
+    for cp in ("CP-3", "CP-4", "CP-5", "CP-6"):
+        await stores.chargers.add(cp, password_hash=None)
+    await stores.tariffs.set_charger_site("CP-3", "S")
+    await stores.tariffs.set_charger_site("CP-4", "S")
+    await stores.tariffs.assign(Scope.CHARGER, "CP-4", "CHARGER", created_by="t")
+    before = await displays(services)
+    assert not {"CP-3", "CP-4", "CP-5", "CP-6"} & before.keys()
+
+    assert await services.tariffs.refresh_displays(["CP-3", "CP-4", "CP-5"]) == 3
+    after = await displays(services)
+    assert (after["CP-3"], after["CP-4"], after["CP-5"]) == (
+        ("SITE", 1),  # its site's
+        ("CHARGER", 1),  # its own beats its site's
+        ("DEFAULT", 1),  # nothing closer
+    )
+    assert "CP-6" not in after  # not in the batch
+    assert {cp: after[cp] for cp in before} == before
+    assert await services.tariffs.refresh_displays(["CP-3", "CP-4", "CP-5"]) == 0  # up to date
