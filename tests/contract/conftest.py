@@ -30,8 +30,8 @@ unordered); timing (the tests await, never sleep).
 
 How to add a port
 -----------------
-1. Declare it in ``csms/services/ports.py`` (a ``Protocol``, one docstring per method that
-   states its contract) and add it to ``Stores``.
+1. Declare it in the module of its area under ``csms/services/ports/`` (a ``Protocol``,
+   one docstring per method that states its contract) and add it to ``Stores``.
 2. Implement it in ``csms/store/postgres.py`` and ``csms/store/memory.py``.
 3. If setting it up needs something no port offers, add it to ``Backend`` in
    ``contract_helpers.py`` (both subclasses).
