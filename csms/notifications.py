@@ -28,6 +28,7 @@ from csms.domain.notifications import (
     EVENT_ID_HEADER,
     EVENT_TYPE_HEADER,
     SIGNATURE_HEADER,
+    WEBHOOK_SECRET_PURPOSE,
     Origin,
     check_webhook_url,
     signature_header,
@@ -93,6 +94,7 @@ async def post_webhook(
     """POST the event, signed; a 2xx is delivered, anything else (3xx included: redirects
     are not followed) or no answer is a failure."""
     assert work.url is not None
+    box = settings.secret_box  # a secret no key opens fails this try, naming no secret
     started = _now()
     clock = time.monotonic()
     status: int | None = None
@@ -112,7 +114,11 @@ async def post_webhook(
                 EVENT_ID_HEADER: str(work.event_id),
                 EVENT_TYPE_HEADER: work.event_type,
                 DELIVERY_ID_HEADER: str(work.delivery_id),
-                SIGNATURE_HEADER: signature_header(work.secrets, int(time.time()), body),
+                SIGNATURE_HEADER: signature_header(
+                    [box.open(sealed, purpose=WEBHOOK_SECRET_PURPOSE) for sealed in work.secrets],
+                    int(time.time()),
+                    body,
+                ),
             }
             async with client.stream(
                 "POST", work.url, content=body, headers=headers, timeout=settings.webhook_timeout

@@ -19,6 +19,7 @@ from csms.domain.cdrs import CONNECTOR_STANDARDS
 from csms.domain.sites import check_time_zone
 from csms.errors import ConfigurationError, InvalidInput
 from csms.networks import parse_networks
+from csms.secretbox import DEV_KEY, SecretBox, parse_key
 
 MIN_METRICS_TOKEN = 16
 # TLS 1.2 suites a node offers: the four A00.FR.318/421 require (ECDSA and RSA certificates,
@@ -37,7 +38,8 @@ def _default_node_id() -> str:
 class CommonSettings(BaseSettings):
     """What every csms process needs: where PostgreSQL and Redis are, dev or production."""
 
-    model_config = SettingsConfigDict(env_prefix="CSMS_", extra="ignore")
+    # a value that fails validation may be a secret: errors name the setting, not the value
+    model_config = SettingsConfigDict(env_prefix="CSMS_", extra="ignore", hide_input_in_errors=True)
 
     env: Literal["dev", "production"] = Field(
         "dev", description="`production` refuses unsafe defaults and embedded servers."
@@ -398,6 +400,43 @@ class NotificationSettings(CommonSettings):
         "csms@localhost", min_length=3, description="The From address of notification e-mails."
     )
     smtp_timeout: float = Field(30.0, gt=0, description="Seconds an SMTP exchange may take.")
+    data_key: SecretStr | None = Field(
+        None,
+        description="Key that seals webhook signing secrets in the database (base64 of 32 "
+        "random bytes, e.g. `openssl rand -base64 32`); required outside dev, the same "
+        "in the backoffice and the worker.",
+    )
+    data_key_previous: SecretStr | None = Field(
+        None,
+        description="The key CSMS_DATA_KEY replaced: it still opens what it sealed until "
+        "`csms worker` has sealed it again under the new one.",
+    )
+
+    @field_validator("data_key", "data_key_previous", mode="before")
+    @classmethod
+    def _valid_data_key(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if isinstance(text, str):
+            try:
+                parse_key(text)
+            except ValueError as exc:  # never the value itself in the message
+                raise ValueError(f"not a data key ({exc}): base64 of 32 random bytes") from None
+        return value
+
+    @property
+    def secret_box(self) -> SecretBox:
+        """Seals with CSMS_DATA_KEY (in dev without one: a public development key) and
+        opens with it and CSMS_DATA_KEY_PREVIOUS."""
+        keys = [
+            parse_key(key.get_secret_value())
+            for key in (self.data_key, self.data_key_previous)
+            if key is not None
+        ]
+        if self.data_key is None:
+            keys.insert(0, DEV_KEY)
+        return SecretBox(keys)
 
     @field_validator("smtp_host", "smtp_username", "smtp_password", mode="before")
     @classmethod
@@ -417,10 +456,17 @@ class NotificationSettings(CommonSettings):
         return {"none": 25, "starttls": 587, "tls": 465}[self.smtp_tls]
 
     def check_safe(self) -> None:
-        """Besides the common checks: SMTP credentials never cross the network in clear
-        outside dev."""
+        """Besides the common checks, outside dev: a data key, and SMTP credentials never
+        cross the network in clear."""
         super().check_safe()
-        if self.is_dev or not self.smtp_host:
+        if self.is_dev:
+            return
+        if self.data_key is None:
+            raise ConfigurationError(
+                "CSMS_DATA_KEY must be set when CSMS_ENV=production (base64 of 32 random "
+                "bytes, e.g. `openssl rand -base64 32`)"
+            )
+        if not self.smtp_host:
             return
         if self.smtp_username and self.smtp_tls == "none":
             raise ConfigurationError(

@@ -32,7 +32,13 @@ from backoffice.schemas.notifications import (
     WebhookUpdate,
     WebhookWithSecret,
 )
-from csms.domain.notifications import EVENT_TYPES, Origin, check_subscribed_types, url_origin
+from csms.domain.notifications import (
+    EVENT_TYPES,
+    WEBHOOK_SECRET_PURPOSE,
+    Origin,
+    check_subscribed_types,
+    url_origin,
+)
 from csms.errors import InvalidInput
 from csms.notifications import check_url
 from csms.settings import BackofficeSettings
@@ -146,7 +152,7 @@ async def create_webhook(
             site_id=body.site_id,
             description=body.description,
             url=url,
-            secret=secret,
+            secret=settings.secret_box.seal(secret, purpose=WEBHOOK_SECRET_PURPOSE),
             enabled=body.enabled,
             created_by=principal.username,
         )
@@ -207,7 +213,10 @@ async def rotate_webhook_secret(
     secret = new_secret()
     async with pool.acquire() as conn:
         subscription = await subscriptions.rotate_secret(
-            conn, webhook_id, secret, grace=settings.webhook_secret_grace
+            conn,
+            webhook_id,
+            settings.secret_box.seal(secret, purpose=WEBHOOK_SECRET_PURPOSE),
+            grace=settings.webhook_secret_grace,
         )
     return WebhookWithSecret(**webhook_public(subscription).model_dump(), secret=secret)
 

@@ -29,6 +29,8 @@ EVENT_TYPES: Mapping[str, str] = {
 }
 
 SIGNATURE_HEADER = "X-CSMS-Signature"
+# What a webhook signing secret is sealed for at rest (csms.secretbox: its associated data)
+WEBHOOK_SECRET_PURPOSE = "notification_subscriptions.secret"
 EVENT_ID_HEADER = "X-CSMS-Event-Id"
 EVENT_TYPE_HEADER = "X-CSMS-Event-Type"
 DELIVERY_ID_HEADER = "X-CSMS-Delivery-Id"

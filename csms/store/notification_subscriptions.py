@@ -1,7 +1,8 @@
 """Notification subscriptions in PostgreSQL: webhooks (a URL and the secret deliveries are
 signed with) and e-mail (recipients), for some event types, at one site or all. The secret
-is written and rotated here and read only by the worker's claim
-(:func:`csms.store.notifications.claim`): no function here returns it."""
+is written and rotated here, sealed (csms.secretbox), and read only by the worker: its claim
+(:func:`csms.store.notifications.claim`) and its sealing pass (:func:`unsealed_secrets`); no
+function the backoffice calls returns it."""
 
 from __future__ import annotations
 
@@ -158,3 +159,43 @@ async def rotate_secret(
     if row is None:
         raise NotFound(f"no webhook subscription {subscription_id}")
     return _subscription(row)
+
+
+async def unsealed_secrets(
+    conn: Connection, sealed_prefix: str
+) -> list[tuple[int, str | None, str | None]]:
+    """Webhooks whose secret or previous secret is not sealed under the current key (its
+    values do not start with ``sealed_prefix``): (id, secret, previous secret), for the
+    worker to seal (stored before sealing existed, or under the previous key)."""
+    records = await conn.fetch(
+        """
+        SELECT id, secret, previous_secret FROM notification_subscriptions
+        WHERE kind = 'webhook' AND (
+            (secret IS NOT NULL AND NOT starts_with(secret, $1))
+            OR (previous_secret IS NOT NULL AND NOT starts_with(previous_secret, $1)))
+        ORDER BY id
+        """,
+        sealed_prefix,
+    )
+    return [(r["id"], r["secret"], r["previous_secret"]) for r in records]
+
+
+async def replace_secrets(
+    conn: Connection,
+    subscription_id: int,
+    was: tuple[str | None, str | None],
+    now: tuple[str | None, str | None],
+) -> bool:
+    """Store ``now`` (secret, previous secret) in place of ``was``, unless they changed
+    meanwhile (a rotation won): whether it was stored."""
+    status = await conn.execute(
+        """
+        UPDATE notification_subscriptions SET secret = $4, previous_secret = $5
+        WHERE id = $1 AND secret IS NOT DISTINCT FROM $2
+          AND previous_secret IS NOT DISTINCT FROM $3
+        """,
+        subscription_id,
+        *was,
+        *now,
+    )
+    return bool(status == "UPDATE 1")

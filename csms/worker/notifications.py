@@ -21,9 +21,11 @@ import asyncpg
 import httpx
 from pgqueuer.models import Schedule
 
-from csms.domain.notifications import retry_delay
+from csms.domain.notifications import WEBHOOK_SECRET_PURPOSE, retry_delay
 from csms.notifications import post_webhook, send_email
+from csms.secretbox import PREFIX, SecretUnreadable
 from csms.settings import WorkerSettings
+from csms.store import notification_subscriptions as subscriptions
 from csms.store import notifications as store
 from csms.worker.runtime import Worker, register, schedule
 
@@ -41,6 +43,32 @@ class Notifier:
         self.settings = settings
         self.client = client
         self.claimer = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+
+    async def seal_secrets(self) -> int:
+        """Seal every webhook secret that is not sealed under CSMS_DATA_KEY (stored before
+        sealing existed, or under CSMS_DATA_KEY_PREVIOUS); returns how many webhooks.
+        One no configured key opens is logged and left as it is (its deliveries fail)."""
+        box, purpose = self.settings.secret_box, WEBHOOK_SECRET_PURPOSE
+        sealed = 0
+        async with self.pool.acquire() as conn:
+            for subscription_id, *was in await subscriptions.unsealed_secrets(
+                conn, f"{PREFIX}:{box.current}:"
+            ):
+                try:
+                    now = [
+                        value
+                        if value is None or box.is_current(value)
+                        else box.seal(box.open(value, purpose=purpose), purpose=purpose)
+                        for value in was
+                    ]
+                except SecretUnreadable as exc:
+                    log.error("webhook %d: its secret cannot be sealed: %s", subscription_id, exc)
+                    continue
+                stored = await subscriptions.replace_secrets(
+                    conn, subscription_id, (was[0], was[1]), (now[0], now[1])
+                )
+                sealed += stored
+        return sealed
 
     async def fan_out(self, notification_id: int) -> list[int]:
         async with self.pool.acquire() as conn:
@@ -119,6 +147,9 @@ async def running_notifications(worker: Worker) -> AsyncIterator[Notifier]:
     settings = worker.settings
     async with httpx.AsyncClient(follow_redirects=False, trust_env=False) as client:
         notifier = Notifier(worker.pool, settings, client)
+        sealed = await notifier.seal_secrets()
+        if sealed:
+            log.warning("sealed the signing secrets of %d webhooks under CSMS_DATA_KEY", sealed)
 
         async def fan_out(payload: dict[str, Any]) -> None:
             await notifier.fan_out(int(payload["notification_id"]))

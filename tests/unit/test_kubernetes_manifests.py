@@ -16,6 +16,7 @@ import yaml
 
 from backoffice.app import create_app
 from csms.node.server import HEALTH_PATH, READY_PATH
+from csms.secretbox import new_key
 from csms.settings import BackofficeSettings, NodeSettings, WorkerSettings
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "kubernetes"
@@ -173,7 +174,9 @@ def test_each_process_passes_its_production_checks(
         environment.update(of_kind("ConfigMap")[source["configMapRef"]["name"]]["data"])
     for env in container.get("env", []):
         source = env.get("valueFrom", {})
-        if "secretKeyRef" in source:  # a real secret's value: long and random
+        if "secretKeyRef" in source and source["secretKeyRef"]["key"] == "data-key":
+            environment[env["name"]] = new_key()  # base64 of 32 random bytes, as documented
+        elif "secretKeyRef" in source:  # a real secret's value: long and random
             environment[env["name"]] = f"{source['secretKeyRef']['key']}-" + "s" * 48
         elif "fieldRef" in source:
             environment[env["name"]] = f"{deployment}-0"

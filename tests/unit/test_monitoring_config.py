@@ -173,6 +173,7 @@ def test_compose_file_is_valid_with_prometheus_and_grafana() -> None:
         "CSMS_DB_PASSWORD": "db-password",
         "CSMS_JWT_SECRET": "j" * 40,
         "CSMS_FIRMWARE_URL_SECRET": "f" * 40,
+        "CSMS_DATA_KEY": "a2V5LWtleS1rZXkta2V5LWtleS1rZXkta2V5LWtleS0=",
         "CSMS_BOOTSTRAP_ADMIN_PASSWORD": "admin-password",
         "CSMS_TLS_CLIENT_ORGANIZATION": "Example Charging",
         "CSMS_METRICS_TOKEN": "scrape-token",

@@ -18,6 +18,7 @@ PRODUCTION: dict[str, Any] = {
     "redis_url": "redis://redis:6379/0",
     "jwt_secret": "j" * 40,
     "firmware_url_secret": "f" * 40,  # the worker also signs firmware URLs
+    "data_key": "a2V5LWtleS1rZXkta2V5LWtleS1rZXkta2V5LWtleS0=",  # base64 of 32 bytes
 }
 KEY = "sk_live_" + "k" * 24
 WEBHOOK = "whsec_" + "w" * 24

@@ -85,6 +85,11 @@ async def test_webhook_lifecycle_over_rest(
     assert secret.startswith("whsec_") and len(secret) > 40
     assert response.headers["Location"] == f"{WEBHOOKS}/{webhook_id}"
     receiver.secret = secret
+    # at rest the secret is sealed (csms.secretbox): a database dump holds no signing key
+    stored = await pool.fetchval(
+        "SELECT secret FROM notification_subscriptions WHERE id = $1", webhook_id
+    )
+    assert stored.startswith("enc1:") and secret not in stored
     # the secret is never shown again
     shown = (await client.get(f"{WEBHOOKS}/{webhook_id}", headers=operator.headers)).json()
     assert "secret" not in shown and shown["url"] == receiver.url
@@ -126,6 +131,12 @@ async def test_webhook_lifecycle_over_rest(
         assert rotated.status_code == 200, rotated.text
         new_secret = rotated.json()["secret"]
         assert new_secret != secret
+        both = await pool.fetchrow(
+            "SELECT secret, previous_secret FROM notification_subscriptions WHERE id = $1",
+            webhook_id,
+        )
+        assert all(value.startswith("enc1:") for value in both.values())
+        assert new_secret not in both["secret"] and secret not in both["previous_secret"]
         receiver.secret = new_secret
         await notify(pool, where)
         second = (await receiver.wait_for(1, TIMEOUT))[0]

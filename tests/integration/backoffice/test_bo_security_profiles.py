@@ -18,6 +18,7 @@ from websockets.exceptions import InvalidStatus
 
 from csms.node.runtime import running_node
 from csms.node.server import Node
+from csms.secretbox import new_key
 from csms.settings import NodeSettings, WorkerSettings
 from csms.worker.runtime import Worker, running_worker
 from simulators.station import Station, StationConfig
@@ -299,7 +300,11 @@ async def test_backoffice_metrics_need_the_scrape_token(
             ok = await http.get("/metrics", headers={"Authorization": f"Bearer {token}"})
             assert ok.status_code == 200 and "csms_backoffice_requests" in ok.text
     production = backoffice_settings.model_copy(
-        update={"env": "production", "firmware_url_secret": SecretStr("f" * 40)}
+        update={
+            "env": "production",
+            "firmware_url_secret": SecretStr("f" * 40),
+            "data_key": SecretStr(new_key()),
+        }
     )
     async with serving(production) as backoffice:
         async with httpx.AsyncClient(base_url=backoffice.url, timeout=TIMEOUT) as http:

@@ -16,6 +16,7 @@ PRODUCTION = {
     "database_url": "postgresql://db/csms",
     "redis_url": "redis://redis:6379/0",
     "firmware_url_secret": "f" * 32,
+    "data_key": "a2V5LWtleS1rZXkta2V5LWtleS1rZXkta2V5LWtleS0=",  # base64 of 32 bytes
 }
 GOOD_SECRET = "x" * 32
 
