@@ -32,8 +32,8 @@ import orjson
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from csms import embedded  # noqa: E402
-from csms.bootstrap import ensure_database  # noqa: E402
+from scratch import database_server, run_main, scratch_database  # noqa: E402
+
 from csms.domain.clock import format_timestamp, utc_now  # noqa: E402
 from csms.domain.price_display import DisplayCapability  # noqa: E402
 from csms.domain.sites import Scope  # noqa: E402
@@ -215,22 +215,10 @@ def _frame(v201_: bool, tx: str, seq: int) -> bytes:
 
 
 async def run(args: argparse.Namespace) -> None:
-    server = os.environ.get("CSMS_BENCH_DATABASE_URL") or os.environ.get("CSMS_TEST_DATABASE_URL")
-    if not server:
-        server = await asyncio.to_thread(embedded.postgres_url, ROOT / ".data" / "bench")
-    name = f"csms_bench_handle_{secrets.token_hex(3)}"
-    await ensure_database(server, name)
-    try:
-        await measure(args, embedded.with_database(server, name))
-    finally:
-        if not args.keep:  # the run's database goes with it
-            import asyncpg
-
-            connection = await asyncpg.connect(server)
-            try:
-                await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            finally:
-                await connection.close()
+    server = await database_server()
+    # the run's database goes with it unless --keep
+    async with scratch_database(server, "csms_bench_handle", keep=args.keep) as dsn:
+        await measure(args, dsn)
 
 
 async def measure(args: argparse.Namespace, dsn: str) -> None:
@@ -398,12 +386,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.count_statements:
         _count_statements()
-    try:
-        import uvloop
-
-        uvloop.run(run(args))
-    except ImportError:
-        asyncio.run(run(args))
+    run_main(run(args))
 
 
 if __name__ == "__main__":

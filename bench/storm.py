@@ -35,9 +35,8 @@ sys.path.insert(0, str(ROOT))
 import asyncpg  # noqa: E402
 from floor import floor_server  # noqa: E402 (bench/floor.py, beside this script)
 from pinning import ServicePinning  # noqa: E402 (bench/pinning.py, beside this script)
+from scratch import database_server, redis_server, run_main, scratch_database  # noqa: E402
 
-from csms import embedded  # noqa: E402
-from csms.bootstrap import ensure_database  # noqa: E402
 from csms.cluster.connect import redis_client  # noqa: E402
 from csms.node.collector import gc_pauses  # noqa: E402
 from csms.node.runtime import running_node  # noqa: E402
@@ -166,22 +165,9 @@ async def measure(args: argparse.Namespace, dsn: str, redis_url: str) -> None:
 
 
 async def run(args: argparse.Namespace) -> None:
-    server = os.environ.get("CSMS_BENCH_DATABASE_URL") or os.environ.get("CSMS_TEST_DATABASE_URL")
-    if not server:
-        server = await asyncio.to_thread(embedded.postgres_url, ROOT / ".data" / "bench")
-    redis_url = os.environ.get("CSMS_BENCH_REDIS_URL") or os.environ.get("CSMS_TEST_REDIS_URL")
-    if not redis_url:
-        redis_url = await asyncio.to_thread(embedded.redis_url, ROOT / ".data" / "bench")
-    name = f"csms_bench_storm_{secrets.token_hex(3)}"
-    await ensure_database(server, name)
-    try:
-        await measure(args, embedded.with_database(server, name), redis_url)
-    finally:
-        connection = await asyncpg.connect(server)
-        try:
-            await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await connection.close()
+    server, redis_url = await database_server(), await redis_server()
+    async with scratch_database(server, "csms_bench_storm") as dsn:
+        await measure(args, dsn, redis_url)
 
 
 def main() -> None:
@@ -198,13 +184,7 @@ def main() -> None:
     parser.add_argument(
         "--py-spy", action="append", default=[], help="an extra py-spy option (--native)"
     )
-    args = parser.parse_args()
-    try:
-        import uvloop
-
-        uvloop.run(run(args))
-    except ImportError:
-        asyncio.run(run(args))
+    run_main(run(parser.parse_args()))
 
 
 if __name__ == "__main__":
