@@ -410,7 +410,11 @@ async def scenario_sustained(
         note(f"{len(rtts)} commands answered")
     await asyncio.sleep(max(0.0, args.duration - 6 - (time.monotonic() - t0)))
     cpu = sum(s.cpu_percent() for s in samplers)
-    collected = [gc_pauses(node_url(p)).since(b) for p, b in zip(procs, gc0, strict=True)]
+    collected = (
+        [gc_pauses(node_url(p)).since(b) for p, b in zip(procs, gc0, strict=True)]
+        if measured
+        else []
+    )
     elapsed = time.monotonic() - t0
     window_to = datetime.now(UTC)
     note("waiting for the fleet to finish")
