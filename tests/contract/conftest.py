@@ -32,7 +32,8 @@ How to add a port
 -----------------
 1. Declare it in the module of its area under ``csms/services/ports/`` (a ``Protocol``,
    one docstring per method that states its contract) and add it to ``Stores``.
-2. Implement it in ``csms/store/postgres.py`` and ``csms/store/memory.py``.
+2. Implement it in ``csms/store/postgres_<area>.py`` and ``csms/store/memory_<area>.py``
+   (``PostgresStores`` and ``MemoryStores`` hold one of each).
 3. If setting it up needs something no port offers, add it to ``Backend`` in
    ``contract_helpers.py`` (both subclasses).
 4. Add ``test_<port>_store.py`` here: one test per rule of each docstring, written against
