@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import urllib.request
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -36,9 +37,11 @@ class GcFigures:
 def gc_pauses(ws_url: str) -> GcFigures:
     """The node serving ``ws_url`` (ws://host:port/...): its /metrics on the same port."""
     parts = urlsplit(ws_url)
-    with urllib.request.urlopen(  # noqa: S310 (a local node)
-        f"http://{parts.hostname}:{parts.port}/metrics", timeout=10
-    ) as response:
+    request = urllib.request.Request(f"http://{parts.hostname}:{parts.port}/metrics")
+    token = os.environ.get("CSMS_METRICS_TOKEN")
+    if token:  # the node the bench started has it too: it serves /metrics only with it
+        request.add_header("Authorization", f"Bearer {token}")
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (a local node)
         text = response.read().decode()
     seconds, count, longest, within = 0.0, 0, 0.0, 0
     for family in text_string_to_metric_families(text):
