@@ -35,8 +35,9 @@ class SecretUnreadable(Exception):
 
 def parse_key(text: str) -> bytes:
     """A key as configured: base64 (standard or URL-safe) of 32 bytes."""
-    try:
-        key = base64.urlsafe_b64decode(text.strip().replace("+", "-").replace("/", "_"))
+    text = text.strip().replace("+", "-").replace("/", "_")
+    try:  # the padding may have been left off
+        key = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     except (binascii.Error, ValueError):
         raise ValueError("not base64") from None
     if len(key) != KEY_BYTES:
