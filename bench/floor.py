@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 import asyncpg  # noqa: E402
 import orjson  # noqa: E402
 from pinning import ServicePinning  # noqa: E402 (bench/pinning.py, beside this script)
-from scratch import database_server, redis_server, run_main, scratch_database  # noqa: E402
+from scratch import database_server, notes, redis_server, run_main, scratch_database  # noqa: E402
 from websockets.asyncio.server import ServerConnection, serve  # noqa: E402
 from websockets.exceptions import ConnectionClosed  # noqa: E402
 from websockets.typing import Subprotocol  # noqa: E402
@@ -43,9 +43,7 @@ SERVER_CPU, FLEET_CPU = 0, 1
 SUBPROTOCOLS = [Subprotocol("ocpp1.6"), Subprotocol("ocpp2.0.1")]
 
 
-def note(text: str) -> None:
-    sys.stderr.write(f"[floor {time.strftime('%H:%M:%S')}] {text}\n")
-    sys.stderr.flush()
+note = notes("floor")
 
 
 @contextlib.asynccontextmanager

@@ -32,6 +32,7 @@ from typing import Any
 import asyncpg
 from node_metrics import gc_pauses  # bench/node_metrics.py, beside this script
 from pinning import ServicePinning  # bench/pinning.py, beside this script
+from scratch import database_server, notes, redis_server  # bench/scratch.py, beside it
 
 from csms import embedded
 from csms.bootstrap import ensure_database
@@ -132,21 +133,8 @@ class Sampler:
         return 100 * (self.proc.cpu_seconds() - self.cpu0) / (time.monotonic() - self.t0)
 
 
-async def servers(args: argparse.Namespace) -> tuple[str, str]:
-    server_dsn = os.environ.get("CSMS_BENCH_DATABASE_URL") or os.environ.get(
-        "CSMS_TEST_DATABASE_URL"
-    )
-    redis_url = os.environ.get("CSMS_BENCH_REDIS_URL") or os.environ.get("CSMS_TEST_REDIS_URL")
-    data = ROOT / ".data" / "bench"
-    if not server_dsn:
-        server_dsn = await asyncio.to_thread(embedded.postgres_url, data)
-    if not redis_url:
-        redis_url = await asyncio.to_thread(embedded.redis_url, data)
-    return server_dsn, redis_url
-
-
 async def main(args: argparse.Namespace) -> None:
-    server_dsn, redis_url = await servers(args)
+    server_dsn, redis_url = await database_server(), await redis_server()
     name = f"csms_bench_{secrets.token_hex(3)}"
     await ensure_database(server_dsn, name)
     dsn = embedded.with_database(server_dsn, name)
@@ -527,9 +515,7 @@ async def commands(
     return rtts
 
 
-def note(text: str) -> None:
-    sys.stderr.write(f"[bench {time.strftime('%H:%M:%S')}] {text}\n")
-    sys.stderr.flush()
+note = notes("bench")
 
 
 def print_table(rows: list[tuple[str, str, str]], args: argparse.Namespace) -> None:

@@ -11,7 +11,9 @@ import asyncio
 import contextlib
 import os
 import secrets
-from collections.abc import AsyncIterator, Coroutine
+import sys
+import time
+from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +49,16 @@ async def scratch_database(server: str, prefix: str, *, keep: bool = False) -> A
                 await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             finally:
                 await connection.close()
+
+
+def notes(tag: str) -> Callable[[str], None]:
+    """A progress line writer for stderr, each line stamped ``[tag HH:MM:SS]``."""
+
+    def note(text: str) -> None:
+        sys.stderr.write(f"[{tag} {time.strftime('%H:%M:%S')}] {text}\n")
+        sys.stderr.flush()
+
+    return note
 
 
 def run_main(measurement: Coroutine[Any, Any, None]) -> None:

@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 import asyncpg  # noqa: E402
 from floor import floor_server  # noqa: E402 (bench/floor.py, beside this script)
 from pinning import ServicePinning  # noqa: E402 (bench/pinning.py, beside this script)
-from scratch import database_server, redis_server, run_main, scratch_database  # noqa: E402
+from scratch import database_server, notes, redis_server, run_main, scratch_database  # noqa: E402
 
 from csms.cluster.connect import redis_client  # noqa: E402
 from csms.node.collector import gc_pauses  # noqa: E402
@@ -47,9 +47,7 @@ from csms.store.pool import migrate  # noqa: E402
 NODE_CPU, FLEET_CPU = 0, 1
 
 
-def note(text: str) -> None:
-    sys.stderr.write(f"[storm {time.strftime('%H:%M:%S')}] {text}\n")
-    sys.stderr.flush()
+note = notes("storm")
 
 
 def fleet(url: str, count: int, first: int, args: argparse.Namespace) -> subprocess.Popen[str]:
